@@ -1,0 +1,216 @@
+/**
+ * The only file of `agents` that imports kafkajs. The rest of the code sees `Bus`: send records,
+ * ask whether a queue exists, consume a group's topics with manual commits.
+ */
+
+import { Buffer } from "node:buffer";
+import process from "node:process";
+import {
+  type Admin,
+  type Consumer,
+  Kafka,
+  type LogEntry,
+  logLevel,
+  Partitioners,
+  type Producer,
+} from "kafkajs";
+
+export interface OutgoingRecord {
+  topic: string;
+  key?: string;
+  value: string | Uint8Array;
+  headers?: Record<string, string>;
+}
+
+export interface IncomingRecord {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: string | null;
+  value: Uint8Array | null;
+  headers: Record<string, string>;
+  /** Broker or producer timestamp, milliseconds since the epoch */
+  timestamp: number;
+}
+
+export interface ConsumeOptions {
+  groupId: string;
+  topics: string[];
+  fromBeginning: boolean;
+  /** Called for every record in partition order; resolve once the record may be fetched past */
+  onRecord(record: IncomingRecord): Promise<void>;
+  sessionTimeoutMs?: number;
+  /** Offsets to start from, per partition, overriding the group's committed ones */
+  seekTo?: { topic: string; partition: number; offset: string }[];
+}
+
+export interface Subscription {
+  /** Commits `nextOffset` (the next record to read) for a partition of the group */
+  commit(topic: string, partition: number, nextOffset: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface Bus {
+  send(records: OutgoingRecord[]): Promise<void>;
+  topicExists(topic: string): Promise<boolean>;
+  consume(options: ConsumeOptions): Promise<Subscription>;
+  /** The next offset to be written, per partition of a topic */
+  highWatermarks(topic: string): Promise<{ partition: number; offset: string }[]>;
+  /** Deletes a consumer group that has no members (best effort) */
+  deleteGroup(groupId: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+// kafkajs schedules timers with negative delays (tulios/kafkajs#1751), which Node's timers report
+// as a TimeoutNegativeWarning on every poll. The delay is clamped to 1 ms either way: drop that
+// warning, and keep printing the others.
+process.removeAllListeners("warning");
+process.on("warning", (warning: Error) => {
+  if (warning.name !== "TimeoutNegativeWarning") console.error(`warning: ${warning.message}`);
+});
+
+function headerText(value: unknown): string | undefined {
+  if (typeof value === "string") return value;
+  if (value instanceof Uint8Array) return new TextDecoder().decode(value);
+  if (Array.isArray(value)) return headerText(value[0]);
+  return undefined;
+}
+
+/** kafkajs log lines go to stderr as one JSON object each, at WARN and above */
+function logCreator(clientId: string) {
+  return () => (entry: LogEntry) => {
+    const { message, ...rest } = entry.log;
+    console.error(JSON.stringify({
+      level: entry.level <= logLevel.ERROR ? "error" : "warn",
+      component: `kafkajs:${entry.namespace}`,
+      client: clientId,
+      msg: message,
+      ...rest,
+    }));
+  };
+}
+
+export class KafkaBus implements Bus {
+  readonly #kafka: Kafka;
+  #producer: Producer | undefined;
+  #admin: Admin | undefined;
+  readonly #consumers = new Set<Consumer>();
+  readonly #knownTopics = new Set<string>();
+
+  constructor(brokers: string[], readonly clientId: string) {
+    this.#kafka = new Kafka({
+      clientId,
+      brokers,
+      logLevel: logLevel.WARN,
+      logCreator: logCreator(clientId),
+      retry: { initialRetryTime: 300, retries: 8 },
+    });
+  }
+
+  async #getProducer(): Promise<Producer> {
+    if (this.#producer === undefined) {
+      const producer = this.#kafka.producer({
+        allowAutoTopicCreation: false,
+        createPartitioner: Partitioners.DefaultPartitioner,
+      });
+      await producer.connect();
+      this.#producer = producer;
+    }
+    return this.#producer;
+  }
+
+  async #getAdmin(): Promise<Admin> {
+    if (this.#admin === undefined) {
+      const admin = this.#kafka.admin();
+      await admin.connect();
+      this.#admin = admin;
+    }
+    return this.#admin;
+  }
+
+  async send(records: OutgoingRecord[]): Promise<void> {
+    const producer = await this.#getProducer();
+    const byTopic = new Map<string, OutgoingRecord[]>();
+    for (const r of records) byTopic.set(r.topic, [...(byTopic.get(r.topic) ?? []), r]);
+    await producer.sendBatch({
+      acks: -1,
+      topicMessages: [...byTopic].map(([topic, rs]) => ({
+        topic,
+        messages: rs.map((r) => ({
+          key: r.key ?? null,
+          value: typeof r.value === "string" ? r.value : Buffer.from(r.value),
+          headers: r.headers ?? {},
+        })),
+      })),
+    });
+  }
+
+  async topicExists(topic: string): Promise<boolean> {
+    if (this.#knownTopics.has(topic)) return true;
+    const topics = await (await this.#getAdmin()).listTopics();
+    for (const t of topics) this.#knownTopics.add(t);
+    return this.#knownTopics.has(topic);
+  }
+
+  async consume(options: ConsumeOptions): Promise<Subscription> {
+    const session = options.sessionTimeoutMs ?? 10_000;
+    const consumer = this.#kafka.consumer({
+      groupId: options.groupId,
+      sessionTimeout: session,
+      rebalanceTimeout: session,
+      heartbeatInterval: Math.max(500, Math.floor(session / 10)),
+      allowAutoTopicCreation: false,
+      maxWaitTimeInMs: 200,
+      retry: { initialRetryTime: 300, retries: 10, restartOnFailure: () => Promise.resolve(true) },
+    });
+    this.#consumers.add(consumer);
+    await consumer.connect();
+    await consumer.subscribe({ topics: options.topics, fromBeginning: options.fromBeginning });
+    await consumer.run({
+      autoCommit: false,
+      eachMessage: async ({ topic, partition, message }) => {
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(message.headers ?? {})) {
+          const text = headerText(v);
+          if (text !== undefined) headers[k] = text;
+        }
+        await options.onRecord({
+          topic,
+          partition,
+          offset: message.offset,
+          key: message.key === null ? null : message.key.toString("utf8"),
+          value: message.value === null ? null : new Uint8Array(message.value),
+          headers,
+          timestamp: Number(message.timestamp),
+        });
+      },
+    });
+    for (const s of options.seekTo ?? []) consumer.seek(s);
+    return {
+      commit: (topic, partition, nextOffset) =>
+        consumer.commitOffsets([{ topic, partition, offset: nextOffset }]),
+      stop: async () => {
+        this.#consumers.delete(consumer);
+        await consumer.disconnect();
+      },
+    };
+  }
+
+  async highWatermarks(topic: string): Promise<{ partition: number; offset: string }[]> {
+    const offsets = await (await this.#getAdmin()).fetchTopicOffsets(topic);
+    return offsets.map((o) => ({ partition: o.partition, offset: o.high }));
+  }
+
+  async deleteGroup(groupId: string): Promise<void> {
+    await (await this.#getAdmin()).deleteGroups([groupId]).catch(() => {});
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.#consumers) await c.disconnect().catch(() => {});
+    this.#consumers.clear();
+    await this.#producer?.disconnect().catch(() => {});
+    await this.#admin?.disconnect().catch(() => {});
+    this.#producer = undefined;
+    this.#admin = undefined;
+  }
+}

@@ -1,0 +1,203 @@
+/**
+ * LLM backends: an OpenAI-compatible chat-completions client (Ollama, a LiteLLM proxy...) and the
+ * deterministic `scripted` model, the default, so the system runs with no model server.
+ */
+
+import { AgentError } from "./agent_error.ts";
+import type { LlmUsage } from "./envelope.ts";
+
+export interface ChatMessage {
+  role: "system" | "user" | "assistant";
+  content: string;
+}
+
+export interface Completion {
+  text: string;
+  usage: LlmUsage;
+}
+
+export interface ChatModel {
+  readonly model: string;
+  complete(messages: ChatMessage[], signal?: AbortSignal): Promise<Completion>;
+}
+
+/** Rough token count used by the scripted model and as a fallback: 4 characters a token */
+export function estimateTokens(text: string): number {
+  return Math.max(1, Math.ceil(text.length / 4));
+}
+
+function fnv1a(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h;
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const t = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+const OPENINGS = ["In short", "Put simply", "At its core", "To summarise", "Briefly"];
+
+/**
+ * A model with no server: the same prompt always gives the same answer, built from the prompt's
+ * last user message. Usage is counted as a real model's would be, at a nominal price.
+ */
+export class ScriptedModel implements ChatModel {
+  readonly model = "scripted-1";
+  constructor(private readonly latencyMs = 20) {}
+
+  async complete(messages: ChatMessage[], signal?: AbortSignal): Promise<Completion> {
+    const started = performance.now();
+    await sleep(this.latencyMs, signal);
+    const prompt = messages.map((m) => m.content).join("\n");
+    const last = [...messages].reverse().find((m) => m.role === "user")?.content ?? "";
+    const system = messages.find((m) => m.role === "system")?.content ?? "assistant";
+    const opening = OPENINGS[fnv1a(prompt) % OPENINGS.length] ?? "Briefly";
+    const topic = last.split(/\s+/).slice(0, 24).join(" ");
+    const text = `${opening}, as ${
+      system.split(/[.:]/)[0]?.toLowerCase() ?? "assistant"
+    }: ${topic}`;
+    const input = estimateTokens(prompt);
+    const output = estimateTokens(text);
+    return {
+      text,
+      usage: {
+        model: this.model,
+        input_tokens: input,
+        output_tokens: output,
+        cost_usd: Number(((input * 0.15 + output * 0.6) / 1_000_000).toFixed(8)),
+        latency_ms: Math.round(performance.now() - started),
+      },
+    };
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Narrows a chat-completions response body to its text and token counts */
+export function parseChatCompletion(
+  body: unknown,
+): { text: string; input?: number; output?: number } {
+  if (!isRecord(body) || !Array.isArray(body["choices"])) {
+    throw new AgentError("llm_error", 'LLM response has no "choices" array', {
+      retryable: false,
+    });
+  }
+  const first: unknown = body["choices"][0];
+  const message = isRecord(first) ? first["message"] : undefined;
+  const content = isRecord(message) ? message["content"] : undefined;
+  if (typeof content !== "string") {
+    throw new AgentError("llm_error", "LLM response has no choices[0].message.content string", {
+      retryable: false,
+    });
+  }
+  const usage = isRecord(body["usage"]) ? body["usage"] : {};
+  const out: { text: string; input?: number; output?: number } = { text: content };
+  if (typeof usage["prompt_tokens"] === "number") out.input = usage["prompt_tokens"];
+  if (typeof usage["completion_tokens"] === "number") out.output = usage["completion_tokens"];
+  return out;
+}
+
+/** An OpenAI-compatible `/chat/completions` endpoint (Ollama: http://localhost:11434/v1) */
+export class OpenAiChatModel implements ChatModel {
+  constructor(
+    private readonly baseUrl: string,
+    readonly model: string,
+    private readonly apiKey?: string,
+  ) {}
+
+  async complete(messages: ChatMessage[], signal?: AbortSignal): Promise<Completion> {
+    const started = performance.now();
+    const url = `${this.baseUrl.replace(/\/+$/, "")}/chat/completions`;
+    const headers: Record<string, string> = { "content-type": "application/json" };
+    if (this.apiKey) headers["authorization"] = `Bearer ${this.apiKey}`;
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ model: this.model, messages }),
+        ...(signal ? { signal } : {}),
+      });
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      throw new AgentError("llm_error", `LLM endpoint "${url}" unreachable: ${String(err)}`, {
+        retryable: true,
+        cause: err,
+      });
+    }
+    const raw = await res.text();
+    if (res.status === 429) {
+      throw new AgentError("llm_rate_limit", `LLM rate limit (HTTP 429) from "${url}"`, {
+        retryable: true,
+      });
+    }
+    if (!res.ok) {
+      throw new AgentError(
+        "llm_error",
+        `LLM HTTP ${res.status} from "${url}": ${raw.slice(0, 200)}`,
+        {
+          retryable: res.status >= 500,
+        },
+      );
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(raw);
+    } catch {
+      throw new AgentError("llm_error", `LLM response from "${url}" is not JSON`, {
+        retryable: false,
+      });
+    }
+    const parsed = parseChatCompletion(body);
+    const input = parsed.input ?? estimateTokens(messages.map((m) => m.content).join("\n"));
+    const output = parsed.output ?? estimateTokens(parsed.text);
+    return {
+      text: parsed.text,
+      usage: {
+        model: this.model,
+        input_tokens: input,
+        output_tokens: output,
+        cost_usd: 0,
+        latency_ms: Math.round(performance.now() - started),
+      },
+    };
+  }
+}
+
+/**
+ * The model chosen by the environment: `LLM_BACKEND=scripted` (default) or `openai` with
+ * `LLM_BASE_URL`, `LLM_MODEL` and optional `LLM_API_KEY`.
+ */
+export function modelFromEnv(env: { get(key: string): string | undefined } = Deno.env): ChatModel {
+  const backend = env.get("LLM_BACKEND") || "scripted";
+  if (backend === "scripted") {
+    const latency = Number(env.get("SCRIPTED_LATENCY_MS") ?? "20");
+    return new ScriptedModel(Number.isFinite(latency) && latency >= 0 ? latency : 20);
+  }
+  if (backend === "openai") {
+    const base = env.get("LLM_BASE_URL");
+    const model = env.get("LLM_MODEL");
+    if (!base || !model) {
+      throw new TypeError("LLM_BACKEND=openai needs LLM_BASE_URL and LLM_MODEL");
+    }
+    return new OpenAiChatModel(base, model, env.get("LLM_API_KEY"));
+  }
+  throw new TypeError(`Unknown LLM_BACKEND "${backend}": expected scripted or openai`);
+}

@@ -1,0 +1,64 @@
+/**
+ * Runs one agent process: `deno task agent <name>`. Exit codes: 0 after a clean shutdown on
+ * SIGTERM/SIGINT, 1 when it cannot start (bad configuration, broker unreachable), 2 usage error.
+ */
+
+import { FaultPlan } from "./faults.ts";
+import { KafkaBus } from "./kafka_bus.ts";
+import { modelFromEnv } from "./llm.ts";
+import { sampleAgent } from "./roster/mod.ts";
+import { AgentRuntime } from "./runtime.ts";
+import { bootstrapServers, SAMPLE_AGENTS } from "./topics.ts";
+
+const USAGE = `Usage: deno task agent <name>
+
+Runs one sample agent (${SAMPLE_AGENTS.join(", ")}) on its queue agent-queue-<name>.
+
+Example:
+  AGENT_FAULTS="researcher=slow(ms=2000)" deno task agent researcher`;
+
+async function main(args: string[]): Promise<number> {
+  if (args.includes("--help") || args.includes("-h")) {
+    console.log(USAGE);
+    return 0;
+  }
+  const [name, ...rest] = args;
+  if (name === undefined || rest.length > 0 || name.startsWith("-")) {
+    console.error(`error: expected exactly one agent name, got ${JSON.stringify(args)}`);
+    return 2;
+  }
+  const module = sampleAgent(name);
+  if (module === undefined) {
+    console.error(`error: unknown agent "${name}": expected one of ${SAMPLE_AGENTS.join(", ")}`);
+    return 2;
+  }
+  let runtime: AgentRuntime;
+  const bus = new KafkaBus(bootstrapServers(), `agent-${name}-${Deno.pid}`);
+  try {
+    runtime = new AgentRuntime(module, {
+      bus,
+      model: modelFromEnv(),
+      faults: FaultPlan.fromEnv(name),
+    });
+  } catch (err) {
+    console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
+    return 2;
+  }
+  const stopped = Promise.withResolvers<void>();
+  const onSignal = () => stopped.resolve();
+  Deno.addSignalListener("SIGTERM", onSignal);
+  Deno.addSignalListener("SIGINT", onSignal);
+  try {
+    await runtime.start();
+  } catch (err) {
+    console.error(`error: agent "${name}" could not start: ${String(err)}`);
+    await bus.close();
+    return 1;
+  }
+  await stopped.promise;
+  await runtime.stop();
+  await bus.close();
+  return 0;
+}
+
+Deno.exit(await main(Deno.args));

@@ -1,0 +1,52 @@
+/**
+ * The lifecycle record the supervisor keeps of each agent process, the way a kubelet reports pod
+ * states: `processes.jsonl` (one line per change) beside `processes.json` (the current state).
+ */
+
+export const PROCESS_RECORD_SCHEMA_VERSION = 1;
+
+export type ProcessEventKind = "started" | "exited" | "stopped";
+
+export interface ProcessEvent {
+  schema_version: number;
+  ts: string;
+  event: ProcessEventKind;
+  agent: string;
+  pid: number;
+  started_at: string;
+  restart_count: number;
+  exit_code?: number;
+  signal?: string;
+  /** On `exited`: milliseconds until the supervisor starts it again */
+  restart_in_ms?: number;
+}
+
+export interface ProcessState {
+  agent: string;
+  pid: number;
+  status: "running" | "restarting" | "stopped";
+  started_at: string;
+  restart_count: number;
+  last_exit?: { ts: string; exit_code: number; signal?: string };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Narrows one line of `processes.jsonl`; undefined when it is not a process event */
+export function parseProcessEvent(value: unknown): ProcessEvent | undefined {
+  if (!isRecord(value)) return undefined;
+  const { schema_version, ts, event, agent, pid, started_at, restart_count } = value;
+  if (
+    typeof schema_version !== "number" || typeof ts !== "string" || typeof agent !== "string" ||
+    typeof pid !== "number" || typeof started_at !== "string" ||
+    typeof restart_count !== "number" ||
+    (event !== "started" && event !== "exited" && event !== "stopped")
+  ) return undefined;
+  const out: ProcessEvent = { schema_version, ts, event, agent, pid, started_at, restart_count };
+  if (typeof value["exit_code"] === "number") out.exit_code = value["exit_code"];
+  if (typeof value["signal"] === "string") out.signal = value["signal"];
+  if (typeof value["restart_in_ms"] === "number") out.restart_in_ms = value["restart_in_ms"];
+  return out;
+}

@@ -1,0 +1,486 @@
+/**
+ * The shared Kafka loop that drives every agent: it consumes `agent-queue-<name>` in group
+ * `agent-<name>`, dispatches by message type, replies to the sender's queue, enforces deadlines,
+ * limits concurrency, answers a redelivered task from its done store instead of running it twice,
+ * and never dies from a malformed record or a handler's exception.
+ */
+
+import { AgentError } from "./agent_error.ts";
+import { DoneStore, type StoredReply } from "./done_store.ts";
+import {
+  createEnvelope,
+  encodeEnvelope,
+  type Envelope,
+  isAgentName,
+  type LlmUsage,
+  parseEnvelope,
+  replyTo,
+} from "./envelope.ts";
+import { FaultPlan } from "./faults.ts";
+import type { Bus, IncomingRecord, Subscription } from "./kafka_bus.ts";
+import type { ChatModel } from "./llm.ts";
+import { OffsetTracker } from "./offset_tracker.ts";
+import { groupFor, topicFor, topicPrefix } from "./topics.ts";
+import {
+  childSpan,
+  formatTraceparent,
+  parseTraceparent,
+  type TraceContext,
+  TRACEPARENT_HEADER,
+} from "./trace_context.ts";
+
+export interface TaskOutcome {
+  payload: Record<string, unknown>;
+  usage?: LlmUsage;
+}
+
+export interface NewTask {
+  target: string;
+  conversation_id: string;
+  task_id: string;
+  payload: Record<string, unknown>;
+  attempt?: number;
+  deadline?: Date;
+}
+
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+export interface AgentContext {
+  readonly agent: string;
+  /** Aborted when the task's deadline passes or the agent shuts down */
+  readonly signal: AbortSignal;
+  readonly model: ChatModel;
+  readonly trace: TraceContext;
+  /** Sends a `TASK` to another agent's queue; AgentError `unknown_agent` if it has none */
+  sendTask(task: NewTask): Promise<Envelope>;
+  log(level: LogLevel, msg: string, fields?: Record<string, unknown>): void;
+}
+
+/** An agent: a name and its message handlers */
+export interface AgentModule {
+  readonly name: string;
+  /** Tasks handled at once (default `AGENT_CONCURRENCY` or 4) */
+  readonly concurrency?: number;
+  onTask(task: Envelope, ctx: AgentContext): Promise<TaskOutcome>;
+  /** A `RESULT` or `ERROR` answering a task this agent sent */
+  onReply?(reply: Envelope, ctx: AgentContext): Promise<void>;
+}
+
+export interface RuntimeOptions {
+  bus: Bus;
+  model: ChatModel;
+  faults?: FaultPlan;
+  /** Where the done store lives (default `AGENTS_STATE_DIR` or `./.agents`) */
+  stateDir?: string;
+  prefix?: string;
+  /** Deadline of a task that carries none */
+  taskTimeoutMs?: number;
+  concurrency?: number;
+  sessionTimeoutMs?: number;
+  /** How long shutdown waits for tasks in flight before aborting them */
+  shutdownGraceMs?: number;
+  log?: (line: Record<string, unknown>) => void;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function envNumber(key: string, fallback: number): number {
+  const raw = Deno.env.get(key);
+  const n = raw === undefined ? NaN : Number(raw);
+  return Number.isFinite(n) && n > 0 ? n : fallback;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+export class AgentRuntime {
+  readonly name: string;
+  readonly topic: string;
+  readonly group: string;
+  readonly #bus: Bus;
+  readonly #model: ChatModel;
+  readonly #faults: FaultPlan;
+  readonly #prefix: string;
+  readonly #stateDir: string;
+  readonly #taskTimeoutMs: number;
+  readonly #concurrency: number;
+  readonly #sessionTimeoutMs: number;
+  readonly #graceMs: number;
+  readonly #emit: (line: Record<string, unknown>) => void;
+  readonly #tracker = new OffsetTracker();
+  readonly #running = new Map<string, AbortController>();
+  readonly #handlers = new Set<Promise<void>>();
+  readonly #waiters: (() => void)[] = [];
+  #active = 0;
+  #stopping = false;
+  #store: DoneStore | undefined;
+  #subscription: Subscription | undefined;
+
+  constructor(readonly module: AgentModule, options: RuntimeOptions) {
+    this.name = module.name;
+    this.#prefix = options.prefix ?? topicPrefix();
+    this.topic = topicFor(this.name, this.#prefix);
+    this.group = groupFor(this.name, this.#prefix);
+    this.#bus = options.bus;
+    this.#model = options.model;
+    this.#faults = options.faults ?? new FaultPlan([]);
+    this.#stateDir = options.stateDir ?? (Deno.env.get("AGENTS_STATE_DIR") || "./.agents");
+    this.#taskTimeoutMs = options.taskTimeoutMs ?? envNumber("AGENT_TASK_TIMEOUT_MS", 60_000);
+    this.#concurrency = options.concurrency ?? module.concurrency ??
+      envNumber("AGENT_CONCURRENCY", 4);
+    this.#sessionTimeoutMs = options.sessionTimeoutMs ??
+      envNumber("AGENT_SESSION_TIMEOUT_MS", 10_000);
+    this.#graceMs = options.shutdownGraceMs ?? envNumber("AGENT_SHUTDOWN_GRACE_MS", 10_000);
+    this.#emit = options.log ?? ((line) => console.log(JSON.stringify(line)));
+  }
+
+  log(level: LogLevel, msg: string, fields: Record<string, unknown> = {}): void {
+    this.#emit({ ts: new Date().toISOString(), level, agent: this.name, msg, ...fields });
+  }
+
+  async start(): Promise<void> {
+    this.#store = await DoneStore.open(`${this.#stateDir}/${this.group}/done.jsonl`);
+    this.#subscription = await this.#bus.consume({
+      groupId: this.group,
+      topics: [this.topic],
+      fromBeginning: true,
+      sessionTimeoutMs: this.#sessionTimeoutMs,
+      onRecord: (record) => this.#onRecord(record),
+    });
+    this.log("info", "agent started", {
+      topic: this.topic,
+      group: this.group,
+      concurrency: this.#concurrency,
+      faults: !this.#faults.empty,
+    });
+  }
+
+  /** Stops taking records, lets tasks in flight finish (then aborts them), commits, disconnects */
+  async stop(): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    for (const wake of this.#waiters.splice(0)) wake();
+    this.log("info", "agent stopping", { in_flight: this.#handlers.size });
+    const drained = Promise.all([...this.#handlers]);
+    const timer = sleep(this.#graceMs).then(() => "timeout" as const);
+    if (await Promise.race([drained.then(() => "done" as const), timer]) === "timeout") {
+      for (const c of this.#running.values()) c.abort(new Error("agent shutting down"));
+      await Promise.race([drained, sleep(2_000)]);
+    }
+    await this.#subscription?.stop().catch((err) => {
+      this.log("warn", "consumer did not stop cleanly", { error: String(err) });
+    });
+    this.#store?.close();
+    this.log("info", "agent stopped");
+  }
+
+  async #acquire(): Promise<boolean> {
+    while (this.#active >= this.#concurrency && !this.#stopping) {
+      await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    }
+    if (this.#stopping) return false;
+    this.#active++;
+    return true;
+  }
+
+  #release(): void {
+    this.#active--;
+    this.#waiters.shift()?.();
+  }
+
+  async #onRecord(record: IncomingRecord): Promise<void> {
+    if (!await this.#acquire()) return; // not committed: read again after restart
+    this.#tracker.begin(record.topic, record.partition, record.offset);
+    const handler = this.#handle(record)
+      .catch((err) => {
+        this.log("error", "unexpected failure handling a record", {
+          error: err instanceof Error ? err.stack ?? err.message : String(err),
+          ...this.#coordinates(record),
+        });
+      })
+      .then(async () => {
+        const next = this.#tracker.finish(record.topic, record.partition, record.offset);
+        if (next !== undefined && this.#subscription !== undefined) {
+          await this.#subscription.commit(record.topic, record.partition, next).catch((err) => {
+            this.log("warn", "offset commit failed; the record may be delivered again", {
+              error: String(err),
+              ...this.#coordinates(record),
+            });
+          });
+        }
+      })
+      .finally(() => {
+        this.#release();
+        this.#handlers.delete(handler);
+      });
+    this.#handlers.add(handler);
+  }
+
+  #coordinates(record: IncomingRecord): Record<string, unknown> {
+    return { topic: record.topic, partition: record.partition, offset: record.offset };
+  }
+
+  async #handle(record: IncomingRecord): Promise<void> {
+    const parsed = parseEnvelope(record.value);
+    if (!parsed.ok) {
+      this.log("warn", "rejected malformed record", {
+        reason: parsed.reason,
+        ...this.#coordinates(record),
+      });
+      await this.#answerMalformed(parsed.json, parsed.reason);
+      return;
+    }
+    const env = parsed.envelope;
+    const trace = childSpan(parseTraceparent(record.headers[TRACEPARENT_HEADER]));
+    if (env.target !== this.name) {
+      const reason = `target "${env.target}" is not this agent "${this.name}"`;
+      this.log("warn", "rejected misaddressed message", { reason, message_id: env.message_id });
+      if (env.type === "TASK") {
+        await this.#sendReplies([
+          this.#record(
+            replyTo(env, "ERROR", {
+              error: { kind: "unknown_agent", message: reason, retryable: false },
+            }),
+            trace,
+          ),
+        ]);
+      }
+      return;
+    }
+    switch (env.type) {
+      case "TASK":
+        return await this.#handleTask(env, trace, record);
+      case "RESULT":
+      case "ERROR":
+        if (this.module.onReply) {
+          await this.module.onReply(env, this.#context(new AbortController().signal, trace));
+        }
+        return;
+      case "CANCEL": {
+        const running = [...this.#running.entries()].find(([id]) => id === env.in_reply_to);
+        running?.[1].abort(
+          new AgentError("cancelled", "task cancelled by sender", {
+            retryable: false,
+          }),
+        );
+        this.log("info", "cancel received", { task_id: env.task_id, found: running !== undefined });
+        return;
+      }
+      case "HEARTBEAT":
+        return;
+    }
+  }
+
+  /** A malformed `TASK` whose sender can be read still gets an `ERROR`, so it does not hang */
+  async #answerMalformed(json: unknown, reason: string): Promise<void> {
+    if (!isRecord(json) || json["type"] !== "TASK") return;
+    const source = json["source"];
+    const messageId = json["message_id"];
+    if (typeof source !== "string" || !isAgentName(source) || typeof messageId !== "string") return;
+    const text = (k: string) => (typeof json[k] === "string" ? String(json[k]) : "unknown");
+    const error = createEnvelope({
+      type: "ERROR",
+      source: this.name,
+      target: source,
+      conversation_id: text("conversation_id"),
+      task_id: text("task_id"),
+      in_reply_to: messageId,
+      error: { kind: "invalid_message", message: reason, retryable: false },
+    });
+    if (await this.#bus.topicExists(topicFor(source, this.#prefix)).catch(() => false)) {
+      await this.#sendReplies([this.#record(error, childSpan(undefined))]);
+    }
+  }
+
+  #record(env: Envelope, trace: TraceContext): StoredReply {
+    return {
+      topic: topicFor(env.target, this.#prefix),
+      key: env.conversation_id,
+      value: encodeEnvelope(env),
+      headers: { [TRACEPARENT_HEADER]: formatTraceparent(childSpan(trace)) },
+    };
+  }
+
+  /** Sends, retrying with backoff while the broker is away; gives up only on shutdown */
+  async #sendReplies(replies: StoredReply[]): Promise<boolean> {
+    if (replies.length === 0) return true;
+    for (let attempt = 1;; attempt++) {
+      try {
+        await this.#bus.send(replies);
+        return true;
+      } catch (err) {
+        this.log("warn", "send failed, retrying", { attempt, error: String(err) });
+        if (this.#stopping && attempt >= 3) return false;
+        await sleep(Math.min(5_000, 200 * 2 ** attempt));
+      }
+    }
+  }
+
+  #context(signal: AbortSignal, trace: TraceContext): AgentContext {
+    return {
+      agent: this.name,
+      signal,
+      model: this.#model,
+      trace,
+      log: (level, msg, fields) => this.log(level, msg, fields),
+      sendTask: async (task) => {
+        const topic = topicFor(task.target, this.#prefix);
+        if (!await this.#bus.topicExists(topic)) {
+          throw new AgentError(
+            "unknown_agent",
+            `No agent "${task.target}": its queue "${topic}" does not exist`,
+            { retryable: false },
+          );
+        }
+        const env = createEnvelope({
+          type: "TASK",
+          source: this.name,
+          target: task.target,
+          conversation_id: task.conversation_id,
+          task_id: task.task_id,
+          payload: task.payload,
+          attempt: task.attempt ?? 1,
+          ...(task.deadline ? { deadline: task.deadline } : {}),
+        });
+        await this.#sendReplies([this.#record(env, trace)]);
+        return env;
+      },
+    };
+  }
+
+  async #handleTask(task: Envelope, trace: TraceContext, record: IncomingRecord): Promise<void> {
+    const stored = this.#store?.get(task.message_id);
+    if (stored !== undefined) {
+      this.log("info", "task delivered again; resending its stored reply, not executing", {
+        message_id: task.message_id,
+        task_id: task.task_id,
+        ...this.#coordinates(record),
+      });
+      await this.#sendReplies(stored);
+      return;
+    }
+    if (this.#running.has(task.message_id)) {
+      this.log("info", "task already running; duplicate delivery ignored", {
+        message_id: task.message_id,
+      });
+      return;
+    }
+    const deadline = task.deadline !== undefined
+      ? Date.parse(task.deadline)
+      : Date.parse(task.created_at) + this.#taskTimeoutMs;
+    const payloadText = JSON.stringify(task.payload);
+    const controller = new AbortController();
+    this.#running.set(task.message_id, controller);
+    let reply: Envelope;
+    try {
+      reply = await this.#execute(task, deadline, payloadText, controller, trace);
+    } finally {
+      this.#running.delete(task.message_id);
+    }
+    const replies = [this.#record(reply, trace)];
+    await this.#store?.put(task.message_id, replies);
+    if (this.#faults.take("malformed", payloadText)) {
+      this.log("warn", "fault: sending a malformed record", { task_id: task.task_id });
+      await this.#sendReplies([{
+        topic: topicFor(task.source, this.#prefix),
+        key: task.conversation_id,
+        value: `{"type":"RESULT","task_id":"${task.task_id}",`,
+        headers: {},
+      }]);
+    }
+    if (this.#faults.take("drop", payloadText)) {
+      this.log("warn", "fault: dropping the reply", { task_id: task.task_id });
+      return;
+    }
+    await this.#sendReplies(replies);
+    this.log("info", "task answered", {
+      task_id: task.task_id,
+      type: reply.type,
+      attempt: task.attempt,
+      ...(reply.error ? { error_kind: reply.error.kind } : {}),
+    });
+    if (this.#faults.take("crash", payloadText, "after_reply")) {
+      this.log("warn", "fault: crashing after the reply, before the commit");
+      Deno.kill(Deno.pid, "SIGKILL");
+    }
+  }
+
+  async #execute(
+    task: Envelope,
+    deadline: number,
+    payloadText: string,
+    controller: AbortController,
+    trace: TraceContext,
+  ): Promise<Envelope> {
+    const fail = (kind: AgentError["kind"], message: string, retryable: boolean) =>
+      replyTo(task, "ERROR", { error: { kind, message, retryable } });
+    const remaining = deadline - Date.now();
+    if (Number.isNaN(deadline) || remaining <= 0) {
+      return fail("deadline_exceeded", `deadline ${task.deadline ?? ""} passed before start`, true);
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<"expired">((resolve) => {
+      timer = setTimeout(() => resolve("expired"), remaining);
+    });
+    const work = (async (): Promise<TaskOutcome> => {
+      await this.#injectFaults(task, payloadText, controller.signal);
+      return await this.module.onTask(task, this.#context(controller.signal, trace));
+    })();
+    try {
+      const outcome = await Promise.race([work, expired]);
+      if (outcome === "expired") {
+        controller.abort(
+          new AgentError("deadline_exceeded", "deadline passed", { retryable: true }),
+        );
+        work.catch(() => {});
+        return fail(
+          "deadline_exceeded",
+          `task ran past its deadline of ${new Date(deadline).toISOString()}`,
+          true,
+        );
+      }
+      return replyTo(task, "RESULT", {
+        payload: outcome.payload,
+        ...(outcome.usage ? { usage: outcome.usage } : {}),
+      });
+    } catch (err) {
+      if (err instanceof AgentError) return fail(err.kind, err.message, err.retryable);
+      const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+      this.log("error", "handler threw", { task_id: task.task_id, error: message });
+      // A TypeError is a bug: retrying the same task will not help. Anything else might.
+      return fail("handler_error", message, !(err instanceof TypeError));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #injectFaults(task: Envelope, payloadText: string, signal: AbortSignal): Promise<void> {
+    if (this.#faults.empty) return;
+    if (this.#faults.take("crash", payloadText, "mid_task")) {
+      this.log("warn", "fault: crashing mid-task", { task_id: task.task_id });
+      await sleep(50);
+      Deno.kill(Deno.pid, "SIGKILL");
+    }
+    const slow = this.#faults.take("slow", payloadText);
+    if (slow) {
+      this.log("warn", "fault: slowing down", { task_id: task.task_id, ms: slow.ms });
+      await sleep(slow.ms);
+    }
+    if (this.#faults.take("hang", payloadText)) {
+      this.log("warn", "fault: hanging", { task_id: task.task_id });
+      await new Promise((_, reject) =>
+        signal.addEventListener("abort", () => reject(signal.reason))
+      );
+    }
+    const error = this.#faults.take("error", payloadText);
+    if (error) {
+      const message = error.errorKind === "llm_rate_limit"
+        ? "LLM rate limit exceeded (HTTP 429): retry after 2s (injected fault)"
+        : `injected fault: ${error.errorKind}`;
+      throw new AgentError(error.errorKind, message, { retryable: true });
+    }
+  }
+}

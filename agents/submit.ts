@@ -1,0 +1,78 @@
+/** Sends a user request to the orchestrator and waits for its answer in the user's inbox. */
+
+import { createEnvelope, encodeEnvelope, type Envelope, parseEnvelope } from "./envelope.ts";
+import type { Bus } from "./kafka_bus.ts";
+import { topicFor, topicPrefix, USER_INBOX } from "./topics.ts";
+import { childSpan, formatTraceparent, TRACEPARENT_HEADER } from "./trace_context.ts";
+
+export interface SubmitOptions {
+  bus: Bus;
+  request: string;
+  /** Explicit steps (agent names) instead of the orchestrator's own plan */
+  plan?: string[];
+  timeoutMs: number;
+  prefix?: string;
+  conversationId?: string;
+}
+
+export interface SubmitOutcome {
+  conversation_id: string;
+  /** The RESULT or ERROR that answered, or undefined on timeout */
+  reply?: Envelope;
+  traceparent: string;
+}
+
+export async function submitRequest(options: SubmitOptions): Promise<SubmitOutcome> {
+  const prefix = options.prefix ?? topicPrefix();
+  const inbox = topicFor(USER_INBOX, prefix);
+  const conversationId = options.conversationId ?? `conv-${crypto.randomUUID().slice(0, 8)}`;
+  const groupId = `submit-${conversationId}`;
+  const answered = Promise.withResolvers<Envelope>();
+  const start = await options.bus.highWatermarks(inbox);
+  const sub = await options.bus.consume({
+    groupId,
+    topics: [inbox],
+    fromBeginning: false,
+    seekTo: start.map((s) => ({ topic: inbox, ...s })),
+    onRecord: (record) => {
+      const parsed = parseEnvelope(record.value);
+      if (
+        parsed.ok && parsed.envelope.conversation_id === conversationId &&
+        (parsed.envelope.type === "RESULT" || parsed.envelope.type === "ERROR")
+      ) answered.resolve(parsed.envelope);
+      return Promise.resolve();
+    },
+  });
+  const trace = childSpan(undefined);
+  const task = createEnvelope({
+    type: "TASK",
+    source: USER_INBOX,
+    target: "orchestrator",
+    conversation_id: conversationId,
+    task_id: conversationId,
+    deadline: new Date(Date.now() + options.timeoutMs),
+    payload: { request: options.request, ...(options.plan ? { plan: options.plan } : {}) },
+  });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await options.bus.send([{
+      topic: topicFor("orchestrator", prefix),
+      key: conversationId,
+      value: encodeEnvelope(task),
+      headers: { [TRACEPARENT_HEADER]: formatTraceparent(trace) },
+    }]);
+    const timeout = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), options.timeoutMs + 2_000);
+    });
+    const reply = await Promise.race([answered.promise, timeout]);
+    return {
+      conversation_id: conversationId,
+      traceparent: formatTraceparent(trace),
+      ...(reply ? { reply } : {}),
+    };
+  } finally {
+    clearTimeout(timer);
+    await sub.stop().catch(() => {});
+    await options.bus.deleteGroup(groupId);
+  }
+}

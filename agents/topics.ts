@@ -1,0 +1,39 @@
+/** How agent names map to Kafka topics and consumer groups. */
+
+import { isAgentName } from "./envelope.ts";
+
+/** Prefix of every agent queue; `KAFKA_TOPIC_PREFIX` overrides it (tests isolate themselves so). */
+export function topicPrefix(env: { get(key: string): string | undefined } = Deno.env): string {
+  return env.get("KAFKA_TOPIC_PREFIX") || "agent-queue-";
+}
+
+/** The queue an agent reads: `agent-queue-<agent>` */
+export function topicFor(agent: string, prefix: string = topicPrefix()): string {
+  if (!isAgentName(agent)) throw new RangeError(`Invalid agent name "${agent}"`);
+  return `${prefix}${agent}`;
+}
+
+/** The agent a queue belongs to, or undefined when the topic is not an agent queue */
+export function agentOfTopic(topic: string, prefix: string = topicPrefix()): string | undefined {
+  if (!topic.startsWith(prefix)) return undefined;
+  const agent = topic.slice(prefix.length);
+  return isAgentName(agent) ? agent : undefined;
+}
+
+/** The consumer group an agent consumes its queue in: `agent-<agent>` (prefixed like topics) */
+export function groupFor(agent: string, prefix: string = topicPrefix()): string {
+  const base = `agent-${agent}`;
+  return prefix === "agent-queue-" ? base : `${prefix}${base}`;
+}
+
+/** Kafka brokers to talk to: `KAFKA_BOOTSTRAP_SERVERS`, default 127.0.0.1:9092 */
+export function bootstrapServers(
+  env: { get(key: string): string | undefined } = Deno.env,
+): string[] {
+  const raw = env.get("KAFKA_BOOTSTRAP_SERVERS") || "127.0.0.1:9092";
+  return raw.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
+}
+
+/** The four sample agents, and `user`: the inbox where `submit` reads answers. */
+export const SAMPLE_AGENTS = ["orchestrator", "researcher", "writer", "coder"] as const;
+export const USER_INBOX = "user";
