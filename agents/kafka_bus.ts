@@ -58,10 +58,13 @@ export interface Bus {
   highWatermarks(topic: string): Promise<{ partition: number; offset: string }[]>;
   /** Deletes a consumer group that has no members (best effort) */
   deleteGroup(groupId: string): Promise<void>;
+  /** Creates the topics that do not exist yet */
+  createTopics(topics: string[], partitions: number): Promise<void>;
+  deleteTopics(topics: string[]): Promise<void>;
   close(): Promise<void>;
 }
 
-// kafkajs schedules timers with negative delays (tulios/kafkajs#1751), which Node's timers report
+// kafkajs schedules timers with negative delays (a known kafkajs quirk), which Node's timers report
 // as a TimeoutNegativeWarning on every poll. The delay is clamped to 1 ms either way: drop that
 // warning, and keep printing the others.
 process.removeAllListeners("warning");
@@ -203,6 +206,28 @@ export class KafkaBus implements Bus {
 
   async deleteGroup(groupId: string): Promise<void> {
     await (await this.#getAdmin()).deleteGroups([groupId]).catch(() => {});
+  }
+
+  async createTopics(topics: string[], partitions: number): Promise<void> {
+    const admin = await this.#getAdmin();
+    const existing = new Set(await admin.listTopics());
+    const missing = topics.filter((t) => !existing.has(t));
+    if (missing.length > 0) {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((topic) => ({
+          topic,
+          numPartitions: partitions,
+          replicationFactor: 1,
+        })),
+      });
+    }
+    for (const t of topics) this.#knownTopics.add(t);
+  }
+
+  async deleteTopics(topics: string[]): Promise<void> {
+    await (await this.#getAdmin()).deleteTopics({ topics, timeout: 10_000 });
+    for (const t of topics) this.#knownTopics.delete(t);
   }
 
   async close(): Promise<void> {

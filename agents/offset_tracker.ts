@@ -6,6 +6,7 @@
 export class OffsetTracker {
   readonly #inFlight = new Map<string, Set<bigint>>();
   readonly #next = new Map<string, bigint>();
+  readonly #highest = new Map<string, bigint>();
 
   static #key(topic: string, partition: number): string {
     return `${topic}\u0000${partition}`;
@@ -28,13 +29,12 @@ export class OffsetTracker {
     const set = this.#inFlight.get(key);
     const done = BigInt(offset);
     set?.delete(done);
+    const highest = this.#highest.get(key);
+    if (highest === undefined || done > highest) this.#highest.set(key, done);
     const before = this.#next.get(key);
-    let next: bigint;
-    if (set !== undefined && set.size > 0) {
-      next = [...set].reduce((a, b) => (b < a ? b : a));
-    } else {
-      next = before !== undefined && before > done + 1n ? before : done + 1n;
-    }
+    const next = set !== undefined && set.size > 0
+      ? [...set].reduce((a, b) => (b < a ? b : a))
+      : (this.#highest.get(key) ?? done) + 1n;
     if (before !== undefined && next <= before) return undefined;
     this.#next.set(key, next);
     return next.toString();
