@@ -7,3 +7,4 @@ export * from "./trace_context.ts";
 export * from "./process_record.ts";
 export { type FaultKind, FaultPlan, type FaultRule, parseFaults } from "./faults.ts";
 export type { AgentContext, AgentModule, NewTask, TaskOutcome } from "./runtime.ts";
+export { KafkaBus } from "./kafka_bus.ts";

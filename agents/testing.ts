@@ -91,7 +91,7 @@ export class AgentsProcess {
   }
 
   static start(
-    queues: TestQueues,
+    queues: { prefix: string },
     options: { stateDir: string; env?: Record<string, string>; only?: string[] },
   ): AgentsProcess {
     const script = new URL("./supervisor_main.ts", import.meta.url).pathname;
