@@ -1,0 +1,283 @@
+/**
+ * Reads one time-machine history (closed segments in order, then the active file) as a stream of
+ * lines, and finds a moment in it by binary search on byte offsets: records are in observation
+ * order, so a window is found by seeking, never by reading the whole history.
+ */
+
+import { join } from "node:path";
+
+export interface Segment {
+  path: string;
+  size: number;
+}
+
+/** A place in a history: a segment and a byte offset at the start of a line */
+export interface Cursor {
+  segment: number;
+  offset: number;
+}
+
+/** What reading skipped, for the stderr summary */
+export class ReadStats {
+  lines = 0;
+  /** Lines that are not JSON objects with a `ts` */
+  corrupt = 0;
+  /** A final line with no newline: a write in progress or cut by a crash */
+  torn = 0;
+  /** Where the first skipped lines were, as `file:byte` */
+  readonly where: string[] = [];
+
+  skip(kind: "corrupt" | "torn", path: string, offset: number): void {
+    this[kind]++;
+    if (this.where.length < 5) this.where.push(`${path}:${offset}`);
+  }
+}
+
+export interface Line {
+  text: string;
+  /** The parsed JSON object */
+  value: Record<string, unknown>;
+  /** `ts` in milliseconds */
+  ts: number;
+  cursor: Cursor;
+}
+
+const CHUNK = 1 << 20;
+const decoder = new TextDecoder();
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+function parseLine(text: string): { value: Record<string, unknown>; ts: number } | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
+  const record = value as Record<string, unknown>;
+  const ts = typeof record["ts"] === "string" ? Date.parse(record["ts"]) : NaN;
+  return Number.isNaN(ts) ? undefined : { value: record, ts };
+}
+
+export class History {
+  private constructor(readonly dir: string, readonly base: string, readonly segments: Segment[]) {}
+
+  /** Closed segments `<base>.NNNNNN.jsonl` in number order, then `<base>.jsonl` */
+  static async open(dir: string, base: string): Promise<History> {
+    const pattern = new RegExp(`^${escapeRegExp(base)}\\.(\\d{6,})\\.jsonl$`);
+    const closed: { n: number; path: string }[] = [];
+    let active: string | undefined;
+    for await (const entry of Deno.readDir(dir)) {
+      if (!entry.isFile) continue;
+      if (entry.name === `${base}.jsonl`) active = join(dir, entry.name);
+      const m = pattern.exec(entry.name);
+      if (m?.[1] !== undefined) closed.push({ n: Number(m[1]), path: join(dir, entry.name) });
+    }
+    closed.sort((a, b) => a.n - b.n);
+    const paths = [...closed.map((c) => c.path), ...(active ? [active] : [])];
+    const segments: Segment[] = [];
+    for (const path of paths) segments.push({ path, size: (await Deno.stat(path)).size });
+    return new History(dir, base, segments);
+  }
+
+  get empty(): boolean {
+    return this.segments.every((s) => s.size === 0);
+  }
+
+  get bytes(): number {
+    return this.segments.reduce((n, s) => n + s.size, 0);
+  }
+
+  get start(): Cursor {
+    return { segment: 0, offset: 0 };
+  }
+
+  /** Reads lines from `from` onwards, oldest first */
+  async *lines(
+    from: Cursor,
+    stats: ReadStats,
+    options: { prefilter?: (text: string) => boolean } = {},
+  ): AsyncGenerator<Line> {
+    for (let s = from.segment; s < this.segments.length; s++) {
+      const seg = this.segments[s];
+      if (seg === undefined) continue;
+      const file = await Deno.open(seg.path, { read: true });
+      try {
+        let offset = s === from.segment ? from.offset : 0;
+        await file.seek(offset, Deno.SeekMode.Start);
+        const buf = new Uint8Array(CHUNK);
+        let carry = new Uint8Array(0);
+        let carryStart = offset;
+        while (offset < seg.size || carry.length > 0) {
+          const n = offset < seg.size ? await file.read(buf) : null;
+          if (n === null || n === 0) {
+            if (carry.length > 0) stats.skip("torn", seg.path, carryStart);
+            break;
+          }
+          offset += n;
+          let data = buf.subarray(0, n);
+          if (carry.length > 0) {
+            const joined = new Uint8Array(carry.length + n);
+            joined.set(carry);
+            joined.set(data, carry.length);
+            data = joined;
+          }
+          const last = data.lastIndexOf(10);
+          if (last < 0) {
+            carry = data.slice();
+            continue;
+          }
+          let pos = 0;
+          while (pos < last) {
+            const nl = data.indexOf(10, pos);
+            const here = carryStart + pos;
+            const lineBytes = data.subarray(pos, nl);
+            pos = nl + 1;
+            if (lineBytes.length === 0) continue;
+            stats.lines++;
+            const lineText = decoder.decode(lineBytes);
+            if (options.prefilter && !options.prefilter(lineText)) continue;
+            const parsed = parseLine(lineText);
+            if (parsed === undefined) {
+              stats.skip("corrupt", seg.path, here);
+              continue;
+            }
+            yield { text: lineText, ...parsed, cursor: { segment: s, offset: here } };
+          }
+          carry = data.slice(last + 1);
+          carryStart = offset - carry.length;
+        }
+      } finally {
+        file.close();
+      }
+    }
+  }
+
+  /** The first complete line starting at or after `offset` in a segment, with its position */
+  async #lineAfter(
+    segment: number,
+    offset: number,
+  ): Promise<{ offset: number; ts: number } | undefined> {
+    const seg = this.segments[segment];
+    if (seg === undefined) return undefined;
+    const file = await Deno.open(seg.path, { read: true });
+    try {
+      let pos = offset;
+      // Unless at the start, the line containing offset-1 is partial: skip to its end.
+      let skipping = pos > 0;
+      if (skipping) pos -= 1;
+      await file.seek(pos, Deno.SeekMode.Start);
+      const buf = new Uint8Array(64 * 1024);
+      let line: number[] = [];
+      let lineStart = pos;
+      while (pos < seg.size) {
+        const n = await file.read(buf);
+        if (n === null || n === 0) break;
+        for (let i = 0; i < n; i++, pos++) {
+          const b = buf[i] ?? 0;
+          if (skipping) {
+            if (b === 10) {
+              skipping = false;
+              lineStart = pos + 1;
+            }
+            continue;
+          }
+          if (b !== 10) {
+            line.push(b);
+            continue;
+          }
+          const parsed = parseLine(decoder.decode(new Uint8Array(line)));
+          if (parsed !== undefined) return { offset: lineStart, ts: parsed.ts };
+          line = [];
+          lineStart = pos + 1;
+        }
+      }
+      return undefined;
+    } finally {
+      file.close();
+    }
+  }
+
+  /** The position of the first record with `ts >= t` (the end when there is none) */
+  async seek(t: number): Promise<Cursor> {
+    // The last segment whose first record is at or before t.
+    let segment = 0;
+    for (let s = this.segments.length - 1; s > 0; s--) {
+      const first = await this.#lineAfter(s, 0);
+      if (first !== undefined && first.ts <= t) {
+        segment = s;
+        break;
+      }
+    }
+    const seg = this.segments[segment];
+    if (seg === undefined) return { segment: 0, offset: 0 };
+    // Invariant: every line starting before lo has ts < t.
+    let lo = 0;
+    let hi = seg.size;
+    while (hi - lo > 16 * 1024) {
+      const mid = lo + Math.floor((hi - lo) / 2);
+      const line = await this.#lineAfter(segment, mid);
+      if (line === undefined || line.ts >= t) hi = mid;
+      else lo = line.offset + 1;
+    }
+    // Back to the start of the line holding lo, then step forward over older lines.
+    const start = lo === 0 ? 0 : (await this.#lineStartBefore(segment, lo));
+    const stats = new ReadStats();
+    for await (const line of this.lines({ segment, offset: start }, stats)) {
+      if (line.ts >= t) return line.cursor;
+    }
+    return { segment: this.segments.length, offset: 0 };
+  }
+
+  async #lineStartBefore(segment: number, offset: number): Promise<number> {
+    const seg = this.segments[segment];
+    if (seg === undefined || offset === 0) return 0;
+    const file = await Deno.open(seg.path, { read: true });
+    try {
+      let end = offset;
+      while (end > 0) {
+        const start = Math.max(0, end - 64 * 1024);
+        const buf = new Uint8Array(end - start);
+        await file.seek(start, Deno.SeekMode.Start);
+        let got = 0;
+        while (got < buf.length) {
+          const n = await file.read(buf.subarray(got));
+          if (n === null || n === 0) break;
+          got += n;
+        }
+        const nl = buf.subarray(0, got).lastIndexOf(10, offset - 1 - start);
+        if (nl >= 0) return start + nl + 1;
+        end = start;
+      }
+      return 0;
+    } finally {
+      file.close();
+    }
+  }
+
+  /** The newest complete record, reading backwards from the end */
+  async last(): Promise<Line | undefined> {
+    for (let s = this.segments.length - 1; s >= 0; s--) {
+      const seg = this.segments[s];
+      if (seg === undefined || seg.size === 0) continue;
+      let from = Math.max(0, seg.size - 256 * 1024);
+      for (;;) {
+        const start = from === 0 ? 0 : await this.#lineStartBefore(s, from);
+        let newest: Line | undefined;
+        for await (const line of this.lines({ segment: s, offset: start }, new ReadStats())) {
+          if (line.cursor.segment !== s) break;
+          newest = line;
+        }
+        if (newest !== undefined || from === 0) {
+          if (newest !== undefined) return newest;
+          break;
+        }
+        from = Math.max(0, from - 4 * 1024 * 1024);
+      }
+    }
+    return undefined;
+  }
+}

@@ -1,0 +1,18 @@
+import assert from "node:assert/strict";
+import { parseDuration, parseTime } from "./time_spec.ts";
+
+Deno.test("times parse as ISO 8601 with a zone or as an age before now", () => {
+  const now = Date.parse("2026-11-24T12:00:00Z");
+  assert.equal(parseTime("2026-11-24T11:00:00Z", now), Date.parse("2026-11-24T11:00:00Z"));
+  assert.equal(parseTime("2026-11-24T13:00:00+02:00", now), Date.parse("2026-11-24T11:00:00Z"));
+  assert.equal(parseTime("10m", now), now - 600_000);
+  assert.equal(parseTime("2h", now), now - 7_200_000);
+  assert.equal(parseTime("1.5s", now), now - 1_500);
+  assert.equal(parseDuration("1d"), 86_400_000);
+});
+
+Deno.test("a time without a zone or unit is refused with the value quoted", () => {
+  assert.throws(() => parseTime("2026-11-24T11:00:00"), /Cannot parse time "2026-11-24T11:00:00"/);
+  assert.throws(() => parseTime("10x"), /Cannot parse time "10x": expected ISO 8601/);
+  assert.throws(() => parseDuration("soon"), /Cannot parse duration "soon"/);
+});
