@@ -1,0 +1,9 @@
+/**
+ * The network-free part of the agents' public surface: the envelope, its validator, topic naming,
+ * trace context and process records. Readers such as the oracle import this, never `mod.ts`.
+ */
+
+export * from "./envelope.ts";
+export * from "./topics.ts";
+export * from "./trace_context.ts";
+export * from "./process_record.ts";
