@@ -1,0 +1,224 @@
+/**
+ * The oracle's command line: a command, its flags and the global ones (`--format/-f`,
+ * `--data-dir`, `--limit/-l`, `--help/-h`) accepted anywhere on the line. Unknown flags and bad
+ * values are usage errors (exit 2) with a one-line message.
+ */
+
+import { parseArgs } from "node:util";
+import { parseTime } from "./time_spec.ts";
+
+export const COMMANDS = [
+  "diagnose",
+  "errors",
+  "replay",
+  "queues",
+  "diffs",
+  "state",
+  "trace",
+  "agents",
+  "llm",
+] as const;
+export type Command = typeof COMMANDS[number];
+
+export const SEVERITY_FILTERS = ["critical", "error", "warning", "info"] as const;
+export type SeverityFilter = typeof SEVERITY_FILTERS[number];
+
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+export interface Invocation {
+  command: Command;
+  format: "text" | "json";
+  dataDir: string;
+  /** Rows at most in a list; always set (a default per command) */
+  limit: number;
+  help: boolean;
+  severity?: SeverityFilter;
+  agent?: string;
+  eventType?: string;
+  /** Milliseconds since the epoch */
+  after?: number;
+  before?: number;
+  at?: number;
+  minutes?: number;
+  id?: string;
+}
+
+type OptionSpec = { type: "string" | "boolean"; short?: string };
+
+const GLOBAL: Record<string, OptionSpec> = {
+  format: { type: "string", short: "f" },
+  "data-dir": { type: "string" },
+  limit: { type: "string", short: "l" },
+  help: { type: "boolean", short: "h" },
+};
+
+const PER_COMMAND: Record<Command, Record<string, OptionSpec>> = {
+  diagnose: {},
+  errors: {
+    severity: { type: "string", short: "s" },
+    agent: { type: "string", short: "a" },
+    after: { type: "string" },
+    before: { type: "string" },
+  },
+  replay: {
+    minutes: { type: "string", short: "m" },
+    after: { type: "string" },
+    before: { type: "string" },
+  },
+  queues: {},
+  diffs: {
+    "event-type": { type: "string", short: "e" },
+    after: { type: "string" },
+    before: { type: "string" },
+  },
+  state: { at: { type: "string" } },
+  trace: {},
+  agents: {},
+  llm: { agent: { type: "string", short: "a" } },
+};
+
+export const DEFAULT_LIMITS: Record<Command, number> = {
+  diagnose: 10,
+  errors: 20,
+  replay: 50,
+  queues: 50,
+  diffs: 50,
+  state: 20,
+  trace: 50,
+  agents: 50,
+  llm: 50,
+};
+
+function isCommand(value: string): value is Command {
+  return (COMMANDS as readonly string[]).includes(value);
+}
+
+function time(flag: string, value: string, now: number): number {
+  try {
+    return parseTime(value, now);
+  } catch (err) {
+    throw new UsageError(`--${flag}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+/** Flags that take a value, by every spelling, over all commands */
+const VALUE_FLAGS = new Set(
+  [GLOBAL, ...Object.values(PER_COMMAND)].flatMap((spec) =>
+    Object.entries(spec).filter(([, o]) => o.type === "string").flatMap(([long, o]) =>
+      o.short ? [`--${long}`, `-${o.short}`] : [`--${long}`]
+    )
+  ),
+);
+
+/** Where the command word is: the first token that is neither a flag nor a flag's value */
+function commandIndex(argv: string[]): number {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] ?? "";
+    if (a === "--") return i + 1 < argv.length ? i + 1 : -1;
+    if (!a.startsWith("-") || a === "-") return i;
+    if (VALUE_FLAGS.has(a)) i++;
+  }
+  return -1;
+}
+
+/** Parses argv (after `oracle`) into an invocation, or throws UsageError */
+export function parseInvocation(
+  argv: string[],
+  env: { get(key: string): string | undefined },
+  now: number = Date.now(),
+): Invocation {
+  const first = commandIndex(argv);
+  const name = first < 0 ? undefined : argv[first];
+  if (name === undefined) {
+    if (argv.includes("--help") || argv.includes("-h")) {
+      return {
+        command: "diagnose",
+        format: "text",
+        dataDir: "",
+        limit: 0,
+        help: true,
+      };
+    }
+    throw new UsageError(`a command is required: one of ${COMMANDS.join(", ")}`);
+  }
+  if (!isCommand(name)) {
+    throw new UsageError(`unknown command "${name}": expected one of ${COMMANDS.join(", ")}`);
+  }
+  const rest = [...argv.slice(0, first), ...argv.slice(first + 1)];
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: rest,
+      options: { ...GLOBAL, ...PER_COMMAND[name] },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (err) {
+    const msg = err instanceof Error ? err.message.split("\n")[0] ?? err.message : String(err);
+    throw new UsageError(`${name}: ${msg.replace(/\. To specify.*$/, "")}`);
+  }
+  const v = parsed.values as Record<string, string | boolean | undefined>;
+  const str = (k: string) => (typeof v[k] === "string" ? String(v[k]) : undefined);
+  const positionals = parsed.positionals;
+  if (name === "trace") {
+    if (positionals.length !== 1 && v["help"] !== true) {
+      throw new UsageError("trace needs exactly one conversation or task id");
+    }
+  } else if (positionals.length > 0) {
+    throw new UsageError(`${name} takes no arguments, got "${positionals.join(" ")}"`);
+  }
+  const format = str("format") ?? "text";
+  if (format !== "text" && format !== "json") {
+    throw new UsageError(`--format must be text or json, got "${format}"`);
+  }
+  const limitText = str("limit");
+  const limit = limitText === undefined ? DEFAULT_LIMITS[name] : Number(limitText);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) {
+    throw new UsageError(`--limit must be a whole number from 1 to 100000, got "${limitText}"`);
+  }
+  const inv: Invocation = {
+    command: name,
+    format,
+    dataDir: str("data-dir") ?? (env.get("TELEMETRY_DATA_DIR") || "./telemetry_data"),
+    limit,
+    help: v["help"] === true,
+  };
+  const severity = str("severity");
+  if (severity !== undefined) {
+    const found = SEVERITY_FILTERS.find((s) => s === severity);
+    if (found === undefined) {
+      throw new UsageError(
+        `--severity must be one of ${SEVERITY_FILTERS.join(", ")}, got "${severity}"`,
+      );
+    }
+    inv.severity = found;
+  }
+  const agent = str("agent");
+  if (agent !== undefined) inv.agent = agent;
+  const eventType = str("event-type");
+  if (eventType !== undefined) inv.eventType = eventType;
+  const after = str("after");
+  if (after !== undefined) inv.after = time("after", after, now);
+  const before = str("before");
+  if (before !== undefined) inv.before = time("before", before, now);
+  const at = str("at");
+  if (at !== undefined) inv.at = time("at", at, now);
+  const minutes = str("minutes");
+  if (minutes !== undefined) {
+    const m = Number(minutes);
+    if (!Number.isFinite(m) || m <= 0) {
+      throw new UsageError(`--minutes must be a positive number, got "${minutes}"`);
+    }
+    if (after !== undefined || before !== undefined) {
+      throw new UsageError("--minutes cannot be combined with --after or --before");
+    }
+    inv.minutes = m;
+  }
+  if (inv.after !== undefined && inv.before !== undefined && inv.after > inv.before) {
+    throw new UsageError(`--after ${after} is later than --before ${before}`);
+  }
+  if (positionals[0] !== undefined) inv.id = positionals[0];
+  return inv;
+}

@@ -1,0 +1,61 @@
+import assert from "node:assert/strict";
+import { parseInvocation, UsageError } from "./cli_args.ts";
+
+const env = { get: (k: string) => (k === "TELEMETRY_DATA_DIR" ? "/data" : undefined) };
+const NOW = Date.parse("2026-11-24T12:00:00Z");
+
+Deno.test("--format is accepted anywhere on the line, also after diffs", () => {
+  for (
+    const argv of [
+      ["diffs", "--format", "json"],
+      ["--format", "json", "diffs"],
+      ["--format=json", "diffs"],
+      ["diffs", "-f", "json", "-e", "message"],
+    ]
+  ) {
+    const inv = parseInvocation(argv, env, NOW);
+    assert.equal(inv.command, "diffs");
+    assert.equal(inv.format, "json", argv.join(" "));
+  }
+});
+
+Deno.test("flags take the design's names and defaults", () => {
+  const inv = parseInvocation(
+    ["errors", "-s", "critical", "-a", "researcher", "--after", "10m", "-l", "5"],
+    env,
+    NOW,
+  );
+  assert.equal(inv.severity, "critical");
+  assert.equal(inv.agent, "researcher");
+  assert.equal(inv.after, NOW - 600_000);
+  assert.equal(inv.limit, 5);
+  assert.equal(inv.dataDir, "/data");
+  assert.equal(parseInvocation(["replay", "-m", "10"], env, NOW).minutes, 10);
+  assert.equal(parseInvocation(["trace", "conv-1"], env, NOW).id, "conv-1");
+  assert.equal(parseInvocation(["state", "--data-dir", "x"], env, NOW).dataDir, "x");
+});
+
+Deno.test("bad flags and values are usage errors naming the value", () => {
+  const cases: [string[], RegExp][] = [
+    [[], /a command is required/],
+    [["diagnoze"], /unknown command "diagnoze"/],
+    [["errors", "--colour"], /errors: Unknown option '--colour'/],
+    [
+      ["errors", "-s", "fatal"],
+      /--severity must be one of critical, error, warning, info, got "fatal"/,
+    ],
+    [["diffs", "-f", "xml"], /--format must be text or json, got "xml"/],
+    [["diffs", "-l", "0"], /--limit must be a whole number from 1 to 100000, got "0"/],
+    [["state", "--at", "yesterday"], /--at: Cannot parse time "yesterday"/],
+    [["replay", "-m", "5", "--after", "1h"], /cannot be combined/],
+    [["trace"], /trace needs exactly one/],
+    [["queues", "extra"], /queues takes no arguments, got "extra"/],
+  ];
+  for (const [argv, pattern] of cases) {
+    assert.throws(() => parseInvocation(argv, env, NOW), (err: unknown) => {
+      assert.ok(err instanceof UsageError, `${argv.join(" ")} is a usage error`);
+      assert.match(err.message, pattern);
+      return true;
+    });
+  }
+});
