@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Deploys the telemetry stack (k8s/deployment.yaml) to the cluster of the current kubectl
+# context and waits for it: Kafka, the agent queues, Ollama and the observer. It never creates
+# or deletes a cluster, and running it again only re-applies the manifests.
+#
+# Usage: bash scripts/setup.sh
+#
+# Environment:
+#   IMAGE         image of the observer and the agents (default multi-agent-telemetry:dev, the
+#                 name in k8s/*.yaml; any other value is substituted when applying)
+#   BUILD_IMAGE   1: `docker build -t $IMAGE .` first (default 0)
+#   LOAD_IMAGE    kind | minikube | none: copy the image into a local cluster's nodes with
+#                 `kind load docker-image` or `minikube image load` (default none; a registry
+#                 image needs neither)
+#   KIND_CLUSTER  the kind cluster to load into (default: kind's default, "kind")
+#   KUBECTL       the kubectl to use (default: kubectl on PATH)
+#   TIMEOUT       seconds to wait for each of Kafka, the topic Job and the observer (default 300)
+#   OLLAMA_TIMEOUT  seconds to wait for Ollama, which pulls llama3.2:1b on first start
+#                 (default 900; 0 skips the wait)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+DEFAULT_IMAGE=multi-agent-telemetry:dev
+IMAGE=${IMAGE:-$DEFAULT_IMAGE}
+BUILD_IMAGE=${BUILD_IMAGE:-0}
+LOAD_IMAGE=${LOAD_IMAGE:-none}
+KUBECTL=${KUBECTL:-kubectl}
+TIMEOUT=${TIMEOUT:-300}
+OLLAMA_TIMEOUT=${OLLAMA_TIMEOUT:-900}
+NAMESPACE=telemetry
+
+say() { printf 'setup: %s\n' "$*" >&2; }
+die() {
+  printf 'setup: error: %s\n' "$*" >&2
+  exit 1
+}
+
+for value in "$TIMEOUT" "$OLLAMA_TIMEOUT"; do
+  [[ $value =~ ^[0-9]+$ ]] || die "timeouts must be whole seconds, got \"$value\""
+done
+
+command -v "$KUBECTL" >/dev/null 2>&1 ||
+  die "kubectl not found (\"$KUBECTL\"): install it or set KUBECTL"
+context=$("$KUBECTL" config current-context 2>/dev/null) ||
+  die "kubectl has no current context: point it at a cluster first (this script never creates one)"
+say "context \"$context\""
+"$KUBECTL" version >/dev/null 2>&1 ||
+  die "the cluster of context \"$context\" does not answer: see \`$KUBECTL cluster-info\`"
+
+if [[ $BUILD_IMAGE == 1 ]]; then
+  command -v docker >/dev/null 2>&1 || die "BUILD_IMAGE=1 needs docker"
+  say "building $IMAGE"
+  docker build -t "$IMAGE" "$ROOT"
+fi
+
+case "$LOAD_IMAGE" in
+  none) ;;
+  kind)
+    command -v kind >/dev/null 2>&1 || die "LOAD_IMAGE=kind needs kind"
+    say "loading $IMAGE into kind cluster \"${KIND_CLUSTER:-kind}\""
+    kind load docker-image "$IMAGE" --name "${KIND_CLUSTER:-kind}"
+    ;;
+  minikube)
+    command -v minikube >/dev/null 2>&1 || die "LOAD_IMAGE=minikube needs minikube"
+    say "loading $IMAGE into minikube"
+    minikube image load "$IMAGE"
+    ;;
+  *) die "LOAD_IMAGE must be kind, minikube or none, got \"$LOAD_IMAGE\"" ;;
+esac
+
+# Applies a manifest with the image name substituted when IMAGE is not the default.
+apply() {
+  local file=$1
+  if [[ $IMAGE == "$DEFAULT_IMAGE" ]]; then
+    "$KUBECTL" apply -f "$file"
+  else
+    sed "s|image: $DEFAULT_IMAGE\$|image: $IMAGE|" "$file" | "$KUBECTL" apply -f -
+  fi
+}
+
+say "applying k8s/deployment.yaml"
+apply "$ROOT/k8s/deployment.yaml"
+
+say "waiting for Kafka (up to ${TIMEOUT}s)"
+"$KUBECTL" -n "$NAMESPACE" rollout status statefulset/kafka --timeout="${TIMEOUT}s"
+say "waiting for the topic Job (up to ${TIMEOUT}s)"
+"$KUBECTL" -n "$NAMESPACE" wait --for=condition=complete job/kafka-create-topics \
+  --timeout="${TIMEOUT}s"
+say "waiting for the observer (up to ${TIMEOUT}s)"
+"$KUBECTL" -n "$NAMESPACE" rollout status deployment/telemetry-observer --timeout="${TIMEOUT}s"
+if [[ $OLLAMA_TIMEOUT != 0 ]]; then
+  say "waiting for Ollama and its model (up to ${OLLAMA_TIMEOUT}s)"
+  "$KUBECTL" -n "$NAMESPACE" rollout status deployment/ollama --timeout="${OLLAMA_TIMEOUT}s"
+fi
+
+agents_apply="$KUBECTL apply -f k8s/agents-sample.yaml"
+if [[ $IMAGE != "$DEFAULT_IMAGE" ]]; then
+  agents_apply="sed 's|image: $DEFAULT_IMAGE\$|image: $IMAGE|' k8s/agents-sample.yaml | $KUBECTL apply -f -"
+fi
+cat <<EOF
+
+The telemetry stack runs in namespace $NAMESPACE of context "$context". Next:
+
+  $agents_apply
+  $KUBECTL -n $NAMESPACE port-forward service/telemetry-api 8080:8080
+  curl http://localhost:8080/health
+EOF
