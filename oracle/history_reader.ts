@@ -258,6 +258,27 @@ export class History {
     }
   }
 
+  /** The complete record just before a cursor (undefined at the start) */
+  async before(cursor: Cursor): Promise<Line | undefined> {
+    let s = Math.min(cursor.segment, this.segments.length);
+    let end = s < this.segments.length ? cursor.offset : 0;
+    while (s >= 0) {
+      if (end > 0) {
+        const start = await this.#lineStartBefore(s, end - 1);
+        for await (const line of this.lines({ segment: s, offset: start }, new ReadStats())) {
+          if (line.cursor.segment === s && line.cursor.offset < end) return line;
+          break;
+        }
+        // An unreadable line: look further back.
+        end = start;
+        continue;
+      }
+      s--;
+      end = this.segments[s]?.size ?? 0;
+    }
+    return undefined;
+  }
+
   /** The newest complete record, reading backwards from the end */
   async last(): Promise<Line | undefined> {
     for (let s = this.segments.length - 1; s >= 0; s--) {

@@ -53,6 +53,12 @@ Deno.test("seek finds the first record at or after a time across segments", asyn
   assert.deepEqual(await seqsFrom(h, T0 + 5_000_000), []);
   assert.equal((await seqsFrom(h, T0 - 1000))[0], 0);
   assert.equal(Number((await h.last())?.value["seq"]), 1999);
+  for (const target of [1, 700, 1400, 1999]) {
+    const before = await h.before(await h.seek(T0 + target * 1000));
+    assert.equal(before?.value["seq"], target - 1, `before ${target}`);
+  }
+  assert.equal(await h.before(h.start), undefined);
+  assert.equal((await h.before(await h.seek(T0 + 9_999_000)))?.value["seq"], 1999);
   await Deno.remove(dir, { recursive: true });
 });
 

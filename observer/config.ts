@@ -1,0 +1,119 @@
+/**
+ * Every setting of the observer, read from the environment in one place and validated with
+ * precise errors. See `README_SECTION.md` for the table.
+ */
+
+import { bootstrapServers, topicPrefix } from "@mat/agents/protocol";
+
+export interface ObserverConfig {
+  dataDir: string;
+  brokers: string[];
+  topicPrefix: string;
+  /** The observer's own consumer group (a hint only: its files are the source of truth) */
+  groupId: string;
+  snapshotIntervalMs: number;
+  port: number;
+  host: string;
+  token: string | undefined;
+  /** Buffered lines are written and fdatasync'd at least this often */
+  syncIntervalMs: number;
+  segmentBytes: number;
+  retainSegments: number;
+  /** A handoff with no deadline is stuck after this long (or 5x the agent's p95, if larger) */
+  stuckAfterMs: number;
+  queuePollMs: number;
+  /** Samples in the Burrow-style window */
+  queueWindow: number;
+  topicRefreshMs: number;
+  /** Bytes of payload kept in a `message` record */
+  previewBytes: number;
+  /** Bytes of lines waiting for the disk before the Kafka fetch loop pauses */
+  maxPendingBytes: number;
+  /** The observer is unhealthy when its own lag exceeds this many messages */
+  maxOwnLag: number;
+}
+
+/** A setting that is missing or wrong */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+  constructor(message: string, readonly variable: string, readonly value: string | undefined) {
+    super(message);
+  }
+}
+
+type Env = { get(key: string): string | undefined };
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env.get(name);
+  if (raw === undefined || raw.trim() === "") return fallback;
+  const value = Number(raw.trim());
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new ConfigError(
+      `${name} must be an integer from ${min} to ${max}, got "${raw}"`,
+      name,
+      raw,
+    );
+  }
+  return value;
+}
+
+function seconds(env: Env, name: string, fallbackMs: number): number {
+  const raw = env.get(name);
+  if (raw === undefined || raw.trim() === "") return fallbackMs;
+  const value = Number(raw.trim());
+  if (!Number.isFinite(value) || value <= 0 || value > 86_400) {
+    throw new ConfigError(`${name} must be a number of seconds above 0, got "${raw}"`, name, raw);
+  }
+  return Math.round(value * 1000);
+}
+
+/** Reads the configuration; throws ConfigError naming the variable and its value */
+export function loadConfig(env: Env = Deno.env): ObserverConfig {
+  const prefix = topicPrefix(env);
+  const host = env.get("OBSERVER_HOST")?.trim() || "127.0.0.1";
+  if (/\s/.test(host)) {
+    throw new ConfigError(
+      `OBSERVER_HOST must be a host name or address, got "${host}"`,
+      "OBSERVER_HOST",
+      host,
+    );
+  }
+  const token = env.get("OBSERVER_TOKEN");
+  if (token !== undefined && token !== "" && token.length < 8) {
+    throw new ConfigError(
+      `OBSERVER_TOKEN must be at least 8 characters, got ${token.length}`,
+      "OBSERVER_TOKEN",
+      undefined,
+    );
+  }
+  const brokers = bootstrapServers(env);
+  const bad = brokers.find((b) => !/^[^\s:]+:\d{1,5}$/.test(b));
+  if (bad !== undefined) {
+    throw new ConfigError(
+      `KAFKA_BOOTSTRAP_SERVERS must list host:port pairs, got "${bad}"`,
+      "KAFKA_BOOTSTRAP_SERVERS",
+      env.get("KAFKA_BOOTSTRAP_SERVERS"),
+    );
+  }
+  return {
+    dataDir: env.get("TELEMETRY_DATA_DIR")?.trim() || "./telemetry_data",
+    brokers,
+    topicPrefix: prefix,
+    groupId: env.get("OBSERVER_GROUP")?.trim() ||
+      (prefix === "agent-queue-" ? "telemetry-observer" : `${prefix}telemetry-observer`),
+    snapshotIntervalMs: seconds(env, "SNAPSHOT_INTERVAL", 5_000),
+    port: integer(env, "OBSERVER_PORT", 8080, 0, 65_535),
+    host,
+    token: token === undefined || token === "" ? undefined : token,
+    syncIntervalMs: integer(env, "OBSERVER_SYNC_INTERVAL_MS", 200, 1, 60_000),
+    segmentBytes: integer(env, "OBSERVER_SEGMENT_BYTES", 64 * 1024 * 1024, 4096, 2 ** 40),
+    retainSegments: integer(env, "OBSERVER_RETAIN_SEGMENTS", 20, 1, 100_000),
+    stuckAfterMs: integer(env, "STUCK_AFTER_MS", 60_000, 1, 7 * 86_400_000),
+    queuePollMs: integer(env, "OBSERVER_QUEUE_POLL_MS", 2_000, 100, 3_600_000),
+    queueWindow: integer(env, "OBSERVER_QUEUE_WINDOW", 5, 2, 1_000),
+    topicRefreshMs: integer(env, "OBSERVER_TOPIC_REFRESH_MS", 3_000, 100, 3_600_000),
+    previewBytes: integer(env, "OBSERVER_PREVIEW_BYTES", 1_024, 0, 1024 * 1024),
+    maxPendingBytes: integer(env, "OBSERVER_MAX_PENDING_BYTES", 8 * 1024 * 1024, 4096, 2 ** 32),
+    maxOwnLag: integer(env, "OBSERVER_MAX_OWN_LAG", 10_000, 1, Number.MAX_SAFE_INTEGER),
+  };
+}

@@ -1,0 +1,219 @@
+/**
+ * Errors as structured records. The agents do not report their own errors: each error is derived
+ * from what the observer saw (an ERROR reply, a malformed record, a stuck handoff...). Occurrences
+ * with the same fingerprint (category, kind, agent, and the message with numbers and ids blanked)
+ * fold into one error whose `count`, `last_seen` and evidence grow.
+ *
+ * | seen                       | severity            | category                            |
+ * |----------------------------|---------------------|-------------------------------------|
+ * | ERROR llm_rate_limit       | warning             | llm                                 |
+ * | ERROR llm_error            | error               | llm                                 |
+ * | ERROR tool_error           | error               | tool                                |
+ * | ERROR handler_error/internal | error / critical  | agent                               |
+ * | ERROR deadline_exceeded/timeout | error          | timeout                             |
+ * | ERROR invalid_message      | error               | validation                          |
+ * | ERROR unknown_agent        | error               | config                              |
+ * | ERROR cancelled            | info                | agent                               |
+ * | message_malformed          | error               | validation                          |
+ * | handoff_stuck              | error               | timeout                             |
+ * | reply_orphaned             | warning             | handoff                             |
+ * | message_duplicated         | info                | handoff                             |
+ * | task_unconsumed            | critical            | config                              |
+ * | handoff_loop               | critical            | handoff                             |
+ * | queue STALL / STOP / ERR   | error / critical / error | agent / resource / network     |
+ */
+
+import type {
+  Body,
+  Category,
+  DiffRecord,
+  ErrorFold,
+  ErrorRecord,
+  Position,
+  Severity,
+} from "./record_format.ts";
+
+/** Evidence kept per error: the most recent offsets and event sequence numbers */
+export const MAX_EVIDENCE = 10;
+
+export interface Occurrence {
+  severity: Severity;
+  category: Category;
+  kind: string;
+  message: string;
+  agent: string | null;
+  task_id: string | null;
+  conversation_id: string | null;
+  offset?: Position;
+  seq: number;
+}
+
+const ERROR_KIND_CLASS: Record<string, [Severity, Category]> = {
+  llm_rate_limit: ["warning", "llm"],
+  llm_error: ["error", "llm"],
+  tool_error: ["error", "tool"],
+  handler_error: ["error", "agent"],
+  internal: ["critical", "agent"],
+  deadline_exceeded: ["error", "timeout"],
+  timeout: ["error", "timeout"],
+  invalid_message: ["error", "validation"],
+  unknown_agent: ["error", "config"],
+  cancelled: ["info", "agent"],
+};
+
+/** The error occurrence a diff record stands for, if it stands for one */
+export function occurrenceOf(record: DiffRecord): Occurrence | undefined {
+  switch (record.type) {
+    case "message": {
+      if (record.msg_type !== "ERROR" || record.error === undefined) return undefined;
+      const [severity, category] = ERROR_KIND_CLASS[record.error.kind] ?? ["error", "unknown"];
+      return {
+        severity,
+        category,
+        kind: record.error.kind,
+        message: record.error.message,
+        agent: record.source,
+        task_id: record.task_id,
+        conversation_id: record.conversation_id,
+        offset: { topic: record.topic, partition: record.partition, offset: record.offset },
+        seq: record.seq,
+      };
+    }
+    case "message_malformed":
+      return {
+        severity: "error",
+        category: "validation",
+        kind: "malformed_record",
+        message: record.reason,
+        agent: record.agent,
+        task_id: null,
+        conversation_id: null,
+        offset: { topic: record.topic, partition: record.partition, offset: record.offset },
+        seq: record.seq,
+      };
+    case "handoff_stuck":
+      return {
+        severity: "error",
+        category: "timeout",
+        kind: `stuck_${record.reason}`,
+        message: `Handoff from ${record.from} to ${record.to} unanswered after ${
+          Math.round(record.age_ms)
+        } ms`,
+        agent: record.to,
+        task_id: record.task_id,
+        conversation_id: record.conversation_id,
+        seq: record.seq,
+      };
+    case "reply_orphaned":
+      return {
+        severity: "warning",
+        category: "handoff",
+        kind: "reply_orphaned",
+        message: `${record.msg_type} answers task message "${record.in_reply_to}" never seen`,
+        agent: record.source,
+        task_id: record.task_id,
+        conversation_id: record.conversation_id,
+        seq: record.seq,
+      };
+    case "message_duplicated":
+      return {
+        severity: "info",
+        category: "handoff",
+        kind: "delivered_twice",
+        message: `Message "${record.message_id}" delivered twice`,
+        agent: null,
+        task_id: null,
+        conversation_id: null,
+        offset: { topic: record.topic, partition: record.partition, offset: record.offset },
+        seq: record.seq,
+      };
+    case "task_unconsumed":
+      return {
+        severity: "critical",
+        category: "config",
+        kind: "task_unconsumed",
+        message: `Task sent to queue "${record.topic}" that no consumer group member reads`,
+        agent: record.agent,
+        task_id: null,
+        conversation_id: null,
+        seq: record.seq,
+      };
+    case "handoff_loop":
+      return {
+        severity: "critical",
+        category: "handoff",
+        kind: "handoff_loop",
+        message: `Tasks bounce between ${record.agents.join(" and ")} (${record.tasks} tasks)`,
+        agent: record.agents[0] ?? null,
+        task_id: null,
+        conversation_id: record.conversation_id,
+        seq: record.seq,
+      };
+    case "queue_status_changed": {
+      const cls: Partial<Record<string, [Severity, Category]>> = {
+        STALL: ["error", "agent"],
+        STOP: ["critical", "resource"],
+        ERR: ["error", "network"],
+      };
+      const c = cls[record.to];
+      if (c === undefined) return undefined;
+      return {
+        severity: c[0],
+        category: c[1],
+        kind: `queue_${record.to.toLowerCase()}`,
+        message: `Consumer group "${record.group}" is ${record.to}: ${record.reason}`,
+        agent: record.agent,
+        task_id: null,
+        conversation_id: null,
+        seq: record.seq,
+      };
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** Blanks what varies between repeats of one error: numbers, ids, quoted values */
+function normalise(message: string): string {
+  return message
+    .replace(/"[^"]*"/g, '"_"')
+    .replace(/[0-9a-f]{8}-[0-9a-f-]{27,}/gi, "<id>")
+    .replace(/\d+(\.\d+)?/g, "#")
+    .slice(0, 200);
+}
+
+export function fingerprintOf(o: Occurrence): string {
+  const text = `${o.category}|${o.kind}|${o.agent ?? "-"}|${normalise(o.message)}`;
+  // FNV-1a, 32 bits: short, stable across runs and languages.
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return `${o.category}:${o.kind}:${h.toString(16).padStart(8, "0")}`;
+}
+
+/** The `error` record for an occurrence, folded onto what is known of its fingerprint */
+export function foldError(
+  previous: ErrorFold | undefined,
+  o: Occurrence,
+  at: string,
+): Body<ErrorRecord> {
+  const offsets = [...(previous?.evidence.offsets ?? []), ...(o.offset ? [o.offset] : [])];
+  const seqs = [...(previous?.evidence.seqs ?? []), o.seq];
+  return {
+    type: "error",
+    fingerprint: previous?.fingerprint ?? fingerprintOf(o),
+    severity: o.severity,
+    category: o.category,
+    kind: o.kind,
+    message: o.message,
+    agent: o.agent,
+    task_id: o.task_id,
+    conversation_id: o.conversation_id,
+    first_seen: previous?.first_seen ?? at,
+    last_seen: at,
+    count: (previous?.count ?? 0) + 1,
+    evidence: { offsets: offsets.slice(-MAX_EVIDENCE), seqs: seqs.slice(-MAX_EVIDENCE) },
+  };
+}

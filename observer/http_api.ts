@@ -1,0 +1,221 @@
+/**
+ * The observer's read-only HTTP API (Hono). With OBSERVER_TOKEN set, every endpoint but
+ * `/health` requires `Authorization: Bearer <token>`.
+ *
+ * | endpoint              | answer                                                            |
+ * |-----------------------|-------------------------------------------------------------------|
+ * | `GET /health`         | 200 `{"status":"ok"}`, or 503 with the reasons                   |
+ * | `GET /metrics`        | Prometheus text                                                   |
+ * | `GET /state`          | the current state (what a snapshot holds)                         |
+ * | `GET /errors`         | folded errors, newest first; `?severity=&category=&agent=`        |
+ * | `GET /queues`         | per agent queue: lag, group state, members, status               |
+ * | `GET /events?since=N` | diff records with seq > N (`limit`, default 500, at most 5000)    |
+ * | `GET /events/stream`  | server-sent events: each new diff record (`id` = seq)             |
+ */
+
+import { Hono } from "hono";
+import type { Observer } from "./observer.ts";
+import {
+  DIFF_FILE_BASE,
+  type DiffRecord,
+  STATE_FILE_BASE,
+  validateDiffRecord,
+} from "./record_format.ts";
+import { readHistory } from "./time_machine_reader.ts";
+import { listSegments } from "./segment_files.ts";
+
+function constantTimeEqual(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}
+
+async function fileBytes(dir: string, base: string): Promise<number> {
+  let total = 0;
+  for (const s of await listSegments(dir, base)) {
+    total += await Deno.stat(s.path).then((st) => st.size, () => 0);
+  }
+  return total;
+}
+
+/** Records with seq > `since`, from memory when recent enough, else from the files */
+async function eventsSince(
+  observer: Observer,
+  since: number,
+  limit: number,
+): Promise<DiffRecord[]> {
+  const oldest = observer.recent[0];
+  if (oldest !== undefined && oldest.seq <= since + 1) {
+    return observer.recent.filter((r) => r.seq > since).slice(0, limit);
+  }
+  const out: DiffRecord[] = [];
+  for await (const value of readHistory(observer.config.dataDir, DIFF_FILE_BASE, since)) {
+    const parsed = validateDiffRecord(value);
+    if (!parsed.ok) continue;
+    if (parsed.record.seq > observer.diff.durableSeq) break;
+    out.push(parsed.record);
+    if (out.length >= limit) break;
+  }
+  return out;
+}
+
+function nonNegativeInt(raw: string | undefined, fallback: number, name: string): number {
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw new RangeError(`Query parameter "${name}" must be an integer >= 0, got "${raw}"`);
+  }
+  return n;
+}
+
+export function createApp(observer: Observer): Hono {
+  const app = new Hono();
+  const token = observer.config.token;
+
+  app.onError((err, c) => {
+    if (err instanceof RangeError) return c.json({ error: err.message }, 400);
+    return c.json({ error: err.message }, 500);
+  });
+
+  app.use("*", async (c, next) => {
+    if (token !== undefined && c.req.path !== "/health") {
+      const header = c.req.header("authorization") ?? "";
+      const given = header.startsWith("Bearer ") ? header.slice(7) : "";
+      if (!constantTimeEqual(given, token)) {
+        c.header("WWW-Authenticate", 'Bearer realm="observer"');
+        return c.json({ error: "Missing or wrong bearer token" }, 401);
+      }
+    }
+    await next();
+  });
+
+  app.get("/health", (c) => {
+    const h = observer.health();
+    return h.ok
+      ? c.json({ status: "ok" })
+      : c.json({ status: "unhealthy", reasons: h.reasons }, 503);
+  });
+
+  app.get("/metrics", async (c) => {
+    const s = observer.recorder.state;
+    const dir = observer.config.dataDir;
+    const [diffBytes, stateBytes] = await Promise.all([
+      fileBytes(dir, DIFF_FILE_BASE),
+      fileBytes(dir, STATE_FILE_BASE),
+    ]);
+    const w = observer.diff;
+    const lines = [
+      "# HELP observer_messages_seen_total Agent queue records recorded (valid or not)",
+      "# TYPE observer_messages_seen_total counter",
+      `observer_messages_seen_total ${s.messagesSeen + s.malformedSeen}`,
+      "# HELP observer_malformed_total Records that were not a valid envelope",
+      "# TYPE observer_malformed_total counter",
+      `observer_malformed_total ${s.malformedSeen}`,
+      "# HELP observer_events_written_total Diff records made durable by this process",
+      "# TYPE observer_events_written_total counter",
+      `observer_events_written_total ${w.linesWritten}`,
+      "# HELP observer_diff_seq Last seq of the diff history",
+      "# TYPE observer_diff_seq gauge",
+      `observer_diff_seq ${w.lastSeq}`,
+      "# HELP observer_write_seconds Write and fdatasync time of a flush",
+      "# TYPE observer_write_seconds summary",
+      `observer_write_seconds_sum ${(w.flushMsTotal / 1000).toFixed(6)}`,
+      `observer_write_seconds_count ${w.flushes}`,
+      "# HELP observer_write_pending_bytes Bytes waiting for the disk",
+      "# TYPE observer_write_pending_bytes gauge",
+      `observer_write_pending_bytes ${w.pendingBytes}`,
+      "# HELP observer_own_lag_messages Messages in agent queues not yet recorded",
+      "# TYPE observer_own_lag_messages gauge",
+      `observer_own_lag_messages ${observer.ownLag()}`,
+      "# HELP observer_file_bytes Size of each history, all segments",
+      "# TYPE observer_file_bytes gauge",
+      `observer_file_bytes{file="diff"} ${diffBytes}`,
+      `observer_file_bytes{file="state"} ${stateBytes}`,
+      "# HELP observer_healthy 1 when /health answers 200",
+      "# TYPE observer_healthy gauge",
+      `observer_healthy ${observer.health().ok ? 1 : 0}`,
+    ];
+    for (const q of s.queues.values()) {
+      lines.push(`observer_queue_lag{agent="${q.agent}",status="${q.status}"} ${q.lag}`);
+    }
+    return c.text(lines.join("\n") + "\n", 200, {
+      "content-type": "text/plain; version=0.0.4; charset=utf-8",
+    });
+  });
+
+  app.get("/state", (c) => {
+    const { recent_message_ids: _r, recent_closed_tasks: _t, conversations: _c, ...state } =
+      observer.recorder.state.toData();
+    return c.json({ diff_seq: observer.diff.lastSeq, ...state });
+  });
+
+  app.get("/errors", (c) => {
+    const { severity, category, agent } = c.req.query();
+    const errors = [...observer.recorder.state.errors.values()]
+      .filter((e) =>
+        (severity === undefined || e.severity === severity) &&
+        (category === undefined || e.category === category) &&
+        (agent === undefined || e.agent === agent)
+      )
+      .sort((a, b) => b.last_seen.localeCompare(a.last_seen));
+    return c.json({ errors, counts: observer.recorder.state.errorCounts });
+  });
+
+  app.get("/queues", (c) => {
+    const queues = [...observer.recorder.state.queues.values()].map(({ window: _w, ...q }) => q);
+    return c.json({ queues });
+  });
+
+  app.get("/events", async (c) => {
+    const since = nonNegativeInt(c.req.query("since"), 0, "since");
+    const limit = Math.min(5_000, nonNegativeInt(c.req.query("limit"), 500, "limit"));
+    const events = await eventsSince(observer, since, limit);
+    return c.json({ events, next_since: events.at(-1)?.seq ?? since });
+  });
+
+  app.get("/events/stream", (c) => {
+    const since = nonNegativeInt(
+      c.req.query("since") ?? c.req.header("last-event-id"),
+      observer.diff.durableSeq,
+      "since",
+    );
+    const encoder = new TextEncoder();
+    let unsubscribe = () => {};
+    let ping: ReturnType<typeof setInterval> | undefined;
+    const stream = new ReadableStream<Uint8Array>({
+      async start(controller) {
+        let last = since;
+        const send = (records: DiffRecord[]) => {
+          for (const r of records) {
+            if (r.seq <= last) continue;
+            last = r.seq;
+            controller.enqueue(
+              encoder.encode(`id: ${r.seq}\nevent: ${r.type}\ndata: ${JSON.stringify(r)}\n\n`),
+            );
+          }
+        };
+        const backlog: DiffRecord[] = [];
+        unsubscribe = observer.subscribe((records) => backlog.push(...records));
+        send(await eventsSince(observer, since, 5_000));
+        send(backlog);
+        unsubscribe();
+        unsubscribe = observer.subscribe(send);
+        ping = setInterval(() => controller.enqueue(encoder.encode(": ping\n\n")), 15_000);
+      },
+      cancel() {
+        unsubscribe();
+        clearInterval(ping);
+      },
+    });
+    return new Response(stream, {
+      headers: {
+        "content-type": "text/event-stream",
+        "cache-control": "no-cache",
+        "connection": "keep-alive",
+      },
+    });
+  });
+
+  return app;
+}

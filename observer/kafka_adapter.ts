@@ -1,0 +1,346 @@
+/**
+ * The only file of `observer` that imports kafkajs. The observer sees `ObserverKafka`: list the
+ * topics, read offsets and group descriptions, and a `Feed` of record batches from explicit start
+ * positions. Tests and the benchmark also use `KafkaTestKit` (topics, producing, group offsets).
+ */
+
+import { Buffer } from "node:buffer";
+import process from "node:process";
+import { type Admin, type Consumer, Kafka, type LogEntry, logLevel, type Producer } from "kafkajs";
+
+export interface KafkaRecord {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: string | null;
+  value: Uint8Array | null;
+  headers: Record<string, string>;
+  /** Broker or producer timestamp, milliseconds since the epoch */
+  timestamp: number;
+}
+
+export interface PartitionRange {
+  partition: number;
+  /** The first offset still in the log */
+  low: string;
+  /** The next offset to be written */
+  high: string;
+}
+
+export interface GroupMember {
+  member_id: string;
+  client_id: string;
+  host: string;
+}
+
+export interface GroupDescription {
+  /** Kafka's group state: Stable, Empty, Dead, PreparingRebalance... */
+  state: string;
+  members: GroupMember[];
+}
+
+export interface StartPosition {
+  topic: string;
+  partition: number;
+  /** The next offset to read */
+  offset: string;
+}
+
+export interface FeedOptions {
+  groupId: string;
+  topics: string[];
+  start: StartPosition[];
+  /** Called with each batch, in partition order; the next batch waits for it */
+  onBatch(records: KafkaRecord[]): Promise<void>;
+  sessionTimeoutMs?: number;
+}
+
+export interface Feed {
+  /** Re-reads a partition from an offset (the current batch is then dropped) */
+  seek(topic: string, partition: number, offset: string): void;
+  /** Commits next offsets for the observer's own group: a hint, never the source of truth */
+  commit(positions: StartPosition[]): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface ObserverKafka {
+  listTopics(): Promise<string[]>;
+  topicRanges(topic: string): Promise<PartitionRange[]>;
+  /** Committed offsets of a group in a topic; null where it has none */
+  groupOffsets(
+    groupId: string,
+    topic: string,
+  ): Promise<{ partition: number; offset: string | null }[]>;
+  describeGroup(groupId: string): Promise<GroupDescription>;
+  feed(options: FeedOptions): Promise<Feed>;
+  close(): Promise<void>;
+}
+
+export interface TestRecord {
+  key?: string;
+  value: string | Uint8Array | null;
+  partition?: number;
+  headers?: Record<string, string>;
+}
+
+export interface KafkaTestKit {
+  createTopics(topics: string[], partitions?: number): Promise<void>;
+  deleteTopics(topics: string[]): Promise<void>;
+  send(topic: string, records: TestRecord[]): Promise<void>;
+  /** Sets a group's committed offsets (the group must have no members) */
+  setGroupOffsets(groupId: string, topic: string, offsets: StartPosition[]): Promise<void>;
+  deleteGroups(groupIds: string[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+// kafkajs schedules timers with negative delays, which Node's timers report as a
+// TimeoutNegativeWarning on every poll. The delay is clamped to 1 ms either way: drop that
+// warning, and keep printing the others.
+process.removeAllListeners("warning");
+process.on("warning", (warning: Error) => {
+  if (warning.name !== "TimeoutNegativeWarning") console.error(`warning: ${warning.message}`);
+});
+
+function headerText(value: unknown): string | undefined {
+  if (typeof value === "string") return value;
+  if (value instanceof Uint8Array) return new TextDecoder().decode(value);
+  if (Array.isArray(value)) return headerText(value[0]);
+  return undefined;
+}
+
+function logCreator(clientId: string) {
+  return () => (entry: LogEntry) => {
+    const { message, ...rest } = entry.log;
+    console.error(JSON.stringify({
+      level: entry.level <= logLevel.ERROR ? "error" : "warn",
+      component: `kafkajs:${entry.namespace}`,
+      client: clientId,
+      msg: message,
+      ...rest,
+    }));
+  };
+}
+
+export interface KafkaClientOptions {
+  brokers: string[];
+  clientId: string;
+  /** kafkajs log level: "warn" (default), "error" or "nothing" */
+  log?: "warn" | "error" | "nothing";
+}
+
+export class KafkaAdapter implements ObserverKafka, KafkaTestKit {
+  readonly #kafka: Kafka;
+  #admin: Admin | undefined;
+  #producer: Producer | undefined;
+  readonly #consumers = new Set<Consumer>();
+
+  constructor(options: KafkaClientOptions) {
+    const level = options.log === "nothing"
+      ? logLevel.NOTHING
+      : options.log === "error"
+      ? logLevel.ERROR
+      : logLevel.WARN;
+    this.#kafka = new Kafka({
+      clientId: options.clientId,
+      brokers: options.brokers,
+      logLevel: level,
+      logCreator: logCreator(options.clientId),
+      retry: { initialRetryTime: 300, retries: 5 },
+      connectionTimeout: 3_000,
+    });
+  }
+
+  async #getAdmin(): Promise<Admin> {
+    if (this.#admin === undefined) {
+      const admin = this.#kafka.admin();
+      await admin.connect();
+      this.#admin = admin;
+    }
+    return this.#admin;
+  }
+
+  async #withAdmin<T>(use: (admin: Admin) => Promise<T>): Promise<T> {
+    const admin = await this.#getAdmin();
+    try {
+      return await use(admin);
+    } catch (err) {
+      // A broken connection is rebuilt on the next call.
+      if (this.#admin === admin) {
+        this.#admin = undefined;
+        await admin.disconnect().catch(() => {});
+      }
+      throw err;
+    }
+  }
+
+  listTopics(): Promise<string[]> {
+    return this.#withAdmin((a) => a.listTopics());
+  }
+
+  topicRanges(topic: string): Promise<PartitionRange[]> {
+    return this.#withAdmin(async (a) => {
+      const offsets = await a.fetchTopicOffsets(topic);
+      return offsets.map((o) => ({ partition: o.partition, low: o.low, high: o.high }))
+        .sort((x, y) => x.partition - y.partition);
+    });
+  }
+
+  groupOffsets(
+    groupId: string,
+    topic: string,
+  ): Promise<{ partition: number; offset: string | null }[]> {
+    return this.#withAdmin(async (a) => {
+      const result = await a.fetchOffsets({ groupId, topics: [topic] });
+      const partitions = result.find((t) => t.topic === topic)?.partitions ?? [];
+      return partitions.map((p) => ({
+        partition: p.partition,
+        offset: p.offset === "-1" || p.offset === "" ? null : p.offset,
+      })).sort((x, y) => x.partition - y.partition);
+    });
+  }
+
+  describeGroup(groupId: string): Promise<GroupDescription> {
+    return this.#withAdmin(async (a) => {
+      const { groups } = await a.describeGroups([groupId]);
+      const g = groups[0];
+      return {
+        state: g?.state ?? "Dead",
+        members: (g?.members ?? []).map((m) => ({
+          member_id: m.memberId,
+          client_id: m.clientId,
+          host: m.clientHost,
+        })),
+      };
+    });
+  }
+
+  async feed(options: FeedOptions): Promise<Feed> {
+    const session = options.sessionTimeoutMs ?? 10_000;
+    const consumer = this.#kafka.consumer({
+      groupId: options.groupId,
+      sessionTimeout: session,
+      rebalanceTimeout: session,
+      heartbeatInterval: Math.max(500, Math.floor(session / 10)),
+      allowAutoTopicCreation: false,
+      maxWaitTimeInMs: 100,
+      maxBytes: 16 * 1024 * 1024,
+      maxBytesPerPartition: 4 * 1024 * 1024,
+      retry: { initialRetryTime: 300, retries: 10, restartOnFailure: () => Promise.resolve(true) },
+    });
+    this.#consumers.add(consumer);
+    const seeks = new Set<string>();
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics: options.topics, fromBeginning: true });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+          if (!isRunning() || isStale() || batch.messages.length === 0) return;
+          const key = `${batch.topic}:${batch.partition}`;
+          seeks.delete(key);
+          const records: KafkaRecord[] = batch.messages.map((m) => {
+            const headers: Record<string, string> = {};
+            for (const [k, v] of Object.entries(m.headers ?? {})) {
+              const text = headerText(v);
+              if (text !== undefined) headers[k] = text;
+            }
+            return {
+              topic: batch.topic,
+              partition: batch.partition,
+              offset: m.offset,
+              key: m.key === null ? null : m.key.toString("utf8"),
+              value: m.value === null
+                ? null
+                : new Uint8Array(m.value.buffer, m.value.byteOffset, m.value.byteLength),
+              headers,
+              timestamp: Number(m.timestamp),
+            };
+          });
+          await options.onBatch(records);
+          // After a seek the batch is dropped: kafkajs fetches from the sought offset instead.
+          if (!seeks.has(key)) resolveOffset(batch.lastOffset());
+          await heartbeat();
+        },
+      });
+      for (const s of options.start) consumer.seek(s);
+    } catch (err) {
+      this.#consumers.delete(consumer);
+      await consumer.disconnect().catch(() => {});
+      throw err;
+    }
+    return {
+      seek: (topic, partition, offset) => {
+        seeks.add(`${topic}:${partition}`);
+        consumer.seek({ topic, partition, offset });
+      },
+      commit: async (positions) => {
+        if (positions.length > 0) await consumer.commitOffsets(positions);
+      },
+      stop: async () => {
+        this.#consumers.delete(consumer);
+        await consumer.disconnect().catch(() => {});
+      },
+    };
+  }
+
+  createTopics(topics: string[], partitions = 1): Promise<void> {
+    return this.#withAdmin(async (a) => {
+      await a.createTopics({
+        waitForLeaders: true,
+        topics: topics.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
+      });
+    });
+  }
+
+  deleteTopics(topics: string[]): Promise<void> {
+    return this.#withAdmin((a) => a.deleteTopics({ topics, timeout: 10_000 }));
+  }
+
+  async send(topic: string, records: TestRecord[]): Promise<void> {
+    if (this.#producer === undefined) {
+      const producer = this.#kafka.producer({ allowAutoTopicCreation: false });
+      await producer.connect();
+      this.#producer = producer;
+    }
+    await this.#producer.send({
+      topic,
+      acks: -1,
+      messages: records.map((r) => ({
+        key: r.key ?? null,
+        value: r.value === null
+          ? null
+          : typeof r.value === "string"
+          ? r.value
+          : Buffer.from(r.value),
+        headers: r.headers ?? {},
+        ...(r.partition === undefined ? {} : { partition: r.partition }),
+      })),
+    });
+  }
+
+  setGroupOffsets(groupId: string, topic: string, offsets: StartPosition[]): Promise<void> {
+    return this.#withAdmin((a) =>
+      a.setOffsets({
+        groupId,
+        topic,
+        partitions: offsets.map((o) => ({ partition: o.partition, offset: o.offset })),
+      })
+    );
+  }
+
+  deleteGroups(groupIds: string[]): Promise<void> {
+    return this.#withAdmin(async (a) => {
+      await a.deleteGroups(groupIds).catch(() => {});
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.#consumers) await c.disconnect().catch(() => {});
+    this.#consumers.clear();
+    await this.#producer?.disconnect().catch(() => {});
+    await this.#admin?.disconnect().catch(() => {});
+    this.#producer = undefined;
+    this.#admin = undefined;
+  }
+}

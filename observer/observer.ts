@@ -1,0 +1,209 @@
+/**
+ * One observer: opens both histories, resumes its state from them, then runs the watcher, the
+ * queue health poller, the stuck-handoff check (every second) and the snapshots (every
+ * SNAPSHOT_INTERVAL, and at shutdown). A snapshot is written only once the diff records it
+ * reflects are durable, so `diff_seq` never points past the diff file.
+ */
+
+import type { ObserverConfig } from "./config.ts";
+import { EventRecorder } from "./event_recorder.ts";
+import type { ObserverKafka } from "./kafka_adapter.ts";
+import { QueueHealth } from "./queue_health.ts";
+import {
+  DIFF_FILE_BASE,
+  type DiffBody,
+  type DiffRecord,
+  type SnapshotBody,
+  STATE_FILE_BASE,
+} from "./record_format.ts";
+import { resumeState } from "./resume_point.ts";
+import { type Stamped, TimeMachineWriter } from "./time_machine_writer.ts";
+import { Watcher } from "./watcher.ts";
+
+export interface Health {
+  ok: boolean;
+  reasons: string[];
+}
+
+/** Recent durable diff records kept in memory for the API and the event stream */
+const RECENT_EVENTS = 5_000;
+
+export class Observer {
+  readonly config: ObserverConfig;
+  readonly diff: TimeMachineWriter<DiffBody>;
+  readonly stateFile: TimeMachineWriter<SnapshotBody>;
+  readonly recorder: EventRecorder;
+  readonly watcher: Watcher;
+  readonly queues: QueueHealth;
+  readonly recent: DiffRecord[] = [];
+  readonly #subscribers = new Set<(records: DiffRecord[]) => void>();
+  #timers: ReturnType<typeof setInterval>[] = [];
+  snapshotsWritten = 0;
+  snapshotError: string | undefined;
+
+  private constructor(
+    config: ObserverConfig,
+    diff: TimeMachineWriter<DiffBody>,
+    stateFile: TimeMachineWriter<SnapshotBody>,
+    recorder: EventRecorder,
+    kafka: ObserverKafka,
+    log: (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void,
+  ) {
+    this.config = config;
+    this.diff = diff;
+    this.stateFile = stateFile;
+    this.recorder = recorder;
+    this.watcher = new Watcher({
+      kafka,
+      recorder,
+      prefix: config.topicPrefix,
+      groupId: config.groupId,
+      topicRefreshMs: config.topicRefreshMs,
+      maxPendingBytes: config.maxPendingBytes,
+      log,
+    });
+    this.queues = new QueueHealth({
+      kafka,
+      recorder,
+      prefix: config.topicPrefix,
+      windowSize: config.queueWindow,
+      pollMs: config.queuePollMs,
+    });
+    diff.onDurable((records) => {
+      const typed = records as DiffRecord[];
+      this.recent.push(...typed);
+      if (this.recent.length > RECENT_EVENTS) {
+        this.recent.splice(0, this.recent.length - RECENT_EVENTS);
+      }
+      for (const s of this.#subscribers) s(typed);
+    });
+  }
+
+  static async open(
+    config: ObserverConfig,
+    kafka: ObserverKafka,
+    log: (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void =
+      () => {},
+  ): Promise<Observer> {
+    const stateOptions = {
+      prefix: config.topicPrefix,
+      windowSize: config.queueWindow,
+      stuckAfterMs: config.stuckAfterMs,
+    };
+    // The writer's header callback needs the state, which needs the writer's last seq: late bind.
+    const late: { recorder?: EventRecorder } = {};
+    const diff = await TimeMachineWriter.open<DiffBody>({
+      dir: config.dataDir,
+      base: DIFF_FILE_BASE,
+      segmentBytes: config.segmentBytes,
+      retainSegments: config.retainSegments,
+      syncIntervalMs: config.syncIntervalMs,
+      segmentHeader: (segment) => ({
+        type: "segment_started",
+        segment,
+        positions: [...(late.recorder?.state.positions.values() ?? [])],
+      }),
+    });
+    const stateFile = await TimeMachineWriter.open<SnapshotBody>({
+      dir: config.dataDir,
+      base: STATE_FILE_BASE,
+      segmentBytes: config.segmentBytes,
+      retainSegments: config.retainSegments,
+      syncIntervalMs: config.syncIntervalMs,
+    });
+    const resumed = await resumeState(config.dataDir, diff.lastSeq, stateOptions);
+    const recorder = new EventRecorder(diff, resumed.state, {
+      prefix: config.topicPrefix,
+      previewBytes: config.previewBytes,
+    });
+    late.recorder = recorder;
+    const observer = new Observer(config, diff, stateFile, recorder, kafka, log);
+    recorder.record({
+      type: "observer_started",
+      pid: Deno.pid,
+      resumed_partitions: resumed.state.positions.size,
+      torn_bytes_cut: diff.tornBytesCut,
+      positions: [...resumed.state.positions.values()],
+    });
+    log("info", "observer resumed", {
+      diff_seq: diff.lastSeq,
+      snapshot_diff_seq: resumed.snapshotDiffSeq,
+      replayed: resumed.replayed,
+      torn_bytes_cut: diff.tornBytesCut,
+      partitions: resumed.state.positions.size,
+    });
+    return observer;
+  }
+
+  start(): void {
+    this.watcher.start();
+    this.queues.start();
+    this.#timers.push(setInterval(() => this.recorder.checkStuck(), 1_000));
+    this.#timers.push(
+      setInterval(() => void this.snapshot().catch(() => {}), this.config.snapshotIntervalMs),
+    );
+  }
+
+  /** Subscribes to durable diff records; returns the unsubscribe function */
+  subscribe(listener: (records: DiffRecord[]) => void): () => void {
+    this.#subscribers.add(listener);
+    return () => this.#subscribers.delete(listener);
+  }
+
+  /** Writes a snapshot of the state as of the last diff record, once that record is durable */
+  async snapshot(): Promise<void> {
+    const diffSeq = this.diff.lastSeq;
+    const state = this.recorder.state.toData();
+    try {
+      await this.diff.flush();
+      this.stateFile.append({ type: "snapshot", diff_seq: diffSeq, state });
+      await this.stateFile.flush();
+      this.snapshotsWritten++;
+      this.snapshotError = undefined;
+    } catch (err) {
+      this.snapshotError = err instanceof Error ? err.message : String(err);
+      throw err;
+    }
+  }
+
+  /** The observer's own lag: messages in agent queues not yet recorded */
+  ownLag(): number {
+    let lag = 0n;
+    const expected = this.watcher.expectedOffsets();
+    for (const [key, high] of this.queues.highs) {
+      const next = expected.get(key) ?? 0n;
+      if (high > next) lag += high - next;
+    }
+    return Number(lag);
+  }
+
+  health(): Health {
+    const reasons: string[] = [];
+    const kafkaDown = this.watcher.kafkaError ?? this.queues.lastError;
+    if (kafkaDown !== undefined) reasons.push(`Kafka is unreachable: ${kafkaDown}`);
+    else if (this.watcher.lastKafkaOk === 0) reasons.push("Kafka has not answered yet");
+    const diffHealth = this.diff.health();
+    if (!diffHealth.ok) reasons.push(`Writing the diff history fails: ${diffHealth.error ?? ""}`);
+    const stateHealth = this.stateFile.health();
+    if (!stateHealth.ok) {
+      reasons.push(`Writing the state history fails: ${stateHealth.error ?? ""}`);
+    }
+    const lag = this.ownLag();
+    if (lag > this.config.maxOwnLag) {
+      reasons.push(`The observer is ${lag} messages behind (limit ${this.config.maxOwnLag})`);
+    }
+    return { ok: reasons.length === 0, reasons };
+  }
+
+  /** Stops reading, writes a last snapshot, flushes and closes both histories */
+  async stop(): Promise<void> {
+    for (const t of this.#timers) clearInterval(t);
+    await this.queues.stop();
+    await this.watcher.stop();
+    await this.snapshot().catch(() => {});
+    await this.diff.close();
+    await this.stateFile.close();
+  }
+}
+
+export type { Stamped };

@@ -1,0 +1,314 @@
+import assert from "node:assert/strict";
+import { createEnvelope, encodeEnvelope, groupFor, replyTo } from "@mat/agents";
+import { TestBed, waitFor } from "./testing.ts";
+import { Observer } from "./observer.ts";
+import { KafkaAdapter } from "./kafka_adapter.ts";
+import { createApp } from "./http_api.ts";
+import type { DiffRecord } from "./record_format.ts";
+
+const opts = { sanitizeResources: false, sanitizeOps: false };
+
+async function running(bed: TestBed, extra: Record<string, string> = {}) {
+  const config = bed.config(extra);
+  const kafka = new KafkaAdapter({
+    brokers: config.brokers,
+    clientId: "observer-test",
+    log: "nothing",
+  });
+  const observer = await Observer.open(config, kafka);
+  observer.start();
+  return {
+    observer,
+    async stop() {
+      await observer.stop();
+      await kafka.close();
+    },
+  };
+}
+
+function ofType<T extends DiffRecord["type"]>(records: DiffRecord[], type: T) {
+  return records.filter((r): r is Extract<DiffRecord, { type: T }> => r.type === type);
+}
+
+Deno.test({
+  ...opts,
+  name: "each kind of malformed record yields a malformed event with its reason and coordinates",
+  fn: async () => {
+    const bed = await TestBed.create(["coder"], 1);
+    const obs = await running(bed);
+    try {
+      const valid = createEnvelope({
+        type: "TASK",
+        source: "orchestrator",
+        target: "coder",
+        conversation_id: "c1",
+        task_id: "t1",
+      });
+      const kinds: [string | Uint8Array | null, RegExp][] = [
+        ["{not json", /not JSON/],
+        [new Uint8Array([0xff, 0xfe, 0x00]), /not valid UTF-8/],
+        [null, /tombstone/],
+        ["", /empty/],
+        ["[1,2]", /must be a JSON object/],
+        [JSON.stringify({ ...valid, type: "SHOUT" }), /"type" must be one of/],
+        [JSON.stringify({ ...valid, source: "Bad Agent" }), /"source" must be an agent name/],
+        [JSON.stringify({ ...valid, type: "RESULT" }), /"in_reply_to" is required/],
+        [JSON.stringify({ ...valid, schema_version: 99 }), /newer than/],
+      ];
+      await bed.kit.send(bed.topic("coder"), kinds.map(([value]) => ({ value })));
+      await waitFor(
+        async () => ofType(await bed.diff(), "message_malformed").length >= kinds.length,
+        20_000,
+        "malformed events",
+      );
+      const malformed = ofType(await bed.diff(), "message_malformed");
+      assert.equal(malformed.length, kinds.length);
+      kinds.forEach(([, reason], i) => {
+        const m = malformed[i];
+        assert.ok(m !== undefined);
+        assert.match(m.reason, reason);
+        assert.equal(m.topic, bed.topic("coder"));
+        assert.equal(m.offset, String(i));
+        assert.equal(m.agent, "coder");
+      });
+      await waitFor(
+        () =>
+          [...obs.observer.recorder.state.errors.values()]
+            .filter((e) => e.kind === "malformed_record")
+            .reduce((sum, e) => sum + e.count, 0) === kinds.length,
+        10_000,
+        "folded malformed error",
+      );
+    } finally {
+      await obs.stop();
+      await bed.close();
+    }
+  },
+});
+
+Deno.test({
+  ...opts,
+  name: "secrets in payloads never reach the files",
+  fn: async () => {
+    const bed = await TestBed.create(["coder"], 1);
+    const obs = await running(bed);
+    const secrets = [
+      "sk-abcdefghijklmnopqrstuvwxyz123456",
+      "hunter2-very-secret",
+      "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N",
+      "AKIAIOSFODNN7EXAMPLE",
+      "ghp_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    ];
+    try {
+      const env = createEnvelope({
+        type: "TASK",
+        source: "orchestrator",
+        target: "coder",
+        conversation_id: "c1",
+        task_id: "t1",
+        payload: {
+          request: `use key ${secrets[0]} please`,
+          password: secrets[1],
+          nested: { headers: { Authorization: `Bearer ${secrets[2]}` } },
+          note: `aws ${secrets[3]} and ${secrets[4]}`,
+        },
+      });
+      await bed.kit.send(bed.topic("coder"), [
+        { value: encodeEnvelope(env) },
+        { value: `garbage password=${secrets[1]} token: ${secrets[0]}` },
+      ]);
+      await waitFor(
+        async () => (await bed.diff()).some((r) => r.type === "message_malformed"),
+        20_000,
+        "records",
+      );
+      await obs.observer.snapshot();
+    } finally {
+      await obs.stop();
+    }
+    try {
+      for await (const entry of Deno.readDir(bed.dataDir)) {
+        const text = await Deno.readTextFile(`${bed.dataDir}/${entry.name}`);
+        for (const s of secrets) assert.ok(!text.includes(s), `${entry.name} holds a secret`);
+      }
+      const message = ofType(await bed.diff(), "message")[0];
+      assert.ok(message !== undefined && message.redactions >= 4);
+      assert.match(message.payload_preview, /\[REDACTED\]/);
+    } finally {
+      await bed.close();
+    }
+  },
+});
+
+Deno.test({
+  ...opts,
+  name: "a task left unanswered yields a stuck-handoff event, an answered one a completed handoff",
+  fn: async () => {
+    const bed = await TestBed.create(["researcher", "orchestrator"], 1);
+    const obs = await running(bed);
+    try {
+      const answered = createEnvelope({
+        type: "TASK",
+        source: "orchestrator",
+        target: "researcher",
+        conversation_id: "c1",
+        task_id: "t1",
+        deadline: new Date(Date.now() + 60_000),
+      });
+      const dropped = createEnvelope({
+        type: "TASK",
+        source: "orchestrator",
+        target: "researcher",
+        conversation_id: "c2",
+        task_id: "t2",
+        deadline: new Date(Date.now() + 1_000),
+      });
+      await bed.kit.send(bed.topic("researcher"), [
+        { value: encodeEnvelope(answered) },
+        { value: encodeEnvelope(dropped) },
+      ]);
+      const result = replyTo(answered, "RESULT", {
+        payload: { answer: "42" },
+        usage: { model: "m1", input_tokens: 10, output_tokens: 5, cost_usd: 0.01, latency_ms: 30 },
+      });
+      const orphan = {
+        ...replyTo(dropped, "ERROR", {}),
+        in_reply_to: "never-seen",
+        error: { kind: "llm_error" as const, message: "boom", retryable: false },
+      };
+      await bed.kit.send(bed.topic("orchestrator"), [{ value: encodeEnvelope(result) }, {
+        value: encodeEnvelope(orphan),
+      }]);
+      await waitFor(
+        async () => {
+          const records = await bed.diff();
+          return ofType(records, "handoff_stuck").length > 0 &&
+            ofType(records, "handoff_completed").length > 0 &&
+            ofType(records, "reply_orphaned").length > 0;
+        },
+        20_000,
+        "stuck, completed and orphaned",
+      );
+      const records = await bed.diff();
+      const stuck = ofType(records, "handoff_stuck");
+      assert.equal(stuck.length, 1);
+      assert.equal(stuck[0]?.task_message_id, dropped.message_id);
+      assert.equal(stuck[0]?.reason, "deadline_passed");
+      const completed = ofType(records, "handoff_completed");
+      assert.equal(completed.length, 1);
+      assert.equal(completed[0]?.task_message_id, answered.message_id);
+      assert.equal(ofType(records, "reply_orphaned")[0]?.in_reply_to, "never-seen");
+      const usage = obs.observer.recorder.state.toData().usage;
+      assert.deepEqual(usage.map((u) => [u.agent, u.model, u.calls, u.input_tokens]), [[
+        "researcher",
+        "m1",
+        1,
+        10,
+      ]]);
+    } finally {
+      await obs.stop();
+      await bed.close();
+    }
+  },
+});
+
+Deno.test({
+  ...opts,
+  name: "a consumer group that stops committing moves to STOP, with a status-change event",
+  fn: async () => {
+    const bed = await TestBed.create(["writer"], 1);
+    const group = groupFor("writer", bed.prefix);
+    const obs = await running(bed);
+    try {
+      const values = Array.from({ length: 10 }, (_, i) => ({
+        value: encodeEnvelope(createEnvelope({
+          type: "HEARTBEAT",
+          source: "writer",
+          target: "writer",
+          conversation_id: "c",
+          task_id: `t${i}`,
+        })),
+      }));
+      await bed.kit.send(bed.topic("writer"), values);
+      await bed.kit.setGroupOffsets(group, bed.topic("writer"), [{
+        topic: bed.topic("writer"),
+        partition: 0,
+        offset: "3",
+      }]);
+      await waitFor(
+        async () =>
+          ofType(await bed.diff(), "queue_status_changed").some((r) =>
+            r.to === "STOP" || r.to === "STALL"
+          ),
+        20_000,
+        "STOP",
+      );
+      const change = ofType(await bed.diff(), "queue_status_changed").find((r) => r.to === "STOP");
+      assert.equal(change?.group, group);
+      const sample = ofType(await bed.diff(), "queue_sample").at(-1);
+      assert.equal(sample?.lag, 7);
+      assert.deepEqual(sample?.partitions.map((p) => [p.high, p.committed]), [["10", "3"]]);
+    } finally {
+      await obs.stop();
+      await bed.kit.deleteGroups([group]);
+      await bed.close();
+    }
+  },
+});
+
+Deno.test({
+  ...opts,
+  name: "the HTTP API answers through app.request() and over a real socket, with a bearer token",
+  fn: async () => {
+    const bed = await TestBed.create(["coder"], 1);
+    const token = "s3cret-token-for-tests";
+    const obs = await running(bed, { OBSERVER_TOKEN: token });
+    const app = createApp(obs.observer);
+    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, app.fetch);
+    try {
+      const auth = { authorization: `Bearer ${token}` };
+      await bed.kit.send(bed.topic("coder"), [{ value: "nope" }]);
+      await waitFor(
+        async () => {
+          const res = await app.request("/events?since=0", { headers: auth });
+          const body = await res.json();
+          return body.events.some((e: { type: string }) => e.type === "message_malformed");
+        },
+        20_000,
+        "events",
+      );
+      await waitFor(async () => (await app.request("/health")).status === 200, 20_000, "healthy");
+      assert.equal((await app.request("/state")).status, 401);
+      const state = await (await app.request("/state", { headers: auth })).json();
+      assert.equal(state.malformed_seen, 1);
+      const errors = await (await app.request("/errors?category=validation", { headers: auth }))
+        .json();
+      assert.equal(errors.errors[0].kind, "malformed_record");
+      const queues = await (await app.request("/queues", { headers: auth })).json();
+      assert.equal(queues.queues[0].agent, "coder");
+      assert.equal((await app.request("/events?since=x", { headers: auth })).status, 400);
+      // over a real socket
+      const base = `http://127.0.0.1:${server.addr.port}`;
+      const metrics = await (await fetch(`${base}/metrics`, { headers: auth })).text();
+      assert.match(metrics, /^observer_malformed_total 1$/m);
+      assert.match(metrics, /^observer_messages_seen_total 1$/m);
+      const health = await fetch(`${base}/health`);
+      assert.deepEqual(await health.json(), { status: "ok" });
+      // the event stream replays from a seq, then follows
+      const stream = await fetch(`${base}/events/stream?since=0`, { headers: auth });
+      const reader = stream.body!.pipeThrough(new TextDecoderStream()).getReader();
+      let text = "";
+      while (!text.includes("event: message_malformed")) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += value;
+      }
+      assert.match(text, /id: 1\n/);
+      await reader.cancel();
+    } finally {
+      await server.shutdown();
+      await obs.stop();
+      await bed.close();
+    }
+  },
+});

@@ -1,0 +1,90 @@
+/**
+ * Test harness of the observer: isolated agent queues on the real broker (a unique topic prefix,
+ * deleted by `close()`), a temp data dir, and readers of what reached the files.
+ */
+
+import { bootstrapServers, topicFor } from "@mat/agents";
+import { loadConfig, type ObserverConfig } from "./config.ts";
+import { KafkaAdapter } from "./kafka_adapter.ts";
+import { DIFF_FILE_BASE, type DiffRecord, validateDiffRecord } from "./record_format.ts";
+import { readHistory } from "./time_machine_reader.ts";
+
+export class TestBed {
+  readonly kit: KafkaAdapter;
+  readonly prefix: string;
+  readonly dataDir: string;
+
+  private constructor(prefix: string, dataDir: string) {
+    this.prefix = prefix;
+    this.dataDir = dataDir;
+    this.kit = new KafkaAdapter({
+      brokers: bootstrapServers(),
+      clientId: `test-${prefix}`,
+      log: "nothing",
+    });
+  }
+
+  static async create(agents: string[], partitions = 2): Promise<TestBed> {
+    const prefix = `t${crypto.randomUUID().slice(0, 8)}-agent-queue-`;
+    const bed = new TestBed(prefix, await Deno.makeTempDir({ prefix: "observer-test-" }));
+    await waitFor(() => bed.kit.listTopics().then(() => true, () => false), 60_000, "broker up");
+    await bed.kit.createTopics(agents.map((a) => topicFor(a, prefix)), partitions);
+    return bed;
+  }
+
+  topic(agent: string): string {
+    return topicFor(agent, this.prefix);
+  }
+
+  /** Environment for an observer (in-process or a subprocess) on this bed */
+  env(extra: Record<string, string> = {}): Record<string, string> {
+    return {
+      KAFKA_TOPIC_PREFIX: this.prefix,
+      TELEMETRY_DATA_DIR: this.dataDir,
+      OBSERVER_SYNC_INTERVAL_MS: "50",
+      OBSERVER_TOPIC_REFRESH_MS: "500",
+      OBSERVER_QUEUE_POLL_MS: "300",
+      OBSERVER_QUEUE_WINDOW: "3",
+      SNAPSHOT_INTERVAL: "1",
+      ...extra,
+    };
+  }
+
+  config(extra: Record<string, string> = {}): ObserverConfig {
+    const env = this.env(extra);
+    return loadConfig({ get: (k) => env[k] ?? Deno.env.get(k) });
+  }
+
+  /** Every valid record of the diff history */
+  async diff(): Promise<DiffRecord[]> {
+    const out: DiffRecord[] = [];
+    for await (const v of readHistory(this.dataDir, DIFF_FILE_BASE)) {
+      const parsed = validateDiffRecord(v);
+      if (!parsed.ok) throw new TypeError(`Invalid diff line: ${parsed.reason}`);
+      out.push(parsed.record);
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    const topics = (await this.kit.listTopics().catch(() => [])).filter((t) =>
+      t.startsWith(this.prefix)
+    );
+    if (topics.length > 0) await this.kit.deleteTopics(topics).catch(() => {});
+    await this.kit.close();
+    await Deno.remove(this.dataDir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Polls until `check` holds; throws after `timeoutMs` naming what was awaited */
+export async function waitFor(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -1,0 +1,212 @@
+/**
+ * The passive watcher: reads every agent queue (`<prefix><agent>`) in the observer's own group,
+ * from the positions in its own files, and hands each record to the recorder exactly once.
+ *
+ * - Exactly once: per partition it keeps the next offset it expects. A record below it was
+ *   already recorded (a redelivery after a rebalance or a restart) and is skipped; a record above
+ *   it means the consumer skipped ahead (committed offsets are only a hint), so it seeks back
+ *   once; a gap that persists (records deleted by retention) is accepted.
+ * - New topics: the topic list is refreshed every OBSERVER_TOPIC_REFRESH_MS; a new agent queue
+ *   restarts the feed from the recorded positions (no process restart).
+ * - A topic deleted and recreated (its high watermark fell below our position) gets a
+ *   `topic_reset` record and is read from its start.
+ * - Back-pressure: after each batch the feed waits while more than OBSERVER_MAX_PENDING_BYTES wait
+ *   for the disk; only the observer's own consumption slows, never the agents'.
+ * - Commits of its own group happen only for offsets already durable in the diff file.
+ */
+
+import { agentOfTopic } from "@mat/agents/protocol";
+import type { Feed, KafkaRecord, ObserverKafka, StartPosition } from "./kafka_adapter.ts";
+import type { EventRecorder } from "./event_recorder.ts";
+import type { DiffBody } from "./record_format.ts";
+import type { Stamped } from "./time_machine_writer.ts";
+
+export interface WatcherOptions {
+  kafka: ObserverKafka;
+  recorder: EventRecorder;
+  prefix: string;
+  groupId: string;
+  topicRefreshMs: number;
+  maxPendingBytes: number;
+  log?: (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void;
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export class Watcher {
+  readonly #o: WatcherOptions;
+  #feed: Feed | undefined;
+  #topics: string[] = [];
+  /** Next offset expected per `topic:partition` */
+  readonly #expected = new Map<string, bigint>();
+  /** Gaps already sought back once, per `topic:partition` -> expected offset */
+  readonly #soughtGap = new Map<string, bigint>();
+  /** Next offsets durable on disk, not yet committed */
+  readonly #durable = new Map<string, StartPosition>();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #wake: () => void = () => {};
+  #stopped = false;
+  #loop: Promise<void> | undefined;
+  /** Last time the broker answered, and the last error when it did not */
+  lastKafkaOk = 0;
+  kafkaError: string | undefined;
+  messagesIngested = 0;
+  duplicatesSkipped = 0;
+  restarts = 0;
+
+  constructor(options: WatcherOptions) {
+    this.#o = options;
+    options.recorder.writer.onDurable((records) => this.#onDurable(records));
+  }
+
+  get topics(): readonly string[] {
+    return this.#topics;
+  }
+
+  /** Next offset the observer will record, per partition it reads */
+  expectedOffsets(): Map<string, bigint> {
+    return this.#expected;
+  }
+
+  start(): void {
+    this.#loop = this.#refreshLoop();
+  }
+
+  #log(level: "info" | "warn" | "error", msg: string, fields: Record<string, unknown> = {}): void {
+    this.#o.log?.(level, msg, fields);
+  }
+
+  async #refreshLoop(): Promise<void> {
+    while (!this.#stopped) {
+      try {
+        await this.#refresh();
+        await this.#commitDurable();
+        this.lastKafkaOk = Date.now();
+        this.kafkaError = undefined;
+      } catch (err) {
+        this.kafkaError = errorText(err);
+        this.#log("warn", "kafka unavailable, retrying", { error: this.kafkaError });
+        await this.#stopFeed();
+      }
+      if (this.#stopped) break;
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+        this.#timer = setTimeout(resolve, this.#o.topicRefreshMs);
+      });
+    }
+  }
+
+  async #refresh(): Promise<void> {
+    const all = await this.#o.kafka.listTopics();
+    const topics = all.filter((t) => agentOfTopic(t, this.#o.prefix) !== undefined).sort();
+    const changed = topics.join("\n") !== this.#topics.join("\n");
+    // A recreated topic: its end fell below what we recorded.
+    let reset = false;
+    for (const topic of topics) {
+      for (const range of await this.#o.kafka.topicRanges(topic)) {
+        const pos = this.#o.recorder.state.position(topic, range.partition);
+        if (pos !== undefined && BigInt(pos.offset) >= BigInt(range.high)) {
+          this.#o.recorder.record({
+            type: "topic_reset",
+            topic,
+            partition: range.partition,
+            previous_offset: pos.offset,
+            reason: `high watermark ${range.high} is not above the recorded offset ${pos.offset}`,
+          });
+          this.#expected.delete(`${topic}:${range.partition}`);
+          reset = true;
+        }
+      }
+    }
+    if (this.#feed !== undefined && !changed && !reset) return;
+    await this.#stopFeed();
+    if (topics.length === 0) {
+      this.#topics = topics;
+      return;
+    }
+    const start: StartPosition[] = [];
+    for (const topic of topics) {
+      for (const range of await this.#o.kafka.topicRanges(topic)) {
+        const key = `${topic}:${range.partition}`;
+        const pos = this.#o.recorder.state.position(topic, range.partition);
+        let next = pos === undefined ? BigInt(range.low) : BigInt(pos.offset) + 1n;
+        if (next < BigInt(range.low)) next = BigInt(range.low); // lost to retention
+        this.#expected.set(key, next);
+        start.push({ topic, partition: range.partition, offset: next.toString() });
+      }
+    }
+    this.#feed = await this.#o.kafka.feed({
+      groupId: this.#o.groupId,
+      topics,
+      start,
+      onBatch: (records) => this.#onBatch(records),
+    });
+    this.#topics = topics;
+    this.restarts++;
+    this.#log("info", "watching", { topics });
+  }
+
+  async #onBatch(records: KafkaRecord[]): Promise<void> {
+    for (const r of records) {
+      const key = `${r.topic}:${r.partition}`;
+      const offset = BigInt(r.offset);
+      const expected = this.#expected.get(key);
+      if (expected !== undefined && offset < expected) {
+        this.duplicatesSkipped++;
+        continue;
+      }
+      if (expected !== undefined && offset > expected && this.#soughtGap.get(key) !== expected) {
+        this.#soughtGap.set(key, expected);
+        this.#feed?.seek(r.topic, r.partition, expected.toString());
+        this.#log("warn", "gap in offsets, seeking back", {
+          topic: r.topic,
+          expected: `${expected}`,
+        });
+        return;
+      }
+      this.#o.recorder.ingest(r);
+      this.#expected.set(key, offset + 1n);
+      this.messagesIngested++;
+    }
+    this.lastKafkaOk = Date.now();
+    await this.#o.recorder.writer.waitForRoom(this.#o.maxPendingBytes);
+  }
+
+  #onDurable(records: Stamped<DiffBody>[]): void {
+    for (const r of records) {
+      if (r.type === "message" || r.type === "message_malformed") {
+        this.#durable.set(`${r.topic}:${r.partition}`, {
+          topic: r.topic,
+          partition: r.partition,
+          offset: (BigInt(r.offset) + 1n).toString(),
+        });
+      }
+    }
+  }
+
+  async #commitDurable(): Promise<void> {
+    if (this.#feed === undefined || this.#durable.size === 0) return;
+    const positions = [...this.#durable.values()].filter((p) => this.#topics.includes(p.topic));
+    this.#durable.clear();
+    await this.#feed.commit(positions).catch((err) => {
+      this.#log("warn", "commit of own group failed (a hint only)", { error: errorText(err) });
+    });
+  }
+
+  async #stopFeed(): Promise<void> {
+    const feed = this.#feed;
+    this.#feed = undefined;
+    if (feed !== undefined) await feed.stop().catch(() => {});
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    this.#wake();
+    await this.#loop;
+    await this.#commitDurable();
+    await this.#stopFeed();
+  }
+}

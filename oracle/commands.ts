@@ -1,0 +1,412 @@
+/**
+ * The oracle's commands: each reads the time machine and returns one JSON-ready document, the
+ * same data the text renderer prints. Lists are cut at `--limit` and say how many were left out.
+ */
+
+import type { DiffRecord, ErrorFold, ObserverStateData } from "@mat/observer";
+import type { Invocation } from "./cli_args.ts";
+import { diagnose, type Finding, statusOf } from "./findings.ts";
+import type { TimeMachine } from "./time_machine.ts";
+
+export const OUTPUT_SCHEMA_ID = "oracle-output/v1";
+/** `diagnose --format json` stays under this many characters */
+export const DIAGNOSE_MAX_CHARS = 7_500;
+
+export interface Document {
+  schema: string;
+  command: string;
+  generated_at: string;
+  data_dir: string;
+  /** Time of the newest record taken into account */
+  as_of: string | null;
+  /** Lines skipped as unreadable while answering */
+  skipped_lines: number;
+  [key: string]: unknown;
+}
+
+function iso(ms: number): string | null {
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : null;
+}
+
+function head(inv: Invocation, asOf: number): Document {
+  return {
+    schema: OUTPUT_SCHEMA_ID,
+    command: inv.command,
+    generated_at: new Date().toISOString(),
+    data_dir: inv.dataDir,
+    as_of: iso(asOf),
+    skipped_lines: 0,
+  };
+}
+
+function cut<T>(items: T[], limit: number): { shown: T[]; omitted: number } {
+  return { shown: items.slice(0, limit), omitted: Math.max(0, items.length - limit) };
+}
+
+const ORACLE = "deno task oracle";
+
+export async function runDiagnose(tm: TimeMachine, inv: Invocation): Promise<Document> {
+  const at = await tm.stateAt();
+  const findings = diagnose(at.state, {
+    asOf: at.asOf,
+    now: Date.now(),
+    empty: tm.empty,
+    skippedLines: tm.skipped.total,
+    skippedWhere: tm.skipped.read.where,
+    oracle: ORACLE,
+  });
+  const status = statusOf(findings);
+  let { shown, omitted } = cut(findings, inv.limit);
+  const doc = (): Document => ({
+    ...head(inv, at.asOf),
+    status,
+    summary: tm.empty
+      ? "No history yet: the time machine is empty"
+      : findings.length === 0
+      ? `Healthy: ${at.state.messages_seen} message(s) seen, no problem found`
+      : `${findings.length} finding(s); most severe: ${findings[0]?.kind} (${
+        findings[0]?.severity
+      })`,
+    findings: shown,
+    findings_total: findings.length,
+    omitted,
+    rebuilt_from: {
+      snapshot_seq: at.snapshot?.seq ?? null,
+      snapshot_ts: at.snapshot?.ts ?? null,
+      diff_records_replayed: at.replayed,
+    },
+  });
+  let out = doc();
+  while (JSON.stringify(out).length > DIAGNOSE_MAX_CHARS && shown.length > 1) {
+    shown = shown.slice(0, -1);
+    omitted++;
+    out = doc();
+  }
+  return out;
+}
+
+function inWindow(t: string, after?: number, before?: number): boolean {
+  const ms = Date.parse(t);
+  return (after === undefined || ms >= after) && (before === undefined || ms <= before);
+}
+
+const SEVERITY_ORDER = ["critical", "error", "warning", "info"];
+
+export async function runErrors(tm: TimeMachine, inv: Invocation): Promise<Document> {
+  let errors: ErrorFold[];
+  let asOf: number;
+  if (inv.after !== undefined || inv.before !== undefined) {
+    // Occurrences in the window: the newest fold of each fingerprint among `error` records.
+    const folds = new Map<string, ErrorFold>();
+    const from = inv.after !== undefined ? await tm.seek(inv.after) : tm.diff.start;
+    asOf = NaN;
+    const until = inv.before;
+    for await (
+      const { record } of tm.records(from, {
+        prefilter: (t) => t.includes(`"type":"error"`),
+        ...(until !== undefined ? { until } : {}),
+      })
+    ) {
+      if (record.type !== "error") continue;
+      asOf = Date.parse(record.ts);
+      const { schema_version: _v, seq: _s, ts: _t, type: _type, ...fold } = record;
+      folds.set(fold.fingerprint, fold);
+    }
+    errors = [...folds.values()];
+  } else {
+    const at = await tm.stateAt();
+    errors = at.state.errors;
+    asOf = at.asOf;
+  }
+  const filtered = errors
+    .filter((e) => inv.severity === undefined || e.severity === inv.severity)
+    .filter((e) => inv.agent === undefined || e.agent === inv.agent)
+    .filter((e) => inWindow(e.last_seen, inv.after, inv.before))
+    .sort((a, b) =>
+      SEVERITY_ORDER.indexOf(a.severity) - SEVERITY_ORDER.indexOf(b.severity) ||
+      b.last_seen.localeCompare(a.last_seen)
+    );
+  const { shown, omitted } = cut(filtered, inv.limit);
+  return {
+    ...head(inv, asOf),
+    filters: {
+      severity: inv.severity ?? null,
+      agent: inv.agent ?? null,
+      after: iso(inv.after ?? NaN),
+      before: iso(inv.before ?? NaN),
+    },
+    errors: shown,
+    total: filtered.length,
+    occurrences: filtered.reduce((n, e) => n + e.count, 0),
+    omitted,
+  };
+}
+
+/** A compact view of the state for `replay` and `state` */
+function stateView(state: ObserverStateData, limit: number): Record<string, unknown> {
+  const handoffs = cut(state.handoffs_open, limit);
+  const errors = cut(state.errors, limit);
+  return {
+    messages_seen: state.messages_seen,
+    malformed_seen: state.malformed_seen,
+    agents: state.agents.map(({ recent_latencies_ms: _r, ...a }) => a),
+    queues: state.queues.map(({ window: _w, ...q }) => q),
+    handoffs_open: handoffs.shown,
+    handoffs_open_total: state.handoffs_open.length,
+    errors: errors.shown,
+    errors_total: state.errors.length,
+    error_counts: state.error_counts,
+    usage: state.usage,
+    positions: state.positions,
+  };
+}
+
+export async function runState(tm: TimeMachine, inv: Invocation): Promise<Document> {
+  const at = await tm.stateAt(inv.at);
+  return {
+    ...head(inv, at.asOf),
+    at: iso(inv.at ?? at.asOf),
+    rebuilt_from: {
+      snapshot_seq: at.snapshot?.seq ?? null,
+      snapshot_ts: at.snapshot?.ts ?? null,
+      diff_records_replayed: at.replayed,
+    },
+    state: stateView(at.state, inv.limit),
+  };
+}
+
+/** `replay -m N` counts back from the end of the history, not from the wall clock */
+async function windowOf(tm: TimeMachine, inv: Invocation): Promise<[number, number]> {
+  if (inv.minutes !== undefined) {
+    const end = await tm.lastTime();
+    const last = Number.isFinite(end) ? end : Date.now();
+    return [last - inv.minutes * 60_000, last];
+  }
+  return [inv.after ?? 0, inv.before ?? Infinity];
+}
+
+async function collect(
+  tm: TimeMachine,
+  after: number,
+  before: number,
+  limit: number,
+  keep: (r: DiffRecord) => boolean,
+  prefilter?: (text: string) => boolean,
+): Promise<{ shown: DiffRecord[]; total: number }> {
+  const from = after > 0 ? await tm.seek(after) : tm.diff.start;
+  const shown: DiffRecord[] = [];
+  let total = 0;
+  const opts = {
+    ...(Number.isFinite(before) ? { until: before } : {}),
+    ...(prefilter ? { prefilter } : {}),
+  };
+  for await (const { record } of tm.records(from, opts)) {
+    if (!keep(record)) continue;
+    total++;
+    if (shown.length < limit) shown.push(record);
+  }
+  return { shown, total };
+}
+
+export async function runReplay(tm: TimeMachine, inv: Invocation): Promise<Document> {
+  const [after, before] = await windowOf(tm, inv);
+  const start = await tm.stateAt(after > 0 ? after : undefined);
+  const startState = after > 0 ? start.state : undefined;
+  const { shown, total } = await collect(tm, after, before, inv.limit, () => true);
+  return {
+    ...head(inv, shown.length ? Date.parse(shown[shown.length - 1]?.ts ?? "") : NaN),
+    window: { after: iso(after > 0 ? after : NaN), before: iso(before) },
+    state_at_start: startState ? stateView(startState, 10) : null,
+    events: shown,
+    total,
+    omitted: total - shown.length,
+  };
+}
+
+export async function runDiffs(tm: TimeMachine, inv: Invocation): Promise<Document> {
+  const type = inv.eventType;
+  const { shown, total } = await collect(
+    tm,
+    inv.after ?? 0,
+    inv.before ?? Infinity,
+    inv.limit,
+    (r) => type === undefined || r.type === type,
+    type === undefined ? undefined : (t) => t.includes(`"type":"${type}"`),
+  );
+  return {
+    ...head(inv, shown.length ? Date.parse(shown[shown.length - 1]?.ts ?? "") : NaN),
+    filters: {
+      event_type: type ?? null,
+      after: iso(inv.after ?? NaN),
+      before: iso(inv.before ?? NaN),
+    },
+    events: shown,
+    total,
+    omitted: total - shown.length,
+  };
+}
+
+export async function runQueues(tm: TimeMachine, inv: Invocation): Promise<Document> {
+  const at = await tm.stateAt();
+  const queues = at.state.queues.map((q) => ({
+    agent: q.agent,
+    topic: q.topic,
+    group: q.group,
+    status: q.status,
+    status_reason: q.status_reason,
+    depth: q.partitions.reduce((n, p) => n + Number(p.high), 0),
+    lag: q.lag,
+    group_state: q.group_state,
+    consumers: q.members,
+    partitions: q.partitions,
+    sampled_at: q.sampled_at,
+  }));
+  const { shown, omitted } = cut(queues, inv.limit);
+  return { ...head(inv, at.asOf), queues: shown, total: queues.length, omitted };
+}
+
+export async function runAgents(tm: TimeMachine, inv: Invocation): Promise<Document> {
+  const at = await tm.stateAt();
+  const agents = at.state.agents.map(({ recent_latencies_ms, ...a }) => {
+    const sorted = [...recent_latencies_ms].sort((x, y) => x - y);
+    const p = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+    return {
+      ...a,
+      latency_ms_p50: sorted.length ? p(0.5) ?? null : null,
+      latency_ms_p95: sorted.length ? p(0.95) ?? null : null,
+    };
+  });
+  const { shown, omitted } = cut(agents, inv.limit);
+  return { ...head(inv, at.asOf), agents: shown, total: agents.length, omitted };
+}
+
+export async function runLlm(tm: TimeMachine, inv: Invocation): Promise<Document> {
+  const at = await tm.stateAt();
+  const errorsByAgent = new Map(at.state.agents.map((a) => [a.agent, a.llm_errors]));
+  const usage = at.state.usage
+    .filter((u) => inv.agent === undefined || u.agent === inv.agent)
+    .map((u) => {
+      const errors = errorsByAgent.get(u.agent) ?? 0;
+      return {
+        agent: u.agent,
+        model: u.model,
+        calls: u.calls,
+        input_tokens: u.input_tokens,
+        output_tokens: u.output_tokens,
+        cost_usd: Number(u.cost_usd.toFixed(6)),
+        latency_ms_avg: u.calls ? Math.round(u.latency_ms_total / u.calls) : 0,
+        llm_errors: errors,
+        error_rate: u.calls + errors ? Number((errors / (u.calls + errors)).toFixed(4)) : 0,
+      };
+    });
+  const { shown, omitted } = cut(usage, inv.limit);
+  return { ...head(inv, at.asOf), usage: shown, total: usage.length, omitted };
+}
+
+interface Hop {
+  task_id: string;
+  from: string;
+  to: string;
+  attempt: number;
+  started_at: string;
+  started_seq: number;
+  outcome: "completed" | "failed" | "stuck" | "open";
+  latency_ms: number | null;
+  error: string | null;
+}
+
+export async function runTrace(tm: TimeMachine, inv: Invocation): Promise<Document> {
+  const id = inv.id ?? "";
+  const hops = new Map<string, Hop>();
+  let conversation: string | null = null;
+  let events = 0;
+  let last = NaN;
+  const quoted = JSON.stringify(id);
+  for await (
+    const { record } of tm.records(tm.diff.start, { prefilter: (t) => t.includes(quoted) })
+  ) {
+    const r = record;
+    const matches = ("conversation_id" in r && r.conversation_id === id) ||
+      ("task_id" in r && typeof r.task_id === "string" &&
+        (r.task_id === id || r.task_id.startsWith(`${id}.`)));
+    if (!matches) continue;
+    events++;
+    last = Date.parse(r.ts);
+    if ("conversation_id" in r && typeof r.conversation_id === "string") {
+      conversation = r.conversation_id;
+    }
+    switch (r.type) {
+      case "handoff_started":
+      case "handoff_retried":
+        hops.set(r.task_message_id, {
+          task_id: r.task_id,
+          from: r.from,
+          to: r.to,
+          attempt: r.attempt,
+          started_at: r.ts,
+          started_seq: r.seq,
+          outcome: "open",
+          latency_ms: null,
+          error: null,
+        });
+        break;
+      case "handoff_completed":
+      case "handoff_failed": {
+        const hop = hops.get(r.task_message_id);
+        if (hop) {
+          hop.outcome = r.type === "handoff_completed" ? "completed" : "failed";
+          hop.latency_ms = r.latency_ms;
+          if (r.type === "handoff_failed") hop.error = `${r.error_kind}: ${r.error_message}`;
+        }
+        break;
+      }
+      case "handoff_stuck": {
+        const hop = hops.get(r.task_message_id);
+        if (hop && hop.outcome === "open") hop.outcome = "stuck";
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  const all = [...hops.values()];
+  const problem = all.find((h) => h.outcome === "failed" || h.outcome === "stuck") ??
+    all.find((h) => h.outcome === "open");
+  const finalHop = all.at(-1);
+  const verdict = events === 0
+    ? `No record mentions "${id}"`
+    : problem
+    ? `Stopped at ${problem.from} -> ${problem.to} (task "${problem.task_id}", attempt ${problem.attempt}): ${problem.outcome}${
+      problem.error ? ` (${problem.error})` : ""
+    }`
+    : finalHop
+    ? `Completed: last hop ${finalHop.from} -> ${finalHop.to} answered`
+    : "Seen, but no handoff recorded";
+  const { shown, omitted } = cut(all, inv.limit);
+  return {
+    ...head(inv, last),
+    id,
+    conversation_id: conversation,
+    verdict,
+    hops: shown,
+    total: all.length,
+    omitted,
+    events,
+  };
+}
+
+export type Runner = (tm: TimeMachine, inv: Invocation) => Promise<Document>;
+
+export const RUNNERS: Record<Invocation["command"], Runner> = {
+  diagnose: runDiagnose,
+  errors: runErrors,
+  replay: runReplay,
+  queues: runQueues,
+  diffs: runDiffs,
+  state: runState,
+  trace: runTrace,
+  agents: runAgents,
+  llm: runLlm,
+};
+
+export type { Finding };

@@ -1,0 +1,200 @@
+/** Text output of the oracle's documents: short lines a person or a coding agent can scan. */
+
+import type { Document } from "./commands.ts";
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function list(doc: Document, key: string): Record<string, unknown>[] {
+  const v = doc[key];
+  return Array.isArray(v) ? v.filter(isRecord) : [];
+}
+
+function s(v: unknown): string {
+  if (v === null || v === undefined) return "-";
+  return typeof v === "string" ? v : JSON.stringify(v);
+}
+
+function omitted(doc: Document, what: string): string[] {
+  const n = typeof doc["omitted"] === "number" ? doc["omitted"] : 0;
+  return n > 0 ? [`... ${n} more ${what} not shown (raise --limit)`] : [];
+}
+
+export interface Style {
+  bold(t: string): string;
+  severity(sev: string, t: string): string;
+}
+
+export const PLAIN: Style = { bold: (t) => t, severity: (_s, t) => t };
+
+export const ANSI: Style = {
+  bold: (t) => `\x1b[1m${t}\x1b[22m`,
+  severity: (sev, t) => {
+    const code = sev === "critical" || sev === "failing"
+      ? 31
+      : sev === "error"
+      ? 91
+      : sev === "warning" || sev === "degraded"
+      ? 33
+      : 32;
+    return `\x1b[${code}m${t}\x1b[39m`;
+  },
+};
+
+function recordLine(r: Record<string, unknown>): string {
+  const { schema_version: _v, seq, ts, type, ...rest } = r;
+  const detail = Object.entries(rest)
+    .filter(([k]) => !["payload_preview", "value_preview", "positions", "members"].includes(k))
+    .map(([k, v]) => `${k}=${s(v)}`)
+    .join(" ");
+  return `#${s(seq)} ${s(ts)} ${s(type)} ${detail}`.slice(0, 300);
+}
+
+export function renderText(doc: Document, style: Style = PLAIN): string {
+  const out: string[] = [];
+  const asOf = doc.as_of ? ` (history as of ${doc.as_of})` : "";
+  switch (doc.command) {
+    case "diagnose": {
+      const status = s(doc["status"]);
+      out.push(`${style.bold("status:")} ${style.severity(status, status.toUpperCase())}${asOf}`);
+      out.push(s(doc["summary"]));
+      for (const [i, f] of list(doc, "findings").entries()) {
+        const sev = s(f["severity"]);
+        out.push("");
+        out.push(
+          `${i + 1}. ${style.severity(sev, `[${sev}]`)} ${style.bold(s(f["kind"]))} agent=${
+            s(f["agent"])
+          }${f["process"] ? ` process=${s(f["process"])}` : ""} since=${s(f["since"])}`,
+        );
+        out.push(`   ${s(f["summary"])}`);
+        const ev = isRecord(f["evidence"]) ? f["evidence"] : {};
+        const seqs = Array.isArray(ev["seqs"]) ? ev["seqs"] : [];
+        const offs = Array.isArray(ev["offsets"]) ? ev["offsets"].filter(isRecord) : [];
+        if (seqs.length || offs.length) {
+          const o = offs.map((p) => `${s(p["topic"])}/${s(p["partition"])}@${s(p["offset"])}`);
+          out.push(`   evidence: ${[...seqs.map((q) => `seq ${q}`), ...o].join(", ")}`);
+        }
+        const next = Array.isArray(f["next_commands"]) ? f["next_commands"] : [];
+        if (next.length) out.push(`   next: ${next.map(s).join("  |  ")}`);
+      }
+      out.push(...omitted(doc, "findings"));
+      break;
+    }
+    case "errors":
+      out.push(`${s(doc["total"])} error(s), ${s(doc["occurrences"])} occurrence(s)${asOf}`);
+      for (const e of list(doc, "errors")) {
+        const sev = s(e["severity"]);
+        out.push(
+          `${style.severity(sev, `[${sev}]`)} ${s(e["category"])}/${s(e["kind"])} agent=${
+            s(e["agent"])
+          } x${s(e["count"])} ${s(e["first_seen"])} .. ${s(e["last_seen"])}`,
+        );
+        out.push(`   ${s(e["message"])}`);
+      }
+      out.push(...omitted(doc, "errors"));
+      break;
+    case "queues":
+      for (const q of list(doc, "queues")) {
+        const st = s(q["status"]);
+        out.push(
+          `${s(q["topic"])} group=${s(q["group"])} ${
+            style.severity(st === "OK" ? "info" : "error", st)
+          } depth=${s(q["depth"])} lag=${s(q["lag"])} consumers=${s(q["consumers"])} (${
+            s(q["status_reason"])
+          })`,
+        );
+        for (const p of Array.isArray(q["partitions"]) ? q["partitions"].filter(isRecord) : []) {
+          out.push(
+            `   p${s(p["partition"])}: high=${s(p["high"])} committed=${s(p["committed"])} lag=${
+              s(p["lag"])
+            }`,
+          );
+        }
+      }
+      if (list(doc, "queues").length === 0) out.push("No queue sampled yet");
+      break;
+    case "replay":
+    case "diffs": {
+      const w = isRecord(doc["window"]) ? doc["window"] : {};
+      if (doc.command === "replay") {
+        out.push(`window ${s(w["after"])} .. ${s(w["before"])}: ${s(doc["total"])} event(s)`);
+        const st = isRecord(doc["state_at_start"]) ? doc["state_at_start"] : undefined;
+        if (st) {
+          out.push(
+            `state at start: ${s(st["messages_seen"])} messages seen, ${
+              s(st["handoffs_open_total"])
+            } open handoffs, ${s(st["errors_total"])} errors`,
+          );
+        }
+      } else {
+        out.push(`${s(doc["total"])} event(s)`);
+      }
+      for (const e of list(doc, "events")) out.push(recordLine(e));
+      out.push(...omitted(doc, "events"));
+      break;
+    }
+    case "state": {
+      const st = isRecord(doc["state"]) ? doc["state"] : {};
+      out.push(`state at ${s(doc["at"])} (rebuilt from ${s(doc["rebuilt_from"])})`);
+      out.push(`messages seen: ${s(st["messages_seen"])}, malformed: ${s(st["malformed_seen"])}`);
+      for (const a of Array.isArray(st["agents"]) ? st["agents"].filter(isRecord) : []) {
+        out.push(
+          `agent ${s(a["agent"])}: ${s(a["status"])} in_flight=${s(a["in_flight"])} done=${
+            s(a["tasks_completed"])
+          } failed=${s(a["tasks_failed"])} stuck=${s(a["tasks_stuck"])}`,
+        );
+      }
+      for (const q of Array.isArray(st["queues"]) ? st["queues"].filter(isRecord) : []) {
+        out.push(`queue ${s(q["topic"])}: ${s(q["status"])} lag=${s(q["lag"])}`);
+      }
+      out.push(`open handoffs: ${s(st["handoffs_open_total"])}, errors: ${s(st["errors_total"])}`);
+      out.push(`error counts: ${s(st["error_counts"])}`);
+      break;
+    }
+    case "trace":
+      out.push(`${s(doc["id"])} (conversation ${s(doc["conversation_id"])}): ${s(doc["verdict"])}`);
+      for (const h of list(doc, "hops")) {
+        out.push(
+          `  ${s(h["from"])} -> ${s(h["to"])} task=${s(h["task_id"])} attempt=${s(h["attempt"])} ${
+            s(h["outcome"])
+          }${h["latency_ms"] !== null ? ` ${s(h["latency_ms"])}ms` : ""}${
+            h["error"] ? ` ${s(h["error"])}` : ""
+          }`,
+        );
+      }
+      out.push(...omitted(doc, "hops"));
+      break;
+    case "agents":
+      for (const a of list(doc, "agents")) {
+        out.push(
+          `${s(a["agent"])}: ${s(a["status"])} last_seen=${s(a["last_seen"])} in_flight=${
+            s(a["in_flight"])
+          } tasks=${s(a["tasks_received"])} done=${s(a["tasks_completed"])} failed=${
+            s(a["tasks_failed"])
+          } stuck=${s(a["tasks_stuck"])} p50=${s(a["latency_ms_p50"])}ms p95=${
+            s(a["latency_ms_p95"])
+          }ms`,
+        );
+      }
+      if (list(doc, "agents").length === 0) out.push("No agent seen yet");
+      out.push(...omitted(doc, "agents"));
+      break;
+    case "llm":
+      for (const u of list(doc, "usage")) {
+        out.push(
+          `${s(u["agent"])} ${s(u["model"])}: calls=${s(u["calls"])} tokens=${
+            s(u["input_tokens"])
+          }+${s(u["output_tokens"])} cost=$${s(u["cost_usd"])} avg=${
+            s(u["latency_ms_avg"])
+          }ms errors=${s(u["llm_errors"])} (${s(u["error_rate"])})`,
+        );
+      }
+      if (list(doc, "usage").length === 0) out.push("No LLM usage seen yet");
+      out.push(...omitted(doc, "usage rows"));
+      break;
+    default:
+      out.push(JSON.stringify(doc, null, 2));
+  }
+  return out.join("\n") + "\n";
+}

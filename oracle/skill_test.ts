@@ -1,0 +1,34 @@
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { COMMANDS } from "./cli_args.ts";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const SKILL = `${ROOT}.agent/skills/oracle-monitor/SKILL.md`;
+const CLAUDE_SKILL = `${ROOT}.claude/skills/oracle-monitor/SKILL.md`;
+
+Deno.test("the skill Claude Code discovers is the same file as .agent's", async () => {
+  assert.equal(await Deno.readTextFile(CLAUDE_SKILL), await Deno.readTextFile(SKILL));
+});
+
+Deno.test("SKILL.md is in the Agent Skills format", async () => {
+  const text = await Deno.readTextFile(SKILL);
+  const m = /^---\n([\s\S]*?)\n---\n([\s\S]*)$/.exec(text);
+  assert.ok(m, "front matter between --- lines");
+  const front = m[1] ?? "";
+  assert.match(front, /^name: oracle-monitor$/m, "name matches the folder");
+  const description = /^description: (.+)$/m.exec(front)?.[1] ?? "";
+  assert.ok(
+    description.length > 50 && description.length <= 1024,
+    "a description of what and when",
+  );
+  assert.ok((m[2] ?? "").split("\n").length < 500, "body under 500 lines");
+});
+
+Deno.test("every oracle command appears in SKILL.md and README.md", async () => {
+  const skill = await Deno.readTextFile(SKILL);
+  const readme = await Deno.readTextFile(`${ROOT}README.md`);
+  for (const command of COMMANDS) {
+    assert.ok(skill.includes(`deno task oracle ${command}`), `SKILL.md shows ${command}`);
+    assert.ok(readme.includes(`oracle ${command}`), `README.md shows ${command}`);
+  }
+});

@@ -1,0 +1,189 @@
+/**
+ * The two histories of a data directory, read-only: typed diff records (validated by the
+ * observer's own validators), snapshots, and the state at any moment rebuilt from the nearest
+ * snapshot at or before it plus the diff records after that snapshot.
+ */
+
+import {
+  DIFF_FILE_BASE,
+  type DiffRecord,
+  type ObserverStateData,
+  RECORD_SCHEMA_VERSION,
+  type SnapshotRecord,
+  STATE_FILE_BASE,
+  validateDiffRecord,
+  validateSnapshot,
+} from "@mat/observer";
+import { ObserverState } from "@mat/observer/state";
+import { type Cursor, History, type Line, ReadStats } from "./history_reader.ts";
+
+/** A data directory that cannot be read: exit code 1 with this message */
+export class DataError extends Error {
+  override name = "DataError";
+}
+
+export interface Typed<R> {
+  record: R;
+  cursor: Cursor;
+}
+
+/** Counts of what was skipped while reading, for the stderr summary */
+export class Skipped {
+  readonly read = new ReadStats();
+  /** Lines from a newer schema version than this oracle reads */
+  newer = 0;
+  /** JSON lines that fail validation */
+  invalid = 0;
+  readonly reasons: string[] = [];
+
+  get total(): number {
+    return this.read.corrupt + this.read.torn + this.newer + this.invalid;
+  }
+
+  note(reason: string): void {
+    if (this.reasons.length < 3) this.reasons.push(reason);
+  }
+
+  /** One line for stderr, or undefined when nothing was skipped */
+  summary(): string | undefined {
+    if (this.total === 0) return undefined;
+    const parts: string[] = [];
+    if (this.read.corrupt) parts.push(`${this.read.corrupt} corrupt`);
+    if (this.read.torn) parts.push(`${this.read.torn} torn (incomplete last line)`);
+    if (this.invalid) parts.push(`${this.invalid} invalid`);
+    if (this.newer) parts.push(`${this.newer} from a newer schema version`);
+    const where = this.read.where.length ? ` at ${this.read.where.slice(0, 3).join(", ")}` : "";
+    const why = this.reasons.length ? `; ${this.reasons.join("; ")}` : "";
+    return `warning: skipped ${parts.join(", ")} line(s)${where}${why}`;
+  }
+}
+
+const STATE_OPTIONS = { prefix: "agent-queue-", windowSize: 10, stuckAfterMs: 60_000 };
+
+export interface StateAt {
+  state: ObserverStateData;
+  /** The snapshot the state started from, if any */
+  snapshot: { seq: number; ts: string; diff_seq: number } | null;
+  /** Diff records replayed on top of it */
+  replayed: number;
+  /** Newest record time folded in (ms), or NaN with an empty history */
+  asOf: number;
+}
+
+export class TimeMachine {
+  readonly skipped = new Skipped();
+
+  private constructor(readonly dir: string, readonly diff: History, readonly states: History) {}
+
+  static async open(dir: string): Promise<TimeMachine> {
+    let info: Deno.FileInfo;
+    try {
+      info = await Deno.stat(dir);
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) {
+        throw new DataError(
+          `Data directory "${dir}" does not exist: run the observer (deno task observe) or point TELEMETRY_DATA_DIR or --data-dir at its files`,
+        );
+      }
+      if (err instanceof Deno.errors.PermissionDenied) {
+        throw new DataError(`Data directory "${dir}" cannot be read: permission denied`);
+      }
+      throw err;
+    }
+    if (!info.isDirectory) throw new DataError(`Data directory "${dir}" is not a directory`);
+    return new TimeMachine(
+      dir,
+      await History.open(dir, DIFF_FILE_BASE),
+      await History.open(dir, STATE_FILE_BASE),
+    );
+  }
+
+  get empty(): boolean {
+    return this.diff.empty && this.states.empty;
+  }
+
+  #schemaOk(line: Line): boolean {
+    const v = line.value["schema_version"];
+    if (typeof v === "number" && v > RECORD_SCHEMA_VERSION) {
+      this.skipped.newer++;
+      this.skipped.note(`schema_version ${v} is newer than ${RECORD_SCHEMA_VERSION}`);
+      return false;
+    }
+    return true;
+  }
+
+  /** Typed diff records from a cursor on, oldest first */
+  async *records(
+    from: Cursor,
+    options: { prefilter?: (text: string) => boolean; until?: number } = {},
+  ): AsyncGenerator<Typed<DiffRecord>> {
+    const opts = options.prefilter ? { prefilter: options.prefilter } : {};
+    for await (const line of this.diff.lines(from, this.skipped.read, opts)) {
+      if (options.until !== undefined && line.ts > options.until) return;
+      if (!this.#schemaOk(line)) continue;
+      const parsed = validateDiffRecord(line.value);
+      if (!parsed.ok) {
+        this.skipped.invalid++;
+        this.skipped.note(`${parsed.reason} (seq ${String(line.value["seq"])})`);
+        continue;
+      }
+      yield { record: parsed.record, cursor: line.cursor };
+    }
+  }
+
+  /** The first diff record at or after a time */
+  seek(t: number): Promise<Cursor> {
+    return this.diff.seek(t);
+  }
+
+  #snapshotOf(line: Line | undefined): SnapshotRecord | undefined {
+    if (line === undefined || !this.#schemaOk(line)) return undefined;
+    const parsed = validateSnapshot(line.value);
+    if (!parsed.ok) {
+      this.skipped.invalid++;
+      this.skipped.note(`snapshot: ${parsed.reason}`);
+      return undefined;
+    }
+    return parsed.record;
+  }
+
+  /** The newest snapshot taken at or before `t` (the newest of all when `t` is undefined) */
+  async snapshotAt(t?: number): Promise<SnapshotRecord | undefined> {
+    if (t === undefined) return this.#snapshotOf(await this.states.last());
+    const cursor = await this.states.seek(t + 1);
+    const line = await this.states.before(cursor);
+    return this.#snapshotOf(line);
+  }
+
+  /** The newest diff record time (ms), NaN for an empty history */
+  async lastTime(): Promise<number> {
+    const [d, s] = [await this.diff.last(), await this.states.last()];
+    return Math.max(d?.ts ?? NaN, s?.ts ?? NaN);
+  }
+
+  /**
+   * The observer's state at `t` (the end of the history when undefined): the snapshot at or
+   * before it, plus every diff record after that snapshot up to `t`.
+   */
+  async stateAt(t?: number): Promise<StateAt> {
+    const snap = await this.snapshotAt(t);
+    const state = new ObserverState(STATE_OPTIONS, snap?.state);
+    let asOf = snap ? Date.parse(snap.ts) : NaN;
+    // A record folded into the snapshot can carry the same ts as later ones: seek a little
+    // earlier and skip by seq.
+    const from = snap ? await this.diff.seek(Date.parse(snap.ts) - 5_000) : this.diff.start;
+    let replayed = 0;
+    for await (const { record } of this.records(from, t === undefined ? {} : { until: t })) {
+      if (snap && record.seq <= snap.diff_seq) continue;
+      state.apply(record);
+      replayed++;
+      asOf = Date.parse(record.ts);
+    }
+    return {
+      state: state.toData(),
+      snapshot: snap ? { seq: snap.seq, ts: snap.ts, diff_seq: snap.diff_seq } : null,
+      replayed,
+      asOf,
+    };
+  }
+}
