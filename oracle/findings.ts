@@ -20,6 +20,7 @@
  * | `observer_degraded`   | unreadable lines in the history, or a history that stopped          |
  */
 
+import { USER_INBOX } from "@mat/agents/protocol";
 import type { ErrorFold, ObserverStateData, Position, Severity } from "@mat/observer";
 
 export const FINDING_KINDS = [
@@ -104,7 +105,10 @@ export function diagnose(state: ObserverStateData, ctx: DiagnoseContext): Findin
   const recent = state.errors.filter((e) => ctx.asOf - Date.parse(e.last_seen) <= RECENT_WINDOW_MS);
 
   // Queues: a group with no members while work waits is an agent that is down.
-  for (const q of state.queues) {
+  // The user inbox is read by short-lived `submit` groups, not by an agent.
+  const queues = state.queues.filter((q) => q.agent !== USER_INBOX);
+  const consumed = new Set(queues.filter((q) => q.members > 0).map((q) => q.agent));
+  for (const q of queues) {
     if (q.members === 0 && q.lag > 0) {
       findings.push({
         kind: "agent_down",
@@ -142,8 +146,11 @@ export function diagnose(state: ObserverStateData, ctx: DiagnoseContext): Findin
     }
   }
 
-  // Handoffs still open past their deadline.
-  const stuck = state.handoffs_open.filter((h) => h.stuck);
+  // Handoffs still open past their deadline (flagged by the observer, or due by the end).
+  const stuck = state.handoffs_open.filter((h) =>
+    h.stuck || (h.deadline !== undefined && Date.parse(h.deadline) < ctx.asOf)
+  );
+  const stuckAgents = new Set(stuck.map((h) => h.to));
   for (const [agent, hs] of groupBy(stuck, (h) => h.to)) {
     const oldest = hs.reduce((a, b) => (a.created_at < b.created_at ? a : b));
     findings.push({
@@ -195,6 +202,8 @@ export function diagnose(state: ObserverStateData, ctx: DiagnoseContext): Findin
         break;
       case "task_unconsumed":
       case "unknown_agent":
+        // A queue read again by now: the tasks were picked up once its agent joined.
+        if (first.kind === "task_unconsumed" && agent !== null && consumed.has(agent)) break;
         findings.push({
           ...base,
           kind: "unroutable_task",
@@ -225,10 +234,26 @@ export function diagnose(state: ObserverStateData, ctx: DiagnoseContext): Findin
           next_commands: [`${o} agents`, `${o} diffs -e handoff_stuck`],
         });
         break;
+      case "stuck_deadline_passed":
+        // Stuck, then retried or answered late: still the fault to name, once per agent.
+        if (agent !== null && stuckAgents.has(agent)) break;
+        findings.push({
+          ...base,
+          kind: "stuck_handoff",
+          severity: "error",
+          summary:
+            `${count} handoff(s) to ${a} went unanswered past their deadline: ${first.message}`,
+          next_commands: [
+            first.conversation_id
+              ? `${o} trace ${first.conversation_id}`
+              : `${o} diffs -e handoff_stuck`,
+            `${o} errors -a ${a}`,
+          ],
+        });
+        break;
       case "delivered_twice":
       case "reply_orphaned":
       case "cancelled":
-      case "stuck_deadline_passed":
       case "queue_stall":
       case "queue_stop":
       case "queue_err":
