@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { createEnvelope, encodeEnvelope } from "./envelope.ts";
 import { parseProcessEvent } from "./process_record.ts";
 import { submitRequest } from "./submit.ts";
-import { AgentsProcess, TestQueues } from "./testing.ts";
+import { AgentsProcess, type SeenRecord, TestQueues } from "./testing.ts";
 
 interface System {
   queues: TestQueues;
@@ -103,9 +103,14 @@ Deno.test("a task delivered again after a crash is answered from the record, not
         l["agent"] === "researcher" && l["msg"] === "task answered"
       );
       assert.equal(executions.length, 1, "the researcher executed the task once");
-      const answers = (await queues.read("orchestrator")).filter((r) =>
-        r.envelope?.source === "researcher"
-      );
+      // The log line comes just before the resend: wait for the record itself.
+      let answers: SeenRecord[] = [];
+      for (let i = 0; i < 40 && answers.length < 2; i++) {
+        answers = (await queues.read("orchestrator")).filter((r) =>
+          r.envelope?.source === "researcher"
+        );
+        if (answers.length < 2) await new Promise((r) => setTimeout(r, 250));
+      }
       assert.equal(answers.length, 2, "the stored reply was sent again");
       assert.equal(new Set(answers.map((r) => r.envelope?.message_id)).size, 1, "same message");
     },
