@@ -1,28 +1,10 @@
 /** The oracle as a subprocess, with read-only permissions, under NO_COLOR. */
 
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import { COMMANDS } from "./cli_args.ts";
 import { validate } from "./json_schema.ts";
 import schema from "./schema/oracle_output.schema.json" with { type: "json" };
-
-const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
-
-export interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-export async function oracle(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-env", MAIN, ...args],
-    env: { NO_COLOR: "1", ...env },
-    stdin: "null",
-  }).output();
-  const text = new TextDecoder();
-  return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
-}
+import { oracle } from "./testing.ts";
 
 function line(seq: number, ts: string, extra: Record<string, unknown> = {}): string {
   return JSON.stringify({
