@@ -6,6 +6,7 @@
 import type { DiffRecord, ErrorFold, ObserverStateData } from "@mat/observer";
 import type { Invocation } from "./cli_args.ts";
 import { diagnose, type Finding, statusOf } from "./findings.ts";
+import type { Cursor } from "./history_reader.ts";
 import type { TimeMachine } from "./time_machine.ts";
 
 export const OUTPUT_SCHEMA_ID = "oracle-output/v1";
@@ -200,11 +201,18 @@ async function collect(
     ...(Number.isFinite(before) ? { until: before } : {}),
     ...(prefilter ? { prefilter } : {}),
   };
-  for await (const { record } of tm.records(from, opts)) {
+  let next: Cursor | undefined;
+  for await (const { record, cursor } of tm.records(from, opts)) {
     if (!keep(record)) continue;
     total++;
-    if (shown.length < limit) shown.push(record);
+    shown.push(record);
+    if (shown.length >= limit) {
+      next = cursor;
+      break;
+    }
   }
+  // Past the limit, lines are only counted (the prefilter is exact for record types).
+  if (next !== undefined) total += await tm.countAfter(next, opts);
   return { shown, total };
 }
 

@@ -33,13 +33,19 @@ export class ReadStats {
   }
 }
 
-export interface Line {
-  text: string;
-  /** The parsed JSON object */
-  value: Record<string, unknown>;
-  /** `ts` in milliseconds */
-  ts: number;
-  cursor: Cursor;
+/**
+ * One line of a history. Its `ts` is read from the record header without parsing the whole line;
+ * `value()` parses it on demand (undefined when the line is not a JSON object).
+ */
+export class Line {
+  #value: Record<string, unknown> | null | undefined = null;
+
+  constructor(readonly text: string, readonly ts: number, readonly cursor: Cursor) {}
+
+  value(): Record<string, unknown> | undefined {
+    if (this.#value === null) this.#value = parseObject(this.text);
+    return this.#value;
+  }
 }
 
 const CHUNK = 1 << 20;
@@ -49,7 +55,7 @@ function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
-function parseLine(text: string): { value: Record<string, unknown>; ts: number } | undefined {
+function parseObject(text: string): Record<string, unknown> | undefined {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -57,9 +63,40 @@ function parseLine(text: string): { value: Record<string, unknown>; ts: number }
     return undefined;
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
-  const record = value as Record<string, unknown>;
-  const ts = typeof record["ts"] === "string" ? Date.parse(record["ts"]) : NaN;
-  return Number.isNaN(ts) ? undefined : { value: record, ts };
+  return value as Record<string, unknown>;
+}
+
+/** The header's `ts` sits in the first bytes of every record the observer writes */
+const HEADER_TS = /"ts":"([^"]{10,40})"/;
+
+/** A line's `ts` in milliseconds: from its header, else from the parsed line; NaN if none */
+export function timeOfLine(text: string): number {
+  const m = HEADER_TS.exec(text.length > 200 ? text.slice(0, 200) : text);
+  if (m?.[1] !== undefined) {
+    const ts = Date.parse(m[1]);
+    if (!Number.isNaN(ts)) return ts;
+  }
+  const ts = parseObject(text)?.["ts"];
+  return typeof ts === "string" ? Date.parse(ts) : NaN;
+}
+
+/** The offset just past the first newline at or after `from` (`size` when there is none) */
+async function nextLineStart(
+  file: Deno.FsFile,
+  buf: Uint8Array,
+  from: number,
+  size: number,
+): Promise<number> {
+  let pos = from;
+  await file.seek(pos, Deno.SeekMode.Start);
+  while (pos < size) {
+    const n = await file.read(buf);
+    if (n === null || n === 0) break;
+    const nl = buf.subarray(0, n).indexOf(10);
+    if (nl >= 0) return pos + nl + 1;
+    pos += n;
+  }
+  return size;
 }
 
 export class History {
@@ -140,12 +177,12 @@ export class History {
             stats.lines++;
             const lineText = decoder.decode(lineBytes);
             if (options.prefilter && !options.prefilter(lineText)) continue;
-            const parsed = parseLine(lineText);
-            if (parsed === undefined) {
+            const ts = timeOfLine(lineText);
+            if (Number.isNaN(ts)) {
               stats.skip("corrupt", seg.path, here);
               continue;
             }
-            yield { text: lineText, ...parsed, cursor: { segment: s, offset: here } };
+            yield new Line(lineText, ts, { segment: s, offset: here });
           }
           carry = data.slice(last + 1);
           carryStart = offset - carry.length;
@@ -156,7 +193,7 @@ export class History {
     }
   }
 
-  /** The first complete line starting at or after `offset` in a segment, with its position */
+  /** The first readable line starting at or after `offset` in a segment, with its time */
   async #lineAfter(
     segment: number,
     offset: number,
@@ -165,35 +202,27 @@ export class History {
     if (seg === undefined) return undefined;
     const file = await Deno.open(seg.path, { read: true });
     try {
-      let pos = offset;
-      // Unless at the start, the line containing offset-1 is partial: skip to its end.
-      let skipping = pos > 0;
-      if (skipping) pos -= 1;
-      await file.seek(pos, Deno.SeekMode.Start);
       const buf = new Uint8Array(64 * 1024);
-      let line: number[] = [];
-      let lineStart = pos;
-      while (pos < seg.size) {
+      // Unless at the start, the line holding offset-1 is partial: its end is the next newline.
+      let lineStart = offset === 0 ? 0 : await nextLineStart(file, buf, offset - 1, seg.size);
+      while (lineStart < seg.size) {
+        await file.seek(lineStart, Deno.SeekMode.Start);
         const n = await file.read(buf);
-        if (n === null || n === 0) break;
-        for (let i = 0; i < n; i++, pos++) {
-          const b = buf[i] ?? 0;
-          if (skipping) {
-            if (b === 10) {
-              skipping = false;
-              lineStart = pos + 1;
-            }
-            continue;
-          }
-          if (b !== 10) {
-            line.push(b);
-            continue;
-          }
-          const parsed = parseLine(decoder.decode(new Uint8Array(line)));
-          if (parsed !== undefined) return { offset: lineStart, ts: parsed.ts };
-          line = [];
-          lineStart = pos + 1;
+        if (n === null || n === 0) return undefined;
+        const chunk = buf.subarray(0, n);
+        const nl = chunk.indexOf(10);
+        if (nl >= 0 || lineStart + n >= seg.size) {
+          // The whole line is in hand (or runs to the end of the file: a torn tail).
+          if (nl < 0) return undefined;
+          const ts = timeOfLine(decoder.decode(chunk.subarray(0, nl)));
+          if (!Number.isNaN(ts)) return { offset: lineStart, ts };
+          lineStart += nl + 1;
+          continue;
         }
+        // A long line: its header is in hand; read on to its end only if the header fails.
+        const head = timeOfLine(decoder.decode(chunk.subarray(0, Math.min(n, 200))));
+        if (!Number.isNaN(head)) return { offset: lineStart, ts: head };
+        lineStart = await nextLineStart(file, buf, lineStart, seg.size);
       }
       return undefined;
     } finally {

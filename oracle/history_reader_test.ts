@@ -23,7 +23,9 @@ async function writeHistory(
 
 async function seqsFrom(h: History, t: number): Promise<number[]> {
   const out: number[] = [];
-  for await (const l of h.lines(await h.seek(t), new ReadStats())) out.push(Number(l.value["seq"]));
+  for await (const l of h.lines(await h.seek(t), new ReadStats())) {
+    out.push(Number(l.value()?.["seq"]));
+  }
   return out;
 }
 
@@ -34,7 +36,7 @@ Deno.test("history reads closed segments in order, then the active file", async 
   const h = await History.open(dir, "diff_time_machine");
   const stats = new ReadStats();
   let n = 0;
-  for await (const l of h.lines(h.start, stats)) assert.equal(l.value["seq"], n++);
+  for await (const l of h.lines(h.start, stats)) assert.equal(l.value()?.["seq"], n++);
   assert.equal(n, 3000);
   assert.equal(stats.corrupt + stats.torn, 0);
   await Deno.remove(dir, { recursive: true });
@@ -52,13 +54,13 @@ Deno.test("seek finds the first record at or after a time across segments", asyn
   }
   assert.deepEqual(await seqsFrom(h, T0 + 5_000_000), []);
   assert.equal((await seqsFrom(h, T0 - 1000))[0], 0);
-  assert.equal(Number((await h.last())?.value["seq"]), 1999);
+  assert.equal(Number((await h.last())?.value()?.["seq"]), 1999);
   for (const target of [1, 700, 1400, 1999]) {
     const before = await h.before(await h.seek(T0 + target * 1000));
-    assert.equal(before?.value["seq"], target - 1, `before ${target}`);
+    assert.equal(before?.value()?.["seq"], target - 1, `before ${target}`);
   }
   assert.equal(await h.before(h.start), undefined);
-  assert.equal((await h.before(await h.seek(T0 + 9_999_000)))?.value["seq"], 1999);
+  assert.equal((await h.before(await h.seek(T0 + 9_999_000)))?.value()?.["seq"], 1999);
   await Deno.remove(dir, { recursive: true });
 });
 
@@ -67,7 +69,7 @@ Deno.test("corrupt and torn lines are skipped, counted and located", async () =>
   const h = await History.open(dir, "diff_time_machine");
   const stats = new ReadStats();
   const seqs: unknown[] = [];
-  for await (const l of h.lines(h.start, stats)) seqs.push(l.value["seq"]);
+  for await (const l of h.lines(h.start, stats)) seqs.push(l.value()?.["seq"]);
   assert.deepEqual(seqs, [0, 1]);
   assert.equal(stats.corrupt, 1);
   assert.equal(stats.torn, 1);

@@ -102,14 +102,22 @@ export class TimeMachine {
     return this.diff.empty && this.states.empty;
   }
 
-  #schemaOk(line: Line): boolean {
-    const v = line.value["schema_version"];
+  /** The line's JSON object when it is one of a schema this reader knows; counts the rest */
+  #valueOf(line: Line): Record<string, unknown> | undefined {
+    const value = line.value();
+    if (value === undefined) {
+      const history = line.text.includes(`"type":"snapshot"`) ? this.states : this.diff;
+      const path = history.segments[line.cursor.segment]?.path ?? "?";
+      this.skipped.read.skip("corrupt", path, line.cursor.offset);
+      return undefined;
+    }
+    const v = value["schema_version"];
     if (typeof v === "number" && v > RECORD_SCHEMA_VERSION) {
       this.skipped.newer++;
       this.skipped.note(`schema_version ${v} is newer than ${RECORD_SCHEMA_VERSION}`);
-      return false;
+      return undefined;
     }
-    return true;
+    return value;
   }
 
   /** Typed diff records from a cursor on, oldest first */
@@ -120,15 +128,34 @@ export class TimeMachine {
     const opts = options.prefilter ? { prefilter: options.prefilter } : {};
     for await (const line of this.diff.lines(from, this.skipped.read, opts)) {
       if (options.until !== undefined && line.ts > options.until) return;
-      if (!this.#schemaOk(line)) continue;
-      const parsed = validateDiffRecord(line.value);
+      const value = this.#valueOf(line);
+      if (value === undefined) continue;
+      const parsed = validateDiffRecord(value);
       if (!parsed.ok) {
         this.skipped.invalid++;
-        this.skipped.note(`${parsed.reason} (seq ${String(line.value["seq"])})`);
+        this.skipped.note(`${parsed.reason} (seq ${String(value["seq"])})`);
         continue;
       }
       yield { record: parsed.record, cursor: line.cursor };
     }
+  }
+
+  /**
+   * Counts the diff lines after `cursor` (up to `until`, passing `prefilter`) from their headers
+   * alone, without parsing them: how `--limit` says what it left out, cheaply
+   */
+  async countAfter(
+    cursor: Cursor,
+    options: { prefilter?: (text: string) => boolean; until?: number } = {},
+  ): Promise<number> {
+    let n = 0;
+    const opts = options.prefilter ? { prefilter: options.prefilter } : {};
+    for await (const line of this.diff.lines(cursor, this.skipped.read, opts)) {
+      if (options.until !== undefined && line.ts > options.until) break;
+      if (line.cursor.segment === cursor.segment && line.cursor.offset === cursor.offset) continue;
+      n++;
+    }
+    return n;
   }
 
   /** The first diff record at or after a time */
@@ -137,8 +164,9 @@ export class TimeMachine {
   }
 
   #snapshotOf(line: Line | undefined): SnapshotRecord | undefined {
-    if (line === undefined || !this.#schemaOk(line)) return undefined;
-    const parsed = validateSnapshot(line.value);
+    const value = line === undefined ? undefined : this.#valueOf(line);
+    if (value === undefined) return undefined;
+    const parsed = validateSnapshot(value);
     if (!parsed.ok) {
       this.skipped.invalid++;
       this.skipped.note(`snapshot: ${parsed.reason}`);

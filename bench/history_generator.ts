@@ -1,0 +1,150 @@
+/**
+ * Generates a large time machine in the real record format by driving the observer's own code
+ * (EventRecorder, ObserverState, TimeMachineWriter with rotation) with synthetic Kafka records
+ * on a simulated clock: conversations of TASK/RESULT handoffs, some rate-limited ERRORs, some
+ * malformed records, some tasks never answered (stuck), and a snapshot every few thousand records.
+ */
+
+import { createEnvelope, encodeEnvelope, replyTo, topicFor } from "@mat/agents/protocol";
+import { DIFF_FILE_BASE, type DiffBody, type SnapshotBody, STATE_FILE_BASE } from "@mat/observer";
+import { EventRecorder } from "../observer/event_recorder.ts";
+import type { KafkaRecord } from "../observer/kafka_adapter.ts";
+import { ObserverState } from "../observer/observer_state.ts";
+import { TimeMachineWriter } from "../observer/time_machine_writer.ts";
+
+export interface GenerateOptions {
+  dir: string;
+  /** Stop once the diff history reaches this many bytes */
+  bytes: number;
+  /** Simulated start time */
+  start: number;
+  /** Simulated milliseconds between two Kafka records */
+  stepMs: number;
+  segmentBytes?: number;
+  snapshotEvery?: number;
+  progress?: (bytes: number) => void;
+}
+
+const PREFIX = "agent-queue-";
+const WORKERS = ["researcher", "writer", "coder"] as const;
+const encoder = new TextEncoder();
+
+export async function generateHistory(options: GenerateOptions): Promise<{ records: number }> {
+  let clock = options.start;
+  const now = () => new Date(clock);
+  const segmentBytes = options.segmentBytes ?? 64 * 1024 * 1024;
+  const stateOptions = { prefix: PREFIX, windowSize: 5, stuckAfterMs: 60_000 };
+  const state = new ObserverState(stateOptions);
+  const diff = await TimeMachineWriter.open<DiffBody>({
+    dir: options.dir,
+    base: DIFF_FILE_BASE,
+    segmentBytes,
+    retainSegments: 1_000,
+    syncIntervalMs: 60_000,
+    now,
+    segmentHeader: (segment) => ({
+      type: "segment_started",
+      segment,
+      positions: [...state.positions.values()],
+    }),
+  });
+  const snaps = await TimeMachineWriter.open<SnapshotBody>({
+    dir: options.dir,
+    base: STATE_FILE_BASE,
+    segmentBytes,
+    retainSegments: 1_000,
+    syncIntervalMs: 60_000,
+    now,
+  });
+  const recorder = new EventRecorder(diff, state, { prefix: PREFIX, previewBytes: 512, now });
+  const offsets = new Map<string, number>();
+  const kafka = (topic: string, value: string | Uint8Array): KafkaRecord => {
+    const partition = (offsets.size + topic.length) % 3;
+    const key = `${topic}:${partition}`;
+    const offset = offsets.get(key) ?? 0;
+    offsets.set(key, offset + 1);
+    return {
+      topic,
+      partition,
+      offset: String(offset),
+      key: null,
+      value: typeof value === "string" ? encoder.encode(value) : value,
+      headers: {},
+      timestamp: clock,
+    };
+  };
+  const snapshotEvery = options.snapshotEvery ?? 5_000;
+  let n = 0;
+  let written = 0;
+  let conversation = 0;
+  const text = "Consumer lag is the distance between the newest offset and the committed one. ";
+  while (written < options.bytes) {
+    conversation++;
+    const conv = `conv-${conversation.toString(16).padStart(8, "0")}`;
+    for (const [i, worker] of WORKERS.entries()) {
+      const task = createEnvelope({
+        type: "TASK",
+        source: "orchestrator",
+        target: worker,
+        conversation_id: conv,
+        task_id: `${conv}.${i + 1}-${worker}`,
+        deadline: new Date(clock + 20_000),
+        payload: { instruction: text.repeat(3), context: text.repeat(2) },
+      }, now());
+      recorder.ingest(kafka(topicFor(worker, PREFIX), encodeEnvelope(task)));
+      clock += options.stepMs;
+      n++;
+      if (conversation % 97 === 0 && worker === "writer") continue; // never answered: stuck
+      if (conversation % 13 === 0 && worker === "coder") {
+        recorder.ingest(kafka(
+          topicFor("orchestrator", PREFIX),
+          encodeEnvelope(replyTo(task, "ERROR", {
+            error: {
+              kind: "llm_rate_limit",
+              message: "LLM rate limit (HTTP 429)",
+              retryable: true,
+            },
+          })),
+        ));
+      } else {
+        recorder.ingest(kafka(
+          topicFor("orchestrator", PREFIX),
+          encodeEnvelope(replyTo(task, "RESULT", {
+            payload: { output: text.repeat(4) },
+            usage: {
+              model: "scripted-1",
+              input_tokens: 120,
+              output_tokens: 80,
+              cost_usd: 0.00007,
+              latency_ms: 40,
+            },
+          })),
+        ));
+      }
+      clock += options.stepMs;
+      n++;
+    }
+    if (conversation % 500 === 0) {
+      recorder.ingest(kafka(topicFor("orchestrator", PREFIX), `{"type":"RESULT",`));
+      n++;
+    }
+    recorder.checkStuck();
+    if (n % snapshotEvery < 7) {
+      await diff.flush();
+      snaps.append({ type: "snapshot", diff_seq: diff.lastSeq, state: state.toData() });
+      await snaps.flush();
+      written = 0;
+      for await (const e of Deno.readDir(options.dir)) {
+        if (e.name.startsWith(DIFF_FILE_BASE)) {
+          written += (await Deno.stat(`${options.dir}/${e.name}`)).size;
+        }
+      }
+      options.progress?.(written);
+    }
+  }
+  await diff.flush();
+  snaps.append({ type: "snapshot", diff_seq: diff.lastSeq, state: state.toData() });
+  await diff.close();
+  await snaps.close();
+  return { records: n };
+}
