@@ -20,7 +20,7 @@ import { FaultPlan } from "./faults.ts";
 import type { Bus, IncomingRecord, Subscription } from "./kafka_bus.ts";
 import type { ChatModel } from "./llm.ts";
 import { OffsetTracker } from "./offset_tracker.ts";
-import { groupFor, topicFor, topicPrefix } from "./topics.ts";
+import { groupFor, SENDER_HEADER, topicFor, topicPrefix } from "./topics.ts";
 import {
   childSpan,
   formatTraceparent,
@@ -300,7 +300,10 @@ export class AgentRuntime {
       topic: topicFor(env.target, this.#prefix),
       key: env.conversation_id,
       value: encodeEnvelope(env),
-      headers: { [TRACEPARENT_HEADER]: formatTraceparent(childSpan(trace)) },
+      headers: {
+        [TRACEPARENT_HEADER]: formatTraceparent(childSpan(trace)),
+        [SENDER_HEADER]: this.name,
+      },
     };
   }
 
@@ -388,7 +391,7 @@ export class AgentRuntime {
         topic: topicFor(task.source, this.#prefix),
         key: task.conversation_id,
         value: `{"type":"RESULT","task_id":"${task.task_id}",`,
-        headers: {},
+        headers: { [SENDER_HEADER]: this.name },
       }]);
     }
     if (this.#faults.take("drop", payloadText)) {

@@ -2,7 +2,7 @@
 
 import { createEnvelope, encodeEnvelope, type Envelope, parseEnvelope } from "./envelope.ts";
 import type { Bus } from "./kafka_bus.ts";
-import { topicFor, topicPrefix, USER_INBOX } from "./topics.ts";
+import { SENDER_HEADER, topicFor, topicPrefix, USER_INBOX } from "./topics.ts";
 import { childSpan, formatTraceparent, TRACEPARENT_HEADER } from "./trace_context.ts";
 
 export interface SubmitOptions {
@@ -59,7 +59,7 @@ export async function submitRequest(options: SubmitOptions): Promise<SubmitOutco
       topic: topicFor("orchestrator", prefix),
       key: conversationId,
       value: encodeEnvelope(task),
-      headers: { [TRACEPARENT_HEADER]: formatTraceparent(trace) },
+      headers: { [TRACEPARENT_HEADER]: formatTraceparent(trace), [SENDER_HEADER]: USER_INBOX },
     }]);
     const timeout = new Promise<undefined>((resolve) => {
       timer = setTimeout(() => resolve(undefined), options.timeoutMs + 2_000);

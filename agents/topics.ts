@@ -37,3 +37,9 @@ export function bootstrapServers(
 /** The four sample agents, and `user`: the inbox where `submit` reads answers. */
 export const SAMPLE_AGENTS = ["orchestrator", "researcher", "writer", "coder"] as const;
 export const USER_INBOX = "user";
+
+/**
+ * Record header naming the agent that produced a record. It lets a reader attribute even a record
+ * whose value cannot be parsed (the envelope's `source` is then unreadable).
+ */
+export const SENDER_HEADER = "x-agent";
