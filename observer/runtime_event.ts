@@ -75,7 +75,9 @@ export type ParsedRuntimeEvent = { ok: true; event: RuntimeEvent } | { ok: false
 
 /** Narrows a runtime event read back from JSON; the error names the first offending field */
 export function parseRuntimeEvent(value: unknown): ParsedRuntimeEvent {
-  if (!isRecord(value)) return { ok: false, error: `Runtime event is not an object: ${quote(value)}` };
+  if (!isRecord(value)) {
+    return { ok: false, error: `Runtime event is not an object: ${quote(value)}` };
+  }
   const { source, kind, agent, process, at } = value;
   if (source !== "k8s" && source !== "local") {
     return { ok: false, error: `Runtime event source is not "k8s" or "local": ${quote(source)}` };

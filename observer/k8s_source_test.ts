@@ -1,0 +1,586 @@
+/**
+ * The Kubernetes runtime source against a real kube-apiserver and etcd (scripts/kube_apiserver.ts).
+ * No kubelet runs: the tests create pods and write their `status` the way a kubelet would, and
+ * create Events directly. The resilience test puts a TCP proxy between the source and the server
+ * to drop its connections, and makes it resume from a version the server no longer has (410).
+ */
+
+import assert from "node:assert/strict";
+import {
+  type KubeApiServer,
+  kubeBinariesAvailability,
+  startKubeApiServer,
+} from "../scripts/kube_apiserver.ts";
+import { diffPod, K8sSource, narrowPod, parseQuantity } from "./k8s_source.ts";
+import type { RuntimeEvent, RuntimeEventKind } from "./runtime_event.ts";
+import { parseRuntimeEvent } from "./runtime_event.ts";
+
+const availability = await kubeBinariesAvailability();
+const skipReason = availability.available ? undefined : availability.reason;
+if (skipReason !== undefined) {
+  console.log(`k8s_source_test: skipping the kube-apiserver tests: ${skipReason}`);
+}
+
+const NAMESPACE = "agents";
+const SELECTOR = "app.kubernetes.io/part-of=multi-agent-system";
+
+/** Minimal REST client for what a kubelet and a test do to the API */
+class Kube {
+  readonly #client: Deno.HttpClient;
+  constructor(readonly server: KubeApiServer) {
+    this.#client = Deno.createHttpClient({ caCerts: [server.caCertPem] });
+  }
+
+  async request(method: string, path: string, body?: unknown, contentType?: string) {
+    const response = await fetch(`${this.server.url}${path}`, {
+      method,
+      headers: {
+        Authorization: `Bearer ${this.server.token}`,
+        "Content-Type": contentType ?? "application/json",
+      },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      client: this.#client,
+    });
+    const text = await response.text();
+    assert.ok(response.ok, `${method} ${path} answered ${response.status}: ${text}`);
+    return JSON.parse(text) as unknown;
+  }
+
+  async status(path: string): Promise<number> {
+    const response = await fetch(`${this.server.url}${path}`, {
+      headers: { Authorization: `Bearer ${this.server.token}` },
+      client: this.#client,
+    });
+    await response.body?.cancel();
+    return response.status;
+  }
+
+  createNamespace(name: string) {
+    return this.request("POST", "/api/v1/namespaces", {
+      apiVersion: "v1",
+      kind: "Namespace",
+      metadata: { name },
+    });
+  }
+
+  createPod(name: string, labels: Record<string, string>) {
+    return this.request("POST", `/api/v1/namespaces/${NAMESPACE}/pods`, {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name, namespace: NAMESPACE, labels },
+      spec: { containers: [{ name: "agent", image: "multi-agent-telemetry:dev" }] },
+    });
+  }
+
+  /** Writes the status subresource as a kubelet would (a merge patch replaces the lists) */
+  patchStatus(name: string, status: Record<string, unknown>) {
+    return this.request(
+      "PATCH",
+      `/api/v1/namespaces/${NAMESPACE}/pods/${name}/status`,
+      { status },
+      "application/merge-patch+json",
+    );
+  }
+
+  deletePod(name: string) {
+    return this.request(
+      "DELETE",
+      `/api/v1/namespaces/${NAMESPACE}/pods/${name}?gracePeriodSeconds=0`,
+    );
+  }
+
+  createWarning(pod: string, reason: string, message: string) {
+    const now = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+    return this.request("POST", `/api/v1/namespaces/${NAMESPACE}/events`, {
+      apiVersion: "v1",
+      kind: "Event",
+      metadata: { name: `${pod}.${crypto.randomUUID().slice(0, 8)}`, namespace: NAMESPACE },
+      involvedObject: { kind: "Pod", name: pod, namespace: NAMESPACE, apiVersion: "v1" },
+      reason,
+      message,
+      type: "Warning",
+      count: 1,
+      firstTimestamp: now,
+      lastTimestamp: now,
+      source: { component: "kubelet" },
+    });
+  }
+
+  close() {
+    this.#client.close();
+  }
+}
+
+function iso(offsetMs = 0): string {
+  return new Date(Date.now() + offsetMs).toISOString().replace(/\.\d+Z$/, "Z");
+}
+
+function runningStatus(
+  restartCount: number,
+  options: { ready?: boolean; lastTerminated?: Record<string, unknown>; startedAt?: string } = {},
+) {
+  const ready = options.ready ?? true;
+  return {
+    phase: "Running",
+    conditions: [
+      { type: "PodScheduled", status: "True", lastTransitionTime: iso(-60_000) },
+      { type: "Ready", status: ready ? "True" : "False", lastTransitionTime: iso() },
+    ],
+    containerStatuses: [{
+      name: "agent",
+      image: "multi-agent-telemetry:dev",
+      imageID: "",
+      ready,
+      started: true,
+      restartCount,
+      state: { running: { startedAt: options.startedAt ?? iso() } },
+      ...(options.lastTerminated ? { lastState: { terminated: options.lastTerminated } } : {}),
+    }],
+  };
+}
+
+function waitingStatus(reason: string, restartCount: number) {
+  return {
+    phase: "Pending",
+    conditions: [{ type: "PodScheduled", status: "True", lastTransitionTime: iso() }],
+    containerStatuses: [{
+      name: "agent",
+      image: "multi-agent-telemetry:dev",
+      imageID: "",
+      ready: false,
+      restartCount,
+      state: { waiting: { reason, message: `back-off restarting failed container (${reason})` } },
+    }],
+  };
+}
+
+/** Every event a source emitted, each checked against the validator, and ways to wait for one */
+class Collected {
+  readonly events: RuntimeEvent[] = [];
+  readonly emit = (e: RuntimeEvent): void => {
+    const parsed = parseRuntimeEvent(JSON.parse(JSON.stringify(e)));
+    assert.ok(parsed.ok, parsed.ok ? "" : parsed.error);
+    this.events.push(e);
+  };
+
+  find(kind: RuntimeEventKind, process: string, extra: (e: RuntimeEvent) => boolean = () => true) {
+    return this.events.find((e) => e.kind === kind && e.process === process && extra(e));
+  }
+
+  async waitFor(
+    kind: RuntimeEventKind,
+    process: string,
+    extra: (e: RuntimeEvent) => boolean = () => true,
+    timeoutMs = 15_000,
+  ): Promise<RuntimeEvent> {
+    const until = Date.now() + timeoutMs;
+    while (Date.now() < until) {
+      const found = this.find(kind, process, extra);
+      if (found) return found;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(
+      `No "${kind}" event for "${process}" within ${timeoutMs} ms; got:\n` +
+        this.events.map((e) => JSON.stringify(e)).join("\n"),
+    );
+  }
+}
+
+async function withServer(
+  body: (server: KubeApiServer, kube: Kube) => Promise<void>,
+  extraApiServerArgs: string[] = [],
+): Promise<void> {
+  const server = await startKubeApiServer({ extraApiServerArgs, log: () => {} });
+  const kube = new Kube(server);
+  try {
+    await kube.createNamespace(NAMESPACE);
+    await body(server, kube);
+  } finally {
+    kube.close();
+    await server.stop();
+  }
+}
+
+const AGENT_LABELS = (agent: string) => ({
+  "app.kubernetes.io/part-of": "multi-agent-system",
+  agent,
+});
+
+Deno.test({
+  name: "pod lifecycle changes written as a kubelet would become runtime events",
+  ignore: skipReason !== undefined,
+  fn: () =>
+    withServer(async (server, kube) => {
+      const seen = new Collected();
+      const source = new K8sSource({
+        kubeconfigPath: server.kubeconfigPath,
+        namespace: NAMESPACE,
+        labelSelector: SELECTOR,
+        metricsIntervalMs: 500, // not served here: polling must stop quietly
+      });
+      await source.start(seen.emit);
+      try {
+        // A pod that starts, gets ready, is OOM-killed mid-task and comes back.
+        await kube.createPod("agent-researcher-0", AGENT_LABELS("researcher"));
+        const created = await seen.waitFor("created", "agent-researcher-0");
+        assert.equal(created.agent, "researcher");
+        assert.equal(created.namespace, NAMESPACE);
+        assert.equal(source.health().ok, true);
+
+        await kube.patchStatus("agent-researcher-0", runningStatus(0));
+        await seen.waitFor("scheduled", "agent-researcher-0");
+        await seen.waitFor("started", "agent-researcher-0");
+        await seen.waitFor("ready", "agent-researcher-0");
+
+        const finishedAt = iso(-1000);
+        await kube.patchStatus(
+          "agent-researcher-0",
+          runningStatus(1, {
+            ready: false,
+            lastTerminated: {
+              exitCode: 137,
+              reason: "OOMKilled",
+              signal: 9,
+              startedAt: iso(-60_000),
+              finishedAt,
+            },
+          }),
+        );
+        const restarted = await seen.waitFor("restarted", "agent-researcher-0");
+        assert.equal(restarted.reason, "OOMKilled");
+        assert.equal(restarted.exit_code, 137);
+        assert.equal(restarted.signal, "SIGKILL");
+        assert.equal(restarted.restart_count, 1);
+        assert.equal(restarted.at, new Date(finishedAt).toISOString().replace(/\.000Z$/, "Z"));
+        await seen.waitFor("not_ready", "agent-researcher-0");
+
+        // A crash-looping pod, a pod whose image cannot be pulled, an unschedulable pod.
+        await kube.createPod("agent-writer-0", AGENT_LABELS("writer"));
+        await kube.patchStatus("agent-writer-0", waitingStatus("CrashLoopBackOff", 4));
+        const loop = await seen.waitFor("crash_loop", "agent-writer-0");
+        assert.equal(loop.agent, "writer");
+        assert.equal(loop.reason, "CrashLoopBackOff");
+        assert.equal(loop.restart_count, 4);
+
+        await kube.createPod("agent-coder-0", { ...AGENT_LABELS("coder") });
+        await kube.patchStatus("agent-coder-0", waitingStatus("ImagePullBackOff", 0));
+        await seen.waitFor("image_pull_backoff", "agent-coder-0");
+
+        // The agent name falls back to app.kubernetes.io/name.
+        await kube.createPod("agent-orchestrator-0", {
+          "app.kubernetes.io/part-of": "multi-agent-system",
+          "app.kubernetes.io/name": "orchestrator",
+        });
+        await kube.patchStatus("agent-orchestrator-0", {
+          phase: "Pending",
+          conditions: [{
+            type: "PodScheduled",
+            status: "False",
+            reason: "Unschedulable",
+            message: "0/3 nodes are available: 3 Insufficient memory.",
+            lastTransitionTime: iso(),
+          }],
+        });
+        const unschedulable = await seen.waitFor("unschedulable", "agent-orchestrator-0");
+        assert.equal(unschedulable.agent, "orchestrator");
+        assert.match(unschedulable.message ?? "", /Insufficient memory/);
+
+        // Eviction.
+        await kube.patchStatus("agent-coder-0", {
+          phase: "Failed",
+          reason: "Evicted",
+          message: "The node was low on resource: memory.",
+        });
+        const evicted = await seen.waitFor("evicted", "agent-coder-0");
+        assert.equal(evicted.reason, "Evicted");
+
+        // Warning events: about a selected pod yes, about another pod no.
+        await kube.createPod("unrelated-0", { app: "something-else" });
+        await kube.createWarning("unrelated-0", "BackOff", "not ours");
+        await kube.createWarning(
+          "agent-writer-0",
+          "BackOff",
+          "Back-off restarting failed container",
+        );
+        const warning = await seen.waitFor("warning_event", "agent-writer-0");
+        assert.equal(warning.reason, "BackOff");
+        assert.equal(warning.agent, "writer");
+        assert.match(warning.message ?? "", /Back-off restarting/);
+
+        // Deletion.
+        await kube.deletePod("agent-researcher-0");
+        const deleted = await seen.waitFor("deleted", "agent-researcher-0");
+        assert.equal(deleted.agent, "researcher");
+
+        assert.equal(seen.events.filter((e) => e.process === "unrelated-0").length, 0);
+        assert.equal(seen.events.filter((e) => e.kind === "source_error").length, 0);
+        assert.equal(seen.events.filter((e) => e.kind === "warning_event").length, 1);
+        assert.deepEqual(
+          seen.events.filter((e) => e.kind === "restarted").map((e) =>
+            `${e.process} ${e.restart_count}`
+          ),
+          ["agent-researcher-0 1", "agent-writer-0 4"],
+          "each restart reported once",
+        );
+        assert.deepEqual(source.health(), { ok: true });
+      } finally {
+        await source.stop();
+      }
+    }),
+});
+
+/** A TCP proxy whose connections a test can cut (TLS passes through untouched) */
+class CuttableProxy {
+  readonly #listener: Deno.TcpListener;
+  readonly #open = new Set<Deno.Conn>();
+  readonly #accepting: Promise<void>;
+  #refusing = false;
+  accepted = 0;
+
+  constructor(readonly upstreamPort: number) {
+    this.#listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    this.#accepting = this.#accept();
+  }
+
+  get port(): number {
+    return this.#listener.addr.port;
+  }
+
+  async #accept(): Promise<void> {
+    for await (const conn of this.#listener) {
+      if (this.#refusing) {
+        conn.close();
+        continue;
+      }
+      this.accepted++;
+      this.#pipe(conn).catch(() => {});
+    }
+  }
+
+  async #pipe(client: Deno.Conn): Promise<void> {
+    let upstream: Deno.Conn;
+    try {
+      upstream = await Deno.connect({ hostname: "127.0.0.1", port: this.upstreamPort });
+    } catch {
+      client.close();
+      return;
+    }
+    this.#open.add(client);
+    this.#open.add(upstream);
+    const close = (conn: Deno.Conn) => {
+      if (this.#open.delete(conn)) {
+        try {
+          conn.close();
+        } catch { /* already closed */ }
+      }
+    };
+    await Promise.allSettled([
+      client.readable.pipeTo(upstream.writable),
+      upstream.readable.pipeTo(client.writable),
+    ]);
+    close(client);
+    close(upstream);
+  }
+
+  /** Closes every proxied connection and refuses new ones until `resume()` */
+  cut(): void {
+    this.#refusing = true;
+    for (const conn of [...this.#open]) {
+      this.#open.delete(conn);
+      try {
+        conn.close();
+      } catch { /* already closed */ }
+    }
+  }
+
+  resume(): void {
+    this.#refusing = false;
+  }
+
+  async close(): Promise<void> {
+    this.cut();
+    this.#listener.close();
+    await this.#accepting.catch(() => {});
+  }
+}
+
+async function kubeconfigVia(server: KubeApiServer, port: number): Promise<string> {
+  const config = JSON.parse(await Deno.readTextFile(server.kubeconfigPath)) as {
+    clusters: { cluster: { server: string } }[];
+  };
+  for (const entry of config.clusters) entry.cluster.server = `https://127.0.0.1:${port}`;
+  const path = await Deno.makeTempFile({ prefix: "kubeconfig-proxy-", suffix: ".json" });
+  await Deno.writeTextFile(path, JSON.stringify(config));
+  return path;
+}
+
+Deno.test({
+  name: "the watch survives a forced 410 and a dropped connection without missing a transition",
+  ignore: skipReason !== undefined,
+  fn: () =>
+    withServer(async (server, kube) => {
+      const upstreamPort = Number(new URL(server.url).port);
+      const proxy = new CuttableProxy(upstreamPort);
+      const kubeconfigPath = await kubeconfigVia(server, proxy.port);
+      const seen = new Collected();
+      const logs: string[] = [];
+      const source = new K8sSource({
+        kubeconfigPath,
+        namespace: NAMESPACE,
+        labelSelector: SELECTOR,
+        metricsIntervalMs: 0,
+        backoffMs: 200,
+        maxBackoffMs: 1000,
+        log: (level, msg, fields) => logs.push(`${level} ${msg} ${JSON.stringify(fields ?? {})}`),
+      });
+      try {
+        await kube.createPod("agent-researcher-0", AGENT_LABELS("researcher"));
+        await kube.createPod("agent-writer-0", AGENT_LABELS("writer"));
+        await kube.patchStatus("agent-researcher-0", runningStatus(1));
+        await source.start(seen.emit);
+        // Pods that existed before the source started are reported from the first list.
+        await seen.waitFor("created", "agent-writer-0");
+        const initial = await seen.waitFor("restarted", "agent-researcher-0");
+        assert.equal(initial.restart_count, 1);
+        await kube.patchStatus("agent-writer-0", runningStatus(0));
+        await seen.waitFor("started", "agent-writer-0");
+
+        // 1. Every connection is cut mid-watch; the pod restarts while the source is away.
+        proxy.cut();
+        await seen.waitFor("source_error", "");
+        assert.equal(source.health().ok, false);
+        assert.match(source.health().reason ?? "", /.+/);
+        await kube.patchStatus(
+          "agent-researcher-0",
+          runningStatus(2, { lastTerminated: { exitCode: 1, reason: "Error", finishedAt: iso() } }),
+        );
+        await new Promise((r) => setTimeout(r, 1500)); // a few failed reconnects
+        proxy.resume();
+        const second = await seen.waitFor(
+          "restarted",
+          "agent-researcher-0",
+          (e) => e.restart_count === 2,
+        );
+        assert.equal(second.reason, "Error");
+        assert.equal(second.exit_code, 1);
+        assert.equal(
+          seen.events.filter((e) => e.kind === "source_error").length,
+          1,
+          "one source_error for the outage",
+        );
+        await waitUntil(() => source.health().ok, "the source to be healthy again");
+
+        // 2. Cut again, change things, and make the source resume from a version the server no
+        // longer has: it gets 410 Gone, relists, and the diff still reports every transition.
+        proxy.cut();
+        await waitUntil(
+          () => seen.events.filter((e) => e.kind === "source_error").length === 2,
+          "a second source_error",
+        );
+        await kube.patchStatus(
+          "agent-researcher-0",
+          runningStatus(3, {
+            lastTerminated: { exitCode: 137, reason: "OOMKilled", finishedAt: iso() },
+          }),
+        );
+        await kube.deletePod("agent-writer-0");
+        await waitForCompaction(kube);
+        source.resumePodWatchFrom("1");
+        proxy.resume();
+        await seen.waitFor("resynced", "");
+        const third = await seen.waitFor(
+          "restarted",
+          "agent-researcher-0",
+          (e) => e.restart_count === 3,
+        );
+        assert.equal(third.reason, "OOMKilled");
+        await seen.waitFor("deleted", "agent-writer-0");
+        assert.ok(
+          logs.some((line) => line.includes("relists") && line.includes("410")),
+          `the source says it relisted after a 410:\n${logs.join("\n")}`,
+        );
+        // Nothing was reported twice across the reconnects and the relist.
+        const restarts = seen.events.filter((e) => e.kind === "restarted").map((e) =>
+          e.restart_count
+        );
+        assert.deepEqual(restarts, [1, 2, 3]);
+        assert.equal(seen.events.filter((e) => e.kind === "deleted").length, 1);
+        await waitUntil(() => source.health().ok, "the source to be healthy again");
+      } finally {
+        await source.stop();
+        await proxy.close();
+        await Deno.remove(kubeconfigPath);
+      }
+    }, [
+      // Watches go to etcd (not the watch cache, which keeps its own window) and etcd is
+      // compacted every 2 s: a watch from an old resourceVersion then gets 410 Expired.
+      "--watch-cache=false",
+      "--etcd-compaction-interval=2s",
+    ]),
+});
+
+/** Waits until etcd no longer has revision 1 (a read of exactly that version is 410 Gone) */
+async function waitForCompaction(kube: Kube): Promise<void> {
+  const until = Date.now() + 20_000;
+  while (Date.now() < until) {
+    const status = await kube.status(
+      `/api/v1/namespaces/${NAMESPACE}/pods?resourceVersion=1&resourceVersionMatch=Exact`,
+    );
+    if (status === 410) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error("etcd was not compacted within 20 s");
+}
+
+async function waitUntil(test: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!test()) {
+    if (Date.now() > until) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+Deno.test("a pod narrows from the API's JSON and diffs into the transitions it went through", () => {
+  const pod = narrowPod({
+    metadata: {
+      name: "p",
+      namespace: "ns",
+      uid: "u1",
+      resourceVersion: "7",
+      labels: { agent: "coder" },
+    },
+    status: {
+      phase: "Running",
+      containerStatuses: [{
+        name: "agent",
+        restartCount: 2,
+        ready: true,
+        state: { waiting: { reason: "ErrImagePull" } },
+      }],
+    },
+  });
+  assert.ok(pod.ok);
+  const kinds = diffPod(undefined, pod.value, "2025-01-01T00:00:00.000Z").map((e) => e.kind);
+  assert.deepEqual(kinds, ["created", "restarted", "image_pull_backoff"]);
+  // The same version again yields nothing.
+  assert.deepEqual(diffPod(pod.value, pod.value, "2025-01-01T00:00:00.000Z"), []);
+
+  const bad = narrowPod({ metadata: { name: "p", uid: "u" } });
+  assert.ok(!bad.ok);
+  assert.match(bad.error, /^Pod metadata lacks name, uid or resourceVersion: /);
+  const badContainers = narrowPod({
+    metadata: { name: "p", uid: "u", resourceVersion: "1" },
+    status: { containerStatuses: "nope" },
+  });
+  assert.ok(!badContainers.ok);
+  assert.equal(badContainers.error, `Pod "p" containerStatuses is not a list: "nope"`);
+});
+
+Deno.test("kubernetes quantities convert to millicores and bytes", () => {
+  assert.equal(parseQuantity("250m"), 0.25);
+  assert.equal(parseQuantity("2"), 2);
+  assert.equal(parseQuantity("1500000n"), 0.0015);
+  assert.equal(parseQuantity("64Mi"), 64 * 1024 * 1024);
+  assert.equal(parseQuantity("1k"), 1000);
+  assert.equal(parseQuantity("12x"), undefined);
+});

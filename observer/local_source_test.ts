@@ -1,0 +1,270 @@
+/**
+ * The local runtime source: against the real supervisor running a real agent (killed with
+ * SIGKILL by the test), and against hand-written processes.jsonl files for the edge cases a
+ * tail must get right (a file not there yet, a torn last line, truncation, a resume offset).
+ */
+
+import assert from "node:assert/strict";
+import { AgentsProcess, TestQueues } from "@mat/agents/testing";
+import { bootstrapServers } from "@mat/agents/protocol";
+import { completeLines, LocalSource, procStat, vmRssBytes } from "./local_source.ts";
+import { parseRuntimeEvent, type RuntimeEvent, type RuntimeEventKind } from "./runtime_event.ts";
+
+class Collected {
+  readonly events: RuntimeEvent[] = [];
+  readonly emit = (e: RuntimeEvent): void => {
+    const parsed = parseRuntimeEvent(JSON.parse(JSON.stringify(e)));
+    assert.ok(parsed.ok, parsed.ok ? "" : parsed.error);
+    this.events.push(e);
+  };
+
+  kinds(): RuntimeEventKind[] {
+    return this.events.map((e) => e.kind);
+  }
+
+  async waitFor(
+    test: (e: RuntimeEvent) => boolean,
+    what: string,
+    timeoutMs = 30_000,
+  ): Promise<RuntimeEvent> {
+    const until = Date.now() + timeoutMs;
+    while (Date.now() < until) {
+      const found = this.events.find(test);
+      if (found) return found;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(
+      `No ${what} within ${timeoutMs} ms; got:\n` +
+        this.events.map((e) => JSON.stringify(e)).join("\n"),
+    );
+  }
+}
+
+function line(fields: Record<string, unknown>): string {
+  return JSON.stringify({
+    schema_version: 1,
+    ts: "2025-06-01T10:00:00.000Z",
+    started_at: "2025-06-01T10:00:00.000Z",
+    restart_count: 0,
+    ...fields,
+  }) + "\n";
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function brokerReachable(): Promise<string | undefined> {
+  const [first] = bootstrapServers();
+  const [hostname, port] = (first ?? "127.0.0.1:9092").split(":");
+  try {
+    const conn = await Deno.connect({ hostname: hostname ?? "127.0.0.1", port: Number(port) });
+    conn.close();
+    return undefined;
+  } catch (error) {
+    return `no Kafka broker at ${first} (start one with "deno task kafka start"): ${error}`;
+  }
+}
+
+const brokerSkip = await brokerReachable();
+if (brokerSkip !== undefined) {
+  console.log(`local_source_test: skipping the supervisor test: ${brokerSkip}`);
+}
+
+Deno.test({
+  name: "an agent killed with SIGKILL under the real supervisor yields exited then restarted",
+  ignore: brokerSkip !== undefined,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const stateDir = await Deno.makeTempDir({ prefix: "local-source-" });
+    const queues = await TestQueues.create(["researcher"], 1);
+    const seen = new Collected();
+    // Started before the supervisor: processes.jsonl does not exist yet.
+    const source = new LocalSource({ stateDir, pollMs: 100, resourcesIntervalMs: 300 });
+    await source.start(seen.emit);
+    assert.deepEqual(source.health(), { ok: true });
+    const agents = AgentsProcess.start(queues, { stateDir, only: ["researcher"] });
+    try {
+      const started = await seen.waitFor(
+        (e) => e.kind === "started" && e.agent === "researcher",
+        "started event of the researcher",
+      );
+      assert.match(started.process, /^pid:\d+$/);
+      assert.equal(started.restart_count, 0);
+      const pid = Number(started.process.slice(4));
+      await agents.ready(1);
+
+      // Its memory is sampled while it runs.
+      const sample = await seen.waitFor(
+        (e) => e.kind === "resources" && e.process === started.process,
+        "resources sample",
+      );
+      assert.ok((sample.memory_bytes ?? 0) > 1024 * 1024, `RSS ${sample.memory_bytes}`);
+
+      Deno.kill(pid, "SIGKILL");
+      const exited = await seen.waitFor(
+        (e) => e.kind === "exited" && e.process === started.process,
+        "exited event",
+      );
+      assert.equal(exited.signal, "SIGKILL");
+      assert.equal(exited.agent, "researcher");
+      assert.equal(exited.reason, "Signaled");
+
+      const restarted = await seen.waitFor((e) => e.kind === "restarted", "restarted event");
+      assert.equal(restarted.restart_count, 1);
+      assert.equal(restarted.signal, "SIGKILL");
+      assert.notEqual(restarted.process, started.process, "a new pid");
+      const again = await seen.waitFor(
+        (e) => e.kind === "started" && e.restart_count === 1,
+        "second started event",
+      );
+      assert.equal(again.process, restarted.process);
+      assert.equal(seen.kinds().filter((k) => k === "crash_loop").length, 0, "one kill is no loop");
+
+      // A graceful stop is an exit with reason "stopped".
+      await agents.ready(2);
+      await agents.stop();
+      const stopped = await seen.waitFor(
+        (e) => e.kind === "exited" && e.reason === "stopped",
+        "exited event with reason stopped",
+      );
+      assert.equal(stopped.process, again.process);
+      assert.deepEqual(source.health(), { ok: true });
+    } finally {
+      await agents.stop();
+      await source.stop();
+      await queues.close();
+      await Deno.remove(stateDir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("a missing file is waited for and a torn last line is read only once complete", async () => {
+  const stateDir = await Deno.makeTempDir({ prefix: "local-source-" });
+  const path = `${stateDir}/processes.jsonl`;
+  const seen = new Collected();
+  const source = new LocalSource({ stateDir, pollMs: 20, resourcesIntervalMs: 0 });
+  try {
+    await source.start(seen.emit);
+    await sleep(100);
+    assert.equal(seen.events.length, 0);
+    assert.deepEqual(source.health(), { ok: true });
+
+    const first = line({ event: "started", agent: "writer", pid: 4242 });
+    const second = line({
+      event: "exited",
+      agent: "writer",
+      pid: 4242,
+      exit_code: 1,
+      restart_in_ms: 500,
+      ts: "2025-06-01T10:00:05.000Z",
+    });
+    const cut = 17;
+    await Deno.writeTextFile(path, first + second.slice(0, cut));
+    await seen.waitFor((e) => e.kind === "started", "started event");
+    await sleep(100);
+    assert.deepEqual(seen.kinds(), ["started"], "the torn line is not consumed");
+    assert.equal(source.offset, new TextEncoder().encode(first).length);
+
+    await Deno.writeTextFile(path, second.slice(cut), { append: true });
+    const exited = await seen.waitFor((e) => e.kind === "exited", "exited event");
+    assert.equal(exited.exit_code, 1);
+    assert.equal(exited.reason, "Error");
+    assert.equal(exited.process, "pid:4242");
+    assert.equal(exited.at, "2025-06-01T10:00:05.000Z");
+    assert.equal(source.offset, new TextEncoder().encode(first + second).length);
+
+    // A bad line is skipped, the lines after it still count.
+    await Deno.writeTextFile(path, "{not json\n" + line({ event: "nope" }), { append: true });
+    await Deno.writeTextFile(
+      path,
+      line({ event: "started", agent: "writer", pid: 4243, restart_count: 1 }),
+      { append: true },
+    );
+    const restarted = await seen.waitFor((e) => e.kind === "restarted", "restarted event");
+    assert.equal(restarted.restart_count, 1);
+    assert.equal(restarted.exit_code, 1, "the restart carries the previous exit");
+    assert.equal(source.linesSkipped, 2);
+
+    // Truncated (a new supervisor state dir, say): read again from the start.
+    const before = seen.events.length;
+    await Deno.writeTextFile(path, line({ event: "started", agent: "coder", pid: 7 }));
+    await seen.waitFor((e) => e.agent === "coder", "event after truncation");
+    assert.deepEqual(seen.events.slice(before).map((e) => `${e.kind} ${e.process}`), [
+      "started pid:7",
+    ]);
+  } finally {
+    await source.stop();
+    await Deno.remove(stateDir, { recursive: true });
+  }
+});
+
+Deno.test("repeated exits or a long back-off are a crash loop, and fromOffset resumes", async () => {
+  const stateDir = await Deno.makeTempDir({ prefix: "local-source-" });
+  const path = `${stateDir}/processes.jsonl`;
+  let text = "";
+  for (let i = 0; i < 3; i++) {
+    text += line({ event: "started", agent: "coder", pid: 100 + i, restart_count: i });
+    text += line({
+      event: "exited",
+      agent: "coder",
+      pid: 100 + i,
+      restart_count: i,
+      exit_code: 2,
+      restart_in_ms: 500 * 2 ** i,
+      ts: `2025-06-01T10:00:0${i}.000Z`,
+    });
+  }
+  const resumeAt = new TextEncoder().encode(text).length;
+  text += line({
+    event: "exited",
+    agent: "writer",
+    pid: 9,
+    exit_code: 1,
+    restart_in_ms: 8000,
+  });
+  text += line({ event: "stopped", agent: "researcher", pid: 10, exit_code: 0, signal: "SIGTERM" });
+  await Deno.writeTextFile(path, text);
+
+  const seen = new Collected();
+  const source = new LocalSource({ stateDir, pollMs: 20, resourcesIntervalMs: 0 });
+  try {
+    await source.start(seen.emit); // the first read happens before start resolves
+    const loops = seen.events.filter((e) => e.kind === "crash_loop");
+    assert.deepEqual(loops.map((e) => `${e.agent} ${e.process}`), [
+      "coder pid:102", // its third exit within 60 s
+      "writer pid:9", // an 8 s back-off
+    ]);
+    const stop = seen.events.find((e) => e.agent === "researcher");
+    assert.equal(stop?.kind, "exited");
+    assert.equal(stop?.reason, "stopped");
+    assert.equal(stop?.signal, "SIGTERM");
+    assert.equal(seen.events.filter((e) => e.kind === "restarted").length, 2);
+  } finally {
+    await source.stop();
+  }
+
+  const resumed = new Collected();
+  const fromOffset = new LocalSource({ stateDir, fromOffset: resumeAt, resourcesIntervalMs: 0 });
+  try {
+    await fromOffset.start(resumed.emit);
+    assert.deepEqual(resumed.events.map((e) => `${e.kind} ${e.agent}`), [
+      "exited writer",
+      "crash_loop writer",
+      "exited researcher",
+    ]);
+  } finally {
+    await fromOffset.stop();
+    await Deno.remove(stateDir, { recursive: true });
+  }
+});
+
+Deno.test("proc files and partial buffers parse as the kernel and the supervisor write them", () => {
+  assert.equal(vmRssBytes("Name:\tdeno\nVmRSS:\t   51200 kB\nThreads:\t9\n"), 51200 * 1024);
+  assert.equal(vmRssBytes("Name:\tkthreadd\n"), undefined);
+  const stat = "4242 (deno (x) y) S 1 4242 4242 0 -1 4194560 100 0 0 0 " +
+    "30 12 0 0 20 0 9 0 555 1000 100";
+  assert.deepEqual(procStat(stat), { cpuTicks: 42, startTicks: 555 });
+  const bytes = new TextEncoder().encode('{"a":1}\n{"b":');
+  assert.deepEqual(completeLines(bytes), { lines: ['{"a":1}'], consumed: 8 });
+  assert.deepEqual(completeLines(new TextEncoder().encode("{")), { lines: [], consumed: 0 });
+});
