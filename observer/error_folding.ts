@@ -21,6 +21,13 @@
  * | task_unconsumed            | critical            | config                              |
  * | handoff_loop               | critical            | handoff                             |
  * | queue STALL / STOP / ERR   | error / critical / error | agent / resource / network     |
+ * | runtime restarted (OOMKilled) | critical / error  | resource / agent                    |
+ * | runtime exited (crash)     | error               | agent                               |
+ * | runtime crash_loop         | critical            | agent                               |
+ * | runtime unschedulable / evicted | error          | resource                            |
+ * | runtime image_pull_backoff | error               | config                              |
+ * | runtime warning_event      | warning             | agent                               |
+ * | runtime source_error       | warning             | network                             |
  */
 
 import type {
@@ -84,8 +91,10 @@ export function occurrenceOf(record: DiffRecord): Occurrence | undefined {
         severity: "error",
         category: "validation",
         kind: "malformed_record",
-        message: record.reason,
-        agent: record.agent,
+        message: record.sender !== undefined
+          ? `from ${record.sender} on ${record.agent ?? record.topic}'s queue: ${record.reason}`
+          : `on ${record.agent ?? record.topic}'s queue: ${record.reason}`,
+        agent: record.sender ?? record.agent,
         task_id: null,
         conversation_id: null,
         offset: { topic: record.topic, partition: record.partition, offset: record.offset },
@@ -168,6 +177,90 @@ export function occurrenceOf(record: DiffRecord): Occurrence | undefined {
         seq: record.seq,
       };
     }
+    case "runtime_event":
+      return runtimeOccurrence(record);
+    default:
+      return undefined;
+  }
+}
+
+function runtimeOccurrence(
+  r: Extract<DiffRecord, { type: "runtime_event" }>,
+): Occurrence | undefined {
+  const who = `${r.source === "k8s" ? "Pod" : "Process"} "${r.process}" of ${r.agent ?? "unknown"}`;
+  const how = [
+    r.reason,
+    r.exit_code !== undefined ? `exit code ${r.exit_code}` : undefined,
+    r.signal,
+  ].filter((x) => x !== undefined).join(", ");
+  const lost = r.tasks_in_flight.length > 0
+    ? `; ${r.tasks_in_flight.length} task(s) in flight`
+    : "";
+  const base = {
+    agent: r.agent,
+    task_id: r.tasks_in_flight[0]?.task_id ?? null,
+    conversation_id: r.tasks_in_flight[0]?.conversation_id ?? null,
+    seq: r.seq,
+  };
+  switch (r.kind) {
+    case "restarted":
+      return {
+        ...base,
+        severity: r.reason === "OOMKilled" ? "critical" : "error",
+        category: r.reason === "OOMKilled" ? "resource" : "agent",
+        kind: r.reason === "OOMKilled" ? "oom_killed" : "restarted",
+        message: `${who} restarted (${how || "no reason given"})${lost}`,
+      };
+    case "exited":
+      if (r.reason === "stopped" || (r.exit_code === 0 && r.signal === undefined)) return undefined;
+      return {
+        ...base,
+        severity: "error",
+        category: "agent",
+        kind: "process_died",
+        message: `${who} died (${how || "no reason given"})${lost}`,
+      };
+    case "crash_loop":
+      return {
+        ...base,
+        severity: "critical",
+        category: "agent",
+        kind: "crash_loop",
+        message: `${who} is crash-looping${r.message ? `: ${r.message}` : ""}`,
+      };
+    case "unschedulable":
+    case "evicted":
+      return {
+        ...base,
+        severity: "error",
+        category: "resource",
+        kind: r.kind,
+        message: `${who} is ${r.kind}${r.message ? `: ${r.message}` : ""}`,
+      };
+    case "image_pull_backoff":
+      return {
+        ...base,
+        severity: "error",
+        category: "config",
+        kind: r.kind,
+        message: `${who} cannot pull its image${r.message ? `: ${r.message}` : ""}`,
+      };
+    case "warning_event":
+      return {
+        ...base,
+        severity: "warning",
+        category: "agent",
+        kind: `k8s_${(r.reason ?? "warning").toLowerCase()}`,
+        message: `${who}: ${r.message ?? r.reason ?? "warning"}`,
+      };
+    case "source_error":
+      return {
+        ...base,
+        severity: "warning",
+        category: "network",
+        kind: "runtime_source_error",
+        message: `The ${r.source} runtime source cannot see the agents: ${r.message ?? "unknown"}`,
+      };
     default:
       return undefined;
   }

@@ -9,6 +9,11 @@ import type { DiffBody, DiffRecord } from "./record_format.ts";
 import type { ObserverState } from "./observer_state.ts";
 import type { TimeMachineWriter } from "./time_machine_writer.ts";
 import { fingerprintOf, foldError, occurrenceOf } from "./error_folding.ts";
+import type { RuntimeEvent } from "./runtime_event.ts";
+import { isDeath } from "./runtime_state.ts";
+
+/** A process's memory is recorded at most this often, unless it moves by a fifth */
+const RESOURCES_EVERY_MS = 30_000;
 
 export class EventRecorder {
   constructor(
@@ -53,8 +58,47 @@ export class EventRecorder {
     for (const d of derived) this.record(d);
   }
 
-  /** Records handoffs that became stuck */
+  readonly #lastResources = new Map<string, { at: number; memory: number }>();
+
+  /**
+   * Records one pod or process change. A death (`exited`, `restarted`, `evicted`, `deleted`)
+   * names the agent's open handoffs: the tasks it had in flight. A local event already recorded
+   * (the source rereads its file after an observer restart) is skipped.
+   */
+  recordRuntime(e: RuntimeEvent): void {
+    const known = this.state.runtime.processes.get(e.process);
+    if (e.source === "local" && e.kind !== "resources" && known && e.at <= known.last_event_at) {
+      return;
+    }
+    if (e.kind === "resources") {
+      const last = this.#lastResources.get(e.process);
+      const at = Date.parse(e.at);
+      const memory = e.memory_bytes ?? 0;
+      if (
+        last && at - last.at < RESOURCES_EVERY_MS &&
+        Math.abs(memory - last.memory) < last.memory / 5
+      ) return;
+      this.#lastResources.set(e.process, { at, memory });
+    }
+    const cleanStop = e.kind === "exited" && e.reason === "stopped";
+    const inFlight = isDeath(e.kind) && !cleanStop && e.agent !== null
+      ? [...this.state.handoffs.values()]
+        .filter((h) => h.to === e.agent && Date.parse(h.created_at) <= Date.parse(e.at))
+        .map((h) => ({
+          task_message_id: h.task_message_id,
+          task_id: h.task_id,
+          conversation_id: h.conversation_id,
+          from: h.from,
+          attempt: h.attempt,
+        }))
+      : [];
+    this.record({ type: "runtime_event", ...e, tasks_in_flight: inFlight });
+  }
+
+  /** Records handoffs that became stuck, and held replies whose TASK did not come in time */
   checkStuck(): void {
-    for (const d of this.state.stuck(this.#now())) this.record(d);
+    const now = this.#now();
+    for (const d of this.state.stuck(now)) this.record(d);
+    for (const d of this.state.expiredReplies(now)) this.record(d);
   }
 }

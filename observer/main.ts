@@ -6,6 +6,7 @@
 
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "./config.ts";
+import { runtimeSourceFromEnv } from "./runtime_config.ts";
 import { createApp } from "./http_api.ts";
 import { KafkaAdapter } from "./kafka_adapter.ts";
 import { Observer } from "./observer.ts";
@@ -39,8 +40,10 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   let config;
+  let runtime;
   try {
     config = loadConfig();
+    runtime = runtimeSourceFromEnv(Deno.env, log);
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`error: ${err.message}`);
@@ -58,6 +61,7 @@ async function main(argv: string[]): Promise<number> {
     });
     return 1;
   }
+  observer.runtime = runtime;
   observer.start();
   const app = createApp(observer);
   const server = Deno.serve({

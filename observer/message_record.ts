@@ -3,7 +3,13 @@
  * `message_malformed` (anything else) record. Never throws on bad input.
  */
 
-import { agentOfTopic, parseEnvelope, TRACEPARENT_HEADER } from "@mat/agents/protocol";
+import {
+  agentOfTopic,
+  isAgentName,
+  parseEnvelope,
+  SENDER_HEADER,
+  TRACEPARENT_HEADER,
+} from "@mat/agents/protocol";
 import type { KafkaRecord } from "./kafka_adapter.ts";
 import type { Body, MessageMalformedRecord, MessageRecord } from "./record_format.ts";
 import { previewBytes, previewJson, redactText } from "./payload_preview.ts";
@@ -18,15 +24,18 @@ export function messageBody(
   observedAt: Date,
 ): MessageBody | MalformedBody {
   const agent = agentOfTopic(record.topic, prefix) ?? null;
+  const observed = observedAt.toISOString();
   const coordinates = { topic: record.topic, partition: record.partition, offset: record.offset };
   const parsed = parseEnvelope(record.value);
+  const sender = record.headers[SENDER_HEADER];
   if (!parsed.ok) {
     const preview = previewBytes(record.value, previewMax);
     return {
       type: "message_malformed",
       ...coordinates,
-      observed_at: observedAt.toISOString(),
+      observed_at: observed,
       agent,
+      ...(sender !== undefined && isAgentName(sender) ? { sender } : {}),
       reason: redactText(parsed.reason).value,
       value_bytes: record.value?.byteLength ?? 0,
       value_preview: preview.preview,
@@ -38,7 +47,7 @@ export function messageBody(
   const body: MessageBody = {
     type: "message",
     ...coordinates,
-    observed_at: observedAt.toISOString(),
+    observed_at: observed,
     kafka_timestamp: Number.isFinite(record.timestamp) && record.timestamp > 0
       ? new Date(record.timestamp).toISOString()
       : null,

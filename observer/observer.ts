@@ -19,6 +19,7 @@ import {
 import { resumeState } from "./resume_point.ts";
 import { type Stamped, TimeMachineWriter } from "./time_machine_writer.ts";
 import { Watcher } from "./watcher.ts";
+import type { RuntimeSource } from "./runtime_event.ts";
 
 export interface Health {
   ok: boolean;
@@ -38,6 +39,8 @@ export class Observer {
   readonly recent: DiffRecord[] = [];
   readonly #subscribers = new Set<(records: DiffRecord[]) => void>();
   #timers: ReturnType<typeof setInterval>[] = [];
+  /** Pods or local agent processes, when a runtime source is attached */
+  runtime: RuntimeSource | undefined;
   snapshotsWritten = 0;
   snapshotError: string | undefined;
 
@@ -71,7 +74,9 @@ export class Observer {
     });
     diff.onDurable((records) => {
       const typed = records as DiffRecord[];
-      this.recent.push(...typed);
+      // A flush may hold many thousands of records: no spread into push (argument limits).
+      const keep = typed.length > RECENT_EVENTS ? typed.slice(-RECENT_EVENTS) : typed;
+      for (const r of keep) this.recent.push(r);
       if (this.recent.length > RECENT_EVENTS) {
         this.recent.splice(0, this.recent.length - RECENT_EVENTS);
       }
@@ -89,6 +94,7 @@ export class Observer {
       prefix: config.topicPrefix,
       windowSize: config.queueWindow,
       stuckAfterMs: config.stuckAfterMs,
+      orphanGraceMs: config.orphanGraceMs,
     };
     // The writer's header callback needs the state, which needs the writer's last seq: late bind.
     const late: { recorder?: EventRecorder } = {};
@@ -138,6 +144,7 @@ export class Observer {
   start(): void {
     this.watcher.start();
     this.queues.start();
+    void this.runtime?.start((e) => this.recorder.recordRuntime(e));
     this.#timers.push(setInterval(() => this.recorder.checkStuck(), 1_000));
     this.#timers.push(
       setInterval(() => void this.snapshot().catch(() => {}), this.config.snapshotIntervalMs),
@@ -188,6 +195,10 @@ export class Observer {
     if (!stateHealth.ok) {
       reasons.push(`Writing the state history fails: ${stateHealth.error ?? ""}`);
     }
+    const runtime = this.runtime?.health();
+    if (runtime && !runtime.ok) {
+      reasons.push(`The runtime source cannot see the agents: ${runtime.reason ?? "unknown"}`);
+    }
     const lag = this.ownLag();
     if (lag > this.config.maxOwnLag) {
       reasons.push(`The observer is ${lag} messages behind (limit ${this.config.maxOwnLag})`);
@@ -200,6 +211,7 @@ export class Observer {
     for (const t of this.#timers) clearInterval(t);
     await this.queues.stop();
     await this.watcher.stop();
+    await this.runtime?.stop().catch(() => {});
     await this.snapshot().catch(() => {});
     await this.diff.close();
     await this.stateFile.close();

@@ -14,8 +14,19 @@
  * - `TASK`s of one conversation going both a->b and b->a, LOOP_TASKS or more in all ->
  *   `handoff_loop` (once per conversation);
  * - `RESULT`/`ERROR` answering an open handoff -> `handoff_completed`/`handoff_failed` with the
- *   latency between the two envelopes' `created_at`; answering none (and no recently closed one)
- *   -> `reply_orphaned`;
+ *   latency between the two envelopes' `created_at`;
+ * - the early-reply rule: topics are not read in one global order, so a reply on the sender's
+ *   queue can be observed before its `TASK` on the receiver's queue. A reply answering no open
+ *   handoff (and no recently closed one) -> `reply_held` with `hold_until` = now + ORPHAN_GRACE_MS
+ *   (`orphanGraceMs`, default 5 s). While it is held:
+ *   - the `TASK` it answers arriving -> `handoff_started`/`handoff_retried` then, at once,
+ *     `handoff_completed`/`handoff_failed` for the held reply (applying it releases the hold);
+ *   - a second reply to the same task message is ignored (as a second reply to a closed task is);
+ *   - once `hold_until` passes (checked with the stuck handoffs) -> `reply_orphaned`, which
+ *     releases the hold.
+ *   The hold lives in the state (`pending_replies`) and is only changed by those records, so it
+ *   survives snapshots, restarts and replays. With ORPHAN_GRACE_MS = 0, or with
+ *   `LIMITS.heldReplies` replies held already, the reply is `reply_orphaned` at once;
  * - an open handoff past its `deadline` -> `handoff_stuck` (`deadline_passed`); with no deadline
  *   reached, older than max(STUCK_AFTER_MS, 5x the p95 of the agent's recent latencies) ->
  *   `handoff_stuck` (`slower_than_normal`). Reported once; a late answer still completes it.
@@ -25,6 +36,7 @@
  */
 
 import { agentOfTopic, groupFor } from "@mat/agents/protocol";
+import { RuntimeState } from "./runtime_state.ts";
 import type {
   DiffBody,
   DiffRecord,
@@ -35,7 +47,11 @@ import type {
 } from "./record_format.ts";
 
 export const LOOP_TASKS = 4;
+/** Default ORPHAN_GRACE_MS: how long a reply waits for its TASK before it is orphaned */
+export const DEFAULT_ORPHAN_GRACE_MS = 5_000;
 export const LIMITS = {
+  /** Replies held for their TASK at once; beyond it a reply is orphaned at once */
+  heldReplies: 10_000,
   openHandoffs: 50_000,
   recentMessageIds: 4_096,
   recentClosedTasks: 4_096,
@@ -49,11 +65,14 @@ type QueueData = ObserverStateData["queues"][number];
 type HandoffData = ObserverStateData["handoffs_open"][number];
 type UsageData = ObserverStateData["usage"][number];
 type ConversationData = ObserverStateData["conversations"][number];
+type HeldReplyData = NonNullable<ObserverStateData["pending_replies"]>[number];
 
 export interface StateOptions {
   prefix: string;
   windowSize: number;
   stuckAfterMs: number;
+  /** How long a reply seen before its TASK is held before `reply_orphaned` (ORPHAN_GRACE_MS) */
+  orphanGraceMs?: number;
 }
 
 /** Moves a key to the newest end of an insertion-ordered map, dropping the oldest over `cap` */
@@ -67,8 +86,27 @@ function touch<K, V>(map: Map<K, V>, key: K, value: V, cap: number): void {
   }
 }
 
+/** Whether Kafka offset `a` < `b` (decimal strings without leading zeros; no BigInt needed) */
+function offsetBelow(a: string, b: string): boolean {
+  return a.length !== b.length ? a.length < b.length : a < b;
+}
+
 function bump(counts: Record<string, number>, key: string): void {
   counts[key] = (counts[key] ?? 0) + 1;
+}
+
+function orphaned(reply: HeldReplyData): DiffBody {
+  return {
+    type: "reply_orphaned",
+    message_id: reply.message_id,
+    in_reply_to: reply.in_reply_to,
+    msg_type: reply.msg_type,
+    source: reply.source,
+    target: reply.target,
+    conversation_id: reply.conversation_id,
+    task_id: reply.task_id,
+    message_seq: reply.message_seq,
+  };
 }
 
 function newAgent(agent: string): AgentData {
@@ -107,9 +145,17 @@ export class ObserverState {
   readonly recentIds = new Map<string, number>();
   readonly recentClosed = new Map<string, true>();
   readonly conversations = new Map<string, ConversationData>();
+  /** Replies held for their TASK, by the task message they answer (`in_reply_to`) */
+  readonly heldReplies = new Map<string, HeldReplyData>();
+  /** Agent pods and processes, from `runtime_event` records */
+  readonly runtime: RuntimeState;
+  /** Indexes over `handoffs` (not state of their own): open handoffs per agent, and per task */
+  readonly #openByAgent = new Map<string, number>();
+  readonly #openByTask = new Map<string, Set<string>>();
 
   constructor(options: StateOptions, data?: ObserverStateData) {
     this.options = options;
+    this.runtime = new RuntimeState(data?.processes);
     if (data === undefined) return;
     this.messagesSeen = data.messages_seen;
     this.malformedSeen = data.malformed_seen;
@@ -117,13 +163,49 @@ export class ObserverState {
     for (const p of data.positions) this.positions.set(`${p.topic}:${p.partition}`, p);
     for (const a of data.agents) this.agents.set(a.agent, a);
     for (const q of data.queues) this.queues.set(q.agent, q);
-    for (const h of data.handoffs_open) this.handoffs.set(h.task_message_id, h);
+    for (const h of data.handoffs_open) this.#openHandoff(h);
     for (const e of data.errors) this.errors.set(e.fingerprint, e);
     this.errorCounts = data.error_counts;
     for (const u of data.usage) this.usage.set(`${u.agent}|${u.model}`, u);
     for (const r of data.recent_message_ids) this.recentIds.set(r.message_id, r.seq);
     for (const t of data.recent_closed_tasks) this.recentClosed.set(t, true);
     for (const c of data.conversations) this.conversations.set(c.conversation_id, c);
+    for (const h of data.pending_replies ?? []) this.heldReplies.set(h.in_reply_to, h);
+  }
+
+  get orphanGraceMs(): number {
+    return this.options.orphanGraceMs ?? DEFAULT_ORPHAN_GRACE_MS;
+  }
+
+  /** Opens a handoff (the oldest open one is dropped past the cap), keeping the indexes */
+  #openHandoff(h: HandoffData): void {
+    this.#dropHandoff(h.task_message_id);
+    this.handoffs.set(h.task_message_id, h);
+    this.#openByAgent.set(h.to, (this.#openByAgent.get(h.to) ?? 0) + 1);
+    const key = `${h.task_id}|${h.to}`;
+    const ids = this.#openByTask.get(key) ?? new Set<string>();
+    ids.add(h.task_message_id);
+    this.#openByTask.set(key, ids);
+    while (this.handoffs.size > LIMITS.openHandoffs) {
+      const oldest = this.handoffs.keys().next();
+      if (oldest.done) break;
+      this.#dropHandoff(oldest.value);
+    }
+  }
+
+  /** Removes an open handoff; returns whether it was open */
+  #dropHandoff(taskMessageId: string): boolean {
+    const h = this.handoffs.get(taskMessageId);
+    if (h === undefined) return false;
+    this.handoffs.delete(taskMessageId);
+    const n = (this.#openByAgent.get(h.to) ?? 1) - 1;
+    if (n > 0) this.#openByAgent.set(h.to, n);
+    else this.#openByAgent.delete(h.to);
+    const key = `${h.task_id}|${h.to}`;
+    const ids = this.#openByTask.get(key);
+    ids?.delete(taskMessageId);
+    if (ids !== undefined && ids.size === 0) this.#openByTask.delete(key);
+    return true;
   }
 
   #agent(name: string): AgentData {
@@ -143,7 +225,7 @@ export class ObserverState {
   #setPosition(p: Position): void {
     const key = `${p.topic}:${p.partition}`;
     const old = this.positions.get(key);
-    if (old === undefined || BigInt(old.offset) < BigInt(p.offset)) this.positions.set(key, p);
+    if (old === undefined || offsetBelow(old.offset, p.offset)) this.positions.set(key, p);
   }
 
   /** Folds one record of the diff history into the state */
@@ -207,17 +289,16 @@ export class ObserverState {
           started_seq: r.message_seq,
           stuck: false,
         };
-        if (r.type === "handoff_started") {
-          h.created_at = r.created_at;
-          if (r.deadline !== undefined) h.deadline = r.deadline;
-        }
-        touch(this.handoffs, r.task_message_id, h, LIMITS.openHandoffs);
+        if (r.created_at !== undefined) h.created_at = r.created_at;
+        if (r.deadline !== undefined) h.deadline = r.deadline;
+        this.#openHandoff(h);
         this.#agent(r.to).in_flight = this.#inFlight(r.to);
         break;
       }
       case "handoff_completed":
       case "handoff_failed": {
         this.#close(r.task_message_id);
+        this.heldReplies.delete(r.task_message_id);
         const a = this.#agent(r.to);
         if (r.type === "handoff_completed") {
           a.tasks_completed++;
@@ -267,8 +348,20 @@ export class ObserverState {
       case "topic_reset":
         this.positions.delete(`${r.topic}:${r.partition}`);
         break;
-      case "message_duplicated":
+      case "runtime_event":
+        this.runtime.apply(r);
+        break;
+      case "reply_held": {
+        const { type: _t, schema_version: _v, seq: _s, ts: _ts, ...held } = r;
+        this.heldReplies.set(r.in_reply_to, held);
+        break;
+      }
       case "reply_orphaned":
+        if (this.heldReplies.get(r.in_reply_to)?.message_id === r.message_id) {
+          this.heldReplies.delete(r.in_reply_to);
+        }
+        break;
+      case "message_duplicated":
       case "task_unconsumed":
       case "queue_status_changed":
         break;
@@ -276,13 +369,11 @@ export class ObserverState {
   }
 
   #inFlight(agent: string): number {
-    let n = 0;
-    for (const h of this.handoffs.values()) if (h.to === agent) n++;
-    return n;
+    return this.#openByAgent.get(agent) ?? 0;
   }
 
   #close(taskMessageId: string): void {
-    if (this.handoffs.delete(taskMessageId)) {
+    if (this.#dropHandoff(taskMessageId)) {
       touch(this.recentClosed, taskMessageId, true, LIMITS.recentClosedTasks);
     }
   }
@@ -317,15 +408,38 @@ export class ObserverState {
       message_seq: r.seq,
     };
     if (r.msg_type === "TASK") {
-      const previous = r.attempt > 1
-        ? [...this.handoffs.values()].find((h) => h.task_id === r.task_id && h.to === r.target)
-        : undefined;
+      let previous: HandoffData | undefined;
       if (r.attempt > 1) {
+        // The oldest open attempt of this task to this agent
+        const ids = this.#openByTask.get(`${r.task_id}|${r.target}`);
+        const first = ids?.values().next();
+        previous = first === undefined || first.done ? undefined : this.handoffs.get(first.value);
+      }
+      if (r.attempt > 1) {
+        // A retry sent after the previous attempt's deadline: that attempt was stuck, whether or
+        // not the periodic check saw it before the retry closed it.
+        const due = previous?.deadline === undefined ? NaN : Date.parse(previous.deadline);
+        if (previous !== undefined && !previous.stuck && due < Date.parse(r.created_at)) {
+          out.push({
+            type: "handoff_stuck",
+            task_message_id: previous.task_message_id,
+            task_id: previous.task_id,
+            conversation_id: previous.conversation_id,
+            from: previous.from,
+            to: previous.to,
+            attempt: previous.attempt,
+            reason: "deadline_passed",
+            age_ms: Date.parse(r.created_at) - Date.parse(previous.created_at),
+            limit_ms: due - Date.parse(previous.created_at),
+          });
+        }
         out.push({
           type: "handoff_retried",
           task_message_id: r.message_id,
           ...handoff,
           previous_message_id: previous?.task_message_id ?? "",
+          created_at: r.created_at,
+          ...(r.deadline === undefined ? {} : { deadline: r.deadline }),
         });
       } else {
         out.push({
@@ -335,6 +449,21 @@ export class ObserverState {
           created_at: r.created_at,
           ...(r.deadline === undefined ? {} : { deadline: r.deadline }),
         });
+      }
+      const held = this.heldReplies.get(r.message_id);
+      if (held !== undefined) {
+        out.push(this.#answer(
+          {
+            task_message_id: r.message_id,
+            task_id: r.task_id,
+            conversation_id: r.conversation_id,
+            from: r.source,
+            to: r.target,
+            attempt: r.attempt,
+            created_at: r.created_at,
+          },
+          held,
+        ));
       }
       const agent = agentOfTopic(r.topic, this.options.prefix);
       const queue = agent === undefined ? undefined : this.queues.get(agent);
@@ -364,42 +493,66 @@ export class ObserverState {
       }
     } else if ((r.msg_type === "RESULT" || r.msg_type === "ERROR") && r.in_reply_to !== undefined) {
       const task = this.handoffs.get(r.in_reply_to);
-      if (task !== undefined) {
-        const latency = Math.max(0, Date.parse(r.created_at) - Date.parse(task.created_at));
-        const fields = {
-          task_message_id: task.task_message_id,
-          task_id: task.task_id,
-          conversation_id: task.conversation_id,
-          from: task.from,
-          to: task.to,
-          attempt: task.attempt,
-          reply_message_id: r.message_id,
-          latency_ms: latency,
-          message_seq: r.seq,
-        };
-        if (r.msg_type === "RESULT") out.push({ type: "handoff_completed", ...fields });
-        else {
-          out.push({
-            type: "handoff_failed",
-            ...fields,
-            error_kind: r.error?.kind ?? "unknown",
-            error_message: r.error?.message ?? "",
-            retryable: r.error?.retryable ?? false,
-          });
-        }
-      } else if (!this.recentClosed.has(r.in_reply_to)) {
-        out.push({
-          type: "reply_orphaned",
-          message_id: r.message_id,
-          in_reply_to: r.in_reply_to,
-          msg_type: r.msg_type,
-          source: r.source,
-          target: r.target,
-          conversation_id: r.conversation_id,
-          task_id: r.task_id,
-          message_seq: r.seq,
-        });
+      const reply: HeldReplyData = {
+        message_id: r.message_id,
+        in_reply_to: r.in_reply_to,
+        msg_type: r.msg_type,
+        source: r.source,
+        target: r.target,
+        conversation_id: r.conversation_id,
+        task_id: r.task_id,
+        created_at: r.created_at,
+        message_seq: r.seq,
+        hold_until: new Date(Date.parse(r.observed_at) + this.orphanGraceMs).toISOString(),
+      };
+      if (r.error !== undefined) reply.error = r.error;
+      if (task !== undefined) out.push(this.#answer(task, reply));
+      else if (this.recentClosed.has(r.in_reply_to) || this.heldReplies.has(r.in_reply_to)) {
+        // A second reply to a task already answered (or whose first reply is held): nothing.
+      } else if (this.orphanGraceMs > 0 && this.heldReplies.size < LIMITS.heldReplies) {
+        out.push({ type: "reply_held", ...reply });
+      } else {
+        out.push(orphaned(reply));
       }
+    }
+    return out;
+  }
+
+  /** The `handoff_completed`/`handoff_failed` body of a reply answering a task */
+  #answer(
+    task: Pick<
+      HandoffData,
+      "task_message_id" | "task_id" | "conversation_id" | "from" | "to" | "attempt" | "created_at"
+    >,
+    reply: HeldReplyData,
+  ): DiffBody {
+    const fields = {
+      task_message_id: task.task_message_id,
+      task_id: task.task_id,
+      conversation_id: task.conversation_id,
+      from: task.from,
+      to: task.to,
+      attempt: task.attempt,
+      reply_message_id: reply.message_id,
+      latency_ms: Math.max(0, Date.parse(reply.created_at) - Date.parse(task.created_at)),
+      message_seq: reply.message_seq,
+    };
+    if (reply.msg_type === "RESULT") return { type: "handoff_completed", ...fields };
+    return {
+      type: "handoff_failed",
+      ...fields,
+      error_kind: reply.error?.kind ?? "unknown",
+      error_message: reply.error?.message ?? "",
+      retryable: reply.error?.retryable ?? false,
+    };
+  }
+
+  /** `reply_orphaned` events for held replies whose TASK did not come in time */
+  expiredReplies(now: Date): DiffBody[] {
+    const t = now.getTime();
+    const out: DiffBody[] = [];
+    for (const h of this.heldReplies.values()) {
+      if (Date.parse(h.hold_until) <= t) out.push(orphaned(h));
     }
     return out;
   }
@@ -416,6 +569,7 @@ export class ObserverState {
   stuck(now: Date): DiffBody[] {
     const out: DiffBody[] = [];
     const t = now.getTime();
+    const limits = new Map<string, number>();
     for (const h of this.handoffs.values()) {
       if (h.stuck) continue;
       const age = t - Date.parse(h.created_at);
@@ -429,7 +583,11 @@ export class ObserverState {
         age_ms: age,
       };
       const deadline = h.deadline === undefined ? undefined : Date.parse(h.deadline);
-      const limit = this.normalLimitMs(h.to);
+      let limit = limits.get(h.to);
+      if (limit === undefined) {
+        limit = this.normalLimitMs(h.to);
+        limits.set(h.to, limit);
+      }
       if (deadline !== undefined && t > deadline) {
         out.push({
           type: "handoff_stuck",
@@ -465,6 +623,8 @@ export class ObserverState {
       recent_message_ids: [...this.recentIds].map(([message_id, seq]) => ({ message_id, seq })),
       recent_closed_tasks: [...this.recentClosed.keys()],
       conversations: [...this.conversations.values()],
+      pending_replies: [...this.heldReplies.values()],
+      processes: this.runtime.toData(),
     });
   }
 }

@@ -22,13 +22,15 @@
  * | `handoff_completed`    | the `RESULT` answering a seen `TASK`, with its latency               |
  * | `handoff_failed`       | the `ERROR` answering a seen `TASK`                                  |
  * | `handoff_stuck`        | no answer by the deadline, or long past what is normal for the agent |
- * | `reply_orphaned`       | a `RESULT`/`ERROR` whose `TASK` was never seen                       |
+ * | `reply_held`           | a `RESULT`/`ERROR` seen before its `TASK`, held ORPHAN_GRACE_MS      |
+ * | `reply_orphaned`       | a `RESULT`/`ERROR` whose `TASK` was never seen (after the hold)      |
  * | `task_unconsumed`      | a `TASK` sent to a queue whose consumer group has no members         |
  * | `handoff_loop`         | tasks bouncing between two agents in one conversation                |
  * | `queue_sample`         | one poll of an agent's queue and consumer group (lag, members...)    |
  * | `queue_status_changed` | the Burrow-style status of a group changed                           |
  * | `error`                | a structured error occurrence, folded by fingerprint (with count)    |
  * | `topic_reset`          | a partition's offsets went back (topic deleted and recreated)        |
+ * | `runtime_event`        | a pod or process change (runtime source), with the tasks it held    |
  *
  * Only `message` and `message_malformed` carry Kafka coordinates that move the observer's position.
  */
@@ -51,6 +53,7 @@ import {
   RecordShapeError,
   str,
 } from "./record_shape.ts";
+import { RUNTIME_EVENT_KINDS } from "./runtime_event.ts";
 
 /** Version of the record format written by this code */
 export const RECORD_SCHEMA_VERSION = 1;
@@ -113,6 +116,63 @@ const errorFoldShape = {
   evidence: object({ offsets: array(object(coordinates)), seqs: array(nat) }),
 };
 
+const heldReplyShape = {
+  message_id: str,
+  in_reply_to: str,
+  msg_type: literal("RESULT", "ERROR"),
+  source: str,
+  target: str,
+  conversation_id: str,
+  task_id: str,
+  created_at: isoTime,
+  message_seq: nat,
+  hold_until: isoTime,
+  error: optional(object({ kind: str, message: str, retryable: bool })),
+};
+
+/** A task that was in flight on an agent when its pod or process went away */
+const lostTaskShape = {
+  task_message_id: str,
+  task_id: str,
+  conversation_id: str,
+  from: str,
+  attempt: nat,
+};
+
+const terminationShape = {
+  at: isoTime,
+  reason: nullable(str),
+  exit_code: nullable(int),
+  signal: nullable(str),
+};
+
+/** What the observer knows of one agent pod or process (runtime sources `k8s` and `local`) */
+export const processShape = {
+  agent: nullable(str),
+  /** Pod name, or `pid:<n>` for a local process */
+  process: str,
+  source: literal("k8s", "local"),
+  status: literal(
+    "pending",
+    "unschedulable",
+    "running",
+    "exited",
+    "crash_loop",
+    "image_pull_backoff",
+    "evicted",
+    "deleted",
+  ),
+  ready: nullable(bool),
+  restart_count: nat,
+  started_at: nullable(isoTime),
+  last_event_at: isoTime,
+  last_termination: nullable(object(terminationShape)),
+  /** Tasks in flight when it last died (most recent first, capped) */
+  lost_tasks: array(object({ ...lostTaskShape, at: isoTime })),
+  memory_bytes: nullable(num),
+};
+export type ProcessData = Infer<typeof processShape>;
+
 const shapes = {
   observer_started: {
     ...header,
@@ -166,7 +226,10 @@ const shapes = {
     type: literal("message_malformed"),
     ...coordinates,
     observed_at: isoTime,
+    /** The agent whose queue it was on */
     agent: nullable(str),
+    /** The agent that produced it, from the record's `x-agent` header, when present */
+    sender: optional(str),
     reason: str,
     value_bytes: nat,
     value_preview: str,
@@ -193,6 +256,9 @@ const shapes = {
     ...handoffFields,
     previous_message_id: str,
     message_seq: nat,
+    /** The retried TASK's own times (absent in records of older observers) */
+    created_at: optional(isoTime),
+    deadline: optional(isoTime),
   },
   handoff_completed: {
     ...header,
@@ -232,6 +298,15 @@ const shapes = {
     conversation_id: str,
     task_id: str,
     message_seq: nat,
+  },
+  /**
+   * A reply observed before its TASK (topics are not read in one global order). It is held until
+   * `hold_until`: the TASK arriving meanwhile completes the handoff, else `reply_orphaned` follows.
+   */
+  reply_held: {
+    ...header,
+    type: literal("reply_held"),
+    ...heldReplyShape,
   },
   task_unconsumed: {
     ...header,
@@ -276,6 +351,26 @@ const shapes = {
     ...header,
     type: literal("error"),
     ...errorFoldShape,
+  },
+  runtime_event: {
+    ...header,
+    type: literal("runtime_event"),
+    source: literal("k8s", "local"),
+    kind: literal(...RUNTIME_EVENT_KINDS),
+    agent: nullable(str),
+    process: str,
+    namespace: optional(str),
+    /** When it happened, by the runtime's clock */
+    at: isoTime,
+    restart_count: optional(nat),
+    reason: optional(str),
+    exit_code: optional(int),
+    signal: optional(str),
+    message: optional(str),
+    cpu_millicores: optional(num),
+    memory_bytes: optional(num),
+    /** On `exited`, `restarted`, `evicted`, `deleted`: the agent's open handoffs at that moment */
+    tasks_in_flight: array(object(lostTaskShape)),
   },
   topic_reset: {
     ...header,
@@ -358,6 +453,10 @@ export const stateShape = {
     edges: dict(nat),
     loop_reported: bool,
   })),
+  /** Replies held while their TASK is not seen yet (absent in snapshots of older observers) */
+  pending_replies: optional(array(object(heldReplyShape))),
+  /** Agent pods or processes seen by the runtime source (absent in older snapshots) */
+  processes: optional(array(object(processShape))),
 };
 export type ObserverStateData = Infer<typeof stateShape>;
 export type ErrorFold = Infer<typeof errorFoldShape>;
@@ -381,12 +480,14 @@ export type HandoffCompletedRecord = Infer<typeof shapes.handoff_completed>;
 export type HandoffFailedRecord = Infer<typeof shapes.handoff_failed>;
 export type HandoffStuckRecord = Infer<typeof shapes.handoff_stuck>;
 export type ReplyOrphanedRecord = Infer<typeof shapes.reply_orphaned>;
+export type ReplyHeldRecord = Infer<typeof shapes.reply_held>;
 export type TaskUnconsumedRecord = Infer<typeof shapes.task_unconsumed>;
 export type HandoffLoopRecord = Infer<typeof shapes.handoff_loop>;
 export type QueueSampleRecord = Infer<typeof shapes.queue_sample>;
 export type QueueStatusChangedRecord = Infer<typeof shapes.queue_status_changed>;
 export type ErrorRecord = Infer<typeof shapes.error>;
 export type TopicResetRecord = Infer<typeof shapes.topic_reset>;
+export type RuntimeEventRecord = Infer<typeof shapes.runtime_event>;
 export type SnapshotRecord = Infer<typeof snapshotShape>;
 
 export type DiffRecord =
@@ -401,12 +502,14 @@ export type DiffRecord =
   | HandoffFailedRecord
   | HandoffStuckRecord
   | ReplyOrphanedRecord
+  | ReplyHeldRecord
   | TaskUnconsumedRecord
   | HandoffLoopRecord
   | QueueSampleRecord
   | QueueStatusChangedRecord
   | ErrorRecord
-  | TopicResetRecord;
+  | TopicResetRecord
+  | RuntimeEventRecord;
 
 export type DiffRecordType = DiffRecord["type"];
 export const DIFF_RECORD_TYPES = Object.keys(shapes) as readonly string[];
@@ -449,12 +552,14 @@ export const validateHandoffCompleted = validator(object(shapes.handoff_complete
 export const validateHandoffFailed = validator(object(shapes.handoff_failed));
 export const validateHandoffStuck = validator(object(shapes.handoff_stuck));
 export const validateReplyOrphaned = validator(object(shapes.reply_orphaned));
+export const validateReplyHeld = validator(object(shapes.reply_held));
 export const validateTaskUnconsumed = validator(object(shapes.task_unconsumed));
 export const validateHandoffLoop = validator(object(shapes.handoff_loop));
 export const validateQueueSample = validator(object(shapes.queue_sample));
 export const validateQueueStatusChanged = validator(object(shapes.queue_status_changed));
 export const validateError = validator(object(shapes.error));
 export const validateTopicReset = validator(object(shapes.topic_reset));
+export const validateRuntimeEvent = validator(object(shapes.runtime_event));
 export const validateSnapshot = validator(object(snapshotShape));
 
 const diffValidators: Record<DiffRecordType, (value: unknown) => RecordParse<DiffRecord>> = {
@@ -469,12 +574,14 @@ const diffValidators: Record<DiffRecordType, (value: unknown) => RecordParse<Dif
   handoff_failed: validateHandoffFailed,
   handoff_stuck: validateHandoffStuck,
   reply_orphaned: validateReplyOrphaned,
+  reply_held: validateReplyHeld,
   task_unconsumed: validateTaskUnconsumed,
   handoff_loop: validateHandoffLoop,
   queue_sample: validateQueueSample,
   queue_status_changed: validateQueueStatusChanged,
   error: validateError,
   topic_reset: validateTopicReset,
+  runtime_event: validateRuntimeEvent,
 };
 
 function isDiffType(value: unknown): value is DiffRecordType {

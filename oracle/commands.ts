@@ -282,6 +282,19 @@ export async function runAgents(tm: TimeMachine, inv: Invocation): Promise<Docum
       ...a,
       latency_ms_p50: sorted.length ? p(0.5) ?? null : null,
       latency_ms_p95: sorted.length ? p(0.95) ?? null : null,
+      processes: (at.state.processes ?? []).filter((proc) => proc.agent === a.agent).map((
+        proc,
+      ) => ({
+        process: proc.process,
+        source: proc.source,
+        status: proc.status,
+        ready: proc.ready,
+        restart_count: proc.restart_count,
+        started_at: proc.started_at,
+        last_termination: proc.last_termination,
+        tasks_lost: proc.lost_tasks.length,
+        memory_bytes: proc.memory_bytes,
+      })),
     };
   });
   const { shown, omitted } = cut(agents, inv.limit);

@@ -109,7 +109,7 @@ export function diagnose(state: ObserverStateData, ctx: DiagnoseContext): Findin
   const queues = state.queues.filter((q) => q.agent !== USER_INBOX);
   const consumed = new Set(queues.filter((q) => q.members > 0).map((q) => q.agent));
   for (const q of queues) {
-    if (q.members === 0 && q.lag > 0) {
+    if (q.members === 0 && q.lag > 0 && !byAgentHasProcesses(state, q.agent)) {
       findings.push({
         kind: "agent_down",
         severity: "critical",
@@ -142,6 +142,94 @@ export function diagnose(state: ObserverStateData, ctx: DiagnoseContext): Findin
         since: q.window[0]?.at ?? q.sampled_at,
         evidence: { seqs: [], offsets: [] },
         next_commands: [`${o} queues`, `${o} diffs -e queue_sample -l 10`],
+      });
+    }
+  }
+
+  // Pods and processes (runtime sources).
+  const processes = state.processes ?? [];
+  const openTasks = new Set(state.handoffs_open.map((h) => h.task_message_id));
+  const runtimeErrors = (agent: string | null, kinds: string[]) =>
+    state.errors.filter((e) => e.agent === agent && kinds.includes(e.kind));
+  const byAgent = groupBy(processes, (p) => p.agent ?? "unknown");
+  for (const [agent, procs] of byAgent) {
+    const running = procs.filter((p) => p.status === "running");
+    for (const p of procs) {
+      const t = p.last_termination;
+      const how = t
+        ? [t.reason, t.exit_code !== null ? `exit code ${t.exit_code}` : null, t.signal]
+          .filter((x) => x !== null).join(", ")
+        : "";
+      if (p.status === "crash_loop" || p.restart_count >= CRASH_LOOP_RESTARTS) {
+        findings.push({
+          kind: "agent_crash_loop",
+          severity: "critical",
+          agent: p.agent,
+          process: p.process,
+          summary: `${p.process} of ${agent} keeps dying: ${p.restart_count} restart(s)${
+            t ? `, last ${how || "no reason"} at ${t.at}` : ""
+          }`,
+          since: p.started_at ?? t?.at ?? null,
+          evidence: evidenceOf(
+            runtimeErrors(p.agent, ["crash_loop", "restarted", "oom_killed", "process_died"]),
+          ),
+          next_commands: [`${o} agents`, `${o} diffs -e runtime_event`, `${o} errors -a ${agent}`],
+        });
+      }
+      if (p.lost_tasks.length > 0) {
+        const stillOpen = p.lost_tasks.filter((l) => openTasks.has(l.task_message_id));
+        const first = p.lost_tasks[p.lost_tasks.length - 1];
+        findings.push({
+          kind: "tasks_lost_in_crash",
+          severity: stillOpen.length > 0 ? "error" : "warning",
+          agent: p.agent,
+          process: p.process,
+          summary: `${p.lost_tasks.length} task(s) in flight when ${p.process} of ${agent} died${
+            how ? ` (${how})` : ""
+          }: ${p.lost_tasks.slice(0, 3).map((l) => `"${l.task_id}"`).join(", ")}; ${
+            stillOpen.length > 0
+              ? `${stillOpen.length} still unanswered`
+              : "all answered since (redelivered after the restart)"
+          }`,
+          since: first?.at ?? null,
+          evidence: evidenceOf(runtimeErrors(p.agent, ["restarted", "oom_killed", "process_died"])),
+          next_commands: [
+            ...(first ? [`${o} trace ${first.conversation_id}`] : []),
+            `${o} agents`,
+            `${o} replay --after ${first?.at ?? "10m"}`,
+          ],
+        });
+      }
+    }
+    const queue = queues.find((q) => q.agent === agent);
+    const crashed = procs.some((p) =>
+      p.status !== "running" && p.status !== "pending" &&
+      !(p.status === "exited" && p.last_termination?.reason === "stopped")
+    );
+    if (running.length === 0 && (crashed || (queue?.lag ?? 0) > 0) && agent !== USER_INBOX) {
+      const newest = procs.reduce((a, b) => (a.last_event_at > b.last_event_at ? a : b));
+      findings.push({
+        kind: "agent_down",
+        severity: "critical",
+        agent: newest.agent,
+        process: newest.process,
+        summary: `${agent} has no running ${
+          newest.source === "k8s" ? "pod" : "process"
+        }: ${newest.process} is ${newest.status}${
+          queue && queue.lag > 0 ? `; ${queue.lag} message(s) wait on its queue` : ""
+        }`,
+        since: newest.last_event_at,
+        evidence: evidenceOf(
+          runtimeErrors(newest.agent, [
+            "unschedulable",
+            "evicted",
+            "image_pull_backoff",
+            "crash_loop",
+            "process_died",
+            "oom_killed",
+          ]),
+        ),
+        next_commands: [`${o} agents`, `${o} diffs -e runtime_event`],
       });
     }
   }
@@ -196,7 +284,7 @@ export function diagnose(state: ObserverStateData, ctx: DiagnoseContext): Findin
           ...base,
           kind: "malformed_messages",
           severity: "error",
-          summary: `${count} malformed record(s) on ${a}'s queue; latest reason: ${first.message}`,
+          summary: `${count} malformed record(s) ${first.message}`,
           next_commands: [`${o} diffs -e message_malformed`, `${o} errors -a ${a}`],
         });
         break;
@@ -251,6 +339,14 @@ export function diagnose(state: ObserverStateData, ctx: DiagnoseContext): Findin
           ],
         });
         break;
+      case "crash_loop":
+      case "restarted":
+      case "oom_killed":
+      case "process_died":
+      case "unschedulable":
+      case "evicted":
+      case "image_pull_backoff":
+        break; // Reported through the processes above.
       case "delivered_twice":
       case "reply_orphaned":
       case "cancelled":
@@ -316,6 +412,10 @@ export function diagnose(state: ObserverStateData, ctx: DiagnoseContext): Findin
     SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity] ||
     (a.since ?? "").localeCompare(b.since ?? "")
   );
+}
+
+function byAgentHasProcesses(state: ObserverStateData, agent: string): boolean {
+  return (state.processes ?? []).some((p) => p.agent === agent);
 }
 
 export function statusOf(findings: Finding[]): HealthStatus {

@@ -176,6 +176,20 @@ export function renderText(doc: Document, style: Style = PLAIN): string {
             s(a["latency_ms_p95"])
           }ms`,
         );
+        for (const p of Array.isArray(a["processes"]) ? a["processes"].filter(isRecord) : []) {
+          const t = isRecord(p["last_termination"]) ? p["last_termination"] : undefined;
+          out.push(
+            `   ${s(p["process"])} (${s(p["source"])}): ${s(p["status"])} restarts=${
+              s(p["restart_count"])
+            }${
+              t
+                ? ` last exit: ${s(t["reason"])} code=${s(t["exit_code"])} signal=${
+                  s(t["signal"])
+                } at ${s(t["at"])}`
+                : ""
+            }${Number(p["tasks_lost"]) > 0 ? ` tasks lost: ${s(p["tasks_lost"])}` : ""}`,
+          );
+        }
       }
       if (list(doc, "agents").length === 0) out.push("No agent seen yet");
       out.push(...omitted(doc, "agents"));

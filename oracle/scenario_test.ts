@@ -59,7 +59,7 @@ Deno.test("diagnose names each injected fault with the right kind and agent", as
   const named = findings.map((f) => `${f.kind}:${f.agent}`);
   assert.ok(named.includes("llm_rate_limited:coder"), named.join(", "));
   assert.ok(named.includes("stuck_handoff:writer"), named.join(", "));
-  assert.ok(named.includes("malformed_messages:orchestrator"), named.join(", "));
+  assert.ok(named.includes("malformed_messages:researcher"), named.join(", "));
   assert.ok(
     !findings.some((f) => f.kind === "unroutable_task" || f.kind === "agent_down"),
     `no false alarm about routing: ${named.join(", ")}`,
@@ -160,4 +160,34 @@ Deno.test({
   fn: async () => {
     if (scenario) await Deno.remove(scenario.dir, { recursive: true });
   },
+});
+
+Deno.test("diagnose names the tasks an agent process had in flight when it was killed", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "oracle-crash-" });
+  try {
+    const result = await runScenario({
+      bootstrap: bootstrapServers().join(","),
+      dataDir: dir,
+      faults: "researcher=crash",
+      requests: ["Summarise the outage"],
+      agentEnv: { ORCHESTRATOR_STEP_TIMEOUT_MS: "30000" },
+    });
+    assert.equal(result.outcomes[0]?.reply?.type, "RESULT", "the redelivered task completed");
+    const doc = await json(["diagnose"], dir);
+    const lost = (doc["findings"] as (FindingView & { process: string; summary: string })[])
+      .find((f) => f.kind === "tasks_lost_in_crash");
+    assert.ok(lost, JSON.stringify(doc["findings"]));
+    assert.equal(lost.agent, "researcher");
+    assert.match(lost.process, /^pid:\d+$/);
+    assert.match(lost.summary, /SIGKILL/);
+    assert.match(lost.summary, /\.1-researcher"/);
+    assert.ok(lost.evidence.seqs.length > 0);
+    const agents = await json(["agents"], dir);
+    const researcher = (agents["agents"] as { agent: string; processes: unknown[] }[])
+      .find((a) => a.agent === "researcher");
+    const procs = researcher?.processes as { restart_count: number; last_termination: unknown }[];
+    assert.ok(procs.some((p) => p.last_termination !== null), JSON.stringify(procs));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

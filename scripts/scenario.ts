@@ -31,7 +31,7 @@ export interface ScenarioResult {
   agentLines: string[];
 }
 
-async function freePort(): Promise<number> {
+function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
@@ -66,7 +66,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
   let agents: AgentsProcess | undefined;
   try {
     await bus.createTopics(topics, 2);
-    const port = await freePort();
+    const port = freePort();
     const observerUrl = `http://127.0.0.1:${port}`;
     log(`observer on ${observerUrl}, time machine in ${options.dataDir}`);
     observer = new Deno.Command(Deno.execPath(), {
