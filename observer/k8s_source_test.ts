@@ -11,7 +11,12 @@ import {
   kubeBinariesAvailability,
   startKubeApiServer,
 } from "../scripts/kube_apiserver.ts";
+import { createEnvelope, encodeEnvelope } from "@mat/agents/protocol";
 import { diffPod, K8sSource, narrowPod, parseQuantity } from "./k8s_source.ts";
+import { KafkaAdapter } from "./kafka_adapter.ts";
+import { Observer } from "./observer.ts";
+import type { DiffRecord } from "./record_format.ts";
+import { TestBed, waitFor } from "./testing.ts";
 import type { RuntimeEvent, RuntimeEventKind } from "./runtime_event.ts";
 import { parseRuntimeEvent } from "./runtime_event.ts";
 
@@ -583,4 +588,83 @@ Deno.test("kubernetes quantities convert to millicores and bytes", () => {
   assert.equal(parseQuantity("64Mi"), 64 * 1024 * 1024);
   assert.equal(parseQuantity("1k"), 1000);
   assert.equal(parseQuantity("12x"), undefined);
+});
+
+Deno.test({
+  name: "a pod OOM-killed mid-task yields a restart event naming the task it was running",
+  ignore: skipReason !== undefined,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: () =>
+    withServer(async (server, kube) => {
+      const bed = await TestBed.create(["researcher", "orchestrator"], 1);
+      const config = bed.config();
+      const kafka = new KafkaAdapter({
+        brokers: config.brokers,
+        clientId: "k8s-join",
+        log: "nothing",
+      });
+      const observer = await Observer.open(config, kafka);
+      observer.runtime = new K8sSource({
+        kubeconfigPath: server.kubeconfigPath,
+        namespace: NAMESPACE,
+        labelSelector: SELECTOR,
+        metricsIntervalMs: 0,
+      });
+      observer.start();
+      try {
+        await kube.createPod("agent-researcher-7", AGENT_LABELS("researcher"));
+        await kube.patchStatus("agent-researcher-7", runningStatus(0));
+        const task = createEnvelope({
+          type: "TASK",
+          source: "orchestrator",
+          target: "researcher",
+          conversation_id: "conv-oom",
+          task_id: "conv-oom.1-researcher",
+          deadline: new Date(Date.now() + 120_000),
+        });
+        await bed.kit.send(bed.topic("researcher"), [{ value: encodeEnvelope(task) }]);
+        await waitFor(
+          async () => (await bed.diff()).some((r) => r.type === "handoff_started"),
+          20_000,
+          "the handoff",
+        );
+        await new Promise((r) => setTimeout(r, 1_100)); // the kubelet's clock has seconds
+        await kube.patchStatus(
+          "agent-researcher-7",
+          runningStatus(1, {
+            ready: false,
+            lastTerminated: {
+              exitCode: 137,
+              reason: "OOMKilled",
+              signal: 9,
+              startedAt: iso(-60_000),
+              finishedAt: iso(),
+            },
+          }),
+        );
+        let restart: DiffRecord | undefined;
+        await waitFor(
+          async () => {
+            restart = (await bed.diff()).find((r) =>
+              r.type === "runtime_event" && r.kind === "restarted"
+            );
+            return restart !== undefined;
+          },
+          20_000,
+          "the restart event",
+        );
+        assert.ok(restart?.type === "runtime_event");
+        assert.equal(restart.reason, "OOMKilled");
+        assert.equal(restart.exit_code, 137);
+        assert.equal(restart.process, "agent-researcher-7");
+        assert.deepEqual(restart.tasks_in_flight.map((t) => t.task_id), ["conv-oom.1-researcher"]);
+        const errors = (await bed.diff()).filter((r) => r.type === "error");
+        assert.ok(errors.some((e) => e.type === "error" && e.kind === "oom_killed"));
+      } finally {
+        await observer.stop();
+        await kafka.close();
+        await bed.close();
+      }
+    }),
 });
