@@ -79,11 +79,25 @@ async function runDenoTest(
   const onLine = (line: string) => {
     counts = parseSummary(line) ?? counts;
   };
+  // A hung test must not eat CI's whole budget: past TEST_TIMEOUT_SECONDS the run is ended.
+  const limitS = Number(Deno.env.get("TEST_TIMEOUT_SECONDS") ?? "1800");
+  const timer = setTimeout(() => {
+    console.error(`error: the tests ran past TEST_TIMEOUT_SECONDS=${limitS}; ending them`);
+    try {
+      child.kill("SIGTERM");
+      setTimeout(() => {
+        try {
+          child.kill("SIGKILL");
+        } catch { /* gone */ }
+      }, 10_000);
+    } catch { /* gone */ }
+  }, (Number.isFinite(limitS) && limitS > 0 ? limitS : 1800) * 1000);
   await Promise.all([
     tee(child.stdout, Deno.stdout, onLine),
     tee(child.stderr, Deno.stderr, onLine),
   ]);
   const { code } = await child.status;
+  clearTimeout(timer);
   return { code, counts };
 }
 
