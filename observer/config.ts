@@ -21,6 +21,8 @@ export interface ObserverConfig {
   retainSegments: number;
   /** A handoff with no deadline is stuck after this long (or 5x the agent's p95, if larger) */
   stuckAfterMs: number;
+  /** A reply seen before its TASK waits this long for it before it is `reply_orphaned` */
+  orphanGraceMs: number;
   queuePollMs: number;
   /** Samples in the Burrow-style window */
   queueWindow: number;
@@ -109,6 +111,7 @@ export function loadConfig(env: Env = Deno.env): ObserverConfig {
     segmentBytes: integer(env, "OBSERVER_SEGMENT_BYTES", 64 * 1024 * 1024, 4096, 2 ** 40),
     retainSegments: integer(env, "OBSERVER_RETAIN_SEGMENTS", 20, 1, 100_000),
     stuckAfterMs: integer(env, "STUCK_AFTER_MS", 60_000, 1, 7 * 86_400_000),
+    orphanGraceMs: integer(env, "ORPHAN_GRACE_MS", 5_000, 0, 3_600_000),
     queuePollMs: integer(env, "OBSERVER_QUEUE_POLL_MS", 2_000, 100, 3_600_000),
     queueWindow: integer(env, "OBSERVER_QUEUE_WINDOW", 5, 2, 1_000),
     topicRefreshMs: integer(env, "OBSERVER_TOPIC_REFRESH_MS", 3_000, 100, 3_600_000),

@@ -319,14 +319,36 @@ export class KafkaAdapter implements ObserverKafka, KafkaTestKit {
     });
   }
 
-  setGroupOffsets(groupId: string, topic: string, offsets: StartPosition[]): Promise<void> {
-    return this.#withAdmin((a) =>
-      a.setOffsets({
-        groupId,
-        topic,
-        partitions: offsets.map((o) => ({ partition: o.partition, offset: o.offset })),
-      })
-    );
+  /**
+   * Commits offsets for a group with no members, through a short-lived member of its own that
+   * leaves on disconnect. (kafkajs' `admin.setOffsets` may stop its helper member before it joined,
+   * which then skips the LeaveGroup and lingers as a member for a whole session timeout.)
+   */
+  async setGroupOffsets(groupId: string, topic: string, offsets: StartPosition[]): Promise<void> {
+    const described = await this.describeGroup(groupId);
+    if (described.members.length > 0) {
+      throw new Error(`Group "${groupId}" has ${described.members.length} member(s)`);
+    }
+    const consumer = this.#kafka.consumer({
+      groupId,
+      sessionTimeout: 6_000,
+      heartbeatInterval: 500,
+      allowAutoTopicCreation: false,
+    });
+    const joined = Promise.withResolvers<void>();
+    consumer.on(consumer.events.GROUP_JOIN, () => joined.resolve());
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics: [topic], fromBeginning: true });
+      await consumer.run({ autoCommit: false, eachBatch: () => Promise.resolve() });
+      consumer.pause([{ topic }]);
+      await joined.promise;
+      await consumer.commitOffsets(
+        offsets.map((o) => ({ topic, partition: o.partition, offset: o.offset })),
+      );
+    } finally {
+      await consumer.disconnect().catch(() => {});
+    }
   }
 
   deleteGroups(groupIds: string[]): Promise<void> {

@@ -13,23 +13,45 @@ export class TestBed {
   readonly kit: KafkaAdapter;
   readonly prefix: string;
   readonly dataDir: string;
+  readonly brokers: string[];
 
-  private constructor(prefix: string, dataDir: string) {
+  private constructor(prefix: string, dataDir: string, brokers: string[]) {
     this.prefix = prefix;
     this.dataDir = dataDir;
+    this.brokers = brokers;
     this.kit = new KafkaAdapter({
-      brokers: bootstrapServers(),
+      brokers,
       clientId: `test-${prefix}`,
       log: "nothing",
     });
   }
 
-  static async create(agents: string[], partitions = 2): Promise<TestBed> {
+  /** A bed on the shared broker, or on `brokers`; with `waitForBroker` false, none is awaited */
+  static async create(
+    agents: string[],
+    partitions = 2,
+    options: { brokers?: string[]; waitForBroker?: boolean } = {},
+  ): Promise<TestBed> {
     const prefix = `t${crypto.randomUUID().slice(0, 8)}-agent-queue-`;
-    const bed = new TestBed(prefix, await Deno.makeTempDir({ prefix: "observer-test-" }));
-    await waitFor(() => bed.kit.listTopics().then(() => true, () => false), 60_000, "broker up");
-    await bed.kit.createTopics(agents.map((a) => topicFor(a, prefix)), partitions);
+    const bed = new TestBed(
+      prefix,
+      await Deno.makeTempDir({ prefix: "observer-test-" }),
+      options.brokers ?? bootstrapServers(),
+    );
+    if (options.waitForBroker === false) return bed;
+    await bed.waitForBroker();
+    if (agents.length > 0) {
+      await bed.kit.createTopics(agents.map((a) => topicFor(a, prefix)), partitions);
+    }
     return bed;
+  }
+
+  async waitForBroker(timeoutMs = 90_000): Promise<void> {
+    await waitFor(
+      () => this.kit.listTopics().then(() => true, () => false),
+      timeoutMs,
+      "broker up",
+    );
   }
 
   topic(agent: string): string {
@@ -40,6 +62,7 @@ export class TestBed {
   env(extra: Record<string, string> = {}): Record<string, string> {
     return {
       KAFKA_TOPIC_PREFIX: this.prefix,
+      KAFKA_BOOTSTRAP_SERVERS: this.brokers.join(","),
       TELEMETRY_DATA_DIR: this.dataDir,
       OBSERVER_SYNC_INTERVAL_MS: "50",
       OBSERVER_TOPIC_REFRESH_MS: "500",

@@ -46,7 +46,14 @@ export interface WriterHealth {
   lastFlushMs: number;
 }
 
-type Op<B> = { kind: "line"; bytes: Uint8Array; record: Stamped<B> } | { kind: "rotate" };
+const encoder = new TextEncoder();
+
+/**
+ * A buffered line keeps its text, encoded once per flush rather than per line. Until then its
+ * size is estimated by its length (exact for ASCII, which JSON lines nearly always are); the
+ * flush corrects the segment size by what the encoding really took.
+ */
+type Op<B> = { kind: "line"; text: string; record: Stamped<B> } | { kind: "rotate" };
 
 /** The disk refused a write; the lines stay buffered and are retried */
 export class WriteFailedError extends Error {
@@ -55,8 +62,6 @@ export class WriteFailedError extends Error {
     super(message, options);
   }
 }
-
-const encoder = new TextEncoder();
 
 export class TimeMachineWriter<B extends { type: string }> {
   readonly #options: WriterOptions<B>;
@@ -78,6 +83,9 @@ export class TimeMachineWriter<B extends { type: string }> {
   #listeners: ((records: Stamped<B>[]) => void)[] = [];
   #roomWaiters: { limit: number; resolve: () => void }[] = [];
   #closed = false;
+  /** `ts` of the last record, reused while the clock reads the same millisecond */
+  #lastTsMs = NaN;
+  #lastTs = "";
   readonly tornBytesCut: number;
   bytesWritten = 0;
   linesWritten = 0;
@@ -159,17 +167,23 @@ export class TimeMachineWriter<B extends { type: string }> {
     if (this.#closed) {
       throw new TypeError(`Cannot append to closed history "${this.#options.base}"`);
     }
+    const now = this.#now();
+    const ms = now.getTime();
+    if (ms !== this.#lastTsMs) {
+      this.#lastTsMs = ms;
+      this.#lastTs = now.toISOString();
+    }
     const record = {
       schema_version: RECORD_SCHEMA_VERSION,
       seq: this.#seq + 1,
-      ts: this.#now().toISOString(),
+      ts: this.#lastTs,
       ...body,
     } as Stamped<B>;
-    const bytes = encoder.encode(JSON.stringify(record) + "\n");
+    const text = JSON.stringify(record) + "\n";
     this.#seq++;
-    this.#ops.push({ kind: "line", bytes, record });
-    this.#pendingBytes += bytes.length;
-    this.#logicalSize += bytes.length;
+    this.#ops.push({ kind: "line", text, record });
+    this.#pendingBytes += text.length;
+    this.#logicalSize += text.length;
     return record;
   }
 
@@ -186,11 +200,17 @@ export class TimeMachineWriter<B extends { type: string }> {
     return this.#push(body);
   }
 
-  /** Resolves once fewer than `limit` bytes wait for the disk */
+  /**
+   * Resolves once fewer than `limit` bytes wait for the disk. A full buffer is flushed at once
+   * rather than at the next tick of the timer, so a backlog is written as fast as the disk goes.
+   */
   waitForRoom(limit: number): Promise<void> {
     if (this.#pendingBytes < limit) return Promise.resolve();
     const waiter = Promise.withResolvers<void>();
     this.#roomWaiters.push({ limit, resolve: waiter.resolve });
+    if (this.#flushing === undefined && this.#error === undefined) {
+      void this.flush().catch(() => {});
+    }
     return waiter.promise;
   }
 
@@ -223,22 +243,21 @@ export class TimeMachineWriter<B extends { type: string }> {
         }
         // Gather the lines up to the next rotation into one write.
         let j = i;
-        let size = 0;
-        while (j < ops.length && ops[j]?.kind === "line") {
+        const texts: string[] = [];
+        let estimate = 0;
+        while (j < ops.length) {
           const o = ops[j];
-          if (o?.kind === "line") size += o.bytes.length;
+          if (o?.kind !== "line") break;
+          texts.push(o.text);
+          estimate += o.text.length;
           j++;
         }
-        const chunk = new Uint8Array(size);
-        let at = 0;
-        for (let k = i; k < j; k++) {
-          const o = ops[k];
-          if (o?.kind === "line") {
-            chunk.set(o.bytes, at);
-            at += o.bytes.length;
-          }
-        }
+        const chunk = encoder.encode(texts.join(""));
+        const size = chunk.length;
         await this.#writeAll(chunk);
+        // Non-ASCII text takes more bytes than its length: the active segment is that much larger
+        // (unless a later rotation already started a new one).
+        if (!ops.slice(j).some((o) => o.kind === "rotate")) this.#logicalSize += size - estimate;
         await this.#file.syncData();
         this.#diskSize += size;
         for (let k = i; k < j; k++) {
@@ -247,7 +266,7 @@ export class TimeMachineWriter<B extends { type: string }> {
         }
         this.bytesWritten += size;
         this.linesWritten += j - i;
-        this.#pendingBytes -= size;
+        this.#pendingBytes -= estimate;
         i = j;
       }
       this.#error = undefined;

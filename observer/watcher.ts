@@ -175,14 +175,19 @@ export class Watcher {
   }
 
   #onDurable(records: Stamped<DiffBody>[]): void {
-    for (const r of records) {
-      if (r.type === "message" || r.type === "message_malformed") {
-        this.#durable.set(`${r.topic}:${r.partition}`, {
-          topic: r.topic,
-          partition: r.partition,
-          offset: (BigInt(r.offset) + 1n).toString(),
-        });
-      }
+    // The last record of each partition in the flush: newest first, one lookup per partition.
+    const seen = new Set<string>();
+    for (let i = records.length - 1; i >= 0; i--) {
+      const r = records[i];
+      if (r === undefined || (r.type !== "message" && r.type !== "message_malformed")) continue;
+      const key = `${r.topic}:${r.partition}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      this.#durable.set(key, {
+        topic: r.topic,
+        partition: r.partition,
+        offset: (BigInt(r.offset) + 1n).toString(),
+      });
     }
   }
 

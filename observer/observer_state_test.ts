@@ -1,0 +1,254 @@
+import assert from "node:assert/strict";
+import { createEnvelope, encodeEnvelope, type Envelope, replyTo } from "@mat/agents";
+import { EventRecorder } from "./event_recorder.ts";
+import type { KafkaRecord } from "./kafka_adapter.ts";
+import { ObserverState, type StateOptions } from "./observer_state.ts";
+import {
+  type DiffBody,
+  type DiffRecord,
+  validateDiffRecord,
+  validateSnapshot,
+} from "./record_format.ts";
+import { TimeMachineWriter } from "./time_machine_writer.ts";
+import { readHistory } from "./time_machine_reader.ts";
+
+const PREFIX = "agent-queue-";
+const GRACE = 5_000;
+const OPTIONS: StateOptions = {
+  prefix: PREFIX,
+  windowSize: 3,
+  stuckAfterMs: 60_000,
+  orphanGraceMs: GRACE,
+};
+
+/** A recorder on a real writer in a temp dir, with a clock the test moves */
+async function bed(state = new ObserverState(OPTIONS)) {
+  const dir = await Deno.makeTempDir({ prefix: "observer-state-test-" });
+  const clock = { now: new Date("2026-01-01T00:00:00.000Z") };
+  const writer = await TimeMachineWriter.open<DiffBody>({
+    dir,
+    base: "diff",
+    segmentBytes: 1 << 20,
+    retainSegments: 10,
+    syncIntervalMs: 60_000,
+    now: () => clock.now,
+  });
+  const recorder = new EventRecorder(writer, state, {
+    prefix: PREFIX,
+    previewBytes: 256,
+    now: () => clock.now,
+  });
+  const offsets = new Map<string, number>();
+  return {
+    dir,
+    clock,
+    recorder,
+    state,
+    /** Ingests envelopes as Kafka records of the target's queue */
+    see(...envelopes: Envelope[]): void {
+      for (const e of envelopes) {
+        const topic = `${PREFIX}${e.target}`;
+        const offset = offsets.get(topic) ?? 0;
+        offsets.set(topic, offset + 1);
+        const record: KafkaRecord = {
+          topic,
+          partition: 0,
+          offset: String(offset),
+          key: null,
+          value: new TextEncoder().encode(encodeEnvelope(e)),
+          headers: {},
+          timestamp: clock.now.getTime(),
+        };
+        recorder.ingest(record);
+      }
+    },
+    advance(ms: number): void {
+      clock.now = new Date(clock.now.getTime() + ms);
+    },
+    /** Every record on disk, each one validated */
+    async records(): Promise<DiffRecord[]> {
+      await writer.flush();
+      const out: DiffRecord[] = [];
+      for await (const v of readHistory(dir, "diff")) {
+        const parsed = validateDiffRecord(v);
+        if (!parsed.ok) throw new TypeError(parsed.reason);
+        out.push(parsed.record);
+      }
+      return out;
+    },
+    async close(): Promise<void> {
+      await writer.close();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+function types(records: DiffRecord[]): string[] {
+  return records.map((r) => r.type).filter((t) => t !== "segment_started" && t !== "message");
+}
+
+function task(taskId: string): Envelope {
+  return createEnvelope({
+    type: "TASK",
+    source: "orchestrator",
+    target: "researcher",
+    conversation_id: `c-${taskId}`,
+    task_id: taskId,
+  });
+}
+
+Deno.test("a reply seen before its TASK is held, then completes the handoff when the TASK comes", async () => {
+  const b = await bed();
+  try {
+    const t = task("t1");
+    const result = replyTo(t, "RESULT", { payload: { answer: 42 } });
+    b.see(result);
+    b.advance(GRACE - 1_000);
+    b.recorder.checkStuck();
+    b.see(t);
+    b.advance(GRACE * 10);
+    b.recorder.checkStuck();
+    const records = await b.records();
+    assert.deepEqual(types(records), ["reply_held", "handoff_started", "handoff_completed"]);
+    const completed = records.find((r) => r.type === "handoff_completed");
+    assert.equal(completed?.type, "handoff_completed");
+    if (completed?.type === "handoff_completed") {
+      assert.equal(completed.task_message_id, t.message_id);
+      assert.equal(completed.reply_message_id, result.message_id);
+      assert.equal(completed.from, "orchestrator");
+      assert.equal(completed.to, "researcher");
+    }
+    assert.equal(b.state.heldReplies.size, 0);
+    assert.equal(b.state.handoffs.size, 0);
+    assert.equal(b.state.agents.get("researcher")?.tasks_completed, 1);
+    assert.equal(b.state.agents.get("researcher")?.in_flight, 0);
+    assert.equal(b.state.errors.size, 0, "no orphan error was folded");
+  } finally {
+    await b.close();
+  }
+});
+
+Deno.test("an early ERROR reply yields a failed handoff with its error once the TASK comes", async () => {
+  const b = await bed();
+  try {
+    const t = task("t1");
+    b.see(replyTo(t, "ERROR", {
+      error: { kind: "tool_error", message: "tool broke", retryable: true },
+    }));
+    b.see(t);
+    const failed = (await b.records()).filter((r) => r.type === "handoff_failed");
+    assert.equal(failed.length, 1);
+    assert.equal(failed[0]?.type === "handoff_failed" && failed[0].error_kind, "tool_error");
+    assert.equal(failed[0]?.type === "handoff_failed" && failed[0].retryable, true);
+  } finally {
+    await b.close();
+  }
+});
+
+Deno.test("a reply whose TASK never comes is orphaned only after the grace period", async () => {
+  const b = await bed();
+  try {
+    const t = task("t1");
+    const result = replyTo(t, "RESULT", {});
+    b.see(result, replyTo(t, "RESULT", {})); // a second reply to the same task is not held twice
+    b.advance(GRACE - 1);
+    b.recorder.checkStuck();
+    assert.deepEqual(types(await b.records()), ["reply_held"]);
+    b.advance(1);
+    b.recorder.checkStuck();
+    b.recorder.checkStuck();
+    const records = await b.records();
+    assert.deepEqual(types(records), ["reply_held", "reply_orphaned", "error"]);
+    const orphan = records.find((r) => r.type === "reply_orphaned");
+    assert.equal(orphan?.type === "reply_orphaned" && orphan.message_id, result.message_id);
+    assert.equal(orphan?.type === "reply_orphaned" && orphan.in_reply_to, t.message_id);
+    assert.equal(b.state.heldReplies.size, 0);
+    // The TASK arriving after the orphan report opens a handoff like any other.
+    b.see(t);
+    assert.deepEqual(types(await b.records()).slice(3), ["handoff_started"]);
+  } finally {
+    await b.close();
+  }
+});
+
+Deno.test("with ORPHAN_GRACE_MS 0 a reply to an unseen TASK is orphaned at once", async () => {
+  const b = await bed(new ObserverState({ ...OPTIONS, orphanGraceMs: 0 }));
+  try {
+    b.see(replyTo(task("t1"), "RESULT", {}));
+    assert.deepEqual(types(await b.records()), ["reply_orphaned", "error"]);
+  } finally {
+    await b.close();
+  }
+});
+
+Deno.test("a held reply survives a snapshot and a replay: the state is a fold of the records", async () => {
+  const b = await bed();
+  try {
+    const t = task("t1");
+    const other = task("t2");
+    b.see(other, replyTo(t, "RESULT", {}));
+    const data = b.state.toData();
+    assert.equal(data.pending_replies?.length, 1);
+    const snapshot = validateSnapshot({
+      schema_version: 1,
+      seq: 1,
+      ts: new Date().toISOString(),
+      type: "snapshot",
+      diff_seq: 1,
+      state: data,
+    });
+    assert.ok(snapshot.ok, snapshot.ok ? "" : snapshot.reason);
+
+    // Replaying every record into a fresh state gives the same state.
+    const replayed = new ObserverState(OPTIONS);
+    for (const r of await b.records()) replayed.apply(r);
+    assert.deepEqual(replayed.toData(), data);
+
+    // A state restored from the snapshot completes the handoff when the TASK comes.
+    const restored = await bed(new ObserverState(OPTIONS, structuredClone(data)));
+    try {
+      restored.see(t);
+      assert.deepEqual(types(await restored.records()), ["handoff_started", "handoff_completed"]);
+      assert.equal(restored.state.heldReplies.size, 0);
+    } finally {
+      await restored.close();
+    }
+  } finally {
+    await b.close();
+  }
+});
+
+Deno.test("a snapshot of an older observer (no pending_replies) still loads", () => {
+  const data = new ObserverState(OPTIONS).toData();
+  const { pending_replies: _p, ...old } = data;
+  const state = new ObserverState(OPTIONS, old);
+  assert.equal(state.heldReplies.size, 0);
+});
+
+Deno.test("retries and in-flight counts follow open handoffs", async () => {
+  const b = await bed();
+  try {
+    const first = task("t1");
+    const retry = createEnvelope({
+      type: "TASK",
+      source: "orchestrator",
+      target: "researcher",
+      conversation_id: "c-t1",
+      task_id: "t1",
+      attempt: 2,
+    });
+    b.see(first, task("t2"));
+    assert.equal(b.state.agents.get("researcher")?.in_flight, 2);
+    b.see(retry);
+    const retried = (await b.records()).find((r) => r.type === "handoff_retried");
+    assert.equal(
+      retried?.type === "handoff_retried" && retried.previous_message_id,
+      first.message_id,
+    );
+    assert.equal(b.state.agents.get("researcher")?.in_flight, 2);
+    b.see(replyTo(retry, "RESULT", {}));
+    assert.equal(b.state.agents.get("researcher")?.in_flight, 1);
+  } finally {
+    await b.close();
+  }
+});
