@@ -21,7 +21,7 @@ async function run(script: string, args: string[]): Promise<number> {
 }
 
 const SCRIPTS: Record<string, string> = {
-  observer: "../observer/bench_main.ts",
+  observer: "./observer_bench.ts",
   oracle: "./oracle_bench.ts",
 };
 

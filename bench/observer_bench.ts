@@ -14,9 +14,9 @@
 
 import { parseArgs } from "node:util";
 import { bootstrapServers, createEnvelope, encodeEnvelope, topicFor } from "@mat/agents";
-import { KafkaAdapter } from "./kafka_adapter.ts";
-import { loadConfig } from "./config.ts";
-import { Observer } from "./observer.ts";
+import { KafkaAdapter } from "../observer/kafka_adapter.ts";
+import { loadConfig } from "../observer/config.ts";
+import { Observer } from "../observer/observer.ts";
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN;
