@@ -29,13 +29,18 @@ async function main(): Promise<number> {
   const kafka = await startKafka({ stopOnFailure: true });
   const dataDir = Deno.env.get("TELEMETRY_DATA_DIR") || `${ROOT}telemetry_data`;
   try {
-    await runScenario({
+    const { outcomes } = await runScenario({
       bootstrap: kafka.bootstrap,
       dataDir,
       faults: Deno.env.get("AGENT_FAULTS") ?? DEMO_FAULTS,
       requests: DEMO_REQUESTS,
       log: (line) => console.error(`demo: ${line}`),
     });
+    for (const out of outcomes) {
+      if (out.reply?.type !== "RESULT") continue;
+      console.log(`The answer to "${DEMO_REQUESTS[outcomes.indexOf(out)]}", from the agents:`);
+      console.log(`${String(out.reply.payload["answer"])}\n`);
+    }
   } finally {
     if (kafka.started) await stopKafka();
   }
