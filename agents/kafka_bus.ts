@@ -4,16 +4,8 @@
  */
 
 import { Buffer } from "node:buffer";
-import process from "node:process";
-import {
-  type Admin,
-  type Consumer,
-  Kafka,
-  type LogEntry,
-  logLevel,
-  Partitioners,
-  type Producer,
-} from "kafkajs";
+import { type Admin, type Consumer, Kafka, logLevel, Partitioners, type Producer } from "kafkajs";
+import { headerText, jsonLogCreator, silenceKafkaJsTimeoutWarnings } from "./kafkajs_support.ts";
 
 export interface OutgoingRecord {
   topic: string;
@@ -64,34 +56,7 @@ export interface Bus {
   close(): Promise<void>;
 }
 
-// kafkajs schedules timers with negative delays (a known kafkajs quirk), which Node's timers report
-// as a TimeoutNegativeWarning on every poll. The delay is clamped to 1 ms either way: drop that
-// warning, and keep printing the others.
-process.removeAllListeners("warning");
-process.on("warning", (warning: Error) => {
-  if (warning.name !== "TimeoutNegativeWarning") console.error(`warning: ${warning.message}`);
-});
-
-function headerText(value: unknown): string | undefined {
-  if (typeof value === "string") return value;
-  if (value instanceof Uint8Array) return new TextDecoder().decode(value);
-  if (Array.isArray(value)) return headerText(value[0]);
-  return undefined;
-}
-
-/** kafkajs log lines go to stderr as one JSON object each, at WARN and above */
-function logCreator(clientId: string) {
-  return () => (entry: LogEntry) => {
-    const { message, ...rest } = entry.log;
-    console.error(JSON.stringify({
-      level: entry.level <= logLevel.ERROR ? "error" : "warn",
-      component: `kafkajs:${entry.namespace}`,
-      client: clientId,
-      msg: message,
-      ...rest,
-    }));
-  };
-}
+silenceKafkaJsTimeoutWarnings();
 
 export class KafkaBus implements Bus {
   readonly #kafka: Kafka;
@@ -105,7 +70,7 @@ export class KafkaBus implements Bus {
       clientId,
       brokers,
       logLevel: logLevel.WARN,
-      logCreator: logCreator(clientId),
+      logCreator: jsonLogCreator(clientId),
       retry: { initialRetryTime: 300, retries: 8 },
     });
   }

@@ -5,8 +5,8 @@
  */
 
 import { Buffer } from "node:buffer";
-import process from "node:process";
-import { type Admin, type Consumer, Kafka, type LogEntry, logLevel, type Producer } from "kafkajs";
+import { type Admin, type Consumer, Kafka, logLevel, type Producer } from "kafkajs";
+import { headerText, jsonLogCreator, silenceKafkaJsTimeoutWarnings } from "@mat/agents/kafkajs";
 
 export interface KafkaRecord {
   topic: string;
@@ -93,33 +93,7 @@ export interface KafkaTestKit {
   close(): Promise<void>;
 }
 
-// kafkajs schedules timers with negative delays, which Node's timers report as a
-// TimeoutNegativeWarning on every poll. The delay is clamped to 1 ms either way: drop that
-// warning, and keep printing the others.
-process.removeAllListeners("warning");
-process.on("warning", (warning: Error) => {
-  if (warning.name !== "TimeoutNegativeWarning") console.error(`warning: ${warning.message}`);
-});
-
-function headerText(value: unknown): string | undefined {
-  if (typeof value === "string") return value;
-  if (value instanceof Uint8Array) return new TextDecoder().decode(value);
-  if (Array.isArray(value)) return headerText(value[0]);
-  return undefined;
-}
-
-function logCreator(clientId: string) {
-  return () => (entry: LogEntry) => {
-    const { message, ...rest } = entry.log;
-    console.error(JSON.stringify({
-      level: entry.level <= logLevel.ERROR ? "error" : "warn",
-      component: `kafkajs:${entry.namespace}`,
-      client: clientId,
-      msg: message,
-      ...rest,
-    }));
-  };
-}
+silenceKafkaJsTimeoutWarnings();
 
 export interface KafkaClientOptions {
   brokers: string[];
@@ -144,7 +118,7 @@ export class KafkaAdapter implements ObserverKafka, KafkaTestKit {
       clientId: options.clientId,
       brokers: options.brokers,
       logLevel: level,
-      logCreator: logCreator(options.clientId),
+      logCreator: jsonLogCreator(options.clientId),
       retry: { initialRetryTime: 300, retries: 5 },
       connectionTimeout: 3_000,
     });

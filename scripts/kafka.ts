@@ -12,7 +12,7 @@
 
 import { type Admin, Kafka, logLevel } from "kafkajs";
 import { join } from "node:path";
-import process from "node:process";
+import { silenceKafkaJsTimeoutWarnings } from "@mat/agents/kafkajs";
 import { fileURLToPath } from "node:url";
 
 /** Something to read environment variables from: `Deno.env`, or a stub in tests */
@@ -110,22 +110,7 @@ export function bootstrapServers(env: Env = Deno.env): string {
 // ---------------------------------------------------------------------------------------------
 // Talking to the broker
 
-let warningFilterInstalled = false;
-
-/**
- * kafkajs 2.2.4 arms timers with negative delays (tulios/kafkajs#1751), so every connection prints
- * a `TimeoutNegativeWarning` under Deno's Node timers. This drops those warnings, and only those.
- */
-export function silenceKafkaJsTimeoutWarnings(): void {
-  if (warningFilterInstalled) return;
-  warningFilterInstalled = true;
-  const previous = process.listeners("warning");
-  process.removeAllListeners("warning");
-  process.on("warning", (warning: Error) => {
-    if (warning.name === "TimeoutNegativeWarning") return;
-    for (const listener of previous) listener(warning);
-  });
-}
+export { silenceKafkaJsTimeoutWarnings };
 
 interface ClientOptions {
   /** Retries of each admin request; 0 makes probing a dead broker fail at once */
