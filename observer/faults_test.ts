@@ -5,32 +5,12 @@
 
 import assert from "node:assert/strict";
 import { createEnvelope, encodeEnvelope } from "@mat/agents";
-import { TestBed, waitFor } from "./testing.ts";
-import { Observer } from "./observer.ts";
-import { KafkaAdapter } from "./kafka_adapter.ts";
+import { running, TestBed, waitFor } from "./testing.ts";
 import { createApp } from "./http_api.ts";
 import { OwnBroker } from "./own_broker.ts";
 import type { DiffRecord } from "./record_format.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
-
-async function running(bed: TestBed, extra: Record<string, string> = {}) {
-  const config = bed.config(extra);
-  const kafka = new KafkaAdapter({
-    brokers: config.brokers,
-    clientId: "observer-fault-test",
-    log: "nothing",
-  });
-  const observer = await Observer.open(config, kafka);
-  observer.start();
-  return {
-    observer,
-    async stop() {
-      await observer.stop();
-      await kafka.close();
-    },
-  };
-}
 
 function recorded(records: DiffRecord[]): string[] {
   return records.flatMap((r) =>

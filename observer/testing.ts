@@ -6,6 +6,7 @@
 import { bootstrapServers, topicFor } from "@mat/agents";
 import { loadConfig, type ObserverConfig } from "./config.ts";
 import { KafkaAdapter } from "./kafka_adapter.ts";
+import { Observer } from "./observer.ts";
 import { DIFF_FILE_BASE, type DiffRecord, validateDiffRecord } from "./record_format.ts";
 import { readHistory } from "./time_machine_reader.ts";
 
@@ -110,4 +111,31 @@ export async function waitFor(
     if (Date.now() > until) throw new Error(`Timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+export interface RunningObserver {
+  observer: Observer;
+  stop(): Promise<void>;
+}
+
+/** A real observer in this process on a bed, started; `stop()` stops it and its Kafka client */
+export async function running(
+  bed: TestBed,
+  extra: Record<string, string> = {},
+): Promise<RunningObserver> {
+  const config = bed.config(extra);
+  const kafka = new KafkaAdapter({
+    brokers: config.brokers,
+    clientId: "observer-test",
+    log: "nothing",
+  });
+  const observer = await Observer.open(config, kafka);
+  observer.start();
+  return {
+    observer,
+    async stop() {
+      await observer.stop();
+      await kafka.close();
+    },
+  };
 }
