@@ -167,3 +167,80 @@ Deno.test({
     }
   },
 });
+
+/** A tmpfs of `size` at a new directory, or the reason one cannot be mounted here (not root) */
+async function tmpfs(size: string): Promise<{ dir: string } | { reason: string }> {
+  const dir = await Deno.makeTempDir({ prefix: "observer-full-disk-" });
+  const out = await new Deno.Command("mount", {
+    args: ["-t", "tmpfs", "-o", `size=${size}`, "tmpfs", dir],
+    stdout: "null",
+    stderr: "piped",
+  }).output().catch((err: unknown) => ({
+    success: false,
+    stderr: new TextEncoder().encode(String(err)),
+  }));
+  if (out.success) return { dir };
+  await Deno.remove(dir);
+  return { reason: new TextDecoder().decode(out.stderr).trim() || "mount failed" };
+}
+
+// Mounting a tmpfs needs root: elsewhere the full-disk test is skipped, and says so.
+const notRoot = Deno.uid() !== 0;
+if (notRoot) console.log("faults_test: skipping the full-disk test: mounting a tmpfs needs root");
+
+Deno.test({
+  ...opts,
+  name: "a full disk makes /health 503, corrupts nothing, and the observer resumes without loss",
+  ignore: notRoot,
+  fn: async () => {
+    const disk = await tmpfs("256k");
+    if ("reason" in disk) throw new Error(`Cannot mount a tmpfs as root: ${disk.reason}`);
+    const dir = disk.dir;
+    const bed = await TestBed.create(["coder"], 1);
+    const topic = bed.topic("coder");
+    const obs = await running(bed, { TELEMETRY_DATA_DIR: dir });
+    const lines = async () => {
+      const out: string[] = [];
+      for await (const entry of Deno.readDir(dir)) {
+        if (!entry.name.endsWith(".jsonl")) continue;
+        const text = await Deno.readTextFile(`${dir}/${entry.name}`);
+        out.push(...text.split("\n").filter((l) => l !== ""));
+      }
+      return out;
+    };
+    const offsets = async () =>
+      (await lines()).map((l) => JSON.parse(l)).filter((r) => r.type === "message")
+        .map((r) => String(r.offset));
+    try {
+      await bed.kit.send(topic, heartbeats(1_500, 0));
+      await waitFor(
+        () => obs.observer.health().reasons.some((r) => r.startsWith("Writing the")),
+        30_000,
+        "the writer to report the full disk",
+      );
+      const app = createApp(obs.observer);
+      assert.equal((await app.request("/health")).status, 503);
+      for (const line of await lines()) JSON.parse(line); // every line on disk is whole
+      const before = (await offsets()).length;
+      assert.ok(before < 1_500, `the disk filled when ${before} of 1500 records were written`);
+
+      const grow = await new Deno.Command("mount", {
+        args: ["-o", "remount,size=32m", dir],
+      }).output();
+      assert.ok(grow.success, "the tmpfs grew");
+      await waitFor(async () => (await offsets()).length >= 1_500, 60_000, "all 1500 records");
+      await waitFor(() => obs.observer.health().ok, 30_000, "health to recover");
+      const seen = await offsets();
+      assert.equal(seen.length, 1_500, "nothing written twice");
+      assert.deepEqual(seen, Array.from({ length: 1_500 }, (_, i) => String(i)));
+      const seqs = (await lines()).map((l) => JSON.parse(l)).filter((r) => r.type !== "snapshot")
+        .map((r) => Number(r.seq)).sort((a, b) => a - b);
+      assert.deepEqual(seqs, Array.from({ length: seqs.length }, (_, i) => i + 1), "seq unbroken");
+    } finally {
+      await obs.stop().catch(() => {});
+      await bed.close();
+      await new Deno.Command("umount", { args: [dir] }).output();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
