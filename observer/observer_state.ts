@@ -75,14 +75,19 @@ export interface StateOptions {
   orphanGraceMs?: number;
 }
 
-/** Moves a key to the newest end of an insertion-ordered map, dropping the oldest over `cap` */
+/**
+ * Moves a key to the newest end of an insertion-ordered map. Past `cap` plus an eighth, the
+ * oldest entries are dropped down to `cap` in one pass: trimming on every insert costs an
+ * iterator per message (a tenth of the observer's time when measured).
+ */
 function touch<K, V>(map: Map<K, V>, key: K, value: V, cap: number): void {
-  map.delete(key);
+  if (map.has(key)) map.delete(key);
   map.set(key, value);
-  while (map.size > cap) {
-    const oldest = map.keys().next();
-    if (oldest.done) break;
-    map.delete(oldest.value);
+  if (map.size <= cap + (cap >> 3)) return;
+  let excess = map.size - cap;
+  for (const oldest of map.keys()) {
+    if (excess-- <= 0) break;
+    map.delete(oldest);
   }
 }
 
