@@ -130,14 +130,8 @@ const heldReplyShape = {
   error: optional(object({ kind: str, message: str, retryable: bool })),
 };
 
-/** A task that was in flight on an agent when its pod or process went away */
-const lostTaskShape = {
-  task_message_id: str,
-  task_id: str,
-  conversation_id: str,
-  from: str,
-  attempt: nat,
-};
+/** A task that was in flight on an agent when its pod or process went away (its handoff) */
+const { to: _to, ...lostTaskShape } = handoffFields;
 
 const terminationShape = {
   at: isoTime,
