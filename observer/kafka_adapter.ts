@@ -6,18 +6,11 @@
 
 import { Buffer } from "node:buffer";
 import { type Admin, type Consumer, Kafka, logLevel, type Producer } from "kafkajs";
+import type { IncomingRecord } from "@mat/agents";
 import { headerText, jsonLogCreator, silenceKafkaJsTimeoutWarnings } from "@mat/agents/kafkajs";
 
-export interface KafkaRecord {
-  topic: string;
-  partition: number;
-  offset: string;
-  key: string | null;
-  value: Uint8Array | null;
-  headers: Record<string, string>;
-  /** Broker or producer timestamp, milliseconds since the epoch */
-  timestamp: number;
-}
+/** One record read from an agent queue: the agents' own record shape */
+export type KafkaRecord = IncomingRecord;
 
 export interface PartitionRange {
   partition: number;

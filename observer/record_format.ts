@@ -413,12 +413,7 @@ export const stateShape = {
     window: array(object({ at: isoTime, partitions: array(partitionSample) })),
   })),
   handoffs_open: array(object({
-    task_message_id: str,
-    task_id: str,
-    conversation_id: str,
-    from: str,
-    to: str,
-    attempt: nat,
+    ...handoffFields,
     created_at: isoTime,
     deadline: optional(isoTime),
     observed_at: isoTime,
