@@ -34,6 +34,8 @@ export interface ConsumeOptions {
   sessionTimeoutMs?: number;
   /** Offsets to start from, per partition, overriding the group's committed ones */
   seekTo?: { topic: string; partition: number; offset: string }[];
+  /** Told when the consumer crashed for good and is being created again (attempt 1, 2...) */
+  onCrash?(error: unknown, attempt: number): void;
 }
 
 export interface Subscription {
@@ -120,7 +122,48 @@ export class KafkaBus implements Bus {
     return this.#knownTopics.has(topic);
   }
 
+  /**
+   * Consumes with manual commits. kafkajs restarts a consumer that crashed on a retriable error,
+   * but one that crashed on any other (a group error while the broker restarts, say) stays down
+   * for good while the process runs on: here it is created again, after a back-off, as often as
+   * needed, and `onCrash` hears about each time.
+   */
   async consume(options: ConsumeOptions): Promise<Subscription> {
+    let stopped = false;
+    let attempt = 0;
+    const revive = async (error: unknown): Promise<void> => {
+      while (!stopped) {
+        attempt++;
+        options.onCrash?.(error, attempt);
+        await new Promise((r) => setTimeout(r, Math.min(10_000, 500 * 2 ** Math.min(attempt, 5))));
+        if (stopped) return;
+        try {
+          this.#consumers.delete(current);
+          await current.disconnect().catch(() => {});
+          current = await this.#startConsumer({ ...options, seekTo: [] }, revive);
+          attempt = 0;
+          return;
+        } catch (err) {
+          error = err;
+        }
+      }
+    };
+    let current = await this.#startConsumer(options, revive);
+    return {
+      commit: (topic, partition, nextOffset) =>
+        current.commitOffsets([{ topic, partition, offset: nextOffset }]),
+      stop: async () => {
+        stopped = true;
+        this.#consumers.delete(current);
+        await current.disconnect();
+      },
+    };
+  }
+
+  async #startConsumer(
+    options: ConsumeOptions,
+    revive: (error: unknown) => Promise<void>,
+  ): Promise<Consumer> {
     const session = options.sessionTimeoutMs ?? 10_000;
     const consumer = this.#kafka.consumer({
       groupId: options.groupId,
@@ -132,6 +175,9 @@ export class KafkaBus implements Bus {
       retry: { initialRetryTime: 300, retries: 10, restartOnFailure: () => Promise.resolve(true) },
     });
     this.#consumers.add(consumer);
+    consumer.on(consumer.events.CRASH, (event) => {
+      if (!event.payload.restart) void revive(event.payload.error);
+    });
     await consumer.connect();
     await consumer.subscribe({ topics: options.topics, fromBeginning: options.fromBeginning });
     await consumer.run({
@@ -154,14 +200,7 @@ export class KafkaBus implements Bus {
       },
     });
     for (const s of options.seekTo ?? []) consumer.seek(s);
-    return {
-      commit: (topic, partition, nextOffset) =>
-        consumer.commitOffsets([{ topic, partition, offset: nextOffset }]),
-      stop: async () => {
-        this.#consumers.delete(consumer);
-        await consumer.disconnect();
-      },
-    };
+    return consumer;
   }
 
   async highWatermarks(topic: string): Promise<{ partition: number; offset: string }[]> {

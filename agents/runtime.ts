@@ -149,6 +149,12 @@ export class AgentRuntime {
       fromBeginning: true,
       sessionTimeoutMs: this.#sessionTimeoutMs,
       onRecord: (record) => this.#onRecord(record),
+      onCrash: (error, attempt) => {
+        this.log("warn", "consumer crashed for good; creating it again", {
+          error: error instanceof Error ? error.message : String(error),
+          attempt,
+        });
+      },
     });
     this.log("info", "agent started", {
       topic: this.topic,

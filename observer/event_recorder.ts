@@ -5,7 +5,7 @@
 
 import type { KafkaRecord } from "./kafka_adapter.ts";
 import { messageBody } from "./message_record.ts";
-import type { DiffBody, DiffRecord } from "./record_format.ts";
+import type { DiffBody, DiffRecord, ProcessData } from "./record_format.ts";
 import type { ObserverState } from "./observer_state.ts";
 import type { TimeMachineWriter } from "./time_machine_writer.ts";
 import { fingerprintOf, foldError, occurrenceOf } from "./error_folding.ts";
@@ -67,9 +67,7 @@ export class EventRecorder {
    */
   recordRuntime(e: RuntimeEvent): void {
     const known = this.state.runtime.processes.get(e.process);
-    if (e.source === "local" && e.kind !== "resources" && known && e.at <= known.last_event_at) {
-      return;
-    }
+    if (e.source === "local" && e.kind !== "resources" && known && seenBefore(known, e)) return;
     if (e.kind === "resources") {
       const last = this.#lastResources.get(e.process);
       const at = Date.parse(e.at);
@@ -81,7 +79,10 @@ export class EventRecorder {
       this.#lastResources.set(e.process, { at, memory });
     }
     const cleanStop = e.kind === "exited" && e.reason === "stopped";
-    const inFlight = isDeath(e.kind) && !cleanStop && e.agent !== null
+    // A local `restarted` is the new process starting; its death was the `exited` before it.
+    const death = isDeath(e.kind) && !cleanStop &&
+      !(e.source === "local" && e.kind === "restarted");
+    const inFlight = death && e.agent !== null
       ? [...this.state.handoffs.values()]
         .filter((h) => h.to === e.agent && Date.parse(h.created_at) <= Date.parse(e.at))
         .map((h) => ({
@@ -100,5 +101,27 @@ export class EventRecorder {
     const now = this.#now();
     for (const d of this.state.stuck(now)) this.record(d);
     for (const d of this.state.expiredReplies(now)) this.record(d);
+  }
+}
+
+/**
+ * Whether a local event was recorded already (the local source rereads its file after an observer
+ * restart). One line of the supervisor can yield two events at the same time (`restarted`, then
+ * `started`), so a tie on time is decided by what the state already holds from that event.
+ */
+function seenBefore(known: ProcessData, e: RuntimeEvent): boolean {
+  if (e.at !== known.last_event_at) return e.at < known.last_event_at;
+  switch (e.kind) {
+    case "started":
+      return known.started_at === e.at;
+    case "restarted":
+      return known.last_termination?.at === e.at &&
+        known.restart_count >= (e.restart_count ?? 0);
+    case "exited":
+      return known.status === "exited" && known.last_termination?.at === e.at;
+    case "crash_loop":
+      return known.status === "crash_loop";
+    default:
+      return true;
   }
 }

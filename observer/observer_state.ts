@@ -9,7 +9,8 @@
  * Derivation rules:
  * - a `message` whose `message_id` was seen before -> `message_duplicated` (and nothing else);
  * - `TASK` attempt 1 -> `handoff_started`; attempt > 1 -> `handoff_retried` (the previous attempt
- *   of the same task to the same agent is closed);
+ *   of the same task to the same agent is closed, and kept aside as superseded: a late reply to it
+ *   still yields its `handoff_completed`/`handoff_failed`, so a slow agent shows as slow);
  * - `TASK` to a queue whose group was last sampled with no members -> `task_unconsumed`;
  * - `TASK`s of one conversation going both a->b and b->a, LOOP_TASKS or more in all ->
  *   `handoff_loop` (once per conversation);
@@ -152,6 +153,8 @@ export class ObserverState {
   readonly conversations = new Map<string, ConversationData>();
   /** Replies held for their TASK, by the task message they answer (`in_reply_to`) */
   readonly heldReplies = new Map<string, HeldReplyData>();
+  /** Attempts closed by a retry, by task message: a late reply to one still completes it */
+  readonly superseded = new Map<string, HandoffData>();
   /** Agent pods and processes, from `runtime_event` records */
   readonly runtime: RuntimeState;
   /** Indexes over `handoffs` (not state of their own): open handoffs per agent, and per task */
@@ -176,6 +179,7 @@ export class ObserverState {
     for (const t of data.recent_closed_tasks) this.recentClosed.set(t, true);
     for (const c of data.conversations) this.conversations.set(c.conversation_id, c);
     for (const h of data.pending_replies ?? []) this.heldReplies.set(h.in_reply_to, h);
+    for (const h of data.superseded_handoffs ?? []) this.superseded.set(h.task_message_id, h);
   }
 
   get orphanGraceMs(): number {
@@ -281,7 +285,13 @@ export class ObserverState {
         break;
       case "handoff_started":
       case "handoff_retried": {
-        if (r.type === "handoff_retried") this.#close(r.previous_message_id);
+        if (r.type === "handoff_retried") {
+          const previous = this.handoffs.get(r.previous_message_id);
+          if (previous !== undefined) {
+            touch(this.superseded, previous.task_message_id, previous, LIMITS.recentClosedTasks);
+          }
+          this.#close(r.previous_message_id);
+        }
         const h: HandoffData = {
           task_message_id: r.task_message_id,
           task_id: r.task_id,
@@ -304,6 +314,7 @@ export class ObserverState {
       case "handoff_failed": {
         this.#close(r.task_message_id);
         this.heldReplies.delete(r.task_message_id);
+        this.superseded.delete(r.task_message_id);
         const a = this.#agent(r.to);
         if (r.type === "handoff_completed") {
           a.tasks_completed++;
@@ -497,7 +508,8 @@ export class ObserverState {
         }
       }
     } else if ((r.msg_type === "RESULT" || r.msg_type === "ERROR") && r.in_reply_to !== undefined) {
-      const task = this.handoffs.get(r.in_reply_to);
+      // An open task, or an attempt a retry superseded (its reply is late, not orphaned)
+      const task = this.handoffs.get(r.in_reply_to) ?? this.superseded.get(r.in_reply_to);
       const reply: HeldReplyData = {
         message_id: r.message_id,
         in_reply_to: r.in_reply_to,
@@ -629,6 +641,7 @@ export class ObserverState {
       recent_closed_tasks: [...this.recentClosed.keys()],
       conversations: [...this.conversations.values()],
       pending_replies: [...this.heldReplies.values()],
+      superseded_handoffs: [...this.superseded.values()],
       processes: this.runtime.toData(),
     });
   }

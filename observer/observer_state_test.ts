@@ -252,3 +252,70 @@ Deno.test("retries and in-flight counts follow open handoffs", async () => {
     await b.close();
   }
 });
+
+Deno.test("a late reply to an attempt a retry superseded still completes it, once", async () => {
+  const b = await bed();
+  try {
+    const first = task("t1");
+    const retry = createEnvelope({
+      type: "TASK",
+      source: "orchestrator",
+      target: "researcher",
+      conversation_id: first.conversation_id,
+      task_id: first.task_id,
+      attempt: 2,
+    });
+    b.see(first);
+    b.advance(5_000);
+    b.see(retry);
+    b.advance(1_000);
+    const late = replyTo(first, "RESULT", { payload: { answer: 1 } });
+    b.see(late, late);
+    const records = await b.records();
+    assert.deepEqual(types(records), [
+      "handoff_started",
+      "handoff_retried",
+      "handoff_completed",
+      "message_duplicated",
+      "error",
+    ]);
+    const done = records.find((r) => r.type === "handoff_completed");
+    assert.equal(done?.type === "handoff_completed" && done.task_message_id, first.message_id);
+    assert.equal(b.state.superseded.size, 0, "completing it releases it");
+    assert.equal(b.state.handoffs.size, 1, "the retry is still open");
+    const data = b.state.toData();
+    assert.deepEqual(data.superseded_handoffs, []);
+  } finally {
+    await b.close();
+  }
+});
+
+Deno.test("a local restart yields both its events once, even when the file is read again", async () => {
+  const b = await bed();
+  try {
+    const at = "2026-01-01T00:00:01.000Z";
+    const base = { source: "local" as const, agent: "researcher", process: "pid:7", at };
+    const events = [
+      {
+        ...base,
+        kind: "restarted" as const,
+        restart_count: 1,
+        reason: "Signaled",
+        signal: "SIGKILL",
+      },
+      { ...base, kind: "started" as const, restart_count: 1 },
+    ];
+    for (const e of [...events, ...events]) b.recorder.recordRuntime(e);
+    const kinds = (await b.records()).flatMap((r) => r.type === "runtime_event" ? [r.kind] : []);
+    assert.deepEqual(kinds, ["restarted", "started"]);
+    assert.equal(b.state.runtime.processes.get("pid:7")?.started_at, at);
+    const restarted = (await b.records()).find((r) => r.type === "runtime_event");
+    assert.deepEqual(
+      restarted?.type === "runtime_event" && restarted.tasks_in_flight,
+      [],
+      "a local restart is a start: its death was the exit before it",
+    );
+  } finally {
+    await b.close();
+  }
+});

@@ -3,13 +3,29 @@
  * per partition the high watermark, committed offset and lag, the group's state and members, and
  * the Burrow-style status over the window (see `lag_status.ts`). Records one `queue_sample` per
  * group per poll, and `queue_status_changed` when the status changes.
+ *
+ * - The broker not answering at all is recorded too: every queue known gets an ERR sample (its last
+ *   known offsets, reason "cannot reach the broker"), so an outage is in the history, not a gap.
+ * - A retriable error reading one group (kafkajs `retriable`, such as "This is not the correct
+ *   coordinator for this group" while groups start) skips up to RETRIABLE_SKIPS samples of it
+ *   before it is recorded as ERR.
+ * - The user inbox gets no sample: it is read by short-lived `submit` groups, not by an agent, so
+ *   a group status would only be noise. Its high watermarks still count for the observer's own lag.
  */
 
-import { agentOfTopic, groupFor } from "@mat/agents/protocol";
+import { agentOfTopic, groupFor, USER_INBOX } from "@mat/agents/protocol";
 import type { ObserverKafka } from "./kafka_adapter.ts";
 import type { EventRecorder } from "./event_recorder.ts";
 import { evaluateWindow, lagOf, type PartitionPoint, type StatusVerdict } from "./lag_status.ts";
 import type { QueueStatus } from "./record_format.ts";
+
+/** Samples of one group skipped in a row on retriable errors before it is recorded as ERR */
+export const RETRIABLE_SKIPS = 3;
+
+/** Whether an error says it is worth retrying (kafkajs sets `retriable` on its errors) */
+function isRetriable(err: unknown): boolean {
+  return typeof err === "object" && err !== null && "retriable" in err && err.retriable === true;
+}
 
 export interface QueueHealthOptions {
   kafka: ObserverKafka;
@@ -28,6 +44,8 @@ export class QueueHealth {
   /** High watermarks of the last poll, per `topic:partition` (for the observer's own lag) */
   readonly highs = new Map<string, bigint>();
   lastError: string | undefined;
+  /** Consecutive samples skipped per agent on a retriable error */
+  readonly #skipped = new Map<string, number>();
 
   constructor(options: QueueHealthOptions) {
     this.#o = options;
@@ -50,13 +68,27 @@ export class QueueHealth {
 
   async pollOnce(): Promise<void> {
     const { kafka, recorder, prefix } = this.#o;
-    const topics = (await kafka.listTopics()).filter((t) => agentOfTopic(t, prefix) !== undefined);
+    let listed: string[];
+    try {
+      listed = await kafka.listTopics();
+    } catch (err) {
+      this.#unreachable(err);
+      throw err;
+    }
+    const topics = listed.filter((t) => agentOfTopic(t, prefix) !== undefined);
     this.lastError = undefined;
     for (const topic of topics.sort()) {
       const agent = agentOfTopic(topic, prefix);
       if (agent === undefined) continue;
       const group = groupFor(agent, prefix);
       const previous = recorder.state.queues.get(agent);
+      if (agent === USER_INBOX) {
+        // The user inbox is read by short-lived `submit` groups, not by an agent: no status.
+        await this.#sampleInbox(topic).catch((err) => {
+          this.lastError = err instanceof Error ? err.message : String(err);
+        });
+        continue;
+      }
       let verdict: StatusVerdict;
       let partitions: PartitionPoint[] = [];
       let groupState = "Unknown";
@@ -83,11 +115,18 @@ export class QueueHealth {
           .slice(-this.#o.windowSize);
         verdict = evaluateWindow(window, members.length, this.#o.windowSize);
       } catch (err) {
+        // A retriable error (a coordinator moving while groups start) skips a sample or three.
+        const skipped = (this.#skipped.get(agent) ?? 0) + 1;
+        if (isRetriable(err) && skipped <= RETRIABLE_SKIPS) {
+          this.#skipped.set(agent, skipped);
+          continue;
+        }
         verdict = {
           status: "ERR",
           reason: `cannot read group: ${err instanceof Error ? err.message : String(err)}`,
         };
       }
+      this.#skipped.delete(agent);
       const from: QueueStatus | null = previous?.status ?? null;
       recorder.record({
         type: "queue_sample",
@@ -111,6 +150,46 @@ export class QueueHealth {
           reason: verdict.reason,
         });
       }
+    }
+  }
+
+  /**
+   * The broker did not answer at all: every queue known is recorded as ERR with its last known
+   * partitions, so the outage is in the history (not merely a gap in it)
+   */
+  #unreachable(err: unknown): void {
+    const reason = `cannot reach the broker: ${err instanceof Error ? err.message : String(err)}`;
+    for (const q of this.#o.recorder.state.queues.values()) {
+      if (q.agent === USER_INBOX) continue;
+      this.#o.recorder.record({
+        type: "queue_sample",
+        agent: q.agent,
+        topic: q.topic,
+        group: q.group,
+        group_state: "Unknown",
+        members: [],
+        partitions: q.partitions,
+        lag: q.lag,
+        status: "ERR",
+        status_reason: reason,
+      });
+      if (q.status !== "ERR") {
+        this.#o.recorder.record({
+          type: "queue_status_changed",
+          agent: q.agent,
+          group: q.group,
+          from: q.status,
+          to: "ERR",
+          reason,
+        });
+      }
+    }
+  }
+
+  /** The user inbox's depth (its high watermarks), for the observer's own lag */
+  async #sampleInbox(topic: string): Promise<void> {
+    for (const r of await this.#o.kafka.topicRanges(topic)) {
+      this.highs.set(`${topic}:${r.partition}`, BigInt(r.high));
     }
   }
 

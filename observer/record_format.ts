@@ -376,6 +376,15 @@ const shapes = {
   },
 } as const;
 
+const openHandoffShape = {
+  ...handoffFields,
+  created_at: isoTime,
+  deadline: optional(isoTime),
+  observed_at: isoTime,
+  started_seq: nat,
+  stuck: bool,
+};
+
 const partitionSample = object({ partition: nat, high: str, committed: nullable(str), lag: nat });
 
 /** The observer's whole state: what a snapshot holds, rebuilt by replaying diff records */
@@ -412,14 +421,7 @@ export const stateShape = {
     sampled_at: isoTime,
     window: array(object({ at: isoTime, partitions: array(partitionSample) })),
   })),
-  handoffs_open: array(object({
-    ...handoffFields,
-    created_at: isoTime,
-    deadline: optional(isoTime),
-    observed_at: isoTime,
-    started_seq: nat,
-    stuck: bool,
-  })),
+  handoffs_open: array(object(openHandoffShape)),
   errors: array(object(errorFoldShape)),
   error_counts: object({
     by_severity: dict(nat),
@@ -446,6 +448,8 @@ export const stateShape = {
   pending_replies: optional(array(object(heldReplyShape))),
   /** Agent pods or processes seen by the runtime source (absent in older snapshots) */
   processes: optional(array(object(processShape))),
+  /** Attempts closed by a retry, whose late reply still completes them (absent in older ones) */
+  superseded_handoffs: optional(array(object(openHandoffShape))),
 };
 export type ObserverStateData = Infer<typeof stateShape>;
 export type ErrorFold = Infer<typeof errorFoldShape>;

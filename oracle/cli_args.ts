@@ -55,7 +55,11 @@ const GLOBAL: Record<string, OptionSpec> = {
 };
 
 const PER_COMMAND: Record<Command, Record<string, OptionSpec>> = {
-  diagnose: {},
+  diagnose: {
+    since: { type: "string" },
+    after: { type: "string" },
+    before: { type: "string" },
+  },
   errors: {
     severity: { type: "string", short: "s" },
     agent: { type: "string", short: "a" },
@@ -199,8 +203,12 @@ export function parseInvocation(
   if (agent !== undefined) inv.agent = agent;
   const eventType = str("event-type");
   if (eventType !== undefined) inv.eventType = eventType;
-  const after = str("after");
-  if (after !== undefined) inv.after = time("after", after, now);
+  const since = str("since");
+  if (since !== undefined && str("after") !== undefined) {
+    throw new UsageError("--since and --after say the same: give one of them");
+  }
+  const after = str("after") ?? since;
+  if (after !== undefined) inv.after = time(since !== undefined ? "since" : "after", after, now);
   const before = str("before");
   if (before !== undefined) inv.before = time("before", before, now);
   const at = str("at");

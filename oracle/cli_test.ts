@@ -58,7 +58,7 @@ Deno.test("an empty history is reported as such, and its JSON validates", async 
   const doc = JSON.parse(r.stdout);
   assert.deepEqual(validate(schema, doc), []);
   assert.equal(doc.status, "degraded");
-  assert.equal(doc.findings[0].kind, "observer_degraded");
+  assert.equal(doc.incidents[0].root_cause.kind, "observer_degraded");
   await Deno.remove(dir, { recursive: true });
 });
 

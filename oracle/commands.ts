@@ -3,15 +3,18 @@
  * same data the text renderer prints. Lists are cut at `--limit` and say how many were left out.
  */
 
-import type { DiffRecord, ErrorFold, ObserverStateData } from "@mat/observer";
+import { USER_INBOX } from "@mat/agents/protocol";
+import type { DiffRecord, ErrorFold, ObserverStateData, QueueSampleRecord } from "@mat/observer";
 import type { Invocation } from "./cli_args.ts";
-import { diagnose, type Finding, statusOf } from "./findings.ts";
+import { runDiagnose as diagnoseWindow } from "./diagnose.ts";
 import type { Cursor } from "./history_reader.ts";
 import type { TimeMachine } from "./time_machine.ts";
+import { lagTime } from "./lag_time.ts";
+import { windowOf as historyWindow } from "./window_facts.ts";
 
-export const OUTPUT_SCHEMA_ID = "oracle-output/v1";
-/** `diagnose --format json` stays under this many characters */
-export const DIAGNOSE_MAX_CHARS = 7_500;
+const QUEUE_SAMPLES: ReadonlySet<DiffRecord["type"]> = new Set(["queue_sample"] as const);
+
+export const OUTPUT_SCHEMA_ID = "oracle-output/v2";
 
 export interface Document {
   schema: string;
@@ -46,44 +49,8 @@ function cut<T>(items: T[], limit: number): { shown: T[]; omitted: number } {
 
 const ORACLE = "deno task oracle";
 
-export async function runDiagnose(tm: TimeMachine, inv: Invocation): Promise<Document> {
-  const at = await tm.stateAt();
-  const findings = diagnose(at.state, {
-    asOf: at.asOf,
-    now: Date.now(),
-    empty: tm.empty,
-    skippedLines: tm.skipped.total,
-    skippedWhere: tm.skipped.read.where,
-    oracle: ORACLE,
-  });
-  const status = statusOf(findings);
-  let { shown, omitted } = cut(findings, inv.limit);
-  const doc = (): Document => ({
-    ...head(inv, at.asOf),
-    status,
-    summary: tm.empty
-      ? "No history yet: the time machine is empty"
-      : findings.length === 0
-      ? `Healthy: ${at.state.messages_seen} message(s) seen, no problem found`
-      : `${findings.length} finding(s); most severe: ${findings[0]?.kind} (${
-        findings[0]?.severity
-      })`,
-    findings: shown,
-    findings_total: findings.length,
-    omitted,
-    rebuilt_from: {
-      snapshot_seq: at.snapshot?.seq ?? null,
-      snapshot_ts: at.snapshot?.ts ?? null,
-      diff_records_replayed: at.replayed,
-    },
-  });
-  let out = doc();
-  while (JSON.stringify(out).length > DIAGNOSE_MAX_CHARS && shown.length > 1) {
-    shown = shown.slice(0, -1);
-    omitted++;
-    out = doc();
-  }
-  return out;
+export function runDiagnose(tm: TimeMachine, inv: Invocation): Promise<Document> {
+  return diagnoseWindow(tm, inv, (asOf) => head(inv, asOf), { now: Date.now(), oracle: ORACLE });
 }
 
 function inWindow(t: string, after?: number, before?: number): boolean {
@@ -120,6 +87,8 @@ export async function runErrors(tm: TimeMachine, inv: Invocation): Promise<Docum
     asOf = at.asOf;
   }
   const filtered = errors
+    // The user inbox has no consumer group of an agent: older observers folded its status as errors
+    .filter((e) => !(e.agent === USER_INBOX && e.kind.startsWith("queue_")))
     .filter((e) => inv.severity === undefined || e.severity === inv.severity)
     .filter((e) => inv.agent === undefined || e.agent === inv.agent)
     .filter((e) => inWindow(e.last_seen, inv.after, inv.before))
@@ -255,27 +224,56 @@ export async function runDiffs(tm: TimeMachine, inv: Invocation): Promise<Docume
 }
 
 export async function runQueues(tm: TimeMachine, inv: Invocation): Promise<Document> {
+  const [from, to] = await historyWindow(tm, {});
   const at = await tm.stateAt();
-  const queues = at.state.queues.map((q) => ({
-    agent: q.agent,
-    topic: q.topic,
-    group: q.group,
-    status: q.status,
-    status_reason: q.status_reason,
-    depth: q.partitions.reduce((n, p) => n + Number(p.high), 0),
-    lag: q.lag,
-    group_state: q.group_state,
-    consumers: q.members,
-    partitions: q.partitions,
-    sampled_at: q.sampled_at,
-  }));
+  // The window's samples, for lag in time (backlog age, trend)
+  const series = new Map<string, QueueSampleRecord[]>();
+  const start = await tm.seek(from);
+  for await (const { record } of tm.records(start, { until: to, types: QUEUE_SAMPLES })) {
+    if (record.type !== "queue_sample") continue;
+    series.set(record.agent, [...(series.get(record.agent) ?? []), record]);
+  }
+  const queues = at.state.queues.filter((q) => q.agent !== USER_INBOX).map((q) => {
+    const time = lagTime(series.get(q.agent) ?? []);
+    return {
+      agent: q.agent,
+      topic: q.topic,
+      group: q.group,
+      status: q.status,
+      status_reason: q.status_reason,
+      depth: q.partitions.reduce((n, p) => n + Number(p.high), 0),
+      lag: q.lag,
+      oldest_unconsumed_age_ms: time?.oldest_unconsumed_age_ms ?? null,
+      older_than_window: time?.older_than_window ?? false,
+      lag_trend: time?.trend ?? "empty",
+      lag_window: time ? { first: time.lag_first, max: time.lag_max, last: time.lag_last } : null,
+      group_state: q.group_state,
+      consumers: q.members,
+      partitions: q.partitions.map((p) => ({
+        ...p,
+        oldest_unconsumed_age_ms: time?.partitions.find((x) =>
+          x.partition === p.partition
+        )?.oldest_unconsumed_age_ms ??
+          null,
+      })),
+      sampled_at: q.sampled_at,
+    };
+  });
   const { shown, omitted } = cut(queues, inv.limit);
-  return { ...head(inv, at.asOf), queues: shown, total: queues.length, omitted };
+  return {
+    ...head(inv, at.asOf),
+    window: { after: iso(from), before: iso(to) },
+    queues: shown,
+    total: queues.length,
+    omitted,
+  };
 }
 
 export async function runAgents(tm: TimeMachine, inv: Invocation): Promise<Document> {
   const at = await tm.stateAt();
-  const agents = at.state.agents.map(({ recent_latencies_ms, ...a }) => {
+  const agents = at.state.agents.filter((a) => a.agent !== USER_INBOX).map((
+    { recent_latencies_ms, ...a },
+  ) => {
     const sorted = [...recent_latencies_ms].sort((x, y) => x - y);
     const p = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
     return {
@@ -303,11 +301,36 @@ export async function runAgents(tm: TimeMachine, inv: Invocation): Promise<Docum
 
 export async function runLlm(tm: TimeMachine, inv: Invocation): Promise<Document> {
   const at = await tm.stateAt();
+  // Failed LLM calls per agent and kind, from the folded errors (an ERROR names no model)
+  const failures = new Map<string, Record<string, number>>();
+  for (const e of at.state.errors) {
+    if (e.agent === null || !e.kind.startsWith("llm_")) continue;
+    const kinds = failures.get(e.agent) ?? {};
+    kinds[e.kind] = (kinds[e.kind] ?? 0) + e.count;
+    failures.set(e.agent, kinds);
+  }
   const errorsByAgent = new Map(at.state.agents.map((a) => [a.agent, a.llm_errors]));
-  const usage = at.state.usage
+  const rows = at.state.usage.map((u) => ({ ...u }));
+  for (const agent of failures.keys()) {
+    if (rows.some((u) => u.agent === agent)) continue;
+    rows.push({
+      agent,
+      model: "unknown",
+      calls: 0,
+      input_tokens: 0,
+      output_tokens: 0,
+      cost_usd: 0,
+      latency_ms_total: 0,
+    });
+  }
+  const usage = rows
     .filter((u) => inv.agent === undefined || u.agent === inv.agent)
     .map((u) => {
-      const errors = errorsByAgent.get(u.agent) ?? 0;
+      // An agent's failures go on its first row (its only model, in the sample agents)
+      const first = rows.find((r) => r.agent === u.agent) === u;
+      const errors = first ? errorsByAgent.get(u.agent) ?? 0 : 0;
+      const kinds = first ? failures.get(u.agent) ?? {} : {};
+      const failed = Math.max(errors, Object.values(kinds).reduce((n, c) => n + c, 0));
       return {
         agent: u.agent,
         model: u.model,
@@ -316,8 +339,9 @@ export async function runLlm(tm: TimeMachine, inv: Invocation): Promise<Document
         output_tokens: u.output_tokens,
         cost_usd: Number(u.cost_usd.toFixed(6)),
         latency_ms_avg: u.calls ? Math.round(u.latency_ms_total / u.calls) : 0,
-        llm_errors: errors,
-        error_rate: u.calls + errors ? Number((errors / (u.calls + errors)).toFixed(4)) : 0,
+        llm_errors: failed,
+        error_kinds: kinds,
+        error_rate: u.calls + failed ? Number((failed / (u.calls + failed)).toFixed(4)) : 0,
       };
     });
   const { shown, omitted } = cut(usage, inv.limit);
@@ -429,5 +453,3 @@ export const RUNNERS: Record<Invocation["command"], Runner> = {
   agents: runAgents,
   llm: runLlm,
 };
-
-export type { Finding };

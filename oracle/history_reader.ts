@@ -80,6 +80,26 @@ export function timeOfLine(text: string): number {
   return typeof ts === "string" ? Date.parse(ts) : NaN;
 }
 
+const TYPE_KEY = new TextEncoder().encode(`"type":"`);
+
+/**
+ * The record type named in a line's header (`{"schema_version":1,"seq":N,"ts":"...","type":"X"`),
+ * read from its first bytes without decoding the line; undefined when the header does not hold it
+ */
+export function headerType(line: Uint8Array): string | undefined {
+  const end = Math.min(line.length, 160);
+  outer: for (let i = 0; i + TYPE_KEY.length < end; i++) {
+    for (let j = 0; j < TYPE_KEY.length; j++) {
+      if (line[i + j] !== TYPE_KEY[j]) continue outer;
+    }
+    const start = i + TYPE_KEY.length;
+    const close = line.indexOf(0x22, start);
+    if (close < 0 || close - start > 40) return undefined;
+    return decoder.decode(line.subarray(start, close));
+  }
+  return undefined;
+}
+
 /** The offset just past the first newline at or after `from` (`size` when there is none) */
 async function nextLineStart(
   file: Deno.FsFile,
@@ -132,11 +152,14 @@ export class History {
     return { segment: 0, offset: 0 };
   }
 
-  /** Reads lines from `from` onwards, oldest first */
+  /**
+   * Reads lines from `from` onwards, oldest first. `types` keeps only the lines whose header names
+   * one of those record types, decided on the raw bytes before any line is decoded.
+   */
   async *lines(
     from: Cursor,
     stats: ReadStats,
-    options: { prefilter?: (text: string) => boolean } = {},
+    options: { prefilter?: (text: string) => boolean; types?: ReadonlySet<string> } = {},
   ): AsyncGenerator<Line> {
     for (let s = from.segment; s < this.segments.length; s++) {
       const seg = this.segments[s];
@@ -175,6 +198,11 @@ export class History {
             pos = nl + 1;
             if (lineBytes.length === 0) continue;
             stats.lines++;
+            if (options.types !== undefined) {
+              const type = headerType(lineBytes);
+              // A line whose header cannot be read is decoded below and counted as corrupt.
+              if (type !== undefined && !options.types.has(type)) continue;
+            }
             const lineText = decoder.decode(lineBytes);
             if (options.prefilter && !options.prefilter(lineText)) continue;
             const ts = timeOfLine(lineText);

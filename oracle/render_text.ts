@@ -57,28 +57,61 @@ export function renderText(doc: Document, style: Style = PLAIN): string {
   switch (doc.command) {
     case "diagnose": {
       const status = s(doc["status"]);
+      const w = isRecord(doc["window"]) ? doc["window"] : {};
       out.push(`${style.bold("status:")} ${style.severity(status, status.toUpperCase())}${asOf}`);
+      out.push(`window: ${s(w["after"])} .. ${s(w["before"])}`);
       out.push(s(doc["summary"]));
-      for (const [i, f] of list(doc, "findings").entries()) {
-        const sev = s(f["severity"]);
+      for (const i of list(doc, "incidents")) {
+        const sev = s(i["severity"]);
+        const root = isRecord(i["root_cause"]) ? i["root_cause"] : {};
+        const impact = isRecord(i["impact"]) ? i["impact"] : {};
         out.push("");
         out.push(
-          `${i + 1}. ${style.severity(sev, `[${sev}]`)} ${style.bold(s(f["kind"]))} agent=${
-            s(f["agent"])
-          }${f["process"] ? ` process=${s(f["process"])}` : ""} since=${s(f["since"])}`,
+          `${s(i["rank"])}. ${style.severity(sev, `[${sev}]`)} ${
+            style.bold(s(root["kind"]))
+          } agent=${s(root["agent"])}${
+            root["process"] ? ` process=${s(root["process"])}` : ""
+          } since=${s(root["since"])} ${
+            i["state"] === "resolved" ? `resolved at ${s(root["until"])}` : "ongoing"
+          }`,
         );
-        out.push(`   ${s(f["summary"])}`);
-        const ev = isRecord(f["evidence"]) ? f["evidence"] : {};
+        out.push(`   ${s(root["summary"])}`);
+        out.push(`   chain: ${s(i["chain"])}`);
+        out.push(
+          `   impact: ${s(impact["requests_failed"])} user request(s) failed, ${
+            s(impact["tasks_lost"])
+          } task(s) lost, ${s(impact["messages_waiting"])} message(s) waiting`,
+        );
+        const ev = isRecord(root["evidence"]) ? root["evidence"] : {};
         const seqs = Array.isArray(ev["seqs"]) ? ev["seqs"] : [];
         const offs = Array.isArray(ev["offsets"]) ? ev["offsets"].filter(isRecord) : [];
         if (seqs.length || offs.length) {
           const o = offs.map((p) => `${s(p["topic"])}/${s(p["partition"])}@${s(p["offset"])}`);
           out.push(`   evidence: ${[...seqs.map((q) => `seq ${q}`), ...o].join(", ")}`);
         }
-        const next = Array.isArray(f["next_commands"]) ? f["next_commands"] : [];
+        const symptoms = list({ ...doc, symptoms: i["symptoms"] }, "symptoms");
+        if (symptoms.length > 0) out.push("   symptoms (explained by the cause above):");
+        for (const y of symptoms) {
+          out.push(
+            `     - [${s(y["severity"])}] ${s(y["kind"])} agent=${s(y["agent"])}: ${
+              s(y["summary"])
+            }`,
+          );
+        }
+        const more = Number(i["symptoms_total"]) - symptoms.length;
+        if (more > 0) out.push(`     ... ${more} more symptom(s) not shown`);
+        const next = Array.isArray(root["next_commands"]) ? root["next_commands"] : [];
         if (next.length) out.push(`   next: ${next.map(s).join("  |  ")}`);
       }
-      out.push(...omitted(doc, "findings"));
+      out.push(...omitted(doc, "incidents"));
+      const notes = list(doc, "notes");
+      if (notes.length > 0) {
+        out.push("");
+        out.push("notes (over, or no fault on their own):");
+        for (const n of notes) {
+          out.push(`  - ${s(n["kind"])} agent=${s(n["agent"])}: ${s(n["summary"])}`);
+        }
+      }
       break;
     }
     case "errors":
@@ -100,9 +133,13 @@ export function renderText(doc: Document, style: Style = PLAIN): string {
         out.push(
           `${s(q["topic"])} group=${s(q["group"])} ${
             style.severity(st === "OK" ? "info" : "error", st)
-          } depth=${s(q["depth"])} lag=${s(q["lag"])} consumers=${s(q["consumers"])} (${
-            s(q["status_reason"])
-          })`,
+          } depth=${s(q["depth"])} lag=${s(q["lag"])} (${s(q["lag_trend"])}) oldest=${
+            q["oldest_unconsumed_age_ms"] === null
+              ? "-"
+              : `${q["older_than_window"] ? ">" : ""}${
+                Math.round(Number(q["oldest_unconsumed_age_ms"]) / 1000)
+              }s`
+          } consumers=${s(q["consumers"])} (${s(q["status_reason"])})`,
         );
         for (const p of Array.isArray(q["partitions"]) ? q["partitions"].filter(isRecord) : []) {
           out.push(
@@ -201,7 +238,11 @@ export function renderText(doc: Document, style: Style = PLAIN): string {
             s(u["input_tokens"])
           }+${s(u["output_tokens"])} cost=$${s(u["cost_usd"])} avg=${
             s(u["latency_ms_avg"])
-          }ms errors=${s(u["llm_errors"])} (${s(u["error_rate"])})`,
+          }ms errors=${s(u["llm_errors"])} (${s(u["error_rate"])})${
+            isRecord(u["error_kinds"]) && Object.keys(u["error_kinds"]).length > 0
+              ? ` ${s(u["error_kinds"])}`
+              : ""
+          }`,
         );
       }
       if (list(doc, "usage").length === 0) out.push("No LLM usage seen yet");

@@ -34,11 +34,17 @@ async function faultyRun(): Promise<{ dir: string; result: ScenarioResult }> {
   return scenario;
 }
 
-interface FindingView {
+interface CauseView {
   kind: string;
   agent: string | null;
   severity: string;
+  process: string | null;
+  summary: string;
   evidence: { seqs: number[] };
+}
+
+function causes(doc: Record<string, unknown>): CauseView[] {
+  return (doc["incidents"] as { root_cause: CauseView }[]).map((i) => i.root_cause);
 }
 
 async function json(args: string[], dir: string): Promise<Record<string, unknown>> {
@@ -49,22 +55,20 @@ async function json(args: string[], dir: string): Promise<Record<string, unknown
   return doc;
 }
 
-Deno.test("diagnose names each injected fault with the right kind and agent", async () => {
+Deno.test("diagnose gives each injected fault its own incident, named by its cause", async () => {
   const { dir, result } = await faultyRun();
   const answered = result.outcomes.map((o) => o.reply?.type);
   assert.deepEqual(answered, ["RESULT", "ERROR", "ERROR"], "the faults broke two requests");
   const doc = await json(["diagnose"], dir);
   assert.equal(doc["status"], "failing");
-  const findings = doc["findings"] as FindingView[];
-  const named = findings.map((f) => `${f.kind}:${f.agent}`);
-  assert.ok(named.includes("llm_rate_limited:coder"), named.join(", "));
-  assert.ok(named.includes("stuck_handoff:writer"), named.join(", "));
-  assert.ok(named.includes("malformed_messages:researcher"), named.join(", "));
-  assert.ok(
-    !findings.some((f) => f.kind === "unroutable_task" || f.kind === "agent_down"),
-    `no false alarm about routing: ${named.join(", ")}`,
+  const roots = causes(doc);
+  const named = roots.map((f) => `${f.kind}:${f.agent}`);
+  assert.deepEqual(
+    [...named].sort(),
+    ["llm_rate_limited:coder", "malformed_messages:researcher", "stuck_handoff:writer"],
+    "one incident per injected fault, each named by its cause",
   );
-  for (const f of findings.filter((f) => f.kind !== "observer_degraded")) {
+  for (const f of roots) {
     assert.ok(f.evidence.seqs.length > 0, `${f.kind} points at its evidence`);
   }
   const r = await oracle(["diagnose", "--data-dir", dir]);
@@ -174,14 +178,13 @@ Deno.test("diagnose names the tasks an agent process had in flight when it was k
     });
     assert.equal(result.outcomes[0]?.reply?.type, "RESULT", "the redelivered task completed");
     const doc = await json(["diagnose"], dir);
-    const lost = (doc["findings"] as (FindingView & { process: string; summary: string })[])
-      .find((f) => f.kind === "tasks_lost_in_crash");
-    assert.ok(lost, JSON.stringify(doc["findings"]));
-    assert.equal(lost.agent, "researcher");
-    assert.match(lost.process, /^pid:\d+$/);
-    assert.match(lost.summary, /SIGKILL/);
-    assert.match(lost.summary, /\.1-researcher"/);
-    assert.ok(lost.evidence.seqs.length > 0);
+    const crash = causes(doc).find((f) => f.kind === "agent_crashed");
+    assert.ok(crash, JSON.stringify(doc["incidents"]));
+    assert.equal(crash.agent, "researcher");
+    assert.match(crash.process ?? "", /^pid:\d+$/);
+    assert.match(crash.summary, /SIGKILL/);
+    assert.match(crash.summary, /\.1-researcher"/);
+    assert.ok(crash.evidence.seqs.length > 0);
     const agents = await json(["agents"], dir);
     const researcher = (agents["agents"] as { agent: string; processes: unknown[] }[])
       .find((a) => a.agent === "researcher");

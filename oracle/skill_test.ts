@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { COMMANDS } from "./cli_args.ts";
+import { FINDING_KINDS } from "./finding.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const SKILL = `${ROOT}.agent/skills/oracle-monitor/SKILL.md`;
@@ -30,5 +31,16 @@ Deno.test("every oracle command appears in SKILL.md and README.md", async () => 
   for (const command of COMMANDS) {
     assert.ok(skill.includes(`deno task oracle ${command}`), `SKILL.md shows ${command}`);
     assert.ok(readme.includes(`oracle ${command}`), `README.md shows ${command}`);
+  }
+});
+
+Deno.test("every kind diagnose can name is explained in SKILL.md and allowed by the schema", async () => {
+  const skill = await Deno.readTextFile(SKILL);
+  const schema = JSON.parse(
+    await Deno.readTextFile(`${ROOT}oracle/schema/oracle_output.schema.json`),
+  );
+  assert.deepEqual(schema.$defs.finding_kind.enum, [...FINDING_KINDS]);
+  for (const kind of FINDING_KINDS) {
+    assert.ok(skill.includes(`| \`${kind}\``), `SKILL.md explains ${kind}`);
   }
 });

@@ -123,9 +123,16 @@ export class TimeMachine {
   /** Typed diff records from a cursor on, oldest first */
   async *records(
     from: Cursor,
-    options: { prefilter?: (text: string) => boolean; until?: number } = {},
+    options: {
+      prefilter?: (text: string) => boolean;
+      until?: number;
+      types?: ReadonlySet<DiffRecord["type"]>;
+    } = {},
   ): AsyncGenerator<Typed<DiffRecord>> {
-    const opts = options.prefilter ? { prefilter: options.prefilter } : {};
+    const opts = {
+      ...(options.prefilter ? { prefilter: options.prefilter } : {}),
+      ...(options.types ? { types: options.types as ReadonlySet<string> } : {}),
+    };
     for await (const line of this.diff.lines(from, this.skipped.read, opts)) {
       if (options.until !== undefined && line.ts > options.until) return;
       const value = this.#valueOf(line);

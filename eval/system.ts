@@ -1,0 +1,388 @@
+/**
+ * The real system for one scenario: agent queues of its own on the broker, the real observer and
+ * the real supervisor running the four agents as subprocesses, a client that sends requests and
+ * collects their answers, and hands to break it from outside (signals to agent pids, a foreign
+ * producer, the broker stopped and started). Every wait is on a condition (an answer, a record in
+ * the observer's history), never a fixed sleep.
+ */
+
+import {
+  createEnvelope,
+  encodeEnvelope,
+  type Envelope,
+  KafkaBus,
+  parseEnvelope,
+  SAMPLE_AGENTS,
+  SENDER_HEADER,
+  type Subscription,
+  topicFor,
+  USER_INBOX,
+} from "@mat/agents";
+import { type DiffRecord, validateDiffRecord } from "@mat/observer";
+import { AgentsProcess } from "@mat/agents/testing";
+import { fileURLToPath } from "node:url";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+export interface SystemOptions {
+  bootstrap: string;
+  /** AGENT_FAULTS for the agents */
+  faults?: string;
+  agentEnv?: Record<string, string>;
+  /** Agents the supervisor runs (default: all four) */
+  only?: string[];
+  /** Extra agent queues to create (a queue nobody reads) */
+  extraQueues?: string[];
+  log?: (line: string) => void;
+}
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** Polls `test` every 100 ms until it returns a value other than undefined */
+export async function until<T>(
+  what: string,
+  test: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 60_000,
+): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await test();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** The observer's diff history, read as it grows (complete lines only) */
+export class HistoryTail {
+  readonly records: DiffRecord[] = [];
+  #offset = 0;
+  #rest = new Uint8Array(0);
+
+  constructor(readonly path: string) {}
+
+  async refresh(): Promise<DiffRecord[]> {
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(this.path, { read: true });
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return this.records;
+      throw err;
+    }
+    try {
+      await file.seek(this.#offset, Deno.SeekMode.Start);
+      const chunks: Uint8Array[] = [this.#rest];
+      const buf = new Uint8Array(1 << 20);
+      for (;;) {
+        const n = await file.read(buf);
+        if (n === null || n === 0) break;
+        chunks.push(buf.slice(0, n));
+        this.#offset += n;
+      }
+      const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+      let at = 0;
+      for (const c of chunks) {
+        all.set(c, at);
+        at += c.length;
+      }
+      const end = all.lastIndexOf(10);
+      this.#rest = all.slice(end + 1);
+      if (end < 0) return this.records;
+      for (const line of new TextDecoder().decode(all.subarray(0, end)).split("\n")) {
+        if (line === "") continue;
+        const parsed = validateDiffRecord(JSON.parse(line));
+        if (parsed.ok) this.records.push(parsed.record);
+      }
+    } finally {
+      file.close();
+    }
+    return this.records;
+  }
+
+  /** Waits for a record that satisfies `test` */
+  async waitFor<R extends DiffRecord>(
+    what: string,
+    test: (r: DiffRecord) => r is R,
+    timeoutMs?: number,
+  ): Promise<R>;
+  async waitFor(
+    what: string,
+    test: (r: DiffRecord) => boolean,
+    timeoutMs?: number,
+  ): Promise<DiffRecord>;
+  async waitFor(
+    what: string,
+    test: (r: DiffRecord) => boolean,
+    timeoutMs = 60_000,
+  ): Promise<DiffRecord> {
+    return await until(what, async () => (await this.refresh()).find(test), timeoutMs);
+  }
+
+  /** Waits until `count` records satisfy `test` */
+  async waitForCount(
+    what: string,
+    test: (r: DiffRecord) => boolean,
+    count: number,
+    timeoutMs = 60_000,
+  ): Promise<void> {
+    await until(
+      what,
+      async () => (await this.refresh()).filter(test).length >= count ? true : undefined,
+      timeoutMs,
+    );
+  }
+}
+
+/** Sends user requests to the orchestrator and collects the answers in the user's inbox */
+export class Client {
+  readonly answers = new Map<string, Envelope>();
+  #sub: Subscription | undefined;
+
+  private constructor(readonly bus: KafkaBus, readonly prefix: string) {}
+
+  static async start(bus: KafkaBus, prefix: string): Promise<Client> {
+    const client = new Client(bus, prefix);
+    const inbox = topicFor(USER_INBOX, prefix);
+    const start = await bus.highWatermarks(inbox);
+    client.#sub = await bus.consume({
+      groupId: `eval-client-${crypto.randomUUID().slice(0, 8)}`,
+      topics: [inbox],
+      fromBeginning: false,
+      seekTo: start.map((s) => ({ topic: inbox, ...s })),
+      onRecord: (record) => {
+        const parsed = parseEnvelope(record.value);
+        const e = parsed.ok ? parsed.envelope : undefined;
+        if (e !== undefined && (e.type === "RESULT" || e.type === "ERROR")) {
+          if (!client.answers.has(e.conversation_id)) client.answers.set(e.conversation_id, e);
+        }
+        return Promise.resolve();
+      },
+    });
+    return client;
+  }
+
+  /** Sends requests at once; returns their conversation ids */
+  async send(requests: string[], deadlineMs = 60_000): Promise<string[]> {
+    const ids: string[] = [];
+    const records = requests.map((request) => {
+      const conversation = `conv-${crypto.randomUUID().slice(0, 8)}`;
+      ids.push(conversation);
+      const task = createEnvelope({
+        type: "TASK",
+        source: USER_INBOX,
+        target: "orchestrator",
+        conversation_id: conversation,
+        task_id: conversation,
+        deadline: new Date(Date.now() + deadlineMs),
+        payload: { request },
+      });
+      return {
+        topic: topicFor("orchestrator", this.prefix),
+        key: conversation,
+        value: encodeEnvelope(task),
+        headers: { [SENDER_HEADER]: USER_INBOX },
+      };
+    });
+    // Right after a broker restart, metadata can lag: retry what the broker calls retriable.
+    await until("the requests sent", async () => {
+      try {
+        await this.bus.send(records);
+        return true;
+      } catch (err) {
+        if (typeof err === "object" && err !== null && "retriable" in err && err.retriable) {
+          return undefined;
+        }
+        throw err;
+      }
+    });
+    return ids;
+  }
+
+  /** Waits until every conversation is answered (RESULT or ERROR) */
+  async wait(ids: string[], timeoutMs = 90_000): Promise<Envelope[]> {
+    return await until(
+      `answers to ${ids.length} request(s)`,
+      () =>
+        ids.every((id) => this.answers.has(id))
+          ? ids.map((id) => this.answers.get(id)!)
+          : undefined,
+      timeoutMs,
+    );
+  }
+
+  async stop(): Promise<void> {
+    await this.#sub?.stop().catch(() => {});
+  }
+}
+
+interface ProcessesFile {
+  processes: { agent: string; pid: number; status: string; restart_count: number }[];
+}
+
+/** One running system: observer, supervisor and agents, client */
+export class System {
+  readonly history: HistoryTail;
+  #observer: Deno.ChildProcess | undefined;
+  #agents: AgentsProcess | undefined;
+  #client: Client | undefined;
+  #stopped = { agents: false, observer: false };
+
+  private constructor(
+    readonly options: SystemOptions,
+    readonly prefix: string,
+    readonly dataDir: string,
+    readonly stateDir: string,
+    readonly bus: KafkaBus,
+    readonly topics: string[],
+    readonly observerUrl: string,
+  ) {
+    this.history = new HistoryTail(`${dataDir}/diff_time_machine.jsonl`);
+  }
+
+  get client(): Client {
+    if (this.#client === undefined) throw new Error("The system is not started");
+    return this.#client;
+  }
+
+  get agents(): AgentsProcess {
+    if (this.#agents === undefined) throw new Error("The agents are not started");
+    return this.#agents;
+  }
+
+  static async start(options: SystemOptions): Promise<System> {
+    const run = crypto.randomUUID().slice(0, 6);
+    const prefix = `e${run}-agent-queue-`;
+    const dataDir = await Deno.makeTempDir({ prefix: "eval-history-" });
+    const stateDir = await Deno.makeTempDir({ prefix: "eval-agents-" });
+    const bus = new KafkaBus(options.bootstrap.split(","), `eval-${run}`);
+    const agents = [...SAMPLE_AGENTS, USER_INBOX, ...(options.extraQueues ?? [])];
+    const topics = agents.map((a) => topicFor(a, prefix));
+    const port = freePort();
+    const sys = new System(
+      options,
+      prefix,
+      dataDir,
+      stateDir,
+      bus,
+      topics,
+      `http://127.0.0.1:${port}`,
+    );
+    try {
+      await bus.createTopics(topics, 2);
+      sys.#observer = new Deno.Command(Deno.execPath(), {
+        args: ["run", "--allow-all", `${ROOT}observer/main.ts`],
+        env: {
+          KAFKA_BOOTSTRAP_SERVERS: options.bootstrap,
+          KAFKA_TOPIC_PREFIX: prefix,
+          TELEMETRY_DATA_DIR: dataDir,
+          OBSERVER_PORT: String(port),
+          SNAPSHOT_INTERVAL: "2",
+          OBSERVER_QUEUE_POLL_MS: "500",
+          RUNTIME_SOURCE: "local",
+          AGENTS_STATE_DIR: stateDir,
+        },
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      // The observer is up once it recorded its start and sampled the queues.
+      await sys.history.waitFor(
+        "the observer's first queue samples",
+        (r) => r.type === "queue_sample",
+        60_000,
+      );
+      sys.#agents = AgentsProcess.start({ prefix }, {
+        stateDir,
+        ...(options.only ? { only: options.only } : {}),
+        env: {
+          KAFKA_BOOTSTRAP_SERVERS: options.bootstrap,
+          AGENT_FAULTS: options.faults ?? "",
+          ORCHESTRATOR_STEP_TIMEOUT_MS: "4000",
+          ORCHESTRATOR_MAX_ATTEMPTS: "2",
+          ...options.agentEnv,
+        },
+      });
+      const running = options.only ?? SAMPLE_AGENTS;
+      await sys.#agents.ready(running.length);
+      // Work waits until the observer saw every running agent's consumer join its group.
+      for (const agent of running) {
+        await sys.history.waitFor(
+          `${agent}'s consumer in its group`,
+          (r) => r.type === "queue_sample" && r.agent === agent && r.members.length > 0,
+        );
+      }
+      sys.#client = await Client.start(bus, prefix);
+      return sys;
+    } catch (err) {
+      await sys.close();
+      throw err;
+    }
+  }
+
+  /** Every line the agents and the supervisor printed so far */
+  agentLines(): string[] {
+    return this.#agents?.lines ?? [];
+  }
+
+  /** Sends requests and waits for all of their answers */
+  async ask(requests: string[], timeoutMs?: number): Promise<Envelope[]> {
+    const ids = await this.client.send(requests);
+    return await this.client.wait(ids, timeoutMs);
+  }
+
+  /** The pid of an agent's running process, from the supervisor's processes.json */
+  async pid(agent: string): Promise<number> {
+    const text = await Deno.readTextFile(`${this.stateDir}/processes.json`);
+    const file = JSON.parse(text) as ProcessesFile;
+    const p = file.processes.find((x) => x.agent === agent && x.status === "running");
+    if (p === undefined) throw new Error(`No running process of ${agent}`);
+    return p.pid;
+  }
+
+  /** Sends a signal to an agent's process from outside (kill -9, SIGSTOP, SIGCONT) */
+  async signal(agent: string, signal: Deno.Signal): Promise<number> {
+    const pid = await this.pid(agent);
+    Deno.kill(pid, signal);
+    this.options.log?.(`sent ${signal} to ${agent} (pid ${pid})`);
+    return pid;
+  }
+
+  /** Writes records as a producer that is not an agent (no envelope, no sender header) */
+  async produce(agent: string, values: string[]): Promise<void> {
+    await this.bus.send(values.map((value) => ({ topic: topicFor(agent, this.prefix), value })));
+  }
+
+  /** SIGTERM to the supervisor: every agent stops cleanly */
+  async stopAgents(): Promise<void> {
+    if (this.#stopped.agents) return;
+    this.#stopped.agents = true;
+    await this.#agents?.stop();
+  }
+
+  async stopObserver(): Promise<void> {
+    if (this.#stopped.observer || this.#observer === undefined) return;
+    this.#stopped.observer = true;
+    try {
+      this.#observer.kill("SIGTERM");
+    } catch { /* already gone */ }
+    await this.#observer.status;
+  }
+
+  async close(): Promise<void> {
+    await this.#client?.stop();
+    await this.stopAgents().catch(() => {});
+    await this.stopObserver().catch(() => {});
+    await this.bus.deleteTopics(this.topics).catch(() => {});
+    await this.bus.close().catch(() => {});
+    await Deno.remove(this.stateDir, { recursive: true }).catch(() => {});
+  }
+
+  async removeHistory(): Promise<void> {
+    await Deno.remove(this.dataDir, { recursive: true }).catch(() => {});
+  }
+}

@@ -1,0 +1,236 @@
+/**
+ * Incidents: the findings of a window grouped by cause. Each incident has one root cause and the
+ * findings it explains (its symptoms), so a symptom is never shown as a peer of its cause.
+ *
+ * A finding is explained by another when the other is more fundamental (a lower LEVEL: the broker,
+ * then pods and processes, then consumers, then what agents answer, then queues backing up, then
+ * failed requests) and they are linked:
+ * - the same agent, at overlapping times (a crash loop explains its agent's consumer gone, its
+ *   handoffs stuck, its queue backing up); or
+ * - a shared conversation (a rate-limited coder explains the orchestrator's failed requests); or
+ * - the broker being unreachable, at overlapping times, for anything.
+ * Each finding goes to the most fundamental, then earliest, cause; a cause explained in turn
+ * passes its symptoms to its own root. Findings of the same kind and agent merge first.
+ *
+ * Failed user requests are claimed by the incident whose conversations hold them; only the
+ * requests no cause claims make an incident of their own (`requests_failed`). Incidents rank by
+ * impact (user requests failed, tasks lost, messages waiting), then severity, then time. An
+ * incident whose root is `info` (over, cost nothing) is a note, not an incident.
+ */
+
+import type { Severity } from "@mat/observer";
+import {
+  type Finding,
+  type FindingKind,
+  type HealthStatus,
+  type Impact,
+  severityRank,
+} from "./finding.ts";
+
+const LEVEL: Record<FindingKind, number> = {
+  broker_unavailable: 0,
+  agent_crash_loop: 1,
+  agent_crashed: 1,
+  agent_restarted: 1,
+  agent_down: 2,
+  consumer_stalled: 2,
+  agent_saturated: 2,
+  unroutable_task: 2,
+  handoff_loop: 2,
+  llm_rate_limited: 3,
+  malformed_messages: 3,
+  stuck_handoff: 3,
+  slow_agent: 3,
+  error_spike: 3,
+  queue_backlog: 4,
+  requests_failed: 5,
+  observer_degraded: 6,
+};
+
+/** A finding's place in the order of causes (secondary findings come with the consequences) */
+function levelOf(f: Finding): number {
+  return f.secondary ? LEVEL.queue_backlog : LEVEL[f.kind];
+}
+
+/** How long before a cause's start a symptom may be seen (clocks, sampling) and still be its */
+const EARLY_MS = 10_000;
+/** How long after a cause ended its symptoms may still show (deadlines, retries, sampling) */
+const LATE_MS = 60_000;
+
+export interface Incident {
+  root: Finding;
+  symptoms: Finding[];
+  impact: Impact;
+  severity: Severity;
+  /** One line telling the chain: cause -> what followed -> what users saw */
+  chain: string;
+  /** Resolved when the root cause ended before the end of the window */
+  resolved: boolean;
+}
+
+function time(t: string | null, fallback: number): number {
+  const ms = t === null ? NaN : Date.parse(t);
+  return Number.isNaN(ms) ? fallback : ms;
+}
+
+/** Merges findings of the same kind and agent into one */
+export function mergeDuplicates(findings: Finding[]): Finding[] {
+  const byKey = new Map<string, Finding>();
+  for (const f of findings) {
+    const key = `${f.kind}\u0000${f.agent ?? ""}\u0000${f.secondary ? "2" : "1"}`;
+    const seen = byKey.get(key);
+    if (seen === undefined) {
+      byKey.set(key, { ...f });
+      continue;
+    }
+    const worst = severityRank(f.severity) < severityRank(seen.severity) ? f : seen;
+    const first = time(f.since, Infinity) < time(seen.since, Infinity) ? f : seen;
+    const ongoing = seen.until === null || f.until === null;
+    byKey.set(key, {
+      ...worst,
+      since: first.since,
+      until: ongoing ? null : [seen.until ?? "", f.until ?? ""].sort().at(-1) ?? null,
+      summary: worst === seen ? seen.summary : f.summary,
+      evidence: {
+        seqs: [...new Set([...seen.evidence.seqs, ...f.evidence.seqs])].sort((a, b) => b - a)
+          .slice(0, 8),
+        offsets: [...seen.evidence.offsets, ...f.evidence.offsets].slice(-8),
+      },
+      impact: {
+        requests_failed: seen.impact.requests_failed + f.impact.requests_failed,
+        tasks_lost: seen.impact.tasks_lost + f.impact.tasks_lost,
+        messages_waiting: Math.max(seen.impact.messages_waiting, f.impact.messages_waiting),
+      },
+      conversations: [...new Set([...seen.conversations, ...f.conversations])],
+      tasks: [...new Set([...seen.tasks, ...f.tasks])],
+    });
+  }
+  return [...byKey.values()];
+}
+
+/** Whether `cause` explains `symptom` */
+export function explains(cause: Finding, symptom: Finding): boolean {
+  if (cause.secondary || levelOf(cause) >= levelOf(symptom)) return false;
+  const start = time(cause.since, -Infinity) - EARLY_MS;
+  const end = cause.until === null ? Infinity : time(cause.until, Infinity) + LATE_MS;
+  const at = time(symptom.since, start);
+  const overlaps = at >= start && at <= end;
+  if (cause.kind === "broker_unavailable") return overlaps;
+  if (cause.agent !== null && cause.agent === symptom.agent && overlaps) return true;
+  if (symptom.conversations.length > 0 && cause.conversations.length > 0) {
+    const mine = new Set(cause.conversations);
+    if (symptom.conversations.some((c) => mine.has(c))) return at >= start;
+  }
+  return false;
+}
+
+function chainOf(root: Finding, symptoms: Finding[], impact: Impact): string {
+  const parts = [root.short];
+  const seen = new Set<string>([root.short]);
+  for (const s of [...symptoms].sort((a, b) => levelOf(a) - levelOf(b))) {
+    if (s.kind === "requests_failed" || seen.has(s.short)) continue;
+    seen.add(s.short);
+    parts.push(s.short);
+  }
+  if (impact.tasks_lost > 0 && !root.short.includes("holding")) {
+    parts.splice(1, 0, `${impact.tasks_lost} task(s) lost`);
+  }
+  if (impact.requests_failed > 0) parts.push(`${impact.requests_failed} user request(s) failed`);
+  return parts.slice(0, 6).join(" -> ");
+}
+
+function worst(a: Severity, b: Severity): Severity {
+  return severityRank(a) <= severityRank(b) ? a : b;
+}
+
+export interface Grouped {
+  /** Incidents of warning or worse, ranked */
+  incidents: Incident[];
+  /** Info-level findings nothing explains: worth a line, not an incident */
+  notes: Finding[];
+  /** Findings before grouping (after merging duplicates) */
+  findings: number;
+}
+
+export function groupIncidents(all: Finding[]): Grouped {
+  const findings = mergeDuplicates(all);
+  const requests = findings.filter((f) => f.kind === "requests_failed");
+  const ordered = findings.filter((f) => f.kind !== "requests_failed").sort((a, b) =>
+    levelOf(a) - levelOf(b) || time(a.since, 0) - time(b.since, 0)
+  );
+  const rootOf = new Map<Finding, Finding>();
+  const symptoms = new Map<Finding, Finding[]>();
+  for (const f of ordered) {
+    const cause = ordered.find((c) => rootOf.has(c) && explains(c, f));
+    const root = cause === undefined ? f : rootOf.get(cause) ?? cause;
+    rootOf.set(f, root);
+    if (root === f) symptoms.set(f, []);
+    else symptoms.get(root)?.push(f);
+  }
+  // Failed user requests: claimed by the incident holding their conversation
+  const failed = requests.flatMap((r) => r.conversations);
+  const claimed = new Map<Finding, string[]>();
+  const unclaimed: string[] = [];
+  for (const conversation of failed) {
+    const root = [...symptoms.keys()].find((r) =>
+      [r, ...(symptoms.get(r) ?? [])].some((f) => f.conversations.includes(conversation))
+    );
+    if (root === undefined) unclaimed.push(conversation);
+    else claimed.set(root, [...(claimed.get(root) ?? []), conversation]);
+  }
+  const request = requests[0];
+  if (request !== undefined && unclaimed.length > 0) {
+    const alone: Finding = {
+      ...request,
+      conversations: unclaimed,
+      impact: { ...request.impact, requests_failed: unclaimed.length },
+      summary: unclaimed.length === failed.length
+        ? request.summary
+        : `${unclaimed.length} more user request(s) failed with no other cause recorded: ${request.summary}`,
+    };
+    symptoms.set(alone, []);
+    claimed.set(alone, unclaimed);
+  }
+  const incidents: Incident[] = [];
+  const notes: Finding[] = [];
+  for (const [root, list] of symptoms) {
+    const members = [root, ...list];
+    const impact: Impact = {
+      requests_failed: claimed.get(root)?.length ?? 0,
+      tasks_lost: members.reduce((n, f) => n + f.impact.tasks_lost, 0),
+      messages_waiting: Math.max(...members.map((f) => f.impact.messages_waiting)),
+    };
+    // An ongoing incident is as severe as its worst symptom; one that is over, as its cause; one
+    // that failed user requests is an error at least.
+    const own = root.until === null
+      ? members.reduce<Severity>((s, f) => worst(s, f.severity), root.severity)
+      : root.severity;
+    const severity = impact.requests_failed > 0 ? worst(own, "error") : own;
+    if (severity === "info") {
+      notes.push(root);
+      continue;
+    }
+    incidents.push({
+      root,
+      symptoms: list,
+      impact,
+      severity,
+      chain: chainOf(root, list, impact),
+      resolved: root.until !== null,
+    });
+  }
+  incidents.sort((a, b) =>
+    b.impact.requests_failed - a.impact.requests_failed ||
+    b.impact.tasks_lost - a.impact.tasks_lost ||
+    b.impact.messages_waiting - a.impact.messages_waiting ||
+    severityRank(a.severity) - severityRank(b.severity) ||
+    time(a.root.since, 0) - time(b.root.since, 0)
+  );
+  return { incidents, notes, findings: findings.length };
+}
+
+export function statusOf(incidents: Incident[]): HealthStatus {
+  if (incidents.some((i) => i.severity === "critical" || i.severity === "error")) return "failing";
+  if (incidents.length > 0) return "degraded";
+  return "healthy";
+}

@@ -1,0 +1,166 @@
+/**
+ * Rules over the error occurrences of the window (`error` records), grouped by kind and agent.
+ * An agent answering `deadline_exceeded` (its own handler out of time) is slow (`slow_agent`).
+ * The kinds other rules read from richer records are left to them: handoffs stuck, pods and
+ * processes, queue statuses, tasks on unread queues. The ERROR a user request was answered with
+ * is the request's failure (`requests_failed`), not an error of the orchestrator's own.
+ */
+
+import type { ErrorRecord } from "@mat/observer";
+import { evidence, type Finding, type FindingKind, noImpact, plural } from "../finding.ts";
+import type { WindowFacts } from "../window_facts.ts";
+
+/** Errors of one kind from one agent within the window that make a spike */
+export const ERROR_SPIKE = 3;
+
+type Role =
+  | { rule: FindingKind }
+  | { rule: "spike" }
+  | { rule: "elsewhere" };
+
+/** What each error kind the observer folds is, for this rule */
+function roleOf(kind: string): Role {
+  switch (kind) {
+    case "llm_rate_limit":
+      return { rule: "llm_rate_limited" };
+    case "malformed_record":
+      return { rule: "malformed_messages" };
+    case "unknown_agent":
+      return { rule: "unroutable_task" };
+    case "runtime_source_error":
+      return { rule: "observer_degraded" };
+    // The agent's own handler ran out of time: it is too slow (or hangs)
+    case "deadline_exceeded":
+    case "timeout":
+      return { rule: "slow_agent" };
+    // Read from richer records by the other rules, or no fault on their own
+    case "handoff_loop":
+    case "stuck_deadline_passed":
+    case "stuck_slower_than_normal":
+    case "task_unconsumed":
+    case "crash_loop":
+    case "restarted":
+    case "oom_killed":
+    case "process_died":
+    case "unschedulable":
+    case "evicted":
+    case "image_pull_backoff":
+    case "delivered_twice":
+    case "reply_orphaned":
+    case "cancelled":
+    case "queue_stall":
+    case "queue_stop":
+    case "queue_err":
+      return { rule: "elsewhere" };
+    default:
+      return kind.startsWith("k8s_") ? { rule: "elsewhere" } : { rule: "spike" };
+  }
+}
+
+function groupBy<T>(items: T[], key: (t: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const list = out.get(k);
+    if (list) list.push(item);
+    else out.set(k, [item]);
+  }
+  return out;
+}
+
+export function errorRules(facts: WindowFacts, oracle: string): Finding[] {
+  const out: Finding[] = [];
+  // The ERRORs that answered user requests are the requests' failures.
+  const own = facts.errors.filter((e) =>
+    !(e.conversation_id !== null && e.task_id === e.conversation_id &&
+      facts.requestsFailed.has(e.conversation_id))
+  );
+  for (const errors of groupBy(own, (e) => `${e.kind}\u0000${e.agent ?? ""}`).values()) {
+    const first = errors[0];
+    if (first === undefined) continue;
+    const role = roleOf(first.kind);
+    if (role.rule === "elsewhere") continue;
+    const count = errors.length;
+    const agent = first.agent;
+    const a = agent ?? "an unknown sender";
+    const base = {
+      agent,
+      process: null,
+      since: first.ts,
+      until: errors.at(-1)?.ts ?? null,
+      evidence: evidence(
+        errors.flatMap((e) => e.evidence.seqs.slice(-1)),
+        errors.flatMap((e: ErrorRecord) => e.evidence.offsets.slice(-1)),
+      ),
+      impact: noImpact(),
+      conversations: [...new Set(errors.map((e) => e.conversation_id).filter((c) => c !== null))],
+      tasks: [...new Set(errors.map((e) => e.task_id).filter((t) => t !== null))],
+    };
+    switch (role.rule) {
+      case "llm_rate_limited":
+        out.push({
+          ...base,
+          kind: "llm_rate_limited",
+          severity: count >= ERROR_SPIKE ? "error" : "warning",
+          summary: `${a} hit the LLM rate limit ${plural(count, "time")}: ${first.message}`,
+          short: `${a} rate-limited by its LLM (${count}x)`,
+          next_commands: [`${oracle} llm`, `${oracle} errors -a ${a}`],
+        });
+        break;
+      case "malformed_messages":
+        out.push({
+          ...base,
+          kind: "malformed_messages",
+          severity: "error",
+          summary: `${plural(count, "malformed record")} ${first.message}`,
+          short: `${count} malformed record(s) from ${a}`,
+          next_commands: [`${oracle} diffs -e message_malformed`, `${oracle} errors -a ${a}`],
+        });
+        break;
+      case "unroutable_task":
+        out.push({
+          ...base,
+          kind: "unroutable_task",
+          severity: "error",
+          summary: `${plural(count, "task")} could not reach their agent: ${first.message}`,
+          short: `tasks sent to an agent with no queue`,
+          next_commands: [`${oracle} errors -a ${a}`, `${oracle} queues`],
+        });
+        break;
+      case "slow_agent":
+        out.push({
+          ...base,
+          kind: "slow_agent",
+          severity: count >= ERROR_SPIKE ? "error" : "warning",
+          summary: `${a} ran out of time on ${plural(count, "task")}: ${first.message}`,
+          short: `${a} ran out of time (${count}x ${first.kind})`,
+          next_commands: [`${oracle} agents`, `${oracle} errors -a ${a}`],
+        });
+        break;
+      case "observer_degraded":
+        out.push({
+          ...base,
+          kind: "observer_degraded",
+          severity: "warning",
+          summary: first.message,
+          short: "the observer could not see the agents' runtime",
+          next_commands: [`${oracle} diffs -e runtime_event`],
+        });
+        break;
+      case "spike":
+        if (count < ERROR_SPIKE && first.severity !== "critical") break;
+        out.push({
+          ...base,
+          kind: "error_spike",
+          severity: first.severity === "critical" ? "critical" : "error",
+          summary: `${count} ${first.kind} error(s) from ${a}: ${first.message}`,
+          short: `${a} failed ${plural(count, "task")} (${first.kind})`,
+          next_commands: [`${oracle} errors -a ${a}`, `${oracle} replay -m 15`],
+        });
+        break;
+      default:
+        break;
+    }
+  }
+  return out;
+}

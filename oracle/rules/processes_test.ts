@@ -1,0 +1,86 @@
+import assert from "node:assert/strict";
+import { at, facts, proc, runtime, task } from "../testdata/facts.ts";
+import { processRules } from "./processes.ts";
+
+const O = "oracle";
+const killed = { reason: "Signaled", exit_code: 137, signal: "SIGKILL" };
+
+Deno.test("three deaths of one agent are a crash loop, ongoing while it keeps dying", () => {
+  const f = facts({
+    runtime: [10, 20, 30].map((s) =>
+      runtime("coder", s, "exited", { ...killed, tasks_in_flight: [task("c1", "coder")] })
+    ),
+  }, 40);
+  f.end.processes = [proc("coder", 103, { started_at: at(31) })];
+  const [finding, ...rest] = processRules(f, O);
+  assert.equal(rest.length, 0);
+  assert.equal(finding?.kind, "agent_crash_loop");
+  assert.equal(finding?.severity, "critical");
+  assert.equal(finding?.until, null);
+  assert.equal(finding?.impact.tasks_lost, 1, "a task redelivered and lost again counts once");
+  assert.match(finding?.short ?? "", /SIGKILL x3/);
+});
+
+Deno.test("two deaths holding work are a crash, not a crash loop", () => {
+  const f = facts({
+    runtime: [10, 20].map((s) =>
+      runtime("coder", s, "exited", { ...killed, tasks_in_flight: [task(`c${s}`, "coder")] })
+    ),
+  });
+  f.end.processes = [proc("coder", 103, { started_at: at(21) })];
+  const kinds = processRules(f, O).map((x) => x.kind);
+  assert.deepEqual(kinds, ["agent_crashed"]);
+});
+
+Deno.test("a death holding a task is a crash, resolved once the agent runs again", () => {
+  const f = facts({
+    runtime: [runtime("researcher", 10, "exited", {
+      ...killed,
+      tasks_in_flight: [task("c1", "researcher")],
+    })],
+  });
+  f.end.processes = [proc("researcher", 101, { started_at: at(11) })];
+  const [finding] = processRules(f, O);
+  assert.equal(finding?.kind, "agent_crashed");
+  assert.equal(finding?.severity, "warning", "recovered, and the task was answered since");
+  assert.equal(finding?.until, at(11));
+  assert.deepEqual(finding?.conversations, ["c1"]);
+});
+
+Deno.test("a kill while idle is worth a line; a clean stop is not", () => {
+  const killedIdle = facts({ runtime: [runtime("researcher", 10, "exited", killed)] });
+  killedIdle.end.processes = [proc("researcher", 101, { started_at: at(11) })];
+  const [finding] = processRules(killedIdle, O);
+  assert.equal(finding?.kind, "agent_restarted");
+  assert.equal(finding?.severity, "warning");
+
+  const stopped = facts({
+    runtime: [runtime("researcher", 10, "exited", { reason: "stopped", exit_code: 0 })],
+  });
+  stopped.end.processes = [proc("researcher", 100, {
+    status: "exited",
+    last_termination: { at: at(10), reason: "stopped", exit_code: 0, signal: null },
+  })];
+  assert.deepEqual(processRules(stopped, O), []);
+});
+
+Deno.test("an exit with code 0 of its own is no crash", () => {
+  const f = facts({ runtime: [runtime("writer", 10, "exited", { exit_code: 0 })] });
+  f.end.processes = [proc("writer", 101, { started_at: at(11) })];
+  assert.deepEqual(processRules(f, O), []);
+});
+
+Deno.test("an agent with no running process at the end is down; a running one is not", () => {
+  const down = facts();
+  down.end.processes = [proc("writer", 100, {
+    status: "crash_loop",
+    last_termination: { at: at(-300), reason: "Error", exit_code: 1, signal: null },
+  })];
+  const [finding] = processRules(down, O);
+  assert.equal(finding?.kind, "agent_down");
+  assert.equal(finding?.severity, "critical");
+
+  const up = facts();
+  up.end.processes = [proc("writer", 100)];
+  assert.deepEqual(processRules(up, O), []);
+});

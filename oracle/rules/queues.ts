@@ -1,0 +1,358 @@
+/**
+ * Rules over the queue samples of the window (Burrow-style status per sample, members, offsets).
+ * A run of samples that are not OK is an episode, over or ongoing; each is told apart by what the
+ * record holds:
+ * - every queue unreadable at once: the broker (`broker_unavailable`); one group unreadable for a
+ *   sample or three (a coordinator moving as groups start) is no fault;
+ * - no member and lag, on a queue whose group never had a member nor committed: a queue nobody
+ *   ever read (`unroutable_task`);
+ * - no member and lag while the agent's process kept running: a frozen consumer
+ *   (`consumer_stalled`); with no process running: a dead one (`agent_down`);
+ * - a member that does not commit while lag stays: frozen (`consumer_stalled`), or saturated by
+ *   its own waiting when the replies it waits for sit unread in its queue and it retries tasks
+ *   already answered (`agent_saturated`);
+ * - a consumer that commits but falls behind (`queue_backlog`).
+ * An episode that is over and cost nothing (no handoff to the agent stuck meanwhile) is `info`.
+ */
+
+import type { QueueSampleRecord, QueueStatus, Severity, TaskUnconsumedRecord } from "@mat/observer";
+import {
+  duration,
+  evidence,
+  type Finding,
+  type FindingKind,
+  noImpact,
+  plural,
+} from "../finding.ts";
+import { lagTime } from "../lag_time.ts";
+import type { WindowFacts } from "../window_facts.ts";
+import { deathOf } from "./processes.ts";
+
+/** An unreadable group for at most this many samples, then readable again, is transient */
+export const TRANSIENT_ERR_SAMPLES = 3;
+
+const RANK: Record<QueueStatus, number> = { OK: 0, WARN: 1, STALL: 2, STOP: 3, ERR: 4 };
+
+export interface Episode {
+  agent: string;
+  worst: QueueStatus;
+  samples: QueueSampleRecord[];
+  /** The first OK sample after it, undefined while ongoing */
+  endedBy: QueueSampleRecord | undefined;
+}
+
+/** Runs of samples that are not OK, per agent */
+export function episodesOf(agent: string, series: QueueSampleRecord[]): Episode[] {
+  const out: Episode[] = [];
+  let open: Episode | undefined;
+  for (const s of series) {
+    if (s.status === "OK") {
+      if (open !== undefined) {
+        open.endedBy = s;
+        out.push(open);
+        open = undefined;
+      }
+      continue;
+    }
+    if (open === undefined) open = { agent, worst: s.status, samples: [], endedBy: undefined };
+    open.samples.push(s);
+    if (RANK[s.status] > RANK[open.worst]) open.worst = s.status;
+  }
+  if (open !== undefined) out.push(open);
+  return out;
+}
+
+function startOf(e: Episode): number {
+  return Date.parse(e.samples[0]?.ts ?? "");
+}
+
+function endOf(e: Episode): number {
+  return e.endedBy ? Date.parse(e.endedBy.ts) : Infinity;
+}
+
+function maxLag(e: Episode): number {
+  return Math.max(0, ...e.samples.map((s) => s.lag));
+}
+
+function waitingOffsets(s: QueueSampleRecord | undefined): Finding["evidence"]["offsets"] {
+  if (s === undefined) return [];
+  return s.partitions.filter((p) => p.lag > 0).map((p) => ({
+    topic: s.topic,
+    partition: p.partition,
+    offset: p.committed ?? "0",
+  }));
+}
+
+export function queueRules(facts: WindowFacts, oracle: string): Finding[] {
+  const out: Finding[] = [];
+  const episodes = [...facts.queues].flatMap(([agent, series]) => episodesOf(agent, series));
+  // The broker: every queue sampled unreadable at once, or the observer's sampling stalled (it
+  // waits on the broker) with an unreadable group around the gap.
+  const err = episodes.filter((e) => e.worst === "ERR");
+  const errAgents = new Set(err.map((e) => e.agent));
+  const outage = brokerOutage(
+    facts,
+    err,
+    errAgents.size >= 2 && errAgents.size === facts.queues.size,
+  );
+  if (outage !== undefined) {
+    const [since, until] = outage;
+    const ongoing = !Number.isFinite(until);
+    out.push({
+      kind: "broker_unavailable",
+      severity: ongoing ? "critical" : "info",
+      agent: null,
+      process: null,
+      summary: `The broker did not answer from ${new Date(since).toISOString()}${
+        ongoing ? " to the end of the window" : ` for ${duration(until - since)}`
+      }: no queue could be read (${err[0]?.samples[0]?.status_reason ?? "sampling stalled"})${
+        ongoing ? "" : "; every group was read again since"
+      }`,
+      short: "the broker was unreachable",
+      since: new Date(since).toISOString(),
+      until: ongoing ? null : new Date(until).toISOString(),
+      evidence: evidence(err.flatMap((e) => [e.samples[0]?.seq ?? 0])),
+      next_commands: [`${oracle} queues`, `${oracle} diffs -e queue_status_changed`],
+      impact: noImpact(),
+      conversations: [],
+      tasks: [],
+    });
+  }
+  const brokerWide = outage !== undefined;
+  // Tasks sent while a queue's group had no member, on a queue no sample shows read (before the
+  // samples caught up with them: the episodes below cover the rest)
+  const unread = new Map<string, TaskUnconsumedRecord[]>();
+  for (const u of facts.unconsumed) unread.set(u.agent, [...(unread.get(u.agent) ?? []), u]);
+  for (const [agent, tasks] of unread) {
+    const series = facts.queues.get(agent) ?? [];
+    const everRead = series.some((s) =>
+      s.members.length > 0 || s.partitions.some((p) => p.committed !== null)
+    );
+    const sampledWaiting = series.some((s) => s.lag > 0 && s.status !== "OK");
+    if (everRead || sampledWaiting) continue;
+    const first = tasks[0];
+    out.push({
+      kind: "unroutable_task",
+      severity: "critical",
+      agent,
+      process: null,
+      summary: `${plural(tasks.length, "task")} sent to "${first?.topic}", a queue no consumer ` +
+        `ever read (group "${first?.group}" has no member)`,
+      short: `nothing ever read ${agent}'s queue`,
+      since: first?.ts ?? null,
+      until: null,
+      evidence: evidence(tasks.map((t) => t.message_seq)),
+      next_commands: [`${oracle} queues`, `${oracle} diffs -e task_unconsumed`],
+      impact: { ...noImpact(), messages_waiting: tasks.length },
+      conversations: [],
+      tasks: [],
+    });
+  }
+  for (const e of episodes) {
+    if (e.worst === "ERR") {
+      if (brokerWide) continue;
+      if (e.endedBy !== undefined && e.samples.length <= TRANSIENT_ERR_SAMPLES) continue;
+    }
+    out.push(classify(e, facts, oracle));
+  }
+  return out;
+}
+
+/** Gaps in the observer's queue sampling this many poll intervals long (or 5 s) are stalls */
+const GAP_POLLS = 6;
+
+/**
+ * The broker's outage, [since, until] (until Infinity while ongoing): every queue unreadable at
+ * once, or a stall of the observer's sampling (it waits on the broker) next to an unreadable group
+ */
+function brokerOutage(
+  facts: WindowFacts,
+  err: Episode[],
+  allUnreadable: boolean,
+): [number, number] | undefined {
+  if (allUnreadable) {
+    return [Math.min(...err.map(startOf)), Math.max(...err.map(endOf))];
+  }
+  if (err.length === 0) return undefined;
+  const times = [
+    ...new Set([...facts.queues.values()].flatMap((s) => s.map((x) => Date.parse(x.ts)))),
+  ]
+    .sort((a, b) => a - b);
+  const steps = times.slice(1).map((t, i) => t - (times[i] ?? t)).sort((a, b) => a - b);
+  const poll = steps[Math.floor(steps.length / 2)] ?? 1_000;
+  const limit = Math.max(5_000, GAP_POLLS * poll);
+  const restarts = facts.observerStarts.map((r) => Date.parse(r.ts));
+  const errTimes = err.flatMap((e) => e.samples.map((x) => Date.parse(x.ts)));
+  for (let i = 1; i < times.length; i++) {
+    const a = times[i - 1] ?? 0;
+    const b = times[i] ?? 0;
+    if (b - a < limit || restarts.some((t) => t > a && t <= b)) continue;
+    // An unreadable group inside the gap or just around it: the observer was up, Kafka was not.
+    if (errTimes.some((t) => t >= a - limit && t <= b + limit)) {
+      const end = Math.max(b, ...err.map(endOf).filter((t) => t <= b + limit));
+      return [a, end];
+    }
+  }
+  const last = times.at(-1) ?? facts.to;
+  if (facts.to - last >= limit && errTimes.some((t) => t >= last - limit)) return [last, Infinity];
+  return undefined;
+}
+
+function classify(e: Episode, facts: WindowFacts, oracle: string): Finding {
+  const agent = e.agent;
+  const series = facts.queues.get(agent) ?? [];
+  const start = startOf(e);
+  const end = endOf(e);
+  const ongoing = e.endedBy === undefined;
+  const last = e.samples.at(-1);
+  const lag = ongoing ? last?.lag ?? 0 : maxLag(e);
+  // Handoffs to this agent stuck during the episode: what it cost
+  const stuck = facts.stuck.filter((s) =>
+    s.to === agent && Date.parse(s.ts) >= start - 5_000 && Date.parse(s.ts) <= end + 30_000
+  );
+  const neverRead = series.every((s) =>
+    s.members.length === 0 && s.partitions.every((p) => p.committed === null)
+  );
+  const noMembers = e.samples.some((s) => s.members.length === 0);
+  const deaths = facts.runtime.filter((r) =>
+    r.agent === agent && deathOf(r) !== undefined && Date.parse(r.at) <= end &&
+    Date.parse(r.at) >= start - 60_000
+  );
+  const stops = facts.runtime.filter((r) =>
+    r.agent === agent && r.kind === "exited" && r.reason === "stopped" && Date.parse(r.at) <= end
+  );
+  const procs = (facts.end.processes ?? []).filter((p) => p.agent === agent);
+  const aliveThroughout = procs.some((p) => p.status === "running") && deaths.length === 0 &&
+    stops.length === 0;
+  // Replies this agent waited for, sitting in its own queue, while it retried the tasks: a
+  // retry of a task whose earlier attempt had been answered already
+  const answered = new Map<string, { seq: number; latency_ms: number }[]>();
+  for (const reply of facts.replies.values()) {
+    // A RESULT: an ERROR may ask for the retry (retryable), a RESULT never does
+    if (reply.from !== agent || reply.type !== "handoff_completed") continue;
+    const key = `${reply.task_id}\u0000${reply.to}`;
+    answered.set(key, [...(answered.get(key) ?? []), reply]);
+  }
+  const replyBefore = (r: { task_id: string; to: string; seq: number }) =>
+    answered.get(`${r.task_id}\u0000${r.to}`)?.find((reply) => reply.seq < r.seq);
+  const unread = facts.retried.filter((r) =>
+    r.from === agent && replyBefore(r) !== undefined && Date.parse(r.ts) >= start - 30_000 &&
+    Date.parse(r.ts) <= end
+  );
+  // Handoffs it sent that were open, or went stuck, during the episode: what it waited for
+  const waitingOn = [
+    ...facts.end.handoffs_open.filter((h) =>
+      h.from === agent && Date.parse(h.created_at) <= end && (ongoing || h.stuck)
+    ),
+    ...facts.stuck.filter((s) =>
+      s.from === agent && Date.parse(s.ts) >= start - 30_000 && Date.parse(s.ts) <= end + 5_000
+    ),
+  ];
+  // Whether the agent sent anything since the episode began (a frozen consumer sends nothing)
+  const lastSent = facts.end.agents.find((a) => a.agent === agent)?.last_seen ?? null;
+  const active = lastSent !== null && Date.parse(lastSent) >= start;
+  const times = lagTime(series.filter((s) => Date.parse(s.ts) <= end));
+  const age = times?.oldest_unconsumed_age_ms ?? null;
+  const backlog = age === null
+    ? ""
+    : `; oldest waiting message ${times?.older_than_window ? "over " : ""}${
+      duration(age)
+    } old, lag ${times?.trend ?? "steady"}`;
+  const when = ongoing
+    ? `since ${new Date(start).toISOString()}`
+    : `for ${duration(end - start)} (over at ${new Date(end).toISOString()})`;
+
+  let kind: FindingKind;
+  let summary: string;
+  let short: string;
+  let severity: Severity;
+  let secondary = false;
+  if (e.worst === "ERR") {
+    kind = "consumer_stalled";
+    severity = ongoing ? "error" : "warning";
+    summary = `Group "${last?.group}" could not be read ${when}: ${last?.status_reason}`;
+    short = `${agent}'s group unreadable`;
+  } else if (noMembers && neverRead) {
+    kind = "unroutable_task";
+    severity = ongoing ? "critical" : "warning";
+    summary = `Nobody ever read "${last?.topic}": group "${last?.group}" never had a member nor ` +
+      `committed, while ${plural(lag, "message")} wait${lag === 1 ? "s" : ""}${backlog}`;
+    short = `nothing ever read ${agent}'s queue`;
+  } else if (unread.length > 0) {
+    kind = "agent_saturated";
+    severity = ongoing ? "error" : "warning";
+    const latencies = unread.map((r) => replyBefore(r)?.latency_ms ?? 0).sort((a, b) => a - b);
+    const p50 = latencies[Math.floor(latencies.length / 2)] ?? 0;
+    summary =
+      `${agent} did not read the replies it waited for: ${
+        plural(unread.length, "task")
+      } it sent were answered on its own queue (p50 ${duration(p50)}) and retried anyway, while ` +
+      `its committed offset stood still (${e.worst}, lag up to ${maxLag(e)}) ${when}${backlog}`;
+    short = `${agent} saturated by its own waiting`;
+  } else if (noMembers && !aliveThroughout) {
+    kind = "agent_down";
+    severity = ongoing ? "critical" : stuck.length > 0 ? "warning" : "info";
+    summary = `No consumer in group "${last?.group}" ${when} while ${
+      plural(lag, "message")
+    } waited on "${last?.topic}"${backlog}`;
+    short = `${agent}'s consumer gone`;
+  } else if (e.worst === "WARN") {
+    kind = "queue_backlog";
+    severity = ongoing ? "warning" : "info";
+    summary = `"${last?.topic}" backed up ${when}: the group commits but lag grew to ${
+      maxLag(e)
+    }${backlog}`;
+    short = `${agent}'s queue backed up`;
+  } else if (!noMembers && stuck.length === 0 && waitingOn.length > 0) {
+    // Its tasks in flight wait for replies from other agents: their delays are its delays.
+    const others = [...new Set(waitingOn.map((h) => h.to))].join(", ");
+    kind = "consumer_stalled";
+    severity = "info";
+    summary = `${agent}'s committed offset stood still ${when} (lag up to ${
+      maxLag(e)
+    }) while it waited for ${plural(waitingOn.length, "reply", "replies")} from ${others}`;
+    short = `${agent} waited on ${others}`;
+    secondary = true;
+  } else if (!noMembers && stuck.length === 0 && active) {
+    // Sending all along: tasks in flight hold its committed offset, nothing is frozen.
+    kind = "consumer_stalled";
+    severity = "info";
+    summary = `${agent} was busy ${when}: its committed offset waited on tasks in flight ` +
+      `(lag up to ${maxLag(e)}) while it kept sending; nothing waited past a deadline`;
+    short = `${agent} busy`;
+    secondary = true;
+  } else {
+    kind = "consumer_stalled";
+    severity = ongoing ? "error" : stuck.length > 0 ? "warning" : "info";
+    const proc = procs.find((p) => p.status === "running");
+    summary = noMembers
+      ? `${agent}'s consumer left group "${last?.group}" ${when} while its process${
+        proc ? ` ${proc.process}` : ""
+      } kept running (frozen: no heartbeat, no commit); ${plural(lag, "message")} waited${backlog}`
+      : `${agent}'s consumer is in group "${last?.group}" but commits nothing ${when} with lag ${
+        maxLag(e)
+      } (frozen or stuck in its handlers)${backlog}`;
+    short = `${agent}'s consumer froze`;
+  }
+  return {
+    kind,
+    severity,
+    agent,
+    process: null,
+    summary,
+    short,
+    since: new Date(start).toISOString(),
+    until: ongoing ? null : new Date(end).toISOString(),
+    evidence: evidence(
+      [e.samples[0]?.seq ?? 0, last?.seq ?? 0, ...stuck.map((s) => s.seq)],
+      waitingOffsets(last),
+    ),
+    next_commands: [`${oracle} queues`, `${oracle} agents`, `${oracle} errors -a ${agent}`],
+    impact: { ...noImpact(), messages_waiting: lag },
+    conversations: [
+      ...new Set([...stuck, ...unread, ...waitingOn].map((s) => s.conversation_id)),
+    ],
+    tasks: [...new Set(stuck.map((s) => s.task_id))],
+    ...(secondary ? { secondary: true as const } : {}),
+  };
+}

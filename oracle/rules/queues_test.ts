@@ -1,0 +1,195 @@
+import assert from "node:assert/strict";
+import {
+  completed,
+  facts,
+  proc,
+  retried,
+  runtime,
+  sample,
+  series,
+  stuck,
+  task,
+} from "../testdata/facts.ts";
+import { episodesOf, queueRules } from "./queues.ts";
+
+const O = "oracle";
+const ok = () => ({});
+
+Deno.test("episodes are runs of samples that are not OK, over or ongoing", () => {
+  const s = series("writer", 0, 9, (t) => (t >= 3 && t <= 5) || t >= 8 ? { status: "STALL" } : {});
+  const episodes = episodesOf("writer", s);
+  assert.equal(episodes.length, 2);
+  assert.equal(episodes[0]?.samples.length, 3);
+  assert.equal(episodes[0]?.endedBy?.ts, s[6]?.ts);
+  assert.equal(episodes[1]?.endedBy, undefined);
+});
+
+Deno.test("every queue unreadable at once is the broker; one group unreadable briefly is nothing", () => {
+  const broker = facts({
+    queues: new Map(["writer", "coder"].map((a) => [
+      a,
+      series(a, 0, 10, (t) => t >= 3 && t <= 6 ? { status: "ERR", members: 0 } : {}),
+    ])),
+  });
+  const [finding, ...rest] = queueRules(broker, O);
+  assert.equal(finding?.kind, "broker_unavailable");
+  assert.equal(finding?.severity, "info", "over, and it cost nothing");
+  assert.equal(rest.length, 0);
+
+  const brief = facts({
+    queues: new Map([
+      ["writer", series("writer", 0, 10, (t) => t === 2 ? { status: "ERR", members: 0 } : {})],
+      ["coder", series("coder", 0, 10, ok)],
+    ]),
+  });
+  assert.deepEqual(queueRules(brief, O), []);
+});
+
+Deno.test("a queue whose group never had a member is unread; one read before is not", () => {
+  const never = facts({
+    queues: new Map([[
+      "auditor",
+      series("auditor", 0, 5, (t) => ({
+        status: t > 1 ? "STOP" : "OK",
+        members: 0,
+        committed: null,
+        lag: 3,
+        high: "3",
+      })),
+    ]]),
+  });
+  const [finding] = queueRules(never, O);
+  assert.equal(finding?.kind, "unroutable_task");
+  assert.equal(finding?.severity, "critical");
+  assert.equal(finding?.impact.messages_waiting, 3);
+
+  const readBefore = facts({
+    queues: new Map([[
+      "writer",
+      series("writer", 0, 5, (t) => t > 1 ? { status: "STOP", members: 0, lag: 2 } : {}),
+    ]]),
+  });
+  assert.notEqual(queueRules(readBefore, O)[0]?.kind, "unroutable_task");
+});
+
+Deno.test("a consumer gone while its process runs is frozen; gone with its process is down", () => {
+  const queue = () =>
+    new Map([[
+      "coder",
+      series("coder", 0, 8, (t) => t > 2 ? { status: "STOP", members: 0, lag: 2 } : {}),
+    ]]);
+  const frozen = facts({ queues: queue() });
+  frozen.end.processes = [proc("coder", 100)];
+  assert.equal(queueRules(frozen, O)[0]?.kind, "consumer_stalled");
+
+  const dead = facts({
+    queues: queue(),
+    runtime: [runtime("coder", 2, "exited", { signal: "SIGKILL", exit_code: 137 })],
+  });
+  dead.end.processes = [proc("coder", 100, { status: "exited" })];
+  assert.equal(queueRules(dead, O)[0]?.kind, "agent_down");
+});
+
+Deno.test("retrying tasks whose replies already sat in its own queue is saturation", () => {
+  const t = task("c1", "researcher");
+  const queue = new Map([[
+    "orchestrator",
+    series("orchestrator", 0, 10, (s) => s > 2 ? { status: "STALL", lag: 5 + s } : {}),
+  ]]);
+  const early = completed(t, 3);
+  const saturated = facts({
+    queues: queue,
+    retried: [retried(t, 8)],
+    replies: new Map([[t.task_message_id, early]]),
+  });
+  const [finding] = queueRules(saturated, O);
+  assert.equal(finding?.kind, "agent_saturated");
+  assert.deepEqual(finding?.conversations, ["c1"]);
+
+  // The reply came after the retry: the orchestrator gave up first, it did not ignore a reply.
+  const retry = retried(t, 5);
+  const late = facts({
+    queues: queue,
+    retried: [retry],
+    replies: new Map([[t.task_message_id, completed(t, 9)]]),
+  });
+  assert.notEqual(queueRules(late, O)[0]?.kind, "agent_saturated");
+});
+
+Deno.test("a stall that cost a handoff is a warning; one that cost nothing is info", () => {
+  const queue = () =>
+    new Map([[
+      "writer",
+      series("writer", 0, 10, (s) => s >= 3 && s <= 6 ? { status: "STALL", lag: 2 } : {}),
+    ]]);
+  const costly = facts({ queues: queue(), stuck: [stuck(task("c1", "writer"), 5)] });
+  assert.equal(queueRules(costly, O)[0]?.severity, "warning");
+  assert.equal(queueRules(facts({ queues: queue() }), O)[0]?.severity, "info");
+});
+
+Deno.test("a consumer that commits but falls behind is a backlog", () => {
+  const behind = facts({
+    queues: new Map([[
+      "writer",
+      series("writer", 0, 5, (s) => s > 1 ? { status: "WARN", lag: s * 3 } : {}),
+    ]]),
+  });
+  const [finding] = queueRules(behind, O);
+  assert.equal(finding?.kind, "queue_backlog");
+  assert.equal(finding?.severity, "warning");
+  assert.deepEqual(
+    queueRules(facts({ queues: new Map([["writer", series("writer", 0, 5, ok)]]) }), O),
+    [],
+  );
+});
+
+Deno.test("sampling that stalls around an unreadable group is the broker gone, then back", () => {
+  const gap = (a: string) => [
+    ...series(a, 0, 5, ok),
+    ...series(a, 20, 25, ok),
+  ];
+  const f = facts({
+    queues: new Map([
+      [
+        "writer",
+        [...gap("writer"), sample("writer", 12, { status: "ERR", members: 0 })]
+          .sort((x, y) => x.ts.localeCompare(y.ts)),
+      ],
+      ["coder", gap("coder")],
+    ]),
+  });
+  const [finding] = queueRules(f, O);
+  assert.equal(finding?.kind, "broker_unavailable");
+  assert.equal(finding?.severity, "info");
+  // The same gap with no unreadable group: nothing to say (the observer may have paused).
+  const quiet = facts({ queues: new Map([["writer", gap("writer")], ["coder", gap("coder")]]) });
+  assert.deepEqual(queueRules(quiet, O), []);
+});
+
+Deno.test("tasks sent to a queue never read are unroutable before any sample shows them", () => {
+  const unconsumed = {
+    schema_version: 1,
+    seq: 7,
+    ts: "2026-11-29T10:00:02.000Z",
+    type: "task_unconsumed" as const,
+    topic: "agent-queue-auditor",
+    agent: "auditor",
+    group: "agent-auditor",
+    task_message_id: "m1",
+    message_seq: 6,
+  };
+  const never = facts({
+    unconsumed: [unconsumed],
+    queues: new Map([[
+      "auditor",
+      series("auditor", 0, 1, () => ({ members: 0, committed: null })),
+    ]]),
+  });
+  assert.equal(queueRules(never, O)[0]?.kind, "unroutable_task");
+  // The same task on a queue read before: its consumer is gone, which the episodes tell.
+  const readBefore = facts({
+    unconsumed: [{ ...unconsumed, agent: "writer" }],
+    queues: new Map([["writer", series("writer", 0, 1, ok)]]),
+  });
+  assert.deepEqual(queueRules(readBefore, O), []);
+});

@@ -1,0 +1,215 @@
+/**
+ * What happened in the window of history being diagnosed, gathered in one pass over its records:
+ * every queue sample (the series the stall and backlog rules read), every pod or process event,
+ * every error occurrence, failed and stuck handoffs, unread and malformed records, and the state
+ * at the window's end. Only those record types are decoded: the frequent `message` and
+ * `handoff_*` lines are skipped on their header bytes, so a window costs about a read of its bytes.
+ */
+
+import { USER_INBOX } from "@mat/agents/protocol";
+import type {
+  DiffRecord,
+  ErrorRecord,
+  HandoffCompletedRecord,
+  HandoffFailedRecord,
+  HandoffRetriedRecord,
+  HandoffStuckRecord,
+  MessageMalformedRecord,
+  ObserverStartedRecord,
+  ObserverStateData,
+  QueueSampleRecord,
+  RuntimeEventRecord,
+  TaskUnconsumedRecord,
+} from "@mat/observer";
+import type { HandoffLoopRecord } from "@mat/observer";
+import type { TimeMachine } from "./time_machine.ts";
+
+/** How far back from the end of the history `diagnose` looks by default */
+export const DEFAULT_WINDOW_MS = 15 * 60_000;
+
+export interface WindowFacts {
+  /** The window, in ms since the epoch */
+  from: number;
+  to: number;
+  /** Time of the newest record in the window (NaN when there is none) */
+  asOf: number;
+  /** The observer's state at the window's end */
+  end: ObserverStateData;
+  /** How that state was rebuilt */
+  rebuilt: {
+    snapshot_seq: number | null;
+    snapshot_ts: string | null;
+    diff_records_replayed: number;
+  };
+  /** Queue samples per agent, oldest first (the user inbox left out: it is no agent's queue) */
+  queues: Map<string, QueueSampleRecord[]>;
+  runtime: RuntimeEventRecord[];
+  errors: ErrorRecord[];
+  failed: HandoffFailedRecord[];
+  stuck: HandoffStuckRecord[];
+  retried: HandoffRetriedRecord[];
+  unconsumed: TaskUnconsumedRecord[];
+  malformed: MessageMalformedRecord[];
+  loops: HandoffLoopRecord[];
+  observerStarts: ObserverStartedRecord[];
+  /**
+   * Replies recorded for handoffs that were stuck or retried, or sent in conversations whose
+   * request failed, by the task message they answer
+   */
+  replies: Map<string, HandoffCompletedRecord | HandoffFailedRecord>;
+  /** User requests (TASKs from the user inbox) that failed or went unanswered, by conversation */
+  requestsFailed: Map<string, { at: string; seq: number; reason: string }>;
+}
+
+const WINDOW_TYPES: ReadonlySet<DiffRecord["type"]> = new Set(
+  [
+    "queue_sample",
+    "runtime_event",
+    "error",
+    "handoff_failed",
+    "handoff_stuck",
+    "handoff_retried",
+    "task_unconsumed",
+    "message_malformed",
+    "handoff_loop",
+    "observer_started",
+  ] as const,
+);
+
+const REPLY_TYPES: ReadonlySet<DiffRecord["type"]> = new Set(
+  [
+    "handoff_completed",
+    "handoff_failed",
+  ] as const,
+);
+
+/** The string value of a top-level `"key":"value"` in a JSON line, "" when absent */
+function fieldOf(text: string, key: string): string {
+  const marker = `"${key}":"`;
+  const at = text.indexOf(marker);
+  if (at < 0) return "";
+  const from = at + marker.length;
+  const end = text.indexOf('"', from);
+  return end < 0 ? "" : text.slice(from, end);
+}
+
+export interface WindowChoice {
+  after?: number;
+  before?: number;
+}
+
+/** The window `diagnose` reads: the choice given, else the last 15 minutes of history */
+export async function windowOf(tm: TimeMachine, choice: WindowChoice): Promise<[number, number]> {
+  const last = await tm.lastTime();
+  const to = choice.before ?? (Number.isFinite(last) ? last : Date.now());
+  const from = choice.after ?? to - DEFAULT_WINDOW_MS;
+  return [from, to];
+}
+
+export async function gatherFacts(tm: TimeMachine, from: number, to: number): Promise<WindowFacts> {
+  const endState = await tm.stateAt(to);
+  const facts: WindowFacts = {
+    from,
+    to,
+    asOf: endState.asOf,
+    end: endState.state,
+    rebuilt: {
+      snapshot_seq: endState.snapshot?.seq ?? null,
+      snapshot_ts: endState.snapshot?.ts ?? null,
+      diff_records_replayed: endState.replayed,
+    },
+    queues: new Map(),
+    runtime: [],
+    errors: [],
+    failed: [],
+    stuck: [],
+    retried: [],
+    unconsumed: [],
+    malformed: [],
+    loops: [],
+    observerStarts: [],
+    replies: new Map(),
+    requestsFailed: new Map(),
+  };
+  const start = await tm.seek(from);
+  for await (const { record: r } of tm.records(start, { until: to, types: WINDOW_TYPES })) {
+    switch (r.type) {
+      case "queue_sample": {
+        if (r.agent === USER_INBOX) break;
+        const series = facts.queues.get(r.agent) ?? [];
+        series.push(r);
+        facts.queues.set(r.agent, series);
+        break;
+      }
+      case "runtime_event":
+        facts.runtime.push(r);
+        break;
+      case "error":
+        if (r.agent !== USER_INBOX) facts.errors.push(r);
+        break;
+      case "handoff_failed":
+        facts.failed.push(r);
+        if (r.from === USER_INBOX) {
+          facts.requestsFailed.set(r.conversation_id, {
+            at: r.ts,
+            seq: r.seq,
+            reason: `${r.error_kind}: ${r.error_message}`,
+          });
+        }
+        break;
+      case "handoff_stuck":
+        facts.stuck.push(r);
+        break;
+      case "handoff_retried":
+        facts.retried.push(r);
+        break;
+      case "task_unconsumed":
+        facts.unconsumed.push(r);
+        break;
+      case "message_malformed":
+        facts.malformed.push(r);
+        break;
+      case "handoff_loop":
+        facts.loops.push(r);
+        break;
+      case "observer_started":
+        facts.observerStarts.push(r);
+        break;
+      default:
+        break;
+    }
+  }
+  // Requests still open at the end and past their deadline: unanswered.
+  for (const h of endState.state.handoffs_open) {
+    if (h.from !== USER_INBOX || facts.requestsFailed.has(h.conversation_id)) continue;
+    const overdue = h.deadline !== undefined && Date.parse(h.deadline) < to;
+    if (h.stuck || overdue) {
+      facts.requestsFailed.set(h.conversation_id, {
+        at: h.deadline ?? h.created_at,
+        seq: h.started_seq,
+        reason: "never answered",
+      });
+    }
+  }
+  // The replies to stuck handoffs, and the handoffs answered in failed conversations: whether a
+  // reply was sent (late, or not read by its requester) or never sent at all.
+  const stuckIds = new Set([
+    ...facts.stuck.map((s) => s.task_message_id),
+    ...facts.retried.map((r) => r.previous_message_id),
+  ]);
+  const conversations = new Set(facts.requestsFailed.keys());
+  if (stuckIds.size > 0 || conversations.size > 0) {
+    // Only the lines naming one of those tasks or conversations are parsed
+    const wanted = (text: string) =>
+      stuckIds.has(fieldOf(text, "task_message_id")) ||
+      conversations.has(fieldOf(text, "conversation_id"));
+    const options = { until: to, types: REPLY_TYPES, prefilter: wanted };
+    for await (const { record: r } of tm.records(start, options)) {
+      if (r.type !== "handoff_completed" && r.type !== "handoff_failed") continue;
+      if (stuckIds.has(r.task_message_id) || conversations.has(r.conversation_id)) {
+        facts.replies.set(r.task_message_id, r);
+      }
+    }
+  }
+  return facts;
+}
