@@ -73,7 +73,9 @@ export class KafkaBus implements Bus {
       brokers,
       logLevel: logLevel.WARN,
       logCreator: jsonLogCreator(clientId),
-      retry: { initialRetryTime: 300, retries: 8 },
+      // Back-off capped at 5 s: after a broker restart every client is back within seconds, not
+      // after kafkajs's default 30 s steps
+      retry: { initialRetryTime: 300, retries: 8, maxRetryTime: 5_000 },
     });
   }
 
@@ -172,7 +174,12 @@ export class KafkaBus implements Bus {
       heartbeatInterval: Math.max(500, Math.floor(session / 10)),
       allowAutoTopicCreation: false,
       maxWaitTimeInMs: 200,
-      retry: { initialRetryTime: 300, retries: 10, restartOnFailure: () => Promise.resolve(true) },
+      retry: {
+        initialRetryTime: 300,
+        retries: 10,
+        maxRetryTime: 5_000,
+        restartOnFailure: () => Promise.resolve(true),
+      },
     });
     this.#consumers.add(consumer);
     consumer.on(consumer.events.CRASH, (event) => {

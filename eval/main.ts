@@ -17,6 +17,13 @@ import { type Score, score, summarise } from "./score.ts";
 import { System } from "./system.ts";
 import type { Document } from "../oracle/commands.ts";
 import { renderText } from "../oracle/render_text.ts";
+import { validate } from "../oracle/json_schema.ts";
+import schema from "../oracle/schema/oracle_output.schema.json" with { type: "json" };
+
+/** A document the schema accepted: an object with the common head */
+function isDocument(v: unknown): v is Document {
+  return typeof v === "object" && v !== null && !Array.isArray(v) && "command" in v;
+}
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -44,7 +51,12 @@ async function diagnose(
   if (out.code !== 0) {
     throw new Error(`diagnose exited ${out.code}: ${new TextDecoder().decode(out.stderr)}`);
   }
-  const doc = JSON.parse(stdout) as Document;
+  const value: unknown = JSON.parse(stdout);
+  const problems = validate(schema, value);
+  if (problems.length > 0 || !isDocument(value)) {
+    throw new Error(`diagnose printed JSON outside its schema: ${problems.slice(0, 3).join("; ")}`);
+  }
+  const doc = value;
   return { doc, text: renderText(doc), chars: stdout.trim().length, ms };
 }
 

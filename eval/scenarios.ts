@@ -75,6 +75,8 @@ export const SCENARIOS: Scenario[] = [
   {
     name: "control-broker-restart",
     breaks: "nothing lasting: the broker is stopped and started between two rounds of requests",
+    // Steps may wait 30 s (the default is 20 s): clients reconnect within seconds, not at once
+    system: { agentEnv: { ORCHESTRATOR_STEP_TIMEOUT_MS: "30000" } },
     async run({ sys, broker }) {
       await sys.ask([RESEARCH, CODE]);
       await broker.stop();
@@ -83,13 +85,15 @@ export const SCENARIOS: Scenario[] = [
         (r) => r.type === "queue_sample" && r.status === "ERR",
       );
       await broker.start();
-      await sys.history.waitFor(
-        "the orchestrator's consumer back in its group",
-        (r) =>
-          r.type === "queue_sample" && r.seq > gone.seq && r.agent === "orchestrator" &&
-          r.status === "OK" && r.members.length > 0,
-        120_000,
-      );
+      for (const agent of ALL) {
+        await sys.history.waitFor(
+          `${agent}'s consumer back in its group`,
+          (r) =>
+            r.type === "queue_sample" && r.seq > gone.seq && r.agent === agent &&
+            r.status === "OK" && r.members.length > 0,
+          120_000,
+        );
+      }
       const answers = await sys.ask([RESEARCH, REPORT], 120_000);
       const failed = answers.filter((a) => a.type !== "RESULT");
       if (failed.length > 0) {

@@ -207,10 +207,10 @@ export class Client {
   async wait(ids: string[], timeoutMs = 90_000): Promise<Envelope[]> {
     return await until(
       `answers to ${ids.length} request(s)`,
-      () =>
-        ids.every((id) => this.answers.has(id))
-          ? ids.map((id) => this.answers.get(id)!)
-          : undefined,
+      () => {
+        const got = ids.flatMap((id) => this.answers.get(id) ?? []);
+        return got.length === ids.length ? got : undefined;
+      },
       timeoutMs,
     );
   }
@@ -220,8 +220,17 @@ export class Client {
   }
 }
 
-interface ProcessesFile {
-  processes: { agent: string; pid: number; status: string; restart_count: number }[];
+/** The running pid of an agent in the supervisor's processes.json, narrowed from unknown */
+function runningPid(file: unknown, agent: string): number | undefined {
+  if (typeof file !== "object" || file === null || !("processes" in file)) return undefined;
+  const list = file.processes;
+  if (!Array.isArray(list)) return undefined;
+  for (const p of list) {
+    if (typeof p !== "object" || p === null) continue;
+    const { agent: a, pid, status } = p as Record<string, unknown>;
+    if (a === agent && status === "running" && typeof pid === "number") return pid;
+  }
+  return undefined;
 }
 
 /** One running system: observer, supervisor and agents, client */
@@ -338,10 +347,9 @@ export class System {
   /** The pid of an agent's running process, from the supervisor's processes.json */
   async pid(agent: string): Promise<number> {
     const text = await Deno.readTextFile(`${this.stateDir}/processes.json`);
-    const file = JSON.parse(text) as ProcessesFile;
-    const p = file.processes.find((x) => x.agent === agent && x.status === "running");
-    if (p === undefined) throw new Error(`No running process of ${agent}`);
-    return p.pid;
+    const pid = runningPid(JSON.parse(text), agent);
+    if (pid === undefined) throw new Error(`No running process of ${agent} in processes.json`);
+    return pid;
   }
 
   /** Sends a signal to an agent's process from outside (kill -9, SIGSTOP, SIGCONT) */

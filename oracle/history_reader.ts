@@ -81,23 +81,65 @@ export function timeOfLine(text: string): number {
 }
 
 const TYPE_KEY = new TextEncoder().encode(`"type":"`);
+const COMMA = 0x2c;
+const QUOTE = 0x22;
 
 /**
- * The record type named in a line's header (`{"schema_version":1,"seq":N,"ts":"...","type":"X"`),
- * read from its first bytes without decoding the line; undefined when the header does not hold it
+ * Where the record type named in a line's header sits, as [start, end) byte offsets in `data`.
+ * The header is `{"schema_version":1,"seq":N,"ts":"...","type":"X"`: the type follows the third
+ * comma. Undefined when the line does not start with that header.
  */
-export function headerType(line: Uint8Array): string | undefined {
-  const end = Math.min(line.length, 160);
-  outer: for (let i = 0; i + TYPE_KEY.length < end; i++) {
-    for (let j = 0; j < TYPE_KEY.length; j++) {
-      if (line[i + j] !== TYPE_KEY[j]) continue outer;
-    }
-    const start = i + TYPE_KEY.length;
-    const close = line.indexOf(0x22, start);
-    if (close < 0 || close - start > 40) return undefined;
-    return decoder.decode(line.subarray(start, close));
+function typeSpan(data: Uint8Array, from: number, to: number): [number, number] | undefined {
+  const limit = Math.min(to, from + 160);
+  let comma = from - 1;
+  for (let i = 0; i < 3; i++) {
+    comma = data.indexOf(COMMA, comma + 1);
+    if (comma < 0 || comma >= limit) return undefined;
   }
-  return undefined;
+  const start = comma + 1 + TYPE_KEY.length;
+  if (start >= limit) return undefined;
+  for (let j = 0; j < TYPE_KEY.length; j++) {
+    if (data[comma + 1 + j] !== TYPE_KEY[j]) return undefined;
+  }
+  const end = data.indexOf(QUOTE, start);
+  return end < 0 || end > limit ? undefined : [start, end];
+}
+
+/** The record type named in a line's header, read from its first bytes; undefined if none */
+export function headerType(line: Uint8Array): string | undefined {
+  const span = typeSpan(line, 0, line.length);
+  return span === undefined ? undefined : decoder.decode(line.subarray(span[0], span[1]));
+}
+
+/**
+ * Tells whether a line's header names one of a set of record types, comparing bytes: no string is
+ * made for the lines it turns away
+ */
+export class TypeMatcher {
+  readonly #byLength = new Map<number, Uint8Array[]>();
+
+  constructor(types: Iterable<string>) {
+    for (const t of types) {
+      const bytes = new TextEncoder().encode(t);
+      this.#byLength.set(bytes.length, [...(this.#byLength.get(bytes.length) ?? []), bytes]);
+    }
+  }
+
+  /** true or false, or undefined when the line has no readable header */
+  matches(data: Uint8Array, from: number, to: number): boolean | undefined {
+    const span = typeSpan(data, from, to);
+    if (span === undefined) return undefined;
+    const [start, end] = span;
+    const candidates = this.#byLength.get(end - start);
+    if (candidates === undefined) return false;
+    outer: for (const c of candidates) {
+      for (let i = 0; i < c.length; i++) {
+        if (data[start + i] !== c[i]) continue outer;
+      }
+      return true;
+    }
+    return false;
+  }
 }
 
 /** The offset just past the first newline at or after `from` (`size` when there is none) */
@@ -161,6 +203,7 @@ export class History {
     stats: ReadStats,
     options: { prefilter?: (text: string) => boolean; types?: ReadonlySet<string> } = {},
   ): AsyncGenerator<Line> {
+    const matcher = options.types === undefined ? undefined : new TypeMatcher(options.types);
     for (let s = from.segment; s < this.segments.length; s++) {
       const seg = this.segments[s];
       if (seg === undefined) continue;
@@ -168,42 +211,41 @@ export class History {
       try {
         let offset = s === from.segment ? from.offset : 0;
         await file.seek(offset, Deno.SeekMode.Start);
-        const buf = new Uint8Array(CHUNK);
-        let carry = new Uint8Array(0);
+        // One buffer per segment: the incomplete line at the end of a read moves to its front
+        // (no copy of the whole read), and it doubles for a line longer than itself.
+        let buf = new Uint8Array(CHUNK * 2);
+        let have = 0;
         let carryStart = offset;
-        while (offset < seg.size || carry.length > 0) {
-          const n = offset < seg.size ? await file.read(buf) : null;
+        for (;;) {
+          if (have === buf.length) {
+            const bigger = new Uint8Array(buf.length * 2);
+            bigger.set(buf);
+            buf = bigger;
+          }
+          const n = offset < seg.size ? await file.read(buf.subarray(have)) : null;
           if (n === null || n === 0) {
-            if (carry.length > 0) stats.skip("torn", seg.path, carryStart);
+            if (have > 0) stats.skip("torn", seg.path, carryStart);
             break;
           }
           offset += n;
-          let data = buf.subarray(0, n);
-          if (carry.length > 0) {
-            const joined = new Uint8Array(carry.length + n);
-            joined.set(carry);
-            joined.set(data, carry.length);
-            data = joined;
-          }
-          const last = data.lastIndexOf(10);
+          const end = have + n;
+          const last = buf.lastIndexOf(10, end - 1);
           if (last < 0) {
-            carry = data.slice();
+            have = end;
             continue;
           }
+          const data = buf;
           let pos = 0;
           while (pos < last) {
             const nl = data.indexOf(10, pos);
             const here = carryStart + pos;
-            const lineBytes = data.subarray(pos, nl);
+            const from = pos;
             pos = nl + 1;
-            if (lineBytes.length === 0) continue;
+            if (nl === from) continue;
             stats.lines++;
-            if (options.types !== undefined) {
-              const type = headerType(lineBytes);
-              // A line whose header cannot be read is decoded below and counted as corrupt.
-              if (type !== undefined && !options.types.has(type)) continue;
-            }
-            const lineText = decoder.decode(lineBytes);
+            // A line whose header cannot be read is decoded below and counted as corrupt.
+            if (matcher !== undefined && matcher.matches(data, from, nl) === false) continue;
+            const lineText = decoder.decode(data.subarray(from, nl));
             if (options.prefilter && !options.prefilter(lineText)) continue;
             const ts = timeOfLine(lineText);
             if (Number.isNaN(ts)) {
@@ -212,8 +254,9 @@ export class History {
             }
             yield new Line(lineText, ts, { segment: s, offset: here });
           }
-          carry = data.slice(last + 1);
-          carryStart = offset - carry.length;
+          buf.copyWithin(0, last + 1, end);
+          have = end - (last + 1);
+          carryStart = offset - have;
         }
       } finally {
         file.close();

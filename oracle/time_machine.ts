@@ -22,6 +22,15 @@ export class DataError extends Error {
   override name = "DataError";
 }
 
+export interface RecordOptions {
+  /** Keeps only the lines whose text passes (before they are parsed) */
+  prefilter?: (text: string) => boolean;
+  /** Stops at the first line written after this time (ms) */
+  until?: number;
+  /** Keeps only these record types, read from each line's header bytes */
+  types?: ReadonlySet<DiffRecord["type"]>;
+}
+
 export interface Typed<R> {
   record: R;
   cursor: Cursor;
@@ -123,28 +132,40 @@ export class TimeMachine {
   /** Typed diff records from a cursor on, oldest first */
   async *records(
     from: Cursor,
-    options: {
-      prefilter?: (text: string) => boolean;
-      until?: number;
-      types?: ReadonlySet<DiffRecord["type"]>;
-    } = {},
+    options: RecordOptions = {},
   ): AsyncGenerator<Typed<DiffRecord>> {
+    for await (const line of this.lines(from, options)) {
+      const record = this.typed(line);
+      if (record !== undefined) yield { record, cursor: line.cursor };
+    }
+  }
+
+  /**
+   * Diff lines from a cursor on, oldest first, not parsed yet: a reader that keeps only some of
+   * them parses those with `typed`
+   */
+  async *lines(from: Cursor, options: RecordOptions = {}): AsyncGenerator<Line> {
     const opts = {
       ...(options.prefilter ? { prefilter: options.prefilter } : {}),
       ...(options.types ? { types: options.types as ReadonlySet<string> } : {}),
     };
     for await (const line of this.diff.lines(from, this.skipped.read, opts)) {
       if (options.until !== undefined && line.ts > options.until) return;
-      const value = this.#valueOf(line);
-      if (value === undefined) continue;
-      const parsed = validateDiffRecord(value);
-      if (!parsed.ok) {
-        this.skipped.invalid++;
-        this.skipped.note(`${parsed.reason} (seq ${String(value["seq"])})`);
-        continue;
-      }
-      yield { record: parsed.record, cursor: line.cursor };
+      yield line;
     }
+  }
+
+  /** A diff line as a typed record, or undefined (counted as skipped, with the reason) */
+  typed(line: Line): DiffRecord | undefined {
+    const value = this.#valueOf(line);
+    if (value === undefined) return undefined;
+    const parsed = validateDiffRecord(value);
+    if (!parsed.ok) {
+      this.skipped.invalid++;
+      this.skipped.note(`${parsed.reason} (seq ${String(value["seq"])})`);
+      return undefined;
+    }
+    return parsed.record;
   }
 
   /**

@@ -53,8 +53,8 @@ export interface WindowFacts {
   loops: HandoffLoopRecord[];
   observerStarts: ObserverStartedRecord[];
   /**
-   * Replies recorded for handoffs that were stuck or retried, or sent in conversations whose
-   * request failed, by the task message they answer
+   * Replies recorded for stuck handoffs closed since, and for the attempts of retried tasks, by
+   * the task message they answer
    */
   replies: Map<string, HandoffCompletedRecord | HandoffFailedRecord>;
   /** User requests (TASKs from the user inbox) that failed or went unanswered, by conversation */
@@ -191,22 +191,21 @@ export async function gatherFacts(tm: TimeMachine, from: number, to: number): Pr
       });
     }
   }
-  // The replies to stuck handoffs, and the handoffs answered in failed conversations: whether a
-  // reply was sent (late, or not read by its requester) or never sent at all.
-  const stuckIds = new Set([
-    ...facts.stuck.map((s) => s.task_message_id),
-    ...facts.retried.map((r) => r.previous_message_id),
-  ]);
-  const conversations = new Set(facts.requestsFailed.keys());
-  if (stuckIds.size > 0 || conversations.size > 0) {
-    // Only the lines naming one of those tasks or conversations are parsed
+  // Replies worth a look: to a stuck handoff closed since (a late reply, or a retry), and to the
+  // earlier attempts of retried tasks (a retry of a task already answered). A stuck handoff still
+  // open at the end got no reply: no need to look. Only the lines naming them are parsed.
+  const open = new Set(endState.state.handoffs_open.map((h) => h.task_message_id));
+  const stuckClosed = new Set(
+    facts.stuck.map((s) => s.task_message_id).filter((id) => !open.has(id)),
+  );
+  const retriedTasks = new Set(facts.retried.map((r) => r.task_id));
+  if (stuckClosed.size > 0 || retriedTasks.size > 0) {
     const wanted = (text: string) =>
-      stuckIds.has(fieldOf(text, "task_message_id")) ||
-      conversations.has(fieldOf(text, "conversation_id"));
+      stuckClosed.has(fieldOf(text, "task_message_id")) ||
+      retriedTasks.has(fieldOf(text, "task_id"));
     const options = { until: to, types: REPLY_TYPES, prefilter: wanted };
     for await (const { record: r } of tm.records(start, options)) {
-      if (r.type !== "handoff_completed" && r.type !== "handoff_failed") continue;
-      if (stuckIds.has(r.task_message_id) || conversations.has(r.conversation_id)) {
+      if (r.type === "handoff_completed" || r.type === "handoff_failed") {
         facts.replies.set(r.task_message_id, r);
       }
     }
