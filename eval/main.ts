@@ -76,7 +76,12 @@ async function runOne(scenario: Scenario, bootstrap: string, keep: boolean): Pro
   let sys: System | undefined;
   const broker = {
     stop: async () => {
-      await stopKafka({ log });
+      if (!(await stopKafka({ log }))) {
+        throw new Error(
+          "Cannot stop the broker: the one answering was not started from this checkout " +
+            "(stop it, and let deno task eval start its own)",
+        );
+      }
     },
     start: async () => {
       await startKafka({ log, stopOnFailure: true });

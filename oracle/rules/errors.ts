@@ -8,6 +8,7 @@
 
 import type { ErrorRecord } from "@mat/observer";
 import { evidence, type Finding, type FindingKind, noImpact, plural } from "../finding.ts";
+import { groupBy } from "../group_by.ts";
 import type { WindowFacts } from "../window_facts.ts";
 
 /** Errors of one kind from one agent within the window that make a spike */
@@ -55,17 +56,6 @@ function roleOf(kind: string): Role {
     default:
       return kind.startsWith("k8s_") ? { rule: "elsewhere" } : { rule: "spike" };
   }
-}
-
-function groupBy<T>(items: T[], key: (t: T) => string): Map<string, T[]> {
-  const out = new Map<string, T[]>();
-  for (const item of items) {
-    const k = key(item);
-    const list = out.get(k);
-    if (list) list.push(item);
-    else out.set(k, [item]);
-  }
-  return out;
 }
 
 export function errorRules(facts: WindowFacts, oracle: string): Finding[] {

@@ -11,18 +11,8 @@
 import { USER_INBOX } from "@mat/agents/protocol";
 import type { HandoffStuckRecord } from "@mat/observer";
 import { duration, evidence, type Finding, noImpact, plural } from "../finding.ts";
+import { groupBy } from "../group_by.ts";
 import type { WindowFacts } from "../window_facts.ts";
-
-function groupBy<T>(items: T[], key: (t: T) => string): Map<string, T[]> {
-  const out = new Map<string, T[]>();
-  for (const item of items) {
-    const k = key(item);
-    const list = out.get(k);
-    if (list) list.push(item);
-    else out.set(k, [item]);
-  }
-  return out;
-}
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
