@@ -20,6 +20,7 @@ import { FaultPlan } from "./faults.ts";
 import type { Bus, IncomingRecord, Subscription } from "./kafka_bus.ts";
 import type { ChatModel } from "./llm.ts";
 import { OffsetTracker } from "./offset_tracker.ts";
+import { Semaphore } from "./semaphore.ts";
 import { groupFor, SENDER_HEADER, topicFor, topicPrefix } from "./topics.ts";
 import {
   childSpan,
@@ -53,13 +54,18 @@ export interface AgentContext {
   readonly trace: TraceContext;
   /** Sends a `TASK` to another agent's queue; AgentError `unknown_agent` if it has none */
   sendTask(task: NewTask): Promise<Envelope>;
+  /**
+   * Waits for `promise` (a reply from another agent, a back-off) without holding a work slot: the
+   * concurrency limit bounds work, not conversations waiting. Resolves or rejects as it does.
+   */
+  wait<T>(promise: Promise<T>): Promise<T>;
   log(level: LogLevel, msg: string, fields?: Record<string, unknown>): void;
 }
 
 /** An agent: a name and its message handlers */
 export interface AgentModule {
   readonly name: string;
-  /** Tasks handled at once (default `AGENT_CONCURRENCY` or 4) */
+  /** Tasks worked on at once (default `AGENT_CONCURRENCY` or 4); tasks waiting in `wait` do not count */
   readonly concurrency?: number;
   onTask(task: Envelope, ctx: AgentContext): Promise<TaskOutcome>;
   /** A `RESULT` or `ERROR` answering a task this agent sent */
@@ -77,10 +83,15 @@ export interface RuntimeOptions {
   taskTimeoutMs?: number;
   concurrency?: number;
   sessionTimeoutMs?: number;
+  /** Tasks accepted and not answered yet, at most (default `AGENT_MAX_IN_FLIGHT` or 2,000) */
+  maxInFlight?: number;
   /** How long shutdown waits for tasks in flight before aborting them */
   shutdownGraceMs?: number;
   log?: (line: Record<string, unknown>) => void;
 }
+
+/** Default AGENT_MAX_IN_FLIGHT: tasks accepted and not answered yet, per agent process */
+export const DEFAULT_MAX_IN_FLIGHT = 2_000;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -113,8 +124,10 @@ export class AgentRuntime {
   readonly #tracker = new OffsetTracker();
   readonly #running = new Map<string, AbortController>();
   readonly #handlers = new Set<Promise<void>>();
-  readonly #waiters: (() => void)[] = [];
-  #active = 0;
+  /** Work slots: a task holds one while it runs, not while it waits in `ctx.wait` */
+  readonly #slots: Semaphore;
+  /** Tasks accepted and not answered yet (running or waiting): what bounds memory */
+  readonly #inFlight: Semaphore;
   #stopping = false;
   #store: DoneStore | undefined;
   #subscription: Subscription | undefined;
@@ -131,6 +144,10 @@ export class AgentRuntime {
     this.#taskTimeoutMs = options.taskTimeoutMs ?? envNumber("AGENT_TASK_TIMEOUT_MS", 60_000);
     this.#concurrency = options.concurrency ?? module.concurrency ??
       envNumber("AGENT_CONCURRENCY", 4);
+    this.#slots = new Semaphore(this.#concurrency);
+    this.#inFlight = new Semaphore(
+      options.maxInFlight ?? envNumber("AGENT_MAX_IN_FLIGHT", DEFAULT_MAX_IN_FLIGHT),
+    );
     this.#sessionTimeoutMs = options.sessionTimeoutMs ??
       envNumber("AGENT_SESSION_TIMEOUT_MS", 10_000);
     this.#graceMs = options.shutdownGraceMs ?? envNumber("AGENT_SHUTDOWN_GRACE_MS", 10_000);
@@ -168,7 +185,8 @@ export class AgentRuntime {
   async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
-    for (const wake of this.#waiters.splice(0)) wake();
+    this.#slots.close();
+    this.#inFlight.close();
     this.log("info", "agent stopping", { in_flight: this.#handlers.size });
     const drained = Promise.all([...this.#handlers]);
     const timer = sleep(this.#graceMs).then(() => "timeout" as const);
@@ -183,24 +201,27 @@ export class AgentRuntime {
     this.log("info", "agent stopped");
   }
 
-  async #acquire(): Promise<boolean> {
-    while (this.#active >= this.#concurrency && !this.#stopping) {
-      await new Promise<void>((resolve) => this.#waiters.push(resolve));
-    }
-    if (this.#stopping) return false;
-    this.#active++;
-    return true;
-  }
-
-  #release(): void {
-    this.#active--;
-    this.#waiters.shift()?.();
-  }
-
+  /**
+   * Every record is dispatched as it comes. A `RESULT`, `ERROR`, `CANCEL` or `HEARTBEAT` (and a
+   * record that is no envelope) is handled at once, never behind the task pool: a reply some task
+   * of this agent waits for must never queue behind tasks that hold the slots. A `TASK` waits for a
+   * place among the tasks in flight (AGENT_MAX_IN_FLIGHT: only there does fetching pause) and for
+   * a work slot (AGENT_CONCURRENCY), which it gives back while it waits in `ctx.wait`.
+   */
   async #onRecord(record: IncomingRecord): Promise<void> {
-    if (!await this.#acquire()) return; // not committed: read again after restart
+    const parsed = parseEnvelope(record.value);
+    const isTask = parsed.ok && parsed.envelope.type === "TASK" &&
+      parsed.envelope.target === this.name;
+    if (isTask) {
+      // Not committed when turned away: read again after a restart
+      if (!await this.#inFlight.acquire()) return;
+      if (!await this.#slots.acquire()) {
+        this.#inFlight.release();
+        return;
+      }
+    }
     this.#tracker.begin(record.topic, record.partition, record.offset);
-    const handler = this.#handle(record)
+    const handler = this.#handle(record, parsed)
       .catch((err) => {
         this.log("error", "unexpected failure handling a record", {
           error: err instanceof Error ? err.stack ?? err.message : String(err),
@@ -219,7 +240,10 @@ export class AgentRuntime {
         }
       })
       .finally(() => {
-        this.#release();
+        if (isTask) {
+          this.#slots.release();
+          this.#inFlight.release();
+        }
         this.#handlers.delete(handler);
       });
     this.#handlers.add(handler);
@@ -229,8 +253,7 @@ export class AgentRuntime {
     return { topic: record.topic, partition: record.partition, offset: record.offset };
   }
 
-  async #handle(record: IncomingRecord): Promise<void> {
-    const parsed = parseEnvelope(record.value);
+  async #handle(record: IncomingRecord, parsed: ReturnType<typeof parseEnvelope>): Promise<void> {
     if (!parsed.ok) {
       this.log("warn", "rejected malformed record", {
         reason: parsed.reason,
@@ -262,7 +285,7 @@ export class AgentRuntime {
       case "RESULT":
       case "ERROR":
         if (this.module.onReply) {
-          await this.module.onReply(env, this.#context(new AbortController().signal, trace));
+          await this.module.onReply(env, this.#context(new AbortController().signal, trace, false));
         }
         return;
       case "CANCEL": {
@@ -328,8 +351,18 @@ export class AgentRuntime {
     }
   }
 
-  #context(signal: AbortSignal, trace: TraceContext): AgentContext {
+  /** The context of a handler; `holdsSlot` when it runs a task (and so may give its slot back) */
+  #context(signal: AbortSignal, trace: TraceContext, holdsSlot = true): AgentContext {
     return {
+      wait: async <T>(promise: Promise<T>): Promise<T> => {
+        if (!holdsSlot) return await promise;
+        this.#slots.release();
+        try {
+          return await promise;
+        } finally {
+          await this.#slots.acquire(true);
+        }
+      },
       agent: this.name,
       signal,
       model: this.#model,

@@ -208,17 +208,20 @@ Deno.test({
     const bed = await TestBed.create(["coder"], 1);
     const topic = bed.topic("coder");
     const obs = await running(bed, { TELEMETRY_DATA_DIR: dir });
-    const lines = async () => {
+    /** Every line on disk; with `written`, not the last one while it is still being appended */
+    const lines = async (written = false) => {
       const out: string[] = [];
       for await (const entry of Deno.readDir(dir)) {
         if (!entry.name.endsWith(".jsonl")) continue;
-        const text = await Deno.readTextFile(`${dir}/${entry.name}`);
+        let text = await Deno.readTextFile(`${dir}/${entry.name}`);
+        if (written) text = text.slice(0, text.lastIndexOf("\n") + 1);
         out.push(...text.split("\n").filter((l) => l !== ""));
       }
       return out;
     };
+    // Read while the observer writes: a line it is appending is not one to parse yet
     const offsets = async () =>
-      (await lines()).map((l) => JSON.parse(l)).filter((r) => r.type === "message")
+      (await lines(true)).map((l) => JSON.parse(l)).filter((r) => r.type === "message")
         .map((r) => String(r.offset));
     try {
       await bed.kit.send(topic, heartbeats(1_500, 0));
@@ -242,7 +245,9 @@ Deno.test({
       const seen = await offsets();
       assert.equal(seen.length, 1_500, "nothing written twice");
       assert.deepEqual(seen, Array.from({ length: 1_500 }, (_, i) => String(i)));
-      const seqs = (await lines()).map((l) => JSON.parse(l)).filter((r) => r.type !== "snapshot")
+      const seqs = (await lines(true)).map((l) => JSON.parse(l)).filter((r) =>
+        r.type !== "snapshot"
+      )
         .map((r) => Number(r.seq)).sort((a, b) => a - b);
       assert.deepEqual(seqs, Array.from({ length: seqs.length }, (_, i) => i + 1), "seq unbroken");
     } finally {

@@ -110,11 +110,10 @@ export function createOrchestrator(options: OrchestratorOptions): AgentModule {
         payload: { instruction: step.instruction, context },
       });
       ctx.log("info", "step handed off", { step: taskId, to: step.agent, attempt });
-      const answer = await abortable(
-        awaitReply(sent.message_id, deadline.getTime() + 500),
-        ctx.signal,
-      )
-        .finally(() => pending.delete(sent.message_id));
+      // Waiting for the worker holds no work slot: only the orchestrator's own work does.
+      const answer = await ctx.wait(
+        abortable(awaitReply(sent.message_id, deadline.getTime() + 500), ctx.signal),
+      ).finally(() => pending.delete(sent.message_id));
       if (answer === "timeout") {
         lastError = `no answer from "${step.agent}" by ${deadline.toISOString()}`;
         ctx.log("warn", "step timed out", { step: taskId, attempt });
@@ -128,7 +127,7 @@ export function createOrchestrator(options: OrchestratorOptions): AgentModule {
       lastError = `${err?.kind ?? "unknown"}: ${err?.message ?? "no message"}`;
       ctx.log("warn", "step failed", { step: taskId, attempt, error: lastError });
       if (!err?.retryable) break;
-      await new Promise((r) => setTimeout(r, Math.min(2_000, 250 * 2 ** attempt)));
+      await ctx.wait(new Promise((r) => setTimeout(r, Math.min(2_000, 250 * 2 ** attempt))));
     }
     throw new AgentError("handler_error", `step "${taskId}" failed: ${lastError}`, {
       retryable: false,
