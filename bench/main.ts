@@ -4,12 +4,14 @@
  *
  * - `observer [--messages N]`: ingest rate against a bare kafkajs consumer, production-to-disk
  *   latency, memory (needs the broker: `deno task kafka start`);
- * - `oracle [--mb N] [--runs N]`: the oracle on a generated history against grep and jq.
+ * - `oracle [--mb N] [--runs N]`: the oracle on a generated history against grep and jq;
+ * - `agents [--requests N] [--concurrency C]`: user requests through the four real agents against
+ *   the broker's bare round trip (starts the broker when none answers).
  *
- * With no name, both run with their defaults.
+ * With no name, all run with their defaults.
  */
 
-const USAGE = "Usage: deno task bench [observer|oracle] [options]";
+const USAGE = "Usage: deno task bench [observer|oracle|agents] [options]";
 
 async function run(script: string, args: string[]): Promise<number> {
   const { code } = await new Deno.Command(Deno.execPath(), {
@@ -23,6 +25,7 @@ async function run(script: string, args: string[]): Promise<number> {
 const SCRIPTS: Record<string, string> = {
   observer: "./observer_bench.ts",
   oracle: "./oracle_bench.ts",
+  agents: "./agents_bench.ts",
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -38,7 +41,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const script = SCRIPTS[name];
   if (script === undefined) {
-    console.error(`error: unknown benchmark "${name}": expected observer or oracle`);
+    console.error(`error: unknown benchmark "${name}": expected observer, oracle or agents`);
     return 2;
   }
   return await run(script, rest);

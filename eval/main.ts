@@ -90,6 +90,7 @@ async function runOne(scenario: Scenario, bootstrap: string, keep: boolean): Pro
   try {
     sys = await System.start({ bootstrap, log, ...scenario.system });
     await scenario.run({ sys, broker, log });
+    await sys.settle();
     const d = await diagnose(sys.dataDir);
     const s = score(d.doc, scenario.expect);
     log(
