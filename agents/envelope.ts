@@ -291,13 +291,15 @@ export interface NewEnvelope {
   deadline?: Date;
   error?: EnvelopeError;
   usage?: LlmUsage;
+  /** A message id chosen by the sender (the same message sent again); fresh by default */
+  message_id?: string;
 }
 
-/** Builds a version-1 envelope with a fresh id and the current time. */
+/** Builds a version-1 envelope with a fresh id (unless given) and the current time. */
 export function createEnvelope(fields: NewEnvelope, now: Date = new Date()): Envelope {
   const envelope: Envelope = {
     schema_version: ENVELOPE_SCHEMA_VERSION,
-    message_id: crypto.randomUUID(),
+    message_id: fields.message_id ?? crypto.randomUUID(),
     type: fields.type,
     source: fields.source,
     target: fields.target,

@@ -50,6 +50,11 @@ export interface Bus {
   consume(options: ConsumeOptions): Promise<Subscription>;
   /** The next offset to be written, per partition of a topic */
   highWatermarks(topic: string): Promise<{ partition: number; offset: string }[]>;
+  /** The offsets a group has committed on a topic, per partition (null where none) */
+  committedOffsets(
+    groupId: string,
+    topic: string,
+  ): Promise<{ partition: number; offset: string | null }[]>;
   /** Deletes a consumer group that has no members (best effort) */
   deleteGroup(groupId: string): Promise<void>;
   /** Creates the topics that do not exist yet */
@@ -213,6 +218,17 @@ export class KafkaBus implements Bus {
   async highWatermarks(topic: string): Promise<{ partition: number; offset: string }[]> {
     const offsets = await (await this.#getAdmin()).fetchTopicOffsets(topic);
     return offsets.map((o) => ({ partition: o.partition, offset: o.high }));
+  }
+
+  async committedOffsets(
+    groupId: string,
+    topic: string,
+  ): Promise<{ partition: number; offset: string | null }[]> {
+    const [offsets] = await (await this.#getAdmin()).fetchOffsets({ groupId, topics: [topic] });
+    return (offsets?.partitions ?? []).map((p) => ({
+      partition: p.partition,
+      offset: p.offset === "-1" ? null : p.offset,
+    }));
   }
 
   async deleteGroup(groupId: string): Promise<void> {

@@ -20,6 +20,7 @@ import { FaultPlan } from "./faults.ts";
 import type { Bus, IncomingRecord, Subscription } from "./kafka_bus.ts";
 import type { ChatModel } from "./llm.ts";
 import { OffsetTracker } from "./offset_tracker.ts";
+import { PendingStore } from "./pending_store.ts";
 import { Semaphore } from "./semaphore.ts";
 import { groupFor, SENDER_HEADER, topicFor, topicPrefix } from "./topics.ts";
 import {
@@ -36,6 +37,11 @@ export interface TaskOutcome {
 }
 
 export interface NewTask {
+  /**
+   * The TASK's message id. A task resumed after a restart sends its steps again with the same ids,
+   * so a worker that already answered one answers from its done store instead of running it again
+   */
+  message_id?: string;
   target: string;
   conversation_id: string;
   task_id: string;
@@ -130,6 +136,7 @@ export class AgentRuntime {
   readonly #inFlight: Semaphore;
   #stopping = false;
   #store: DoneStore | undefined;
+  #pending: PendingStore | undefined;
   #subscription: Subscription | undefined;
 
   constructor(readonly module: AgentModule, options: RuntimeOptions) {
@@ -160,6 +167,12 @@ export class AgentRuntime {
 
   async start(): Promise<void> {
     this.#store = await DoneStore.open(`${this.#stateDir}/${this.group}/done.jsonl`);
+    this.#pending = await PendingStore.open(`${this.#stateDir}/${this.group}/pending.jsonl`);
+    const resumed = this.#pending.unfinished();
+    for (const task of resumed) void this.#resume(task);
+    if (resumed.length > 0) {
+      this.log("info", "resuming the tasks accepted before the restart", { tasks: resumed.length });
+    }
     this.#subscription = await this.#bus.consume({
       groupId: this.group,
       topics: [this.topic],
@@ -198,6 +211,7 @@ export class AgentRuntime {
       this.log("warn", "consumer did not stop cleanly", { error: String(err) });
     });
     this.#store?.close();
+    this.#pending?.close();
     this.log("info", "agent stopped");
   }
 
@@ -212,13 +226,45 @@ export class AgentRuntime {
     const parsed = parseEnvelope(record.value);
     const isTask = parsed.ok && parsed.envelope.type === "TASK" &&
       parsed.envelope.target === this.name;
-    if (isTask) {
+    if (isTask && parsed.ok) {
       // Not committed when turned away: read again after a restart
       if (!await this.#inFlight.acquire()) return;
       if (!await this.#slots.acquire()) {
         this.#inFlight.release();
         return;
       }
+      const task = parsed.envelope;
+      const known = this.#pending?.has(task.message_id) === true ||
+        this.#running.has(task.message_id);
+      // Accepted durably first: then its offset is committed at once, whatever the task waits for
+      if (!known && this.#store?.get(task.message_id) === undefined) {
+        await this.#pending?.accept(
+          task,
+          new TextDecoder().decode(record.value ?? new Uint8Array()),
+        );
+      }
+      this.#tracker.begin(record.topic, record.partition, record.offset);
+      await this.#commitPast(record);
+      if (known) {
+        // Delivered again while it runs, or resumed from the pending store: nothing more to do
+        this.#slots.release();
+        this.#inFlight.release();
+        return;
+      }
+      const handler = this.#handle(record, parsed)
+        .catch((err) => {
+          this.log("error", "unexpected failure handling a task", {
+            error: err instanceof Error ? err.stack ?? err.message : String(err),
+            ...this.#coordinates(record),
+          });
+        })
+        .finally(() => {
+          this.#slots.release();
+          this.#inFlight.release();
+          this.#handlers.delete(handler);
+        });
+      this.#handlers.add(handler);
+      return;
     }
     this.#tracker.begin(record.topic, record.partition, record.offset);
     const handler = this.#handle(record, parsed)
@@ -228,22 +274,41 @@ export class AgentRuntime {
           ...this.#coordinates(record),
         });
       })
-      .then(async () => {
-        const next = this.#tracker.finish(record.topic, record.partition, record.offset);
-        if (next !== undefined && this.#subscription !== undefined) {
-          await this.#subscription.commit(record.topic, record.partition, next).catch((err) => {
-            this.log("warn", "offset commit failed; the record may be delivered again", {
-              error: String(err),
-              ...this.#coordinates(record),
-            });
-          });
-        }
+      .then(() => this.#commitPast(record))
+      .finally(() => this.#handlers.delete(handler));
+    this.#handlers.add(handler);
+  }
+
+  /** Marks a record finished and commits past it when every record before it is finished too */
+  async #commitPast(record: IncomingRecord): Promise<void> {
+    const next = this.#tracker.finish(record.topic, record.partition, record.offset);
+    if (next !== undefined && this.#subscription !== undefined) {
+      await this.#subscription.commit(record.topic, record.partition, next).catch((err) => {
+        this.log("warn", "offset commit failed; the record may be delivered again", {
+          error: String(err),
+          ...this.#coordinates(record),
+        });
+      });
+    }
+  }
+
+  /** Runs a task accepted before a restart and not finished then */
+  async #resume(task: Envelope): Promise<void> {
+    if (!await this.#inFlight.acquire()) return;
+    if (!await this.#slots.acquire()) {
+      this.#inFlight.release();
+      return;
+    }
+    const handler = this.#handleTask(task, childSpan(undefined), undefined)
+      .catch((err) => {
+        this.log("error", "unexpected failure resuming a task", {
+          error: err instanceof Error ? err.stack ?? err.message : String(err),
+          task_id: task.task_id,
+        });
       })
       .finally(() => {
-        if (isTask) {
-          this.#slots.release();
-          this.#inFlight.release();
-        }
+        this.#slots.release();
+        this.#inFlight.release();
         this.#handlers.delete(handler);
       });
     this.#handlers.add(handler);
@@ -378,6 +443,7 @@ export class AgentRuntime {
           );
         }
         const env = createEnvelope({
+          ...(task.message_id !== undefined ? { message_id: task.message_id } : {}),
           type: "TASK",
           source: this.name,
           target: task.target,
@@ -393,15 +459,20 @@ export class AgentRuntime {
     };
   }
 
-  async #handleTask(task: Envelope, trace: TraceContext, record: IncomingRecord): Promise<void> {
+  async #handleTask(
+    task: Envelope,
+    trace: TraceContext,
+    record: IncomingRecord | undefined,
+  ): Promise<void> {
     const stored = this.#store?.get(task.message_id);
     if (stored !== undefined) {
       this.log("info", "task delivered again; resending its stored reply, not executing", {
         message_id: task.message_id,
         task_id: task.task_id,
-        ...this.#coordinates(record),
+        ...(record ? this.#coordinates(record) : {}),
       });
       await this.#sendReplies(stored);
+      await this.#pending?.finish(task.message_id);
       return;
     }
     if (this.#running.has(task.message_id)) {
@@ -435,6 +506,7 @@ export class AgentRuntime {
     }
     if (this.#faults.take("drop", payloadText)) {
       this.log("warn", "fault: dropping the reply", { task_id: task.task_id });
+      await this.#pending?.finish(task.message_id);
       return;
     }
     await this.#sendReplies(replies);
@@ -445,9 +517,12 @@ export class AgentRuntime {
       ...(reply.error ? { error_kind: reply.error.kind } : {}),
     });
     if (this.#faults.take("crash", payloadText, "after_reply")) {
-      this.log("warn", "fault: crashing after the reply, before the commit");
+      this.log("warn", "fault: crashing after the reply, before the task is marked finished");
       Deno.kill(Deno.pid, "SIGKILL");
     }
+    // Finished only once sent: a crash before this resumes it, and the done store resends the
+    // reply (the same message, which receivers know by its id) rather than running it again
+    await this.#pending?.finish(task.message_id);
   }
 
   async #execute(

@@ -59,6 +59,26 @@ function addUsage(total: LlmUsage | undefined, more: LlmUsage | undefined): LlmU
   };
 }
 
+/**
+ * The message id of one attempt at one step of a request, derived from the request's own id (a
+ * name-based UUID, version 5 layout): a request resumed after a restart sends the same step again
+ * under the same id, and the worker answers it from its done store
+ */
+export async function stepMessageId(
+  requestId: string,
+  step: number,
+  attempt: number,
+): Promise<string> {
+  const name = new TextEncoder().encode(`${requestId}/${step}/${attempt}`);
+  const hash = new Uint8Array(await crypto.subtle.digest("SHA-1", name)).slice(0, 16);
+  hash[6] = ((hash[6] ?? 0) & 0x0f) | 0x50;
+  hash[8] = ((hash[8] ?? 0) & 0x3f) | 0x80;
+  const hex = [...hash].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${
+    hex.slice(20)
+  }`;
+}
+
 function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
@@ -102,6 +122,7 @@ export function createOrchestrator(options: OrchestratorOptions): AgentModule {
       const taskDeadline = task.deadline ? Date.parse(task.deadline) : Infinity;
       const deadline = new Date(Math.min(Date.now() + options.stepTimeoutMs, taskDeadline));
       const sent = await ctx.sendTask({
+        message_id: await stepMessageId(task.message_id, index, attempt),
         target: step.agent,
         conversation_id: task.conversation_id,
         task_id: taskId,
