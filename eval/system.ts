@@ -6,21 +6,14 @@
  * the observer's history), never a fixed sleep.
  */
 
-import {
-  createEnvelope,
-  encodeEnvelope,
-  type Envelope,
-  KafkaBus,
-  parseEnvelope,
-  SAMPLE_AGENTS,
-  SENDER_HEADER,
-  type Subscription,
-  topicFor,
-  USER_INBOX,
-} from "@mat/agents";
-import { type DiffRecord, validateDiffRecord } from "@mat/observer";
+import { type Envelope, KafkaBus, SAMPLE_AGENTS, topicFor, USER_INBOX } from "@mat/agents";
 import { AgentsProcess } from "@mat/agents/testing";
 import { fileURLToPath } from "node:url";
+import { Client } from "./client.ts";
+import { HistoryTail } from "./history_tail.ts";
+import { until } from "./until.ts";
+
+export { Client, HistoryTail, until };
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -41,183 +34,6 @@ function freePort(): number {
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
   return port;
-}
-
-/** Polls `test` every 100 ms until it returns a value other than undefined */
-export async function until<T>(
-  what: string,
-  test: () => T | undefined | Promise<T | undefined>,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await test();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** The observer's diff history, read as it grows (complete lines only) */
-export class HistoryTail {
-  readonly records: DiffRecord[] = [];
-  #offset = 0;
-  #rest = new Uint8Array(0);
-
-  constructor(readonly path: string) {}
-
-  async refresh(): Promise<DiffRecord[]> {
-    let file: Deno.FsFile;
-    try {
-      file = await Deno.open(this.path, { read: true });
-    } catch (err) {
-      if (err instanceof Deno.errors.NotFound) return this.records;
-      throw err;
-    }
-    try {
-      await file.seek(this.#offset, Deno.SeekMode.Start);
-      const chunks: Uint8Array[] = [this.#rest];
-      const buf = new Uint8Array(1 << 20);
-      for (;;) {
-        const n = await file.read(buf);
-        if (n === null || n === 0) break;
-        chunks.push(buf.slice(0, n));
-        this.#offset += n;
-      }
-      const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-      let at = 0;
-      for (const c of chunks) {
-        all.set(c, at);
-        at += c.length;
-      }
-      const end = all.lastIndexOf(10);
-      this.#rest = all.slice(end + 1);
-      if (end < 0) return this.records;
-      for (const line of new TextDecoder().decode(all.subarray(0, end)).split("\n")) {
-        if (line === "") continue;
-        const parsed = validateDiffRecord(JSON.parse(line));
-        if (parsed.ok) this.records.push(parsed.record);
-      }
-    } finally {
-      file.close();
-    }
-    return this.records;
-  }
-
-  /** Waits for a record that satisfies `test` */
-  async waitFor<R extends DiffRecord>(
-    what: string,
-    test: (r: DiffRecord) => r is R,
-    timeoutMs?: number,
-  ): Promise<R>;
-  async waitFor(
-    what: string,
-    test: (r: DiffRecord) => boolean,
-    timeoutMs?: number,
-  ): Promise<DiffRecord>;
-  async waitFor(
-    what: string,
-    test: (r: DiffRecord) => boolean,
-    timeoutMs = 60_000,
-  ): Promise<DiffRecord> {
-    return await until(what, async () => (await this.refresh()).find(test), timeoutMs);
-  }
-
-  /** Waits until `count` records satisfy `test` */
-  async waitForCount(
-    what: string,
-    test: (r: DiffRecord) => boolean,
-    count: number,
-    timeoutMs = 60_000,
-  ): Promise<void> {
-    await until(
-      what,
-      async () => (await this.refresh()).filter(test).length >= count ? true : undefined,
-      timeoutMs,
-    );
-  }
-}
-
-/** Sends user requests to the orchestrator and collects the answers in the user's inbox */
-export class Client {
-  readonly answers = new Map<string, Envelope>();
-  #sub: Subscription | undefined;
-
-  private constructor(readonly bus: KafkaBus, readonly prefix: string) {}
-
-  static async start(bus: KafkaBus, prefix: string): Promise<Client> {
-    const client = new Client(bus, prefix);
-    const inbox = topicFor(USER_INBOX, prefix);
-    const start = await bus.highWatermarks(inbox);
-    client.#sub = await bus.consume({
-      groupId: `eval-client-${crypto.randomUUID().slice(0, 8)}`,
-      topics: [inbox],
-      fromBeginning: false,
-      seekTo: start.map((s) => ({ topic: inbox, ...s })),
-      onRecord: (record) => {
-        const parsed = parseEnvelope(record.value);
-        const e = parsed.ok ? parsed.envelope : undefined;
-        if (e !== undefined && (e.type === "RESULT" || e.type === "ERROR")) {
-          if (!client.answers.has(e.conversation_id)) client.answers.set(e.conversation_id, e);
-        }
-        return Promise.resolve();
-      },
-    });
-    return client;
-  }
-
-  /** Sends requests at once; returns their conversation ids */
-  async send(requests: string[], deadlineMs = 60_000): Promise<string[]> {
-    const ids: string[] = [];
-    const records = requests.map((request) => {
-      const conversation = `conv-${crypto.randomUUID().slice(0, 8)}`;
-      ids.push(conversation);
-      const task = createEnvelope({
-        type: "TASK",
-        source: USER_INBOX,
-        target: "orchestrator",
-        conversation_id: conversation,
-        task_id: conversation,
-        deadline: new Date(Date.now() + deadlineMs),
-        payload: { request },
-      });
-      return {
-        topic: topicFor("orchestrator", this.prefix),
-        key: conversation,
-        value: encodeEnvelope(task),
-        headers: { [SENDER_HEADER]: USER_INBOX },
-      };
-    });
-    // Right after a broker restart, metadata can lag: retry what the broker calls retriable.
-    await until("the requests sent", async () => {
-      try {
-        await this.bus.send(records);
-        return true;
-      } catch (err) {
-        if (typeof err === "object" && err !== null && "retriable" in err && err.retriable) {
-          return undefined;
-        }
-        throw err;
-      }
-    });
-    return ids;
-  }
-
-  /** Waits until every conversation is answered (RESULT or ERROR) */
-  async wait(ids: string[], timeoutMs = 90_000): Promise<Envelope[]> {
-    return await until(
-      `answers to ${ids.length} request(s)`,
-      () => {
-        const got = ids.flatMap((id) => this.answers.get(id) ?? []);
-        return got.length === ids.length ? got : undefined;
-      },
-      timeoutMs,
-    );
-  }
-
-  async stop(): Promise<void> {
-    await this.#sub?.stop().catch(() => {});
-  }
 }
 
 /** The running pid of an agent in the supervisor's processes.json, narrowed from unknown */
