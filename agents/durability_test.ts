@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { createEnvelope, encodeEnvelope } from "./envelope.ts";
+import { userRequest } from "./submit.ts";
 import { AgentsProcess, TestQueues } from "./testing.ts";
 import { groupFor, topicFor, USER_INBOX } from "./topics.ts";
 
@@ -49,19 +49,15 @@ Deno.test({
       const N = 50;
       const conversations = Array.from({ length: N }, (_, i) => `conv-durable${i}`);
       const orchestratorQueue = topicFor("orchestrator", queues.prefix);
-      await queues.bus.send(conversations.map((c) => ({
-        topic: orchestratorQueue,
-        key: c,
-        value: encodeEnvelope(createEnvelope({
-          type: "TASK",
-          source: USER_INBOX,
-          target: "orchestrator",
-          conversation_id: c,
-          task_id: c,
-          deadline: new Date(Date.now() + 180_000),
-          payload: { request: `Summarise why consumer lag matters (${c})` },
-        })),
-      })));
+      const deadline = new Date(Date.now() + 180_000);
+      await queues.bus.send(conversations.map((conversationId) =>
+        userRequest({
+          conversationId,
+          request: `Summarise why consumer lag matters (${conversationId})`,
+          deadline,
+          prefix: queues.prefix,
+        })
+      ));
       const group = groupFor("orchestrator", queues.prefix);
       const pending = `${stateDir}/${group}/pending.jsonl`;
       await until(

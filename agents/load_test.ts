@@ -4,9 +4,9 @@
  */
 
 import assert from "node:assert/strict";
-import { createEnvelope, encodeEnvelope } from "./envelope.ts";
+import { userRequest } from "./submit.ts";
 import { AgentsProcess, TestQueues } from "./testing.ts";
-import { topicFor, USER_INBOX } from "./topics.ts";
+import { USER_INBOX } from "./topics.ts";
 
 Deno.test({
   name: "500 requests written at once are all answered, each exactly once",
@@ -20,19 +20,15 @@ Deno.test({
       await agents.ready();
       const N = 500;
       const conversations = Array.from({ length: N }, (_, i) => `conv-load${i}`);
-      await queues.bus.send(conversations.map((c) => ({
-        topic: topicFor("orchestrator", queues.prefix),
-        key: c,
-        value: encodeEnvelope(createEnvelope({
-          type: "TASK",
-          source: USER_INBOX,
-          target: "orchestrator",
-          conversation_id: c,
-          task_id: c,
-          deadline: new Date(Date.now() + 240_000),
-          payload: { request: `Summarise why consumer lag matters (${c})` },
-        })),
-      })));
+      const deadline = new Date(Date.now() + 240_000);
+      await queues.bus.send(conversations.map((conversationId) =>
+        userRequest({
+          conversationId,
+          request: `Summarise why consumer lag matters (${conversationId})`,
+          deadline,
+          prefix: queues.prefix,
+        })
+      ));
       // Wait until the inbox holds an answer per request (read by a group of its own)
       const until = Date.now() + 240_000;
       let answers: { conversation: string; type: string }[] = [];

@@ -1,7 +1,7 @@
 /** Sends a user request to the orchestrator and waits for its answer in the user's inbox. */
 
 import { createEnvelope, encodeEnvelope, type Envelope, parseEnvelope } from "./envelope.ts";
-import type { Bus } from "./kafka_bus.ts";
+import type { Bus, OutgoingRecord } from "./kafka_bus.ts";
 import { SENDER_HEADER, topicFor, topicPrefix, USER_INBOX } from "./topics.ts";
 import { childSpan, formatTraceparent, TRACEPARENT_HEADER } from "./trace_context.ts";
 
@@ -20,6 +20,35 @@ export interface SubmitOutcome {
   /** The RESULT or ERROR that answered, or undefined on timeout */
   reply?: Envelope;
   traceparent: string;
+}
+
+/** A user request to the orchestrator as a record for its queue: the one way anyone builds it */
+export function userRequest(options: {
+  conversationId: string;
+  request: string;
+  deadline: Date;
+  prefix?: string;
+  plan?: string[];
+  traceparent?: string;
+}): OutgoingRecord {
+  const task = createEnvelope({
+    type: "TASK",
+    source: USER_INBOX,
+    target: "orchestrator",
+    conversation_id: options.conversationId,
+    task_id: options.conversationId,
+    deadline: options.deadline,
+    payload: { request: options.request, ...(options.plan ? { plan: options.plan } : {}) },
+  });
+  return {
+    topic: topicFor("orchestrator", options.prefix ?? topicPrefix()),
+    key: options.conversationId,
+    value: encodeEnvelope(task),
+    headers: {
+      ...(options.traceparent ? { [TRACEPARENT_HEADER]: options.traceparent } : {}),
+      [SENDER_HEADER]: USER_INBOX,
+    },
+  };
 }
 
 export async function submitRequest(options: SubmitOptions): Promise<SubmitOutcome> {
@@ -44,23 +73,16 @@ export async function submitRequest(options: SubmitOptions): Promise<SubmitOutco
     },
   });
   const trace = childSpan(undefined);
-  const task = createEnvelope({
-    type: "TASK",
-    source: USER_INBOX,
-    target: "orchestrator",
-    conversation_id: conversationId,
-    task_id: conversationId,
-    deadline: new Date(Date.now() + options.timeoutMs),
-    payload: { request: options.request, ...(options.plan ? { plan: options.plan } : {}) },
-  });
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    await options.bus.send([{
-      topic: topicFor("orchestrator", prefix),
-      key: conversationId,
-      value: encodeEnvelope(task),
-      headers: { [TRACEPARENT_HEADER]: formatTraceparent(trace), [SENDER_HEADER]: USER_INBOX },
-    }]);
+    await options.bus.send([userRequest({
+      conversationId,
+      request: options.request,
+      deadline: new Date(Date.now() + options.timeoutMs),
+      prefix,
+      ...(options.plan ? { plan: options.plan } : {}),
+      traceparent: formatTraceparent(trace),
+    })]);
     const timeout = new Promise<undefined>((resolve) => {
       timer = setTimeout(() => resolve(undefined), options.timeoutMs + 2_000);
     });

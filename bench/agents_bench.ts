@@ -7,16 +7,8 @@
  */
 
 import { parseArgs } from "node:util";
-import {
-  createEnvelope,
-  encodeEnvelope,
-  KafkaBus,
-  parseEnvelope,
-  SENDER_HEADER,
-  type Subscription,
-  topicFor,
-  USER_INBOX,
-} from "@mat/agents";
+import { KafkaBus, parseEnvelope, type Subscription, USER_INBOX } from "@mat/agents";
+import { userRequest } from "@mat/agents/submit";
 import { AgentsProcess, TestQueues } from "@mat/agents/testing";
 import { startKafka, stopKafka } from "../scripts/kafka.ts";
 
@@ -106,20 +98,12 @@ async function throughAgents(queues: TestQueues, n: number, c: number): Promise<
     for (let i = 0; i < count && sent < n; i++, sent++) {
       const conversation = `conv-bench${sent}`;
       sentAt.set(conversation, performance.now());
-      batch.push({
-        topic: topicFor("orchestrator", queues.prefix),
-        key: conversation,
-        value: encodeEnvelope(createEnvelope({
-          type: "TASK",
-          source: USER_INBOX,
-          target: "orchestrator",
-          conversation_id: conversation,
-          task_id: conversation,
-          deadline: new Date(Date.now() + 600_000),
-          payload: { request: `Summarise why consumer lag matters (${sent})` },
-        })),
-        headers: { [SENDER_HEADER]: USER_INBOX },
-      });
+      batch.push(userRequest({
+        conversationId: conversation,
+        request: `Summarise why consumer lag matters (${sent})`,
+        deadline: new Date(Date.now() + 600_000),
+        prefix: queues.prefix,
+      }));
     }
     if (batch.length > 0) void queues.bus.send(batch);
   };

@@ -1,16 +1,14 @@
 /** A user of the system: sends requests to the orchestrator, collects answers from the inbox. */
 
 import {
-  createEnvelope,
-  encodeEnvelope,
   type Envelope,
   type KafkaBus,
   parseEnvelope,
-  SENDER_HEADER,
   type Subscription,
   topicFor,
   USER_INBOX,
 } from "@mat/agents";
+import { userRequest } from "@mat/agents/submit";
 import { until } from "./until.ts";
 
 /** Sends user requests to the orchestrator and collects the answers in the user's inbox */
@@ -44,24 +42,11 @@ export class Client {
   /** Sends requests at once; returns their conversation ids */
   async send(requests: string[], deadlineMs = 60_000): Promise<string[]> {
     const ids: string[] = [];
+    const deadline = new Date(Date.now() + deadlineMs);
     const records = requests.map((request) => {
-      const conversation = `conv-${crypto.randomUUID().slice(0, 8)}`;
-      ids.push(conversation);
-      const task = createEnvelope({
-        type: "TASK",
-        source: USER_INBOX,
-        target: "orchestrator",
-        conversation_id: conversation,
-        task_id: conversation,
-        deadline: new Date(Date.now() + deadlineMs),
-        payload: { request },
-      });
-      return {
-        topic: topicFor("orchestrator", this.prefix),
-        key: conversation,
-        value: encodeEnvelope(task),
-        headers: { [SENDER_HEADER]: USER_INBOX },
-      };
+      const conversationId = `conv-${crypto.randomUUID().slice(0, 8)}`;
+      ids.push(conversationId);
+      return userRequest({ conversationId, request, deadline, prefix: this.prefix });
     });
     // Right after a broker restart, metadata can lag: retry what the broker calls retriable.
     await until("the requests sent", async () => {
