@@ -83,6 +83,8 @@ export class TimeMachineWriter<B extends { type: string }> {
   #listeners: ((records: Stamped<B>[]) => void)[] = [];
   #roomWaiters: { limit: number; resolve: () => void }[] = [];
   #closed = false;
+  /** A failed write left bytes past `#diskSize` that are not cut yet */
+  #cutPending = false;
   /** `ts` of the last record, reused while the clock reads the same millisecond */
   #lastTsMs = NaN;
   #lastTs = "";
@@ -234,6 +236,7 @@ export class TimeMachineWriter<B extends { type: string }> {
     const done: Stamped<B>[] = [];
     let i = 0;
     try {
+      if (this.#cutPending) await this.#cutToDurable();
       while (i < ops.length) {
         const op = ops[i];
         if (op?.kind === "rotate") {
@@ -273,8 +276,11 @@ export class TimeMachineWriter<B extends { type: string }> {
     } catch (err) {
       // Keep what did not make it, in order, ahead of anything appended meanwhile.
       this.#ops = [...ops.slice(i), ...this.#ops];
+      // Cut the part of the line the disk took before anyone is told of the failure; if even
+      // that fails, the next flush cuts it before it writes anything.
+      this.#cutPending = true;
+      await this.#cutToDurable().catch(() => {});
       this.#error = err instanceof Error ? err.message : String(err);
-      await this.#file.truncate(this.#diskSize).catch(() => {});
       throw new WriteFailedError(
         `Cannot write history "${this.#options.base}": ${this.#error}`,
         activePath(this.#options.dir, this.#options.base),
@@ -297,6 +303,12 @@ export class TimeMachineWriter<B extends { type: string }> {
         return true;
       });
     }
+  }
+
+  /** Cuts the active file back to its last durable size (a failed write may have left part of a line) */
+  async #cutToDurable(): Promise<void> {
+    await this.#file.truncate(this.#diskSize);
+    this.#cutPending = false;
   }
 
   async #writeAll(bytes: Uint8Array): Promise<void> {
