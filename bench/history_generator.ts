@@ -39,7 +39,7 @@ export async function generateHistory(options: GenerateOptions): Promise<{ recor
     dir: options.dir,
     base: DIFF_FILE_BASE,
     segmentBytes,
-    retainSegments: 1_000,
+    retainBytes: 2 ** 50,
     syncIntervalMs: 60_000,
     now,
     segmentHeader: (segment) => ({
@@ -52,7 +52,7 @@ export async function generateHistory(options: GenerateOptions): Promise<{ recor
     dir: options.dir,
     base: STATE_FILE_BASE,
     segmentBytes,
-    retainSegments: 1_000,
+    retainBytes: 2 ** 50,
     syncIntervalMs: 60_000,
     now,
   });

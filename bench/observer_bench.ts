@@ -1,203 +1,261 @@
 /**
- * `deno task bench observer [--messages N] [--rate R] [--seconds S]`: figures, not a test.
+ * `deno task bench observer [--messages N]`: figures, not a test (needs the broker:
+ * `deno task kafka start`).
  *
- * 1. Throughput: produces N distinct envelopes (default 100000) to an isolated agent queue of 4
- *    partitions, then reads them (a) with a bare kafkajs consumer that only counts, (b) with the
- *    observer writing its time machine; prints both rates and their ratio, and the observer's
- *    resident memory after 10k messages and at its peak (flat memory: the two stay close).
- * 2. Latency: a fresh observer is caught up, then envelopes are produced at R msg/s (default
- *    2000) for S seconds (default 10); production-to-disk latency is the time from the record's
- *    Kafka timestamp to the moment the observer's fdatasync covering it returned (median, p99).
+ * The shape of a real backlog: N TASK envelopes (default 1,000,000) from the orchestrator to a
+ * researcher queue of 4 partitions that nobody reads, each with a 10 s deadline, so the observer
+ * also meets every rule a flood trips (handoffs opened, unconsumed tasks, stuck handoffs).
  *
- * Exit codes: 0 done, 2 usage error.
+ * 1. Baseline: a bare kafkajs consumer that only counts reads the backlog (rate from its first
+ *    record to its last).
+ * 2. The observer, `deno task observe` as a process of its own, catches up on the same backlog:
+ *    its rate (from `/metrics`, first record to last), its resident memory read from
+ *    `/proc/<pid>/status` (idle, sampled every 100 ms, and the kernel's high-water mark VmHWM),
+ *    then, after it stopped: diff lines and bytes per message, the largest snapshot, the bytes of
+ *    both histories.
+ *
+ * Exit codes: 0 done, 1 the observer failed, 2 usage error.
  */
 
 import { parseArgs } from "node:util";
 import { bootstrapServers, createEnvelope, encodeEnvelope, topicFor } from "@mat/agents";
 import { KafkaAdapter } from "../observer/kafka_adapter.ts";
-import { loadConfig } from "../observer/config.ts";
-import { Observer } from "../observer/observer.ts";
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN;
-}
 
 const MiB = 2 ** 20;
+const REPO = new URL("..", import.meta.url).pathname;
 
-function envelopes(n: number, from: number): { value: string }[] {
+function parse(argv: string[]): { messages: number } {
+  const { values } = parseArgs({ args: argv, options: { messages: { type: "string" } } });
+  const messages = Number(values.messages ?? "1000000");
+  if (!Number.isSafeInteger(messages) || messages < 10_000) {
+    throw new RangeError(`--messages must be an integer >= 10000, got "${values.messages}"`);
+  }
+  return { messages };
+}
+
+function tasks(n: number, from: number): { value: string }[] {
+  const deadline = new Date(Date.now() + 10_000);
   return Array.from({ length: n }, (_, i) => ({
     value: encodeEnvelope(createEnvelope({
-      type: "HEARTBEAT",
-      source: "writer",
-      target: "coder",
-      conversation_id: `bench-${(from + i) % 100}`,
-      task_id: `bench-${from + i}`,
-      payload: { text: "x".repeat(200), n: from + i },
+      type: "TASK",
+      source: "orchestrator",
+      target: "researcher",
+      conversation_id: `bench-conv-${from + i}`,
+      task_id: `bench-task-${from + i}`,
+      deadline,
+      payload: { instruction: "x".repeat(160), n: from + i },
     })),
   }));
 }
 
-interface Args {
-  messages: number;
-  rate: number;
-  seconds: number;
+/** Resident and peak resident memory of a process, from the kernel, in bytes */
+async function memoryOf(pid: number): Promise<{ rss: number; hwm: number } | undefined> {
+  try {
+    const status = await Deno.readTextFile(`/proc/${pid}/status`);
+    const kb = (field: string) =>
+      Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1]);
+    return { rss: kb("VmRSS") * 1024, hwm: kb("VmHWM") * 1024 };
+  } catch {
+    return undefined; // the process is gone
+  }
 }
 
-function parse(argv: string[]): Args {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      messages: { type: "string" },
-      rate: { type: "string" },
-      seconds: { type: "string" },
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** `observer_messages_seen_total` from the observer's /metrics, or undefined while it is not up */
+async function messagesSeen(port: number): Promise<number | undefined> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+    const text = await res.text();
+    const m = /^observer_messages_seen_total (\d+)$/m.exec(text);
+    return m?.[1] === undefined ? undefined : Number(m[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+interface ObserverRun {
+  child: Deno.ChildProcess;
+  port: number;
+  dir: string;
+}
+
+/** The arguments `deno task observe` runs deno with (its heap limit included), from deno.json */
+async function observeArgs(): Promise<string[]> {
+  const config: unknown = JSON.parse(await Deno.readTextFile(`${REPO}deno.json`));
+  const tasks = typeof config === "object" && config !== null && "tasks" in config
+    ? config.tasks
+    : undefined;
+  const task = typeof tasks === "object" && tasks !== null && "observe" in tasks
+    ? tasks.observe
+    : undefined;
+  if (typeof task !== "string" || !task.startsWith("deno ")) {
+    throw new TypeError(
+      `deno.json has no "observe" task running deno, got ${JSON.stringify(task)}`,
+    );
+  }
+  return task.split(/\s+/).slice(1).map((a) => a.endsWith(".ts") ? `${REPO}${a}` : a);
+}
+
+async function startObserver(prefix: string, name: string): Promise<ObserverRun> {
+  const dir = await Deno.makeTempDir({ prefix: `observer-bench-${name}-` });
+  const port = freePort();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: await observeArgs(),
+    env: {
+      KAFKA_BOOTSTRAP_SERVERS: bootstrapServers().join(","),
+      KAFKA_TOPIC_PREFIX: prefix,
+      TELEMETRY_DATA_DIR: dir,
+      OBSERVER_GROUP: `${prefix}${name}`,
+      OBSERVER_PORT: String(port),
+      RUNTIME_SOURCE: "none",
+      // Everything kept, so that the lines and bytes per message are counted on disk
+      OBSERVER_RETAIN_BYTES: String(2 ** 40),
     },
-  });
-  const messages = Number(values.messages ?? "100000");
-  const rate = Number(values.rate ?? "2000");
-  const seconds = Number(values.seconds ?? "10");
-  if (!Number.isSafeInteger(messages) || messages < 10_000) {
-    throw new RangeError(`--messages must be an integer >= 10000, got "${values.messages}"`);
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  while ((await messagesSeen(port)) === undefined) {
+    await new Promise((r) => setTimeout(r, 100));
   }
-  if (!Number.isSafeInteger(rate) || rate < 10 || rate > 100_000) {
-    throw new RangeError(`--rate must be an integer from 10 to 100000, got "${values.rate}"`);
+  return { child, port, dir };
+}
+
+async function stopObserver(run: ObserverRun): Promise<number> {
+  run.child.kill("SIGTERM");
+  return (await run.child.status).code;
+}
+
+/** Lines, bytes and the longest line of a history's files */
+async function historyFigures(dir: string, base: string) {
+  let lines = 0;
+  let bytes = 0;
+  let longest = 0;
+  for await (const entry of Deno.readDir(dir)) {
+    if (!entry.name.startsWith(`${base}.`) || !entry.name.endsWith(".jsonl")) continue;
+    const data = await Deno.readFile(`${dir}/${entry.name}`);
+    bytes += data.length;
+    let start = 0;
+    for (let i = data.indexOf(10); i !== -1; i = data.indexOf(10, start)) {
+      lines++;
+      longest = Math.max(longest, i - start + 1);
+      start = i + 1;
+    }
   }
-  if (!Number.isSafeInteger(seconds) || seconds < 1 || seconds > 3_600) {
-    throw new RangeError(`--seconds must be an integer from 1 to 3600, got "${values.seconds}"`);
-  }
-  return { messages, rate, seconds };
+  return { lines, bytes, longest };
 }
 
 async function main(argv: string[]): Promise<number> {
-  let args: Args;
+  let n: number;
   try {
-    args = parse(argv);
+    n = parse(argv).messages;
   } catch (err) {
     console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
     return 2;
   }
-  const n = args.messages;
   const prefix = `b${crypto.randomUUID().slice(0, 8)}-agent-queue-`;
-  const topic = topicFor("coder", prefix);
+  const topic = topicFor("researcher", prefix);
   const kit = new KafkaAdapter({ brokers: bootstrapServers(), clientId: "bench", log: "error" });
-  const dataDirs: string[] = [];
-  const openObserver = async (name: string) => {
-    const dataDir = await Deno.makeTempDir({ prefix: `observer-bench-${name}-` });
-    dataDirs.push(dataDir);
-    const env: Record<string, string> = {
-      KAFKA_TOPIC_PREFIX: prefix,
-      TELEMETRY_DATA_DIR: dataDir,
-      OBSERVER_GROUP: `${prefix}${name}`,
-      OBSERVER_QUEUE_POLL_MS: "60000",
-      SNAPSHOT_INTERVAL: "60",
-    };
-    return await Observer.open(loadConfig({ get: (k) => env[k] ?? Deno.env.get(k) }), kit);
-  };
+  const dirs: string[] = [];
   try {
+    // Idle: an observer with no agent queue to read
+    const idle = await startObserver(`b${crypto.randomUUID().slice(0, 8)}-none-`, "idle");
+    dirs.push(idle.dir);
+    await new Promise((r) => setTimeout(r, 3_000));
+    const idleRss = (await memoryOf(idle.child.pid))?.rss ?? NaN;
+    await stopObserver(idle);
+
     await kit.createTopics([topic], 4);
-    for (let sent = 0; sent < n; sent += 5_000) {
-      await kit.send(topic, envelopes(Math.min(5_000, n - sent), sent));
+    console.error(`bench observer: producing ${n} TASK envelopes to ${topic}`);
+    for (let sent = 0; sent < n; sent += 2_000) {
+      await kit.send(topic, tasks(Math.min(2_000, n - sent), sent));
     }
 
-    // 1a. bare consumer that only counts
+    // 1. bare consumer that only counts
     let counted = 0;
+    let firstAt = 0;
     const done = Promise.withResolvers<void>();
-    const t0 = performance.now();
     const feed = await kit.feed({
       groupId: `${prefix}bench-bare`,
       topics: [topic],
       start: [0, 1, 2, 3].map((partition) => ({ topic, partition, offset: "0" })),
       onBatch: (records) => {
+        if (firstAt === 0) firstAt = performance.now();
         counted += records.length;
         if (counted >= n) done.resolve();
         return Promise.resolve();
       },
     });
     await done.promise;
-    const bareRate = n / ((performance.now() - t0) / 1000);
+    const bareRate = n / ((performance.now() - firstAt) / 1000);
     await feed.stop();
 
-    // 1b. the observer on the same backlog
-    const observer = await openObserver("throughput");
-    let rss10k = 0;
-    let peak = 0;
-    observer.subscribe(() => {
-      const rss = Deno.memoryUsage().rss;
-      peak = Math.max(peak, rss);
-      if (rss10k === 0 && observer.recorder.state.messagesSeen >= 10_000) rss10k = rss;
-    });
-    const t1 = performance.now();
-    observer.start();
-    while (observer.recorder.state.messagesSeen < n) await new Promise((r) => setTimeout(r, 5));
-    await observer.diff.flush();
-    const observerRate = n / ((performance.now() - t1) / 1000);
-    const linesPerMessage = observer.diff.linesWritten / n;
-    await observer.stop();
-
-    // 2. paced production, a caught-up observer: production-to-disk latency
-    const paced = await openObserver("latency");
-    const latencies: number[] = [];
-    let pacedFrom = Infinity;
-    paced.subscribe((records) => {
-      const now = Date.now();
-      for (const r of records) {
-        if (r.type === "message" && r.kafka_timestamp !== null) {
-          const produced = Date.parse(r.kafka_timestamp);
-          if (produced >= pacedFrom) latencies.push(now - produced);
-        }
+    // 2. the observer process catching up
+    console.error("bench observer: the observer catches up");
+    const run = await startObserver(prefix, "catchup");
+    dirs.push(run.dir);
+    let peakSampled = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const m = await memoryOf(run.child.pid);
+        if (m !== undefined) peakSampled = Math.max(peakSampled, m.rss);
+        await new Promise((r) => setTimeout(r, 100));
       }
-    });
-    paced.start();
-    while (paced.recorder.state.messagesSeen < n) await new Promise((r) => setTimeout(r, 20));
-    pacedFrom = Date.now();
-    const total = args.rate * args.seconds;
-    const tick = 50; // ms between sends: rate / 20 envelopes each
-    let sent = 0;
-    const started = performance.now();
-    while (sent < total) {
-      const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * args.rate));
-      if (due > sent) {
-        await kit.send(topic, envelopes(due - sent, n + sent));
-        sent = due;
-      }
-      await new Promise((r) => setTimeout(r, tick));
+    })();
+    let started = 0;
+    let seen = 0;
+    const deadline = Date.now() + 30 * 60_000;
+    while (seen < n && Date.now() < deadline) {
+      seen = (await messagesSeen(run.port)) ?? seen;
+      if (started === 0 && seen > 0) started = performance.now();
+      if (seen < n) await new Promise((r) => setTimeout(r, 50));
     }
-    while (latencies.length < total) await new Promise((r) => setTimeout(r, 20));
-    await paced.stop();
-    latencies.sort((a, b) => a - b);
+    const observerRate = seen / ((performance.now() - started) / 1000);
+    // Past the tasks' deadlines, a stuck check and a snapshot or two
+    await new Promise((r) => setTimeout(r, 12_000));
+    const hwm = (await memoryOf(run.child.pid))?.hwm ?? NaN;
+    sampling = false;
+    await sampler;
+    const code = await stopObserver(run);
+    const diff = await historyFigures(run.dir, "diff_time_machine");
+    const state = await historyFigures(run.dir, "state_time_machine");
 
     console.log(JSON.stringify(
       {
         messages: n,
+        observed: seen,
+        observer_exit_code: code,
         bare_consumer_msgs_per_s: Math.round(bareRate),
         observer_msgs_per_s: Math.round(observerRate),
-        ratio: Number((observerRate / bareRate).toFixed(2)),
-        observer_lines_per_message: Number(linesPerMessage.toFixed(3)),
-        rss_mib_after_10k: Math.round(rss10k / MiB),
-        rss_mib_peak: Math.round(peak / MiB),
-        paced: {
-          rate_msgs_per_s: args.rate,
-          messages: total,
-          production_to_disk_ms: {
-            median: percentile(latencies, 0.5),
-            p99: percentile(latencies, 0.99),
-            max: latencies.at(-1) ?? NaN,
-          },
+        ingest_ratio: Number((observerRate / bareRate).toFixed(2)),
+        observer_rss_mib: {
+          idle: Math.round(idleRss / MiB),
+          peak_sampled: Math.round(peakSampled / MiB),
+          peak_kernel_vmhwm: Math.round(hwm / MiB),
         },
+        diff_lines_per_message: Number((diff.lines / n).toFixed(3)),
+        diff_bytes_per_message: Math.round(diff.bytes / n),
+        diff_mib: Number((diff.bytes / MiB).toFixed(1)),
+        state_mib: Number((state.bytes / MiB).toFixed(1)),
+        state_lines: state.lines,
+        largest_snapshot_kib: Math.round(state.longest / 1024),
       },
       null,
       2,
     ));
+    return seen >= n && code === 0 ? 0 : 1;
   } finally {
     await kit.deleteTopics([topic]).catch(() => {});
-    await kit.deleteGroups([
-      `${prefix}bench-bare`,
-      `${prefix}throughput`,
-      `${prefix}latency`,
-    ]);
+    await kit.deleteGroups([`${prefix}bench-bare`, `${prefix}catchup`]);
     await kit.close();
-    for (const d of dataDirs) await Deno.remove(d, { recursive: true }).catch(() => {});
+    for (const d of dirs) await Deno.remove(d, { recursive: true }).catch(() => {});
   }
-  return 0;
 }
 
 Deno.exit(await main(Deno.args));

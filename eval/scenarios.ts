@@ -46,7 +46,9 @@ function isRuntime(
 }
 
 function handoffTo(agent: string): (r: DiffRecord) => boolean {
-  return (r) => (r.type === "handoff_started" || r.type === "handoff_retried") && r.to === agent;
+  return (r) =>
+    ((r.type === "handoff_started" || r.type === "handoff_retried") && r.to === agent) ||
+    (r.type === "message" && r.handoff === "started" && r.target === agent);
 }
 
 /** Waits for the observer to see every agent stop (a clean stop) */
@@ -279,7 +281,9 @@ export const SCENARIOS: Scenario[] = [
         );
         await sys.history.waitFor(
           "a writer handoff past its deadline",
-          (r) => r.type === "handoff_stuck" && r.to === "writer",
+          (r) =>
+            (r.type === "handoff_stuck" && r.to === "writer") ||
+            (r.type === "handoffs_stuck" && r.handoffs.some((h) => h.to === "writer")),
         );
         Deno.kill(pid, "SIGCONT");
         await sys.client.wait(ids);

@@ -1,6 +1,6 @@
 /**
  * Every setting of the observer, read from the environment in one place and validated with
- * precise errors. See `README_SECTION.md` for the table.
+ * precise errors. README.md's "Environment variables" has the table.
  */
 
 import { bootstrapServers, topicPrefix } from "@mat/agents/protocol";
@@ -18,7 +18,11 @@ export interface ObserverConfig {
   /** Buffered lines are written and fdatasync'd at least this often */
   syncIntervalMs: number;
   segmentBytes: number;
-  retainSegments: number;
+  /**
+   * Bytes both histories may take on disk (OBSERVER_RETAIN_BYTES): the diff history gets seven
+   * eighths, the state history one eighth (`retainBytesOf`)
+   */
+  retainBytes: number;
   /** A handoff with no deadline is stuck after this long (or 5x the agent's p95, if larger) */
   stuckAfterMs: number;
   /** A reply seen before its TASK waits this long for it before it is `reply_orphaned` */
@@ -69,8 +73,35 @@ function seconds(env: Env, name: string, fallbackMs: number): number {
   return Math.round(value * 1000);
 }
 
+/**
+ * Default OBSERVER_RETAIN_BYTES: 1 GiB, half the manifest's 2 GiB volume (a history may pass its
+ * share by what one flush writes before the next rotation)
+ */
+export const DEFAULT_RETAIN_BYTES = 1024 * 1024 * 1024;
+
+/** The retention and segment size of one history, from the configuration */
+export function retentionOf(
+  config: Pick<ObserverConfig, "retainBytes" | "segmentBytes">,
+  history: "diff" | "state",
+): { retainBytes: number; segmentBytes: number } {
+  const retainBytes = history === "diff"
+    ? Math.floor(config.retainBytes * 7 / 8)
+    : Math.floor(config.retainBytes / 8);
+  // At least four segments fit in a history's share, so retention deletes a quarter at a time
+  return { retainBytes, segmentBytes: Math.min(config.segmentBytes, Math.floor(retainBytes / 4)) };
+}
+
 /** Reads the configuration; throws ConfigError naming the variable and its value */
 export function loadConfig(env: Env = Deno.env): ObserverConfig {
+  const oldRetain = env.get("OBSERVER_RETAIN_SEGMENTS");
+  if (oldRetain !== undefined && oldRetain.trim() !== "") {
+    throw new ConfigError(
+      `OBSERVER_RETAIN_SEGMENTS is replaced by OBSERVER_RETAIN_BYTES (bytes both histories may ` +
+        `take), got "${oldRetain}"`,
+      "OBSERVER_RETAIN_SEGMENTS",
+      oldRetain,
+    );
+  }
   const prefix = topicPrefix(env);
   const host = env.get("OBSERVER_HOST")?.trim() || "127.0.0.1";
   if (/\s/.test(host)) {
@@ -109,14 +140,14 @@ export function loadConfig(env: Env = Deno.env): ObserverConfig {
     token: token === undefined || token === "" ? undefined : token,
     syncIntervalMs: integer(env, "OBSERVER_SYNC_INTERVAL_MS", 200, 1, 60_000),
     segmentBytes: integer(env, "OBSERVER_SEGMENT_BYTES", 64 * 1024 * 1024, 4096, 2 ** 40),
-    retainSegments: integer(env, "OBSERVER_RETAIN_SEGMENTS", 20, 1, 100_000),
+    retainBytes: integer(env, "OBSERVER_RETAIN_BYTES", DEFAULT_RETAIN_BYTES, 64 * 1024, 2 ** 50),
     stuckAfterMs: integer(env, "STUCK_AFTER_MS", 60_000, 1, 7 * 86_400_000),
     orphanGraceMs: integer(env, "ORPHAN_GRACE_MS", 5_000, 0, 3_600_000),
     queuePollMs: integer(env, "OBSERVER_QUEUE_POLL_MS", 2_000, 100, 3_600_000),
     queueWindow: integer(env, "OBSERVER_QUEUE_WINDOW", 5, 2, 1_000),
     topicRefreshMs: integer(env, "OBSERVER_TOPIC_REFRESH_MS", 3_000, 100, 3_600_000),
     previewBytes: integer(env, "OBSERVER_PREVIEW_BYTES", 1_024, 0, 1024 * 1024),
-    maxPendingBytes: integer(env, "OBSERVER_MAX_PENDING_BYTES", 8 * 1024 * 1024, 4096, 2 ** 32),
+    maxPendingBytes: integer(env, "OBSERVER_MAX_PENDING_BYTES", 2 * 1024 * 1024, 4096, 2 ** 32),
     maxOwnLag: integer(env, "OBSERVER_MAX_OWN_LAG", 10_000, 1, Number.MAX_SAFE_INTEGER),
   };
 }

@@ -15,7 +15,7 @@
  * | ERROR unknown_agent        | error               | config                              |
  * | ERROR cancelled            | info                | agent                               |
  * | message_malformed          | error               | validation                          |
- * | handoff_stuck              | error               | timeout                             |
+ * | handoff_stuck(s)           | error               | timeout                             |
  * | reply_orphaned             | warning             | handoff                             |
  * | message_duplicated         | info                | handoff                             |
  * | task_unconsumed            | critical            | config                              |
@@ -36,6 +36,7 @@ import type {
   DiffRecord,
   ErrorFold,
   ErrorRecord,
+  HandoffsStuckRecord,
   Position,
   Severity,
 } from "./record_format.ts";
@@ -72,6 +73,19 @@ const ERROR_KIND_CLASS: Record<string, [Severity, Category]> = {
 export function occurrenceOf(record: DiffRecord): Occurrence | undefined {
   switch (record.type) {
     case "message": {
+      if (record.unconsumed === true) {
+        return {
+          severity: "critical",
+          category: "config",
+          kind: "task_unconsumed",
+          message: `Task sent to queue "${record.topic}" that no consumer group member reads`,
+          agent: record.agent,
+          task_id: record.task_id,
+          conversation_id: record.conversation_id,
+          offset: { topic: record.topic, partition: record.partition, offset: record.offset },
+          seq: record.seq,
+        };
+      }
       if (record.msg_type !== "ERROR" || record.error === undefined) return undefined;
       const [severity, category] = ERROR_KIND_CLASS[record.error.kind] ?? ["error", "unknown"];
       return {
@@ -101,18 +115,7 @@ export function occurrenceOf(record: DiffRecord): Occurrence | undefined {
         seq: record.seq,
       };
     case "handoff_stuck":
-      return {
-        severity: "error",
-        category: "timeout",
-        kind: `stuck_${record.reason}`,
-        message: `Handoff from ${record.from} to ${record.to} unanswered after ${
-          Math.round(record.age_ms)
-        } ms`,
-        agent: record.to,
-        task_id: record.task_id,
-        conversation_id: record.conversation_id,
-        seq: record.seq,
-      };
+      return stuckOccurrence(record, record.seq);
     case "reply_orphaned":
       return {
         severity: "warning",
@@ -182,6 +185,23 @@ export function occurrenceOf(record: DiffRecord): Occurrence | undefined {
     default:
       return undefined;
   }
+}
+
+/** The occurrence of one stuck handoff (a `handoff_stuck` line, or one of a `handoffs_stuck`) */
+export function stuckOccurrence(
+  h: HandoffsStuckRecord["handoffs"][number],
+  seq: number,
+): Occurrence {
+  return {
+    severity: "error",
+    category: "timeout",
+    kind: `stuck_${h.reason}`,
+    message: `Handoff from ${h.from} to ${h.to} unanswered after ${Math.round(h.age_ms)} ms`,
+    agent: h.to,
+    task_id: h.task_id,
+    conversation_id: h.conversation_id,
+    seq,
+  };
 }
 
 function runtimeOccurrence(

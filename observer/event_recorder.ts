@@ -1,26 +1,57 @@
 /**
  * Appends records to the diff history and folds them into the state, in observation order: a
  * message, then the events derived from it, then the errors those stand for.
+ *
+ * Lines carry information, even under a flood:
+ * - a TASK is one line (its `message` record opens the handoff and says when its queue is unread);
+ * - errors are coalesced: the first occurrence of a fingerprint in a sync interval is written at
+ *   once; later ones in the same interval update a pending fold, written as one `error` line with
+ *   `occurrences` at the end of the interval (`flushFolds`), so `count` stays exact in the history;
+ * - more than STUCK_SINGLE handoffs stuck at one check are written STUCK_BATCH to a line
+ *   (`handoffs_stuck`);
+ * - a death names at most MAX_TASKS_IN_FLIGHT of the tasks it held, and counts the rest.
  */
 
 import type { KafkaRecord } from "./kafka_adapter.ts";
 import { messageBody } from "./message_record.ts";
-import type { DiffBody, DiffRecord, ProcessData } from "./record_format.ts";
+import type { Body, DiffBody, DiffRecord, ErrorRecord, ProcessData } from "./record_format.ts";
 import type { ObserverState } from "./observer_state.ts";
 import type { TimeMachineWriter } from "./time_machine_writer.ts";
-import { fingerprintOf, foldError, occurrenceOf } from "./error_folding.ts";
+import {
+  fingerprintOf,
+  foldError,
+  type Occurrence,
+  occurrenceOf,
+  stuckOccurrence,
+} from "./error_folding.ts";
 import type { RuntimeEvent } from "./runtime_event.ts";
 import { isDeath } from "./runtime_state.ts";
 
 /** A process's memory is recorded at most this often, unless it moves by a fifth */
 const RESOURCES_EVERY_MS = 30_000;
+/** Up to this many handoffs stuck at one check get a `handoff_stuck` line each */
+export const STUCK_SINGLE = 10;
+/** Handoffs per `handoffs_stuck` line */
+export const STUCK_BATCH = 500;
+/** Tasks named in a death's `tasks_in_flight` (the rest are counted) */
+export const MAX_TASKS_IN_FLIGHT = 100;
+
+type ErrorBody = Body<ErrorRecord>;
 
 export class EventRecorder {
   constructor(
     readonly writer: TimeMachineWriter<DiffBody>,
     readonly state: ObserverState,
     readonly options: { prefix: string; previewBytes: number; now?: () => Date },
-  ) {}
+  ) {
+    // Coalesced folds are durable in the same flush as the records they count
+    writer.beforeFlush(() => this.flushFolds());
+  }
+
+  /** Folds waiting for the end of the sync interval, by fingerprint */
+  readonly #pendingFolds = new Map<string, { body: ErrorBody; occurrences: number }>();
+  /** Fingerprints written once already in this sync interval */
+  readonly #writtenThisInterval = new Set<string>();
 
   #now(): Date {
     return this.options.now?.() ?? new Date();
@@ -31,12 +62,44 @@ export class EventRecorder {
     // The writer stamps the body with the header; the body's own type decides the record type.
     const record = this.writer.append(body) as DiffRecord;
     this.state.apply(record);
-    const occurrence = occurrenceOf(record);
-    if (occurrence !== undefined) {
-      const previous = this.state.errors.get(fingerprintOf(occurrence));
-      this.record(foldError(previous, occurrence, record.ts));
-    }
+    this.#occurred(record);
     return record;
+  }
+
+  /** Folds the error occurrences a record stands for (a `handoffs_stuck` line: one each) */
+  #occurred(record: DiffRecord): void {
+    if (record.type === "handoffs_stuck") {
+      for (const h of record.handoffs) this.#fold(stuckOccurrence(h, record.seq), record.ts);
+      return;
+    }
+    const o = occurrenceOf(record);
+    if (o !== undefined) this.#fold(o, record.ts);
+  }
+
+  /** Writes an occurrence's fold at once, or coalesces it when its fingerprint was just written */
+  #fold(o: Occurrence, at: string): void {
+    const fingerprint = fingerprintOf(o);
+    const pending = this.#pendingFolds.get(fingerprint);
+    const body = foldError(pending?.body ?? this.state.errors.get(fingerprint), o, at);
+    if (pending === undefined && !this.#writtenThisInterval.has(fingerprint)) {
+      this.#writtenThisInterval.add(fingerprint);
+      this.record(body);
+    } else {
+      this.#pendingFolds.set(fingerprint, { body, occurrences: (pending?.occurrences ?? 0) + 1 });
+    }
+  }
+
+  /** Writes the coalesced folds of this sync interval (called every interval and before a snapshot) */
+  flushFolds(): void {
+    const pending = [...this.#pendingFolds.values()];
+    this.#pendingFolds.clear();
+    this.#writtenThisInterval.clear();
+    for (const { body, occurrences } of pending) this.record({ ...body, occurrences });
+  }
+
+  /** Folds not written yet */
+  get pendingFolds(): number {
+    return this.#pendingFolds.size;
   }
 
   /** Records one Kafka record and everything derived from it */
@@ -47,14 +110,11 @@ export class EventRecorder {
       this.options.previewBytes,
       this.#now(),
     );
+    if (body.type === "message") this.state.annotate(body);
     const record = this.writer.append(body) as DiffRecord;
     const derived = record.type === "message" ? this.state.derive(record) : [];
     this.state.apply(record);
-    const occurrence = occurrenceOf(record);
-    if (occurrence !== undefined) {
-      const previous = this.state.errors.get(fingerprintOf(occurrence));
-      this.record(foldError(previous, occurrence, record.ts));
-    }
+    this.#occurred(record);
     for (const d of derived) this.record(d);
   }
 
@@ -93,13 +153,27 @@ export class EventRecorder {
           attempt: h.attempt,
         }))
       : [];
-    this.record({ type: "runtime_event", ...e, tasks_in_flight: inFlight });
+    const omitted = inFlight.length - MAX_TASKS_IN_FLIGHT;
+    this.record({
+      type: "runtime_event",
+      ...e,
+      tasks_in_flight: omitted > 0 ? inFlight.slice(0, MAX_TASKS_IN_FLIGHT) : inFlight,
+      ...(omitted > 0 ? { tasks_in_flight_omitted: omitted } : {}),
+    });
   }
 
   /** Records handoffs that became stuck, and held replies whose TASK did not come in time */
   checkStuck(): void {
     const now = this.#now();
-    for (const d of this.state.stuck(now)) this.record(d);
+    const stuck = this.state.stuck(now);
+    if (stuck.length <= STUCK_SINGLE) {
+      for (const d of stuck) this.record(d);
+    } else {
+      for (let i = 0; i < stuck.length; i += STUCK_BATCH) {
+        const handoffs = stuck.slice(i, i + STUCK_BATCH).map(({ type: _t, ...h }) => h);
+        this.record({ type: "handoffs_stuck", handoffs });
+      }
+    }
     for (const d of this.state.expiredReplies(now)) this.record(d);
   }
 }

@@ -625,7 +625,8 @@ Deno.test({
         });
         await bed.kit.send(bed.topic("researcher"), [{ value: encodeEnvelope(task) }]);
         await waitFor(
-          async () => (await bed.diff()).some((r) => r.type === "handoff_started"),
+          async () =>
+            (await bed.diff()).some((r) => r.type === "message" && r.handoff === "started"),
           20_000,
           "the handoff",
         );

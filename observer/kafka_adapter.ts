@@ -190,8 +190,8 @@ export class KafkaAdapter implements ObserverKafka, KafkaTestKit {
       heartbeatInterval: Math.max(500, Math.floor(session / 10)),
       allowAutoTopicCreation: false,
       maxWaitTimeInMs: 100,
-      maxBytes: 16 * 1024 * 1024,
-      maxBytesPerPartition: 4 * 1024 * 1024,
+      maxBytes: 4 * 1024 * 1024,
+      maxBytesPerPartition: 1024 * 1024,
       retry: { initialRetryTime: 300, retries: 10, restartOnFailure: () => Promise.resolve(true) },
     });
     this.#consumers.add(consumer);

@@ -17,7 +17,7 @@ Watches every agent queue ($KAFKA_TOPIC_PREFIX*, default agent-queue-*) without 
 keeps the time machine in $TELEMETRY_DATA_DIR (default ./telemetry_data):
 diff_time_machine.jsonl (events) and state_time_machine.jsonl (snapshots).
 Serves the read-only API on $OBSERVER_HOST:$OBSERVER_PORT (default 127.0.0.1:8080).
-Settings are environment variables: see observer/README_SECTION.md.`;
+Settings are environment variables: see README.md, "Environment variables".`;
 
 function log(level: "info" | "warn" | "error", msg: string, fields: Record<string, unknown> = {}) {
   console.error(
@@ -43,7 +43,7 @@ async function main(argv: string[]): Promise<number> {
   let runtime;
   try {
     config = loadConfig();
-    runtime = runtimeSourceFromEnv(Deno.env, log);
+    runtime = await runtimeSourceFromEnv(Deno.env, log);
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`error: ${err.message}`);

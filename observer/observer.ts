@@ -5,7 +5,7 @@
  * reflects are durable, so `diff_seq` never points past the diff file.
  */
 
-import type { ObserverConfig } from "./config.ts";
+import { type ObserverConfig, retentionOf } from "./config.ts";
 import { EventRecorder } from "./event_recorder.ts";
 import type { ObserverKafka } from "./kafka_adapter.ts";
 import { QueueHealth } from "./queue_health.ts";
@@ -17,7 +17,7 @@ import {
   STATE_FILE_BASE,
 } from "./record_format.ts";
 import { resumeState } from "./resume_point.ts";
-import { type Stamped, TimeMachineWriter } from "./time_machine_writer.ts";
+import { type SegmentDeleted, type Stamped, TimeMachineWriter } from "./time_machine_writer.ts";
 import { Watcher } from "./watcher.ts";
 import type { RuntimeSource } from "./runtime_event.ts";
 
@@ -98,11 +98,28 @@ export class Observer {
     };
     // The writer's header callback needs the state, which needs the writer's last seq: late bind.
     const late: { recorder?: EventRecorder } = {};
+    // Retention's deletions are recorded in the diff history (once the recorder exists)
+    const deleted = (history: "diff" | "state", retainBytes: number) => (d: SegmentDeleted) => {
+      if (d.error !== undefined) {
+        log("warn", "retention cannot delete a segment", { history, file: d.file, error: d.error });
+        return;
+      }
+      late.recorder?.record({
+        type: "segment_deleted",
+        history,
+        file: d.file,
+        bytes: d.bytes,
+        last_seq: d.lastSeq,
+        retain_bytes: retainBytes,
+      });
+    };
+    const diffRetention = retentionOf(config, "diff");
+    const stateRetention = retentionOf(config, "state");
     const diff = await TimeMachineWriter.open<DiffBody>({
       dir: config.dataDir,
       base: DIFF_FILE_BASE,
-      segmentBytes: config.segmentBytes,
-      retainSegments: config.retainSegments,
+      ...diffRetention,
+      onSegmentDeleted: deleted("diff", diffRetention.retainBytes),
       syncIntervalMs: config.syncIntervalMs,
       segmentHeader: (segment) => ({
         type: "segment_started",
@@ -113,8 +130,8 @@ export class Observer {
     const stateFile = await TimeMachineWriter.open<SnapshotBody>({
       dir: config.dataDir,
       base: STATE_FILE_BASE,
-      segmentBytes: config.segmentBytes,
-      retainSegments: config.retainSegments,
+      ...stateRetention,
+      onSegmentDeleted: deleted("state", stateRetention.retainBytes),
       syncIntervalMs: config.syncIntervalMs,
     });
     const resumed = await resumeState(config.dataDir, diff.lastSeq, stateOptions);

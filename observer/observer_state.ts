@@ -8,10 +8,13 @@
  *
  * Derivation rules:
  * - a `message` whose `message_id` was seen before -> `message_duplicated` (and nothing else);
- * - `TASK` attempt 1 -> `handoff_started`; attempt > 1 -> `handoff_retried` (the previous attempt
+ * - `TASK` attempt 1 -> its `message` record carries `handoff: "started"` (`annotate`, before it
+ *   is appended: one line per TASK) and opens the handoff; attempt > 1 -> `handoff_retried` (the
+ *   previous attempt
  *   of the same task to the same agent is closed, and kept aside as superseded: a late reply to it
  *   still yields its `handoff_completed`/`handoff_failed`, so a slow agent shows as slow);
- * - `TASK` to a queue whose group was last sampled with no members -> `task_unconsumed`;
+ * - `TASK` to a queue whose group was last sampled with no members -> `unconsumed: true` on its
+ *   `message` record;
  * - `TASK`s of one conversation going both a->b and b->a, LOOP_TASKS or more in all ->
  *   `handoff_loop` (once per conversation);
  * - `RESULT`/`ERROR` answering an open handoff -> `handoff_completed`/`handoff_failed` with the
@@ -33,15 +36,19 @@
  *   `handoff_stuck` (`slower_than_normal`). Reported once; a late answer still completes it.
  *
  * Memory is bounded: open handoffs, recent ids, conversations and folded errors are capped, the
- * oldest dropped first.
+ * oldest dropped first, and what was dropped is counted (`dropped`). A snapshot is bounded too
+ * (`SNAPSHOT_CAPS`): past a cap a list keeps its oldest open handoffs or newest entries, and says
+ * how many it left out (`omitted`); the open handoffs per agent stay counted in full.
  */
 
-import { agentOfTopic, groupFor } from "@mat/agents/protocol";
+import { agentOfTopic } from "@mat/agents/protocol";
 import { RuntimeState } from "./runtime_state.ts";
 import type {
+  Body,
   DiffBody,
   DiffRecord,
   ErrorFold,
+  HandoffStuckRecord,
   MessageRecord,
   ObserverStateData,
   Position,
@@ -53,7 +60,7 @@ export const DEFAULT_ORPHAN_GRACE_MS = 5_000;
 export const LIMITS = {
   /** Replies held for their TASK at once; beyond it a reply is orphaned at once */
   heldReplies: 10_000,
-  openHandoffs: 50_000,
+  openHandoffs: 20_000,
   recentMessageIds: 4_096,
   recentClosedTasks: 4_096,
   conversations: 2_000,
@@ -67,6 +74,21 @@ type HandoffData = ObserverStateData["handoffs_open"][number];
 type UsageData = ObserverStateData["usage"][number];
 type ConversationData = ObserverStateData["conversations"][number];
 type HeldReplyData = NonNullable<ObserverStateData["pending_replies"]>[number];
+type MessageBody = Omit<MessageRecord, "schema_version" | "seq" | "ts">;
+
+/**
+ * What one snapshot keeps of each list (see the module comment): a snapshot stays under 256 KB
+ * whatever the backlog (about 330 bytes per open handoff, 500 per error fold)
+ */
+export const SNAPSHOT_CAPS = {
+  handoffs_open: 200,
+  errors: 100,
+  recent_message_ids: 256,
+  recent_closed_tasks: 256,
+  conversations: 100,
+  pending_replies: 100,
+  superseded_handoffs: 100,
+};
 
 export interface StateOptions {
   prefix: string;
@@ -81,15 +103,24 @@ export interface StateOptions {
  * oldest entries are dropped down to `cap` in one pass: trimming on every insert costs an
  * iterator per message (a tenth of the observer's time when measured).
  */
-function touch<K, V>(map: Map<K, V>, key: K, value: V, cap: number): void {
+function touch<K, V>(map: Map<K, V>, key: K, value: V, cap: number): number {
   if (map.has(key)) map.delete(key);
   map.set(key, value);
-  if (map.size <= cap + (cap >> 3)) return;
-  let excess = map.size - cap;
+  if (map.size <= cap + (cap >> 3)) return 0;
+  const excess = map.size - cap;
+  let left = excess;
   for (const oldest of map.keys()) {
-    if (excess-- <= 0) break;
+    if (left-- <= 0) break;
     map.delete(oldest);
   }
+  return excess;
+}
+
+/** The first `n` values of a list, or the last `n` with `newest` */
+function capped<T>(values: Iterable<T>, n: number, newest = false): { kept: T[]; omitted: number } {
+  const all = [...values];
+  if (all.length <= n) return { kept: all, omitted: 0 };
+  return { kept: newest ? all.slice(-n) : all.slice(0, n), omitted: all.length - n };
 }
 
 /** Whether Kafka offset `a` < `b` (decimal strings without leading zeros; no BigInt needed) */
@@ -97,8 +128,9 @@ function offsetBelow(a: string, b: string): boolean {
   return a.length !== b.length ? a.length < b.length : a < b;
 }
 
-function bump(counts: Record<string, number>, key: string): void {
-  counts[key] = (counts[key] ?? 0) + 1;
+/** Adds to a count keyed by data (an own property: `constructor` is a key like any other) */
+function bump(counts: Record<string, number>, key: string, n = 1): void {
+  counts[key] = (Object.hasOwn(counts, key) ? counts[key] ?? 0 : 0) + n;
 }
 
 function orphaned(reply: HeldReplyData): DiffBody {
@@ -160,6 +192,13 @@ export class ObserverState {
   /** Indexes over `handoffs` (not state of their own): open handoffs per agent, and per task */
   readonly #openByAgent = new Map<string, number>();
   readonly #openByTask = new Map<string, Set<string>>();
+  /**
+   * Open handoffs per agent that a cut snapshot left out: counted in `in_flight` until a reply
+   * to a handoff this state does not know comes from that agent
+   */
+  readonly #omittedByAgent = new Map<string, number>();
+  /** Entries the bounded structures dropped, per structure (part of the state: in snapshots) */
+  readonly dropped = new Map<string, number>();
 
   constructor(options: StateOptions, data?: ObserverStateData) {
     this.options = options;
@@ -180,6 +219,15 @@ export class ObserverState {
     for (const c of data.conversations) this.conversations.set(c.conversation_id, c);
     for (const h of data.pending_replies ?? []) this.heldReplies.set(h.in_reply_to, h);
     for (const h of data.superseded_handoffs ?? []) this.superseded.set(h.task_message_id, h);
+    for (const [k, v] of Object.entries(data.dropped ?? {})) this.dropped.set(k, v);
+    for (const [agent, n] of Object.entries(data.open_by_agent ?? {})) {
+      const missing = n - this.#inFlight(agent);
+      if (missing > 0) this.#omittedByAgent.set(agent, missing);
+    }
+  }
+
+  #drop(structure: string, n: number): void {
+    if (n > 0) this.dropped.set(structure, (this.dropped.get(structure) ?? 0) + n);
   }
 
   get orphanGraceMs(): number {
@@ -195,10 +243,18 @@ export class ObserverState {
     const ids = this.#openByTask.get(key) ?? new Set<string>();
     ids.add(h.task_message_id);
     this.#openByTask.set(key, ids);
-    while (this.handoffs.size > LIMITS.openHandoffs) {
-      const oldest = this.handoffs.keys().next();
-      if (oldest.done) break;
-      this.#dropHandoff(oldest.value);
+    // Past the cap plus an eighth, the oldest go in one pass (one at a time, each lookup of the
+    // oldest would walk the deleted entries at the map's head)
+    const cap = LIMITS.openHandoffs;
+    if (this.handoffs.size > cap + (cap >> 3)) {
+      const oldest: string[] = [];
+      let excess = this.handoffs.size - cap;
+      for (const id of this.handoffs.keys()) {
+        if (excess-- <= 0) break;
+        oldest.push(id);
+      }
+      for (const id of oldest) this.#dropHandoff(id);
+      this.#drop("handoffs_open", oldest.length);
     }
   }
 
@@ -258,6 +314,23 @@ export class ObserverState {
           target.tasks_received++;
           if (r.attempt === 1) this.#countEdge(r);
         }
+        if (r.handoff === "started") {
+          const h: HandoffData = {
+            task_message_id: r.message_id,
+            task_id: r.task_id,
+            conversation_id: r.conversation_id,
+            from: r.source,
+            to: r.target,
+            attempt: r.attempt,
+            created_at: r.created_at,
+            observed_at: r.ts,
+            started_seq: r.seq,
+            stuck: false,
+          };
+          if (r.deadline !== undefined) h.deadline = r.deadline;
+          this.#openHandoff(h);
+          target.in_flight = this.#inFlight(r.target);
+        }
         if (r.usage !== undefined) {
           const key = `${r.source}|${r.usage.model}`;
           const u = this.usage.get(key) ?? {
@@ -290,7 +363,7 @@ export class ObserverState {
           if (previous !== undefined) {
             touch(this.superseded, previous.task_message_id, previous, LIMITS.recentClosedTasks);
           }
-          this.#close(r.previous_message_id);
+          this.#close(r.previous_message_id, r.to);
         }
         const h: HandoffData = {
           task_message_id: r.task_message_id,
@@ -312,7 +385,7 @@ export class ObserverState {
       }
       case "handoff_completed":
       case "handoff_failed": {
-        this.#close(r.task_message_id);
+        this.#close(r.task_message_id, r.to);
         this.heldReplies.delete(r.task_message_id);
         this.superseded.delete(r.task_message_id);
         const a = this.#agent(r.to);
@@ -323,12 +396,12 @@ export class ObserverState {
         a.in_flight = this.#inFlight(r.to);
         break;
       }
-      case "handoff_stuck": {
-        const h = this.handoffs.get(r.task_message_id);
-        if (h !== undefined) h.stuck = true;
-        this.#agent(r.to).tasks_stuck++;
+      case "handoff_stuck":
+        this.#markStuck(r);
         break;
-      }
+      case "handoffs_stuck":
+        for (const h of r.handoffs) this.#markStuck(h);
+        break;
       case "handoff_loop": {
         const c = this.conversations.get(r.conversation_id);
         if (c !== undefined) c.loop_reported = true;
@@ -354,11 +427,12 @@ export class ObserverState {
         break;
       }
       case "error": {
-        const { type: _t, schema_version: _v, seq: _s, ts: _ts, ...fold } = r;
-        touch(this.errors, r.fingerprint, fold, LIMITS.errors);
-        bump(this.errorCounts.by_severity, r.severity);
-        bump(this.errorCounts.by_category, r.category);
-        bump(this.errorCounts.by_agent, r.agent ?? "unknown");
+        const { type: _t, schema_version: _v, seq: _s, ts: _ts, occurrences, ...fold } = r;
+        this.#drop("errors", touch(this.errors, r.fingerprint, fold, LIMITS.errors));
+        const n = occurrences ?? 1;
+        bump(this.errorCounts.by_severity, r.severity, n);
+        bump(this.errorCounts.by_category, r.category, n);
+        bump(this.errorCounts.by_agent, r.agent ?? "unknown", n);
         break;
       }
       case "topic_reset":
@@ -380,28 +454,57 @@ export class ObserverState {
       case "message_duplicated":
       case "task_unconsumed":
       case "queue_status_changed":
+      case "segment_deleted":
         break;
     }
   }
 
   #inFlight(agent: string): number {
-    return this.#openByAgent.get(agent) ?? 0;
+    return (this.#openByAgent.get(agent) ?? 0) + (this.#omittedByAgent.get(agent) ?? 0);
   }
 
-  #close(taskMessageId: string): void {
+  #close(taskMessageId: string, agent: string): void {
     if (this.#dropHandoff(taskMessageId)) {
       touch(this.recentClosed, taskMessageId, true, LIMITS.recentClosedTasks);
+      return;
     }
+    // Not known here: one of the handoffs a cut snapshot left out, if any are
+    const omitted = this.#omittedByAgent.get(agent);
+    if (omitted !== undefined) {
+      if (omitted > 1) this.#omittedByAgent.set(agent, omitted - 1);
+      else this.#omittedByAgent.delete(agent);
+    }
+  }
+
+  #markStuck(s: { task_message_id: string; to: string }): void {
+    const h = this.handoffs.get(s.task_message_id);
+    if (h !== undefined) h.stuck = true;
+    this.#agent(s.to).tasks_stuck++;
   }
 
   #countEdge(r: MessageRecord): void {
     const c = this.conversations.get(r.conversation_id) ??
       { conversation_id: r.conversation_id, edges: {}, loop_reported: false };
     bump(c.edges, `${r.source}>${r.target}`);
-    touch(this.conversations, r.conversation_id, c, LIMITS.conversations);
+    this.#drop(
+      "conversations",
+      touch(this.conversations, r.conversation_id, c, LIMITS.conversations),
+    );
   }
 
-  /** Derived events for a `message` record not yet applied */
+  /**
+   * Marks a `message` body before it is appended: a first delivery of a TASK (attempt 1) opens
+   * its handoff (`handoff: "started"`), and a TASK to a queue nobody reads is `unconsumed`
+   */
+  annotate(body: MessageBody): void {
+    if (body.msg_type !== "TASK" || this.recentIds.has(body.message_id)) return;
+    if (body.attempt === 1) body.handoff = "started";
+    const agent = agentOfTopic(body.topic, this.options.prefix);
+    const queue = agent === undefined ? undefined : this.queues.get(agent);
+    if (queue !== undefined && queue.members === 0) body.unconsumed = true;
+  }
+
+  /** Derived events for a `message` record (annotated, appended) not yet applied */
   derive(r: MessageRecord): DiffBody[] {
     const out: DiffBody[] = [];
     const firstSeq = this.recentIds.get(r.message_id);
@@ -457,14 +560,6 @@ export class ObserverState {
           created_at: r.created_at,
           ...(r.deadline === undefined ? {} : { deadline: r.deadline }),
         });
-      } else {
-        out.push({
-          type: "handoff_started",
-          task_message_id: r.message_id,
-          ...handoff,
-          created_at: r.created_at,
-          ...(r.deadline === undefined ? {} : { deadline: r.deadline }),
-        });
       }
       const held = this.heldReplies.get(r.message_id);
       if (held !== undefined) {
@@ -480,18 +575,6 @@ export class ObserverState {
           },
           held,
         ));
-      }
-      const agent = agentOfTopic(r.topic, this.options.prefix);
-      const queue = agent === undefined ? undefined : this.queues.get(agent);
-      if (agent !== undefined && queue !== undefined && queue.members === 0) {
-        out.push({
-          type: "task_unconsumed",
-          topic: r.topic,
-          agent,
-          group: groupFor(agent, this.options.prefix),
-          task_message_id: r.message_id,
-          message_seq: r.seq,
-        });
       }
       const c = this.conversations.get(r.conversation_id);
       if (r.attempt === 1 && c !== undefined && !c.loop_reported) {
@@ -583,8 +666,8 @@ export class ObserverState {
   }
 
   /** `handoff_stuck` events for open handoffs that just became stuck */
-  stuck(now: Date): DiffBody[] {
-    const out: DiffBody[] = [];
+  stuck(now: Date): Body<HandoffStuckRecord>[] {
+    const out: Body<HandoffStuckRecord>[] = [];
     const t = now.getTime();
     const limits = new Map<string, number>();
     for (const h of this.handoffs.values()) {
@@ -624,25 +707,46 @@ export class ObserverState {
     return out;
   }
 
-  /** The whole state as plain JSON (what a snapshot holds) */
-  toData(): ObserverStateData {
-    return structuredClone({
+  /**
+   * The state as plain JSON: what a snapshot holds. Each list is cut to `caps` (the snapshot's,
+   * by default; `Infinity` for all of it), and what was left out is counted in `omitted`.
+   */
+  toData(caps: Record<keyof typeof SNAPSHOT_CAPS, number> = SNAPSHOT_CAPS): ObserverStateData {
+    const omitted: Record<string, number> = {};
+    const cut = <T>(name: keyof typeof SNAPSHOT_CAPS, values: Iterable<T>, newest = true) => {
+      const { kept, omitted: n } = capped(values, caps[name], newest);
+      if (n > 0) omitted[name] = n;
+      return kept;
+    };
+    const openByAgent: Record<string, number> = {};
+    for (const agent of new Set([...this.#openByAgent.keys(), ...this.#omittedByAgent.keys()])) {
+      openByAgent[agent] = this.#inFlight(agent);
+    }
+    const data: ObserverStateData = {
       messages_seen: this.messagesSeen,
       malformed_seen: this.malformedSeen,
       events_by_type: this.eventsByType,
       positions: [...this.positions.values()],
       agents: [...this.agents.values()],
       queues: [...this.queues.values()],
-      handoffs_open: [...this.handoffs.values()],
-      errors: [...this.errors.values()],
+      // The oldest open handoffs: the ones stuck first
+      handoffs_open: cut("handoffs_open", this.handoffs.values(), false),
+      errors: cut("errors", this.errors.values()),
       error_counts: this.errorCounts,
       usage: [...this.usage.values()],
-      recent_message_ids: [...this.recentIds].map(([message_id, seq]) => ({ message_id, seq })),
-      recent_closed_tasks: [...this.recentClosed.keys()],
-      conversations: [...this.conversations.values()],
-      pending_replies: [...this.heldReplies.values()],
-      superseded_handoffs: [...this.superseded.values()],
+      recent_message_ids: cut(
+        "recent_message_ids",
+        [...this.recentIds].map(([message_id, seq]) => ({ message_id, seq })),
+      ),
+      recent_closed_tasks: cut("recent_closed_tasks", this.recentClosed.keys()),
+      conversations: cut("conversations", this.conversations.values()),
+      pending_replies: cut("pending_replies", this.heldReplies.values()),
+      superseded_handoffs: cut("superseded_handoffs", this.superseded.values()),
       processes: this.runtime.toData(),
-    });
+      open_by_agent: openByAgent,
+    };
+    if (Object.keys(omitted).length > 0) data.omitted = omitted;
+    if (this.dropped.size > 0) data.dropped = Object.fromEntries(this.dropped);
+    return structuredClone(data);
   }
 }

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { createEnvelope, encodeEnvelope, type Envelope, replyTo } from "@mat/agents";
 import { EventRecorder } from "./event_recorder.ts";
 import type { KafkaRecord } from "./kafka_adapter.ts";
-import { ObserverState, type StateOptions } from "./observer_state.ts";
+import { LIMITS, ObserverState, SNAPSHOT_CAPS, type StateOptions } from "./observer_state.ts";
+import { STUCK_BATCH } from "./event_recorder.ts";
 import {
   type DiffBody,
   type DiffRecord,
@@ -29,7 +30,7 @@ async function bed(state = new ObserverState(OPTIONS)) {
     dir,
     base: "diff",
     segmentBytes: 1 << 20,
-    retainSegments: 10,
+    retainBytes: 2 ** 40,
     syncIntervalMs: 60_000,
     now: () => clock.now,
   });
@@ -83,8 +84,11 @@ async function bed(state = new ObserverState(OPTIONS)) {
   };
 }
 
+/** The events, a TASK's `message` that opens its handoff named `handoff_started` */
 function types(records: DiffRecord[]): string[] {
-  return records.map((r) => r.type).filter((t) => t !== "segment_started" && t !== "message");
+  return records
+    .map((r) => r.type === "message" && r.handoff === "started" ? "handoff_started" : r.type)
+    .filter((t) => t !== "segment_started" && t !== "message");
 }
 
 function task(taskId: string): Envelope {
@@ -315,6 +319,138 @@ Deno.test("a local restart yields both its events once, even when the file is re
       [],
       "a local restart is a start: its death was the exit before it",
     );
+  } finally {
+    await b.close();
+  }
+});
+
+/** A sample of the researcher's queue with no member: its tasks are unconsumed from now on */
+function unreadQueue(): DiffBody {
+  return {
+    type: "queue_sample",
+    agent: "researcher",
+    topic: `${PREFIX}researcher`,
+    group: "agent-researcher",
+    group_state: "Empty",
+    members: [],
+    partitions: [{ partition: 0, high: "0", committed: null, lag: 0 }],
+    lag: 0,
+    status: "OK",
+    status_reason: "no lag",
+  };
+}
+
+function flood(n: number, deadline: Date): Envelope[] {
+  return Array.from({ length: n }, (_, i) =>
+    createEnvelope({
+      type: "TASK",
+      source: "orchestrator",
+      target: "researcher",
+      conversation_id: `c-${i}`,
+      task_id: `t-${i}`,
+      deadline,
+    }));
+}
+
+Deno.test("a flood of tasks to an unread queue is a line per task, its error count exact", async () => {
+  const b = await bed();
+  try {
+    b.recorder.record(unreadQueue());
+    const n = 3_000;
+    b.see(...flood(n, new Date(b.clock.now.getTime() + 10_000)));
+    b.advance(11_000);
+    b.recorder.checkStuck();
+    const records = await b.records();
+    const messages = records.filter((r) => r.type === "message");
+    assert.equal(messages.length, n);
+    assert.ok(
+      messages.every((m) => m.type === "message" && m.handoff === "started" && m.unconsumed),
+    );
+    assert.ok(records.length <= n * 1.01, `${records.length} lines for ${n} tasks`);
+    // Every occurrence counted once: the fold's running count, and the lines' occurrences
+    const unconsumed = records.filter((r) => r.type === "error" && r.kind === "task_unconsumed");
+    const occurrences = unconsumed.reduce(
+      (sum, r) => sum + (r.type === "error" ? r.occurrences ?? 1 : 0),
+      0,
+    );
+    assert.equal(occurrences, n);
+    const lastFold = unconsumed.at(-1);
+    assert.equal(lastFold?.type === "error" ? lastFold.count : undefined, n);
+    // All stuck at one check: a few batch lines, each handoff in exactly one
+    const batches = records.filter((r) => r.type === "handoffs_stuck");
+    const stuck = batches.flatMap((r) => r.type === "handoffs_stuck" ? r.handoffs : []);
+    assert.equal(batches.length, Math.ceil(n / STUCK_BATCH));
+    assert.equal(new Set(stuck.map((h) => h.task_message_id)).size, n);
+    assert.equal(b.state.agents.get("researcher")?.tasks_stuck, n);
+    assert.equal(b.state.errorCounts.by_category["config"], n);
+    // A replay of the lines folds to the same state
+    const replayed = new ObserverState(OPTIONS);
+    for (const r of records) replayed.apply(r);
+    assert.deepEqual(replayed.toData(), b.state.toData());
+  } finally {
+    await b.close();
+  }
+});
+
+Deno.test("a snapshot stays small under a flood and counts what it left out", async () => {
+  const b = await bed();
+  try {
+    const n = 5_000;
+    b.see(...flood(n, new Date(b.clock.now.getTime() + 60_000)));
+    const data = b.state.toData();
+    const bytes = JSON.stringify(data).length;
+    assert.ok(bytes < 256 * 1024, `snapshot of ${bytes} bytes`);
+    assert.equal(data.handoffs_open.length, SNAPSHOT_CAPS.handoffs_open);
+    assert.equal(data.omitted?.["handoffs_open"], n - SNAPSHOT_CAPS.handoffs_open);
+    assert.equal(data.open_by_agent?.["researcher"], n);
+    // Restored from it, the agent still has every task in flight; answers to tasks the snapshot
+    // left out bring the count down
+    const snapshot = validateSnapshot({
+      schema_version: 1,
+      seq: 1,
+      ts: new Date().toISOString(),
+      type: "snapshot",
+      diff_seq: 1,
+      state: data,
+    });
+    assert.ok(snapshot.ok, snapshot.ok ? "" : snapshot.reason);
+    const restored = new ObserverState(OPTIONS, structuredClone(data));
+    assert.equal(restored.toData().open_by_agent?.["researcher"], n);
+    const last = b.state.handoffs.get([...b.state.handoffs.keys()].at(-1) ?? "");
+    assert.ok(last !== undefined && !restored.handoffs.has(last.task_message_id));
+    restored.apply({
+      schema_version: 1,
+      seq: 99_999,
+      ts: new Date().toISOString(),
+      type: "handoff_completed",
+      task_message_id: last.task_message_id,
+      task_id: last.task_id,
+      conversation_id: last.conversation_id,
+      from: last.from,
+      to: last.to,
+      attempt: 1,
+      reply_message_id: "r",
+      latency_ms: 5,
+      message_seq: 99_998,
+    });
+    assert.equal(restored.agents.get("researcher")?.in_flight, n - 1);
+  } finally {
+    await b.close();
+  }
+});
+
+Deno.test("open handoffs past their cap are dropped oldest first, and counted", async () => {
+  const b = await bed();
+  try {
+    const n = LIMITS.openHandoffs + (LIMITS.openHandoffs >> 3) + 1;
+    const tasks = flood(n, new Date(b.clock.now.getTime() + 60_000));
+    b.see(...tasks);
+    const dropped = b.state.dropped.get("handoffs_open") ?? 0;
+    assert.equal(b.state.handoffs.size + dropped, n);
+    assert.ok(dropped > 0);
+    assert.ok(!b.state.handoffs.has(tasks[0]?.message_id ?? ""), "the oldest went first");
+    assert.ok(b.state.handoffs.has(tasks.at(-1)?.message_id ?? ""), "the newest stays");
+    assert.equal(b.state.toData().dropped?.["handoffs_open"], dropped);
   } finally {
     await b.close();
   }

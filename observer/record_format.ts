@@ -17,20 +17,27 @@
  * | `message`              | every valid envelope seen, with its Kafka coordinates                |
  * | `message_malformed`    | a record that is not JSON or not a valid envelope, with the reason   |
  * | `message_duplicated`   | a `message_id` seen a second time (delivered twice)                  |
- * | `handoff_started`      | a `TASK`                                                             |
+ * | `handoff_started`      | a `TASK` (older histories; now the TASK's `message` has `handoff`)   |
  * | `handoff_retried`      | a `TASK` with `attempt` > 1 for a task already seen                  |
  * | `handoff_completed`    | the `RESULT` answering a seen `TASK`, with its latency               |
  * | `handoff_failed`       | the `ERROR` answering a seen `TASK`                                  |
  * | `handoff_stuck`        | no answer by the deadline, or long past what is normal for the agent |
+ * | `handoffs_stuck`       | many handoffs stuck at one check (a flood): up to 500 per record     |
  * | `reply_held`           | a `RESULT`/`ERROR` seen before its `TASK`, held ORPHAN_GRACE_MS      |
  * | `reply_orphaned`       | a `RESULT`/`ERROR` whose `TASK` was never seen (after the hold)      |
- * | `task_unconsumed`      | a `TASK` sent to a queue whose consumer group has no members         |
+ * | `task_unconsumed`      | (older histories; now the TASK's `message` has `unconsumed: true`)   |
  * | `handoff_loop`         | tasks bouncing between two agents in one conversation                |
  * | `queue_sample`         | one poll of an agent's queue and consumer group (lag, members...)    |
  * | `queue_status_changed` | the Burrow-style status of a group changed                           |
  * | `error`                | a structured error occurrence, folded by fingerprint (with count)    |
  * | `topic_reset`          | a partition's offsets went back (topic deleted and recreated)        |
  * | `runtime_event`        | a pod or process change (runtime source), with the tasks it held    |
+ * | `segment_deleted`      | retention deleted the oldest segment of a history (bytes, last seq)  |
+ *
+ * A `TASK` costs one line: its `message` record carries `handoff: "started"` (attempt 1: the
+ * message itself opens the handoff) and `unconsumed: true` when its queue had no reader. An
+ * `error` record folds `occurrences` occurrences (1 unless several of one fingerprint came within
+ * one sync interval: they are coalesced into one line; `count` is the fold's running total).
  *
  * Only `message` and `message_malformed` carry Kafka coordinates that move the observer's position.
  */
@@ -214,6 +221,10 @@ const shapes = {
     payload_preview: str,
     payload_truncated: bool,
     redactions: nat,
+    /** A TASK (attempt 1, first delivery): the message opens its handoff */
+    handoff: optional(literal("started")),
+    /** A TASK to a queue whose consumer group had no members when it was seen */
+    unconsumed: optional(bool),
   },
   message_malformed: {
     ...header,
@@ -281,6 +292,17 @@ const shapes = {
     age_ms: num,
     limit_ms: num,
   },
+  /** Many handoffs found stuck at one check, in one line (at most STUCK_BATCH of them) */
+  handoffs_stuck: {
+    ...header,
+    type: literal("handoffs_stuck"),
+    handoffs: array(object({
+      ...handoffFields,
+      reason: literal("deadline_passed", "slower_than_normal"),
+      age_ms: num,
+      limit_ms: num,
+    })),
+  },
   reply_orphaned: {
     ...header,
     type: literal("reply_orphaned"),
@@ -345,6 +367,8 @@ const shapes = {
     ...header,
     type: literal("error"),
     ...errorFoldShape,
+    /** Occurrences this line stands for (absent: 1) */
+    occurrences: optional(nat),
   },
   runtime_event: {
     ...header,
@@ -365,6 +389,8 @@ const shapes = {
     memory_bytes: optional(num),
     /** On `exited`, `restarted`, `evicted`, `deleted`: the agent's open handoffs at that moment */
     tasks_in_flight: array(object(lostTaskShape)),
+    /** Open handoffs past the cap of `tasks_in_flight` (absent: none) */
+    tasks_in_flight_omitted: optional(nat),
   },
   topic_reset: {
     ...header,
@@ -373,6 +399,17 @@ const shapes = {
     partition: nat,
     previous_offset: str,
     reason: str,
+  },
+  /** Retention deleted a closed segment of a history (OBSERVER_RETAIN_BYTES) */
+  segment_deleted: {
+    ...header,
+    type: literal("segment_deleted"),
+    history: literal("diff", "state"),
+    file: str,
+    bytes: nat,
+    /** The last seq the deleted segment held, when it could be read */
+    last_seq: nullable(nat),
+    retain_bytes: nat,
   },
 } as const;
 
@@ -450,6 +487,15 @@ export const stateShape = {
   processes: optional(array(object(processShape))),
   /** Attempts closed by a retry, whose late reply still completes them (absent in older ones) */
   superseded_handoffs: optional(array(object(openHandoffShape))),
+  /**
+   * Entries a snapshot left out to stay small, per list (`handoffs_open`, `conversations`...):
+   * the observer holds them in memory, a replay from this snapshot does not
+   */
+  omitted: optional(dict(nat)),
+  /** Entries the observer's bounded structures dropped since it started, per structure */
+  dropped: optional(dict(nat)),
+  /** Open handoffs per agent, all of them (the list above may be cut) */
+  open_by_agent: optional(dict(nat)),
 };
 export type ObserverStateData = Infer<typeof stateShape>;
 export type ErrorFold = Infer<typeof errorFoldShape>;
@@ -480,6 +526,8 @@ export type QueueSampleRecord = Infer<typeof shapes.queue_sample>;
 export type QueueStatusChangedRecord = Infer<typeof shapes.queue_status_changed>;
 export type ErrorRecord = Infer<typeof shapes.error>;
 export type TopicResetRecord = Infer<typeof shapes.topic_reset>;
+export type HandoffsStuckRecord = Infer<typeof shapes.handoffs_stuck>;
+export type SegmentDeletedRecord = Infer<typeof shapes.segment_deleted>;
 export type RuntimeEventRecord = Infer<typeof shapes.runtime_event>;
 export type SnapshotRecord = Infer<typeof snapshotShape>;
 
@@ -502,7 +550,9 @@ export type DiffRecord =
   | QueueStatusChangedRecord
   | ErrorRecord
   | TopicResetRecord
-  | RuntimeEventRecord;
+  | RuntimeEventRecord
+  | HandoffsStuckRecord
+  | SegmentDeletedRecord;
 
 export type DiffRecordType = DiffRecord["type"];
 export const DIFF_RECORD_TYPES = Object.keys(shapes) as readonly string[];
@@ -553,6 +603,8 @@ export const validateQueueStatusChanged = validator(object(shapes.queue_status_c
 export const validateError = validator(object(shapes.error));
 export const validateTopicReset = validator(object(shapes.topic_reset));
 export const validateRuntimeEvent = validator(object(shapes.runtime_event));
+export const validateHandoffsStuck = validator(object(shapes.handoffs_stuck));
+export const validateSegmentDeleted = validator(object(shapes.segment_deleted));
 export const validateSnapshot = validator(object(snapshotShape));
 
 const diffValidators: Record<DiffRecordType, (value: unknown) => RecordParse<DiffRecord>> = {
@@ -575,6 +627,8 @@ const diffValidators: Record<DiffRecordType, (value: unknown) => RecordParse<Dif
   error: validateError,
   topic_reset: validateTopicReset,
   runtime_event: validateRuntimeEvent,
+  handoffs_stuck: validateHandoffsStuck,
+  segment_deleted: validateSegmentDeleted,
 };
 
 function isDiffType(value: unknown): value is DiffRecordType {

@@ -12,7 +12,6 @@
  */
 
 import { ConfigError } from "./config.ts";
-import { K8sSource } from "./k8s_source.ts";
 import { LocalSource } from "./local_source.ts";
 import type { RuntimeSource } from "./runtime_event.ts";
 
@@ -23,7 +22,14 @@ type Log = (
   fields?: Record<string, unknown>,
 ) => void;
 
-export function runtimeSourceFromEnv(env: Env, log: Log): RuntimeSource | undefined {
+/**
+ * The runtime source the environment asks for. The Kubernetes source (and its client, some 70 MB
+ * of resident memory) is loaded only when it is the one asked for.
+ */
+export async function runtimeSourceFromEnv(
+  env: Env,
+  log: Log,
+): Promise<RuntimeSource | undefined> {
   const kind = env.get("RUNTIME_SOURCE") || (env.get("KUBERNETES_SERVICE_HOST") ? "k8s" : "local");
   if (kind === "none") return undefined;
   if (kind === "local") {
@@ -40,6 +46,7 @@ export function runtimeSourceFromEnv(env: Env, log: Log): RuntimeSource | undefi
         env.get("K8S_METRICS_INTERVAL_MS"),
       );
     }
+    const { K8sSource } = await import("./k8s_source.ts");
     return new K8sSource({
       namespace: env.get("K8S_NAMESPACE") || "telemetry",
       labelSelector: env.get("K8S_LABEL_SELECTOR") ??

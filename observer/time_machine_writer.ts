@@ -9,8 +9,9 @@
  * - A failed write (a full disk) is cut back to the last durable size, so no partial line stays
  *   in the file; the lines stay buffered and the write is retried; `health()` reports the failure.
  * - When the active file would grow past `segmentBytes`, it is closed, renamed to the next
- *   numbered segment, and a new active file begins with the segment header (if any). Closed
- *   segments beyond `retainSegments` are deleted, oldest first.
+ *   numbered segment, and a new active file begins with the segment header (if any). Then the
+ *   oldest closed segments are deleted until the closed ones plus a full active segment fit in
+ *   `retainBytes`; each deletion (or failure to delete) is told to `onSegmentDeleted`.
  * - `open` cuts a torn tail left by a crash, and continues `seq` from the last line on disk.
  */
 
@@ -31,11 +32,24 @@ export interface WriterOptions<B> {
   dir: string;
   base: string;
   segmentBytes: number;
-  retainSegments: number;
+  /** Bytes the history may take on disk, its active segment at full size included */
+  retainBytes: number;
   syncIntervalMs: number;
   /** The first record of every new segment (the diff history records its positions there) */
   segmentHeader?: (segment: number) => B;
+  /** Told of each segment retention deleted, or failed to delete (`error`) */
+  onSegmentDeleted?: (deleted: SegmentDeleted) => void;
   now?: () => Date;
+}
+
+export interface SegmentDeleted {
+  /** The file's name in the history's directory */
+  file: string;
+  bytes: number;
+  /** The last seq it held, when it could be read */
+  lastSeq: number | null;
+  /** Why it could not be deleted (it stays, and is tried again at the next rotation) */
+  error?: string;
 }
 
 export interface WriterHealth {
@@ -81,6 +95,7 @@ export class TimeMachineWriter<B extends { type: string }> {
   #error: string | undefined;
   #lastFlushMs = 0;
   #listeners: ((records: Stamped<B>[]) => void)[] = [];
+  #beforeFlush: (() => void)[] = [];
   #roomWaiters: { limit: number; resolve: () => void }[] = [];
   #closed = false;
   /** A failed write left bytes past `#diskSize` that are not cut yet */
@@ -160,6 +175,11 @@ export class TimeMachineWriter<B extends { type: string }> {
       : { ok: false, error: this.#error, lastFlushMs: this.#lastFlushMs };
   }
 
+  /** Called as each flush begins: the last chance to append what must be durable with it */
+  beforeFlush(listener: () => void): void {
+    this.#beforeFlush.push(listener);
+  }
+
   /** Called with the records of each flush once they are durable, in order */
   onDurable(listener: (records: Stamped<B>[]) => void): void {
     this.#listeners.push(listener);
@@ -222,6 +242,7 @@ export class TimeMachineWriter<B extends { type: string }> {
       // One flush at a time; a caller asking now wants what it appended to be durable too.
       return this.#flushing.then(() => this.#ops.length > 0 ? this.flush() : undefined);
     }
+    if (!this.#closed) { for (const l of this.#beforeFlush) l(); }
     if (this.#ops.length === 0) return Promise.resolve();
     this.#flushing = this.#flushOnce().finally(() => {
       this.#flushing = undefined;
@@ -317,7 +338,7 @@ export class TimeMachineWriter<B extends { type: string }> {
   }
 
   async #rotate(): Promise<void> {
-    const { dir, base, retainSegments } = this.#options;
+    const { dir, base } = this.#options;
     const active = activePath(dir, base);
     await this.#file.syncData();
     this.#file.close();
@@ -327,11 +348,31 @@ export class TimeMachineWriter<B extends { type: string }> {
     this.#file = await Deno.open(active, { append: true, create: true });
     this.#diskSize = 0;
     await syncDir(dir);
-    const closed = segments.filter((s) => !s.active);
-    // Kept: `retainSegments` files in all, the active one included.
-    const excess = closed.length + 2 - retainSegments;
-    for (const s of closed.slice(0, Math.max(0, excess))) {
-      await Deno.remove(s.path).catch(() => {});
+    await this.#retain();
+  }
+
+  /** Deletes the oldest closed segments until the history fits in `retainBytes` */
+  async #retain(): Promise<void> {
+    const { dir, base, retainBytes, segmentBytes } = this.#options;
+    const closed: { path: string; bytes: number }[] = [];
+    for (const s of await listSegments(dir, base)) {
+      if (s.active) continue;
+      const bytes = await Deno.stat(s.path).then((st) => st.size, () => 0);
+      closed.push({ path: s.path, bytes });
+    }
+    let total = closed.reduce((n, s) => n + s.bytes, 0) + segmentBytes;
+    for (const s of closed) {
+      if (total <= retainBytes) break;
+      const lastSeq = seqOfLine(await lastLine(s.path).catch(() => undefined)) ?? null;
+      const file = s.path.slice(s.path.lastIndexOf("/") + 1);
+      try {
+        await Deno.remove(s.path);
+        total -= s.bytes;
+        this.#options.onSegmentDeleted?.({ file, bytes: s.bytes, lastSeq });
+      } catch (err) {
+        const error = err instanceof Error ? err.message : String(err);
+        this.#options.onSegmentDeleted?.({ file, bytes: s.bytes, lastSeq, error });
+      }
     }
   }
 

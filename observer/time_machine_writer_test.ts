@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { TimeMachineWriter } from "./time_machine_writer.ts";
+import { type SegmentDeleted, TimeMachineWriter } from "./time_machine_writer.ts";
 import { readHistory } from "./time_machine_reader.ts";
 import { listSegments } from "./segment_files.ts";
 
@@ -14,7 +14,7 @@ function options(
     dir,
     base: "h",
     segmentBytes: 1 << 20,
-    retainSegments: 100,
+    retainBytes: 2 ** 40,
     syncIntervalMs: 10_000,
     ...extra,
   };
@@ -77,10 +77,13 @@ Deno.test("garbage after the last whole line (a power loss) is cut too", async (
 
 Deno.test("files rotate into numbered segments with a header, keep a retention limit, read as one history", async () => {
   const dir = await Deno.makeTempDir();
+  const deleted: SegmentDeleted[] = [];
   const opts = options(dir, {
     segmentBytes: 4096,
-    retainSegments: 3,
+    // Two closed segments (each a little over 4096 bytes) and a full active one fit
+    retainBytes: 4096 * 3 + 1024,
     segmentHeader: (segment: number) => ({ type: "segment_started", n: segment }),
+    onSegmentDeleted: (d: SegmentDeleted) => deleted.push(d),
   });
   const w = await TimeMachineWriter.open<Body>(opts);
   for (let n = 0; n < 400; n++) {
@@ -95,6 +98,11 @@ Deno.test("files rotate into numbered segments with a header, keep a retention l
   const seqs = records.map((r) => Number(r["seq"]));
   for (let i = 1; i < seqs.length; i++) assert.deepEqual(seqs[i], (seqs[i - 1] ?? 0) + 1);
   assert.deepEqual(records.at(-1)?.["n"], 399);
+  // Every deletion was told, oldest first, and the history kept starts right after the last one
+  assert.ok(deleted.length > 0);
+  assert.deepEqual(deleted.map((d) => d.error), deleted.map(() => undefined));
+  for (const d of deleted) assert.ok(d.bytes > 4096, `${d.file} had its size told`);
+  assert.deepEqual((deleted.at(-1)?.lastSeq ?? 0) + 1, seqs[0]);
   // every segment starts with its header
   for (const s of segments) {
     const first = JSON.parse((await Deno.readTextFile(s.path)).split("\n")[0] ?? "");

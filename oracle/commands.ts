@@ -371,6 +371,16 @@ export async function runTrace(tm: TimeMachine, inv: Invocation): Promise<Docume
     const { record } of tm.records(tm.diff.start, { prefilter: (t) => t.includes(quoted) })
   ) {
     const r = record;
+    const names = (x: { conversation_id?: unknown; task_id?: unknown }) =>
+      x.conversation_id === id ||
+      (typeof x.task_id === "string" && (x.task_id === id || x.task_id.startsWith(`${id}.`)));
+    if (r.type === "handoffs_stuck") {
+      for (const h of r.handoffs) {
+        const hop = names(h) ? hops.get(h.task_message_id) : undefined;
+        if (hop && hop.outcome === "open") hop.outcome = "stuck";
+      }
+      continue;
+    }
     const matches = ("conversation_id" in r && r.conversation_id === id) ||
       ("task_id" in r && typeof r.task_id === "string" &&
         (r.task_id === id || r.task_id.startsWith(`${id}.`)));
@@ -381,6 +391,22 @@ export async function runTrace(tm: TimeMachine, inv: Invocation): Promise<Docume
       conversation = r.conversation_id;
     }
     switch (r.type) {
+      case "message":
+        // A TASK's message that opened its handoff (the `handoff_started` of older histories)
+        if (r.handoff === "started") {
+          hops.set(r.message_id, {
+            task_id: r.task_id,
+            from: r.source,
+            to: r.target,
+            attempt: r.attempt,
+            started_at: r.ts,
+            started_seq: r.seq,
+            outcome: "open",
+            latency_ms: null,
+            error: null,
+          });
+        }
+        break;
       case "handoff_started":
       case "handoff_retried":
         hops.set(r.task_message_id, {
@@ -410,6 +436,7 @@ export async function runTrace(tm: TimeMachine, inv: Invocation): Promise<Docume
         if (hop && hop.outcome === "open") hop.outcome = "stuck";
         break;
       }
+
       default:
         break;
     }

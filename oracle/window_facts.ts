@@ -4,6 +4,9 @@
  * every error occurrence, failed and stuck handoffs, unread and malformed records, and the state
  * at the window's end. Only those record types are decoded: the frequent `message` and
  * `handoff_*` lines are skipped on their header bytes, so a window costs about a read of its bytes.
+ * Tasks sent to unread queues are read from their error folds (kind `task_unconsumed`, with
+ * `occurrences`), never from the message lines; a `handoffs_stuck` line counts as one
+ * `handoff_stuck` per handoff it names.
  */
 
 import { USER_INBOX } from "@mat/agents/protocol";
@@ -19,7 +22,6 @@ import type {
   ObserverStateData,
   QueueSampleRecord,
   RuntimeEventRecord,
-  TaskUnconsumedRecord,
 } from "@mat/observer";
 import type { HandoffLoopRecord } from "@mat/observer";
 import type { TimeMachine } from "./time_machine.ts";
@@ -48,7 +50,8 @@ export interface WindowFacts {
   failed: HandoffFailedRecord[];
   stuck: HandoffStuckRecord[];
   retried: HandoffRetriedRecord[];
-  unconsumed: TaskUnconsumedRecord[];
+  /** Tasks sent to a queue nobody read, per error line: how many, the evidence seqs */
+  unconsumed: { agent: string; topic: string | null; count: number; seqs: number[]; ts: string }[];
   malformed: MessageMalformedRecord[];
   loops: HandoffLoopRecord[];
   observerStarts: ObserverStartedRecord[];
@@ -68,8 +71,8 @@ const WINDOW_TYPES: ReadonlySet<DiffRecord["type"]> = new Set(
     "error",
     "handoff_failed",
     "handoff_stuck",
+    "handoffs_stuck",
     "handoff_retried",
-    "task_unconsumed",
     "message_malformed",
     "handoff_loop",
     "observer_started",
@@ -146,6 +149,16 @@ export async function gatherFacts(tm: TimeMachine, from: number, to: number): Pr
         break;
       case "error":
         if (r.agent !== USER_INBOX) facts.errors.push(r);
+        if (r.kind === "task_unconsumed" && r.agent !== null) {
+          const count = r.occurrences ?? 1;
+          facts.unconsumed.push({
+            agent: r.agent,
+            topic: r.evidence.offsets.at(-1)?.topic ?? null,
+            count,
+            seqs: r.evidence.seqs.slice(-count),
+            ts: r.ts,
+          });
+        }
         break;
       case "handoff_failed":
         facts.failed.push(r);
@@ -160,11 +173,19 @@ export async function gatherFacts(tm: TimeMachine, from: number, to: number): Pr
       case "handoff_stuck":
         facts.stuck.push(r);
         break;
+      case "handoffs_stuck":
+        for (const h of r.handoffs) {
+          facts.stuck.push({
+            schema_version: r.schema_version,
+            seq: r.seq,
+            ts: r.ts,
+            type: "handoff_stuck",
+            ...h,
+          });
+        }
+        break;
       case "handoff_retried":
         facts.retried.push(r);
-        break;
-      case "task_unconsumed":
-        facts.unconsumed.push(r);
         break;
       case "message_malformed":
         facts.malformed.push(r);

@@ -70,7 +70,8 @@ export function errorRules(facts: WindowFacts, oracle: string): Finding[] {
     if (first === undefined) continue;
     const role = roleOf(first.kind);
     if (role.rule === "elsewhere") continue;
-    const count = errors.length;
+    // A line may stand for several occurrences coalesced within one sync interval
+    const count = errors.reduce((n, e) => n + (e.occurrences ?? 1), 0);
     const agent = first.agent;
     const a = agent ?? "an unknown sender";
     const base = {

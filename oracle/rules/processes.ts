@@ -28,6 +28,8 @@ interface Death {
   at: number;
   how: string;
   lost: LostTask[];
+  /** Tasks it held past the ones named (`tasks_in_flight_omitted`) */
+  omitted: number;
   /** Killed by a signal or the OOM killer (not an exit of its own) */
   killed: boolean;
 }
@@ -48,6 +50,7 @@ export function deathOf(r: RuntimeEventRecord): Death | undefined {
     at: Date.parse(r.at),
     how,
     lost: r.tasks_in_flight,
+    omitted: r.tasks_in_flight_omitted ?? 0,
     killed: r.signal !== undefined || r.reason === "OOMKilled" || r.exit_code === 137,
   };
 }
@@ -109,6 +112,8 @@ export function processRules(facts: WindowFacts, oracle: string): Finding[] {
     const lost = [...new Map(deaths.flatMap((d) => d.lost).map((t) => [t.task_message_id, t]))
       .values()];
     const stillOpen = lost.filter((t) => openTasks.has(t.task_message_id));
+    // A death holding more than it could name counts the rest (a flood): at least the largest
+    const lostCount = lost.length + Math.max(0, ...deaths.map((d) => d.omitted));
     const seqs = [...deaths.map((d) => d.record.seq), ...loops.map((r) => r.seq)];
     const base = {
       agent,
@@ -120,9 +125,9 @@ export function processRules(facts: WindowFacts, oracle: string): Finding[] {
         ...(lost[0] ? [`${oracle} trace ${lost[0].conversation_id}`] : []),
       ],
     };
-    const lostText = lost.length === 0
+    const lostText = lostCount === 0
       ? "holding no task"
-      : `holding ${plural(lost.length, "task")} (${
+      : `holding ${plural(lostCount, "task")} (${
         lost.slice(0, 3).map((t) => `"${t.task_id}"`).join(", ")
       }${lost.length > 3 ? ", ..." : ""}); ${
         stillOpen.length > 0
@@ -149,12 +154,12 @@ export function processRules(facts: WindowFacts, oracle: string): Finding[] {
         since: first ? iso(first.at) : loops[0]?.at ?? null,
         until: over ? restartedAt : null,
         evidence: evidence(seqs),
-        impact: { ...noImpact(), tasks_lost: lost.length, messages_waiting: lagOf(facts, agent) },
+        impact: { ...noImpact(), tasks_lost: lostCount, messages_waiting: lagOf(facts, agent) },
       });
       continue;
     }
     if (deaths.length > 0 && lastDeath !== undefined) {
-      const crashed = lost.length > 0 || deaths.some((d) => !d.killed);
+      const crashed = lostCount > 0 || deaths.some((d) => !d.killed);
       const hows = counted(deaths.map((d) => d.how));
       const procs = [...new Set(deaths.map((d) => d.record.process))].join(", ");
       const severity: Severity = restartedAt === null || stillOpen.length > 0 ? "error" : "warning";
@@ -170,14 +175,12 @@ export function processRules(facts: WindowFacts, oracle: string): Finding[] {
           }(${hows}) ${lostText}${back}`
           : `${agent} (${procs}) was killed (${hows}) while idle, by no fault of its own work${back}`,
         short: crashed
-          ? `${agent} crashed (${hows})${
-            lost.length ? ` holding ${plural(lost.length, "task")}` : ""
-          }`
+          ? `${agent} crashed (${hows})${lostCount ? ` holding ${plural(lostCount, "task")}` : ""}`
           : `${agent} killed while idle (${hows})`,
         since: iso(deaths[0]?.at ?? lastDeath.at),
         until: restartedAt,
         evidence: evidence(seqs),
-        impact: { ...noImpact(), tasks_lost: lost.length },
+        impact: { ...noImpact(), tasks_lost: lostCount },
       });
     }
     // No running process at the end while it should run: down.

@@ -15,7 +15,7 @@
  * An episode that is over and cost nothing (no handoff to the agent stuck meanwhile) is `info`.
  */
 
-import type { QueueSampleRecord, QueueStatus, Severity, TaskUnconsumedRecord } from "@mat/observer";
+import type { QueueSampleRecord, QueueStatus, Severity } from "@mat/observer";
 import {
   duration,
   evidence,
@@ -121,7 +121,7 @@ export function queueRules(facts: WindowFacts, oracle: string): Finding[] {
   const brokerWide = outage !== undefined;
   // Tasks sent while a queue's group had no member, on a queue no sample shows read (before the
   // samples caught up with them: the episodes below cover the rest)
-  const unread = new Map<string, TaskUnconsumedRecord[]>();
+  const unread = new Map<string, WindowFacts["unconsumed"]>();
   for (const u of facts.unconsumed) unread.set(u.agent, [...(unread.get(u.agent) ?? []), u]);
   for (const [agent, tasks] of unread) {
     const series = facts.queues.get(agent) ?? [];
@@ -131,19 +131,21 @@ export function queueRules(facts: WindowFacts, oracle: string): Finding[] {
     const sampledWaiting = series.some((s) => s.lag > 0 && s.status !== "OK");
     if (everRead || sampledWaiting) continue;
     const first = tasks[0];
+    const waiting = tasks.reduce((n, t) => n + t.count, 0);
     out.push({
       kind: "unroutable_task",
       severity: "critical",
       agent,
       process: null,
-      summary: `${plural(tasks.length, "task")} sent to "${first?.topic}", a queue no consumer ` +
-        `ever read (group "${first?.group}" has no member)`,
+      summary: `${plural(waiting, "task")} sent to ${
+        first?.topic ? `"${first.topic}"` : `${agent}'s queue`
+      }, a queue no consumer ever read (its group has no member)`,
       short: `nothing ever read ${agent}'s queue`,
       since: first?.ts ?? null,
       until: null,
-      evidence: evidence(tasks.map((t) => t.message_seq)),
-      next_commands: [`${oracle} queues`, `${oracle} diffs -e task_unconsumed`],
-      impact: { ...noImpact(), messages_waiting: tasks.length },
+      evidence: evidence(tasks.flatMap((t) => t.seqs)),
+      next_commands: [`${oracle} queues`, `${oracle} errors -a ${agent}`],
+      impact: { ...noImpact(), messages_waiting: waiting },
       conversations: [],
       tasks: [],
     });

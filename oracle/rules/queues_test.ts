@@ -168,15 +168,11 @@ Deno.test("sampling that stalls around an unreadable group is the broker gone, t
 
 Deno.test("tasks sent to a queue never read are unroutable before any sample shows them", () => {
   const unconsumed = {
-    schema_version: 1,
-    seq: 7,
-    ts: "2026-11-29T10:00:02.000Z",
-    type: "task_unconsumed" as const,
-    topic: "agent-queue-auditor",
     agent: "auditor",
-    group: "agent-auditor",
-    task_message_id: "m1",
-    message_seq: 6,
+    topic: "agent-queue-auditor",
+    count: 1,
+    seqs: [6],
+    ts: "2026-11-29T10:00:02.000Z",
   };
   const never = facts({
     unconsumed: [unconsumed],
