@@ -6,8 +6,9 @@
  * researcher queue of 4 partitions that nobody reads, each with a 10 s deadline, so the observer
  * also meets every rule a flood trips (handoffs opened, unconsumed tasks, stuck handoffs).
  *
- * 1. Baseline: a bare kafkajs consumer that only counts reads the backlog (rate from its first
- *    record to its last).
+ * 1. Baselines: a bare kafkajs consumer that only counts reads the backlog (rate from its first
+ *    record to its last), and one that also decodes and JSON-parses every value (the least any
+ *    reader of the messages does).
  * 2. The observer, `deno task observe` as a process of its own, catches up on the same backlog:
  *    its rate (from `/metrics`, first record to last), its resident memory read from
  *    `/proc/<pid>/status` (idle, sampled every 100 ms, and the kernel's high-water mark VmHWM),
@@ -150,6 +151,35 @@ async function historyFigures(dir: string, base: string) {
   return { lines, bytes, longest };
 }
 
+/** Reads the backlog in a group of its own, `each` on every value; records per second */
+async function bareConsumer(
+  kit: KafkaAdapter,
+  topic: string,
+  groupId: string,
+  n: number,
+  each: (value: Uint8Array) => void,
+): Promise<number> {
+  let counted = 0;
+  let firstAt = 0;
+  const done = Promise.withResolvers<void>();
+  const feed = await kit.feed({
+    groupId,
+    topics: [topic],
+    start: [0, 1, 2, 3].map((partition) => ({ topic, partition, offset: "0" })),
+    onBatch: (records) => {
+      if (firstAt === 0) firstAt = performance.now();
+      for (const r of records) if (r.value !== null) each(r.value);
+      counted += records.length;
+      if (counted >= n) done.resolve();
+      return Promise.resolve();
+    },
+  });
+  await done.promise;
+  const rate = n / ((performance.now() - firstAt) / 1000);
+  await feed.stop();
+  return rate;
+}
+
 async function main(argv: string[]): Promise<number> {
   let n: number;
   try {
@@ -176,24 +206,13 @@ async function main(argv: string[]): Promise<number> {
       await kit.send(topic, tasks(Math.min(2_000, n - sent), sent));
     }
 
-    // 1. bare consumer that only counts
-    let counted = 0;
-    let firstAt = 0;
-    const done = Promise.withResolvers<void>();
-    const feed = await kit.feed({
-      groupId: `${prefix}bench-bare`,
-      topics: [topic],
-      start: [0, 1, 2, 3].map((partition) => ({ topic, partition, offset: "0" })),
-      onBatch: (records) => {
-        if (firstAt === 0) firstAt = performance.now();
-        counted += records.length;
-        if (counted >= n) done.resolve();
-        return Promise.resolve();
-      },
+    // 1. bare consumers: one that only counts, one that also decodes and parses each value
+    const bareRate = await bareConsumer(kit, topic, `${prefix}bench-bare`, n, () => {});
+    const decoder = new TextDecoder();
+    let parsed = 0;
+    const parseRate = await bareConsumer(kit, topic, `${prefix}bench-parse`, n, (value) => {
+      if (JSON.parse(decoder.decode(value)) !== null) parsed++;
     });
-    await done.promise;
-    const bareRate = n / ((performance.now() - firstAt) / 1000);
-    await feed.stop();
 
     // 2. the observer process catching up
     console.error("bench observer: the observer catches up");
@@ -232,8 +251,11 @@ async function main(argv: string[]): Promise<number> {
         observed: seen,
         observer_exit_code: code,
         bare_consumer_msgs_per_s: Math.round(bareRate),
+        bare_consumer_parsing_msgs_per_s: Math.round(parseRate),
+        values_parsed: parsed,
         observer_msgs_per_s: Math.round(observerRate),
         ingest_ratio: Number((observerRate / bareRate).toFixed(2)),
+        ingest_ratio_to_parsing_consumer: Number((observerRate / parseRate).toFixed(2)),
         observer_rss_mib: {
           idle: Math.round(idleRss / MiB),
           peak_sampled: Math.round(peakSampled / MiB),
@@ -252,7 +274,7 @@ async function main(argv: string[]): Promise<number> {
     return seen >= n && code === 0 ? 0 : 1;
   } finally {
     await kit.deleteTopics([topic]).catch(() => {});
-    await kit.deleteGroups([`${prefix}bench-bare`, `${prefix}catchup`]);
+    await kit.deleteGroups([`${prefix}bench-bare`, `${prefix}bench-parse`, `${prefix}catchup`]);
     await kit.close();
     for (const d of dirs) await Deno.remove(d, { recursive: true }).catch(() => {});
   }
