@@ -10,7 +10,8 @@
  * | `GET /errors`         | folded errors, newest first; `?severity=&category=&agent=`        |
  * | `GET /queues`         | per agent queue: lag, group state, members, status               |
  * | `GET /events?since=N` | diff records with seq > N (`limit`, default 500, at most 5000)    |
- * | `GET /events/stream`  | server-sent events: each new diff record (`id` = seq)             |
+ * | `GET /events/stream`  | server-sent events: each new diff record (`id` = seq); a client   |
+ * |                       | over 4 MiB behind gets `overflow` with the seq to resume from    |
  */
 
 import { Hono } from "hono";
@@ -37,6 +38,68 @@ async function fileBytes(dir: string, base: string): Promise<number> {
     total += await Deno.stat(s.path).then((st) => st.size, () => 0);
   }
   return total;
+}
+
+/**
+ * Bytes of events an SSE client may have waiting; past it the client is too slow for the flow:
+ * the stream ends with an `overflow` event naming the seq to resume from (`Last-Event-ID` or
+ * `?since=`), so the observer's memory stays bounded and the client loses nothing.
+ */
+export const SSE_BUFFER_BYTES = 4 * 1024 * 1024;
+
+/** The event stream of diff records after `since`: the backlog, then each new record */
+function eventStream(observer: Observer, since: number): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder();
+  let unsubscribe = () => {};
+  let ping: ReturnType<typeof setInterval> | undefined;
+  let open = true;
+  const end = () => {
+    open = false;
+    unsubscribe();
+    clearInterval(ping);
+  };
+  return new ReadableStream<Uint8Array>({
+    async start(controller) {
+      let last = since;
+      const put = (text: string): boolean => {
+        if (!open) return false;
+        if ((controller.desiredSize ?? 0) <= 0) {
+          controller.enqueue(
+            encoder.encode(`event: overflow\ndata: ${JSON.stringify({ resume_since: last })}\n\n`),
+          );
+          controller.close();
+          end();
+          return false;
+        }
+        controller.enqueue(encoder.encode(text));
+        return true;
+      };
+      const send = (records: DiffRecord[]) => {
+        for (const r of records) {
+          if (r.seq <= last) continue;
+          if (!put(`id: ${r.seq}\nevent: ${r.type}\ndata: ${JSON.stringify(r)}\n\n`)) return;
+          last = r.seq;
+        }
+      };
+      const backlog: DiffRecord[] = [];
+      unsubscribe = observer.subscribe((records) => {
+        for (const r of records) backlog.push(r);
+      });
+      // From the files (or memory) up to what was durable when the stream began, 5,000 at a time
+      const until = observer.diff.durableSeq;
+      while (open && last < until) {
+        const batch = await eventsSince(observer, last, 5_000);
+        send(batch);
+        if (batch.length === 0) break;
+      }
+      send(backlog);
+      unsubscribe();
+      if (!open) return;
+      unsubscribe = observer.subscribe(send);
+      ping = setInterval(() => put(": ping\n\n"), 15_000);
+    },
+    cancel: end,
+  }, new ByteLengthQueuingStrategy({ highWaterMark: SSE_BUFFER_BYTES }));
 }
 
 /** Records with seq > `since`, from memory when recent enough, else from the files */
@@ -183,35 +246,7 @@ export function createApp(observer: Observer): Hono {
       observer.diff.durableSeq,
       "since",
     );
-    const encoder = new TextEncoder();
-    let unsubscribe = () => {};
-    let ping: ReturnType<typeof setInterval> | undefined;
-    const stream = new ReadableStream<Uint8Array>({
-      async start(controller) {
-        let last = since;
-        const send = (records: DiffRecord[]) => {
-          for (const r of records) {
-            if (r.seq <= last) continue;
-            last = r.seq;
-            controller.enqueue(
-              encoder.encode(`id: ${r.seq}\nevent: ${r.type}\ndata: ${JSON.stringify(r)}\n\n`),
-            );
-          }
-        };
-        const backlog: DiffRecord[] = [];
-        unsubscribe = observer.subscribe((records) => backlog.push(...records));
-        send(await eventsSince(observer, since, 5_000));
-        send(backlog);
-        unsubscribe();
-        unsubscribe = observer.subscribe(send);
-        ping = setInterval(() => controller.enqueue(encoder.encode(": ping\n\n")), 15_000);
-      },
-      cancel() {
-        unsubscribe();
-        clearInterval(ping);
-      },
-    });
-    return new Response(stream, {
+    return new Response(eventStream(observer, since), {
       headers: {
         "content-type": "text/event-stream",
         "cache-control": "no-cache",

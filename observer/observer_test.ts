@@ -292,3 +292,59 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  ...opts,
+  name:
+    "an event stream client too slow for a flood is ended with where to resume, and loses nothing",
+  fn: async () => {
+    const bed = await TestBed.create(["coder"], 1);
+    const obs = await running(bed);
+    const app = createApp(obs.observer);
+    try {
+      const res = await app.request("/events/stream?since=0");
+      const body = res.body;
+      assert.ok(body !== null);
+      // The client reads nothing while 20,000 records (some 10 MB of events) flow
+      const n = 20_000;
+      for (let i = 0; i < n; i += 1_000) {
+        await bed.kit.send(
+          bed.topic("coder"),
+          Array.from({ length: 1_000 }, (_, k) => ({
+            value: encodeEnvelope(createEnvelope({
+              type: "HEARTBEAT",
+              source: "writer",
+              target: "coder",
+              conversation_id: "c",
+              task_id: `t${i + k}`,
+              payload: { text: "x".repeat(300) },
+            })),
+          })),
+        );
+      }
+      await waitFor(() => obs.observer.recorder.state.messagesSeen >= n, 60_000, "the flood");
+      // Read what was buffered for it: it ends, under 6 MB, with an overflow event
+      const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+      let text = "";
+      while (text.length < 6 * 1024 * 1024) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += value;
+      }
+      await reader.cancel();
+      assert.ok(text.length < 6 * 1024 * 1024, `over ${text.length} bytes were buffered`);
+      const overflow = /event: overflow\ndata: (\{.*\})\n\n$/.exec(text);
+      assert.ok(overflow?.[1] !== undefined, "the stream ends with an overflow event");
+      const resume = Number(JSON.parse(overflow[1]).resume_since);
+      const ids = [...text.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
+      assert.deepEqual(ids, Array.from({ length: ids.length }, (_, i) => i + 1), "no gap");
+      assert.equal(ids.at(-1), resume);
+      // Resuming from there gives the next record
+      const next = await (await app.request(`/events?since=${resume}&limit=1`)).json();
+      assert.equal(next.events[0]?.seq, resume + 1);
+    } finally {
+      await obs.stop();
+      await bed.close();
+    }
+  },
+});
