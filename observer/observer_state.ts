@@ -66,6 +66,8 @@ export const LIMITS = {
   conversations: 2_000,
   errors: 1_000,
   latencies: 100,
+  /** Agents (and agent x model usage rows) counted; a name past it is counted as dropped */
+  agents: 1_000,
 };
 
 type AgentData = ObserverStateData["agents"][number];
@@ -273,11 +275,16 @@ export class ObserverState {
     return true;
   }
 
+  /**
+   * An agent's counters. Past LIMITS.agents names (a foreign producer inventing senders), a new
+   * name gets counters that are not kept, and is counted as dropped.
+   */
   #agent(name: string): AgentData {
     let a = this.agents.get(name);
     if (a === undefined) {
       a = newAgent(name);
-      this.agents.set(name, a);
+      if (this.agents.size < LIMITS.agents) this.agents.set(name, a);
+      else this.#drop("agents", 1);
     }
     return a;
   }
@@ -347,7 +354,8 @@ export class ObserverState {
           u.output_tokens += r.usage.output_tokens;
           u.cost_usd += r.usage.cost_usd;
           u.latency_ms_total += r.usage.latency_ms;
-          this.usage.set(key, u);
+          if (this.usage.has(key) || this.usage.size < LIMITS.agents) this.usage.set(key, u);
+          else this.#drop("usage", 1);
         }
         if (r.error !== undefined && r.error.kind.startsWith("llm_")) source.llm_errors++;
         break;

@@ -455,3 +455,39 @@ Deno.test("open handoffs past their cap are dropped oldest first, and counted", 
     await b.close();
   }
 });
+
+Deno.test("senders past the cap of agents are counted as dropped, not kept", () => {
+  const state = new ObserverState(OPTIONS);
+  const n = LIMITS.agents + 5;
+  for (let i = 0; i < n; i++) {
+    state.apply({
+      schema_version: 1,
+      seq: i + 1,
+      ts: "2026-01-01T00:00:00.000Z",
+      type: "message",
+      topic: `${PREFIX}coder`,
+      partition: 0,
+      offset: String(i),
+      observed_at: "2026-01-01T00:00:00.000Z",
+      kafka_timestamp: null,
+      key: null,
+      agent: "coder",
+      message_id: `m${i}`,
+      msg_type: "HEARTBEAT",
+      source: `forged-${i}`,
+      target: "coder",
+      conversation_id: "c",
+      task_id: "t",
+      attempt: 1,
+      created_at: "2026-01-01T00:00:00.000Z",
+      payload_bytes: 2,
+      payload_preview: "{}",
+      payload_truncated: false,
+      redactions: 0,
+    });
+  }
+  assert.equal(state.agents.size, LIMITS.agents);
+  // the target was counted first, so one more forged sender fits than the cap leaves for them
+  assert.equal(state.dropped.get("agents"), n - (LIMITS.agents - 1));
+  assert.equal(state.toData().dropped?.["agents"], n - (LIMITS.agents - 1));
+});
