@@ -295,7 +295,24 @@ function normalise(message: string): string {
     .slice(0, 200);
 }
 
+/**
+ * Fingerprints of recent raw texts: a flood repeats one message (a task to an unread queue, say)
+ * and its normalising regexes are then most of the fold's cost. Cleared when full (bounded).
+ */
+const recentFingerprints = new Map<string, string>();
+const RECENT_FINGERPRINTS = 1_000;
+
 export function fingerprintOf(o: Occurrence): string {
+  const raw = `${o.category}|${o.kind}|${o.agent ?? "-"}|${o.message}`;
+  const known = recentFingerprints.get(raw);
+  if (known !== undefined) return known;
+  const fingerprint = computeFingerprint(o);
+  if (recentFingerprints.size >= RECENT_FINGERPRINTS) recentFingerprints.clear();
+  recentFingerprints.set(raw, fingerprint);
+  return fingerprint;
+}
+
+function computeFingerprint(o: Occurrence): string {
   const text = `${o.category}|${o.kind}|${o.agent ?? "-"}|${normalise(o.message)}`;
   // FNV-1a, 32 bits: short, stable across runs and languages.
   let h = 0x811c9dc5;
