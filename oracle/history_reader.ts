@@ -164,21 +164,34 @@ async function nextLineStart(
 export class History {
   private constructor(readonly dir: string, readonly base: string, readonly segments: Segment[]) {}
 
-  /** Closed segments `<base>.NNNNNN.jsonl` in number order, then `<base>.jsonl` */
+  /**
+   * Closed segments `<base>.NNNNNN.jsonl` in number order, then `<base>.jsonl`; a symlink counts
+   * as the file it points to (a dangling one as no file)
+   */
   static async open(dir: string, base: string): Promise<History> {
     const pattern = new RegExp(`^${escapeRegExp(base)}\\.(\\d{6,})\\.jsonl$`);
     const closed: { n: number; path: string }[] = [];
     let active: string | undefined;
+    const sizes = new Map<string, number>();
     for await (const entry of Deno.readDir(dir)) {
-      if (!entry.isFile) continue;
-      if (entry.name === `${base}.jsonl`) active = join(dir, entry.name);
       const m = pattern.exec(entry.name);
-      if (m?.[1] !== undefined) closed.push({ n: Number(m[1]), path: join(dir, entry.name) });
+      if (entry.name !== `${base}.jsonl` && m?.[1] === undefined) continue;
+      const path = join(dir, entry.name);
+      let info: Deno.FileInfo;
+      try {
+        info = await Deno.stat(path); // follows a symlink
+      } catch (err) {
+        if (err instanceof Deno.errors.NotFound) continue; // a dangling symlink
+        throw err;
+      }
+      if (!info.isFile) continue;
+      sizes.set(path, info.size);
+      if (m?.[1] !== undefined) closed.push({ n: Number(m[1]), path });
+      else active = path;
     }
     closed.sort((a, b) => a.n - b.n);
     const paths = [...closed.map((c) => c.path), ...(active ? [active] : [])];
-    const segments: Segment[] = [];
-    for (const path of paths) segments.push({ path, size: (await Deno.stat(path)).size });
+    const segments = paths.map((path) => ({ path, size: sizes.get(path) ?? 0 }));
     return new History(dir, base, segments);
   }
 

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { History, ReadStats } from "./history_reader.ts";
+import { dataDir, jsonl, message } from "./testdata/history.ts";
+import { oracle } from "./testing.ts";
 
 const T0 = Date.parse("2026-11-24T10:00:00Z");
 
@@ -75,4 +77,29 @@ Deno.test("corrupt and torn lines are skipped, counted and located", async () =>
   assert.equal(stats.torn, 1);
   assert.match(stats.where[0] ?? "", /diff_time_machine\.jsonl:\d+$/);
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("symlinked history files are read like the files they point to", async () => {
+  const real = await dataDir({
+    "diff_time_machine.000001.jsonl": [message(0, 0), message(1, 1)].map(jsonl).join(""),
+    diff: [message(2, 2), message(3, 3)].map(jsonl).join(""),
+  });
+  const linked = await Deno.makeTempDir({ prefix: "history-test-links-" });
+  for await (const e of Deno.readDir(real)) {
+    await Deno.symlink(`${real}/${e.name}`, `${linked}/${e.name}`);
+  }
+  const h = await History.open(linked, "diff_time_machine");
+  assert.deepEqual(h.segments.map((s) => s.path), [
+    `${linked}/diff_time_machine.000001.jsonl`,
+    `${linked}/diff_time_machine.jsonl`,
+  ]);
+  const seqs: unknown[] = [];
+  for await (const l of h.lines(h.start, new ReadStats())) seqs.push(l.value()?.["seq"]);
+  assert.deepEqual(seqs, [0, 1, 2, 3]);
+  const r = await oracle(["diffs", "-f", "json", "--data-dir", linked]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stderr, "");
+  assert.equal(JSON.parse(r.stdout).total, 4);
+  await Deno.remove(real, { recursive: true });
+  await Deno.remove(linked, { recursive: true });
 });
