@@ -211,10 +211,14 @@ export class TimeMachine {
     return this.#snapshotOf(line);
   }
 
-  /** The newest diff record time (ms), NaN for an empty history */
+  /**
+   * The newest record time (ms) of either history, NaN when both are empty: a history that is
+   * missing or empty has no say (Math.max with its NaN made the whole answer NaN)
+   */
   async lastTime(): Promise<number> {
-    const [d, s] = [await this.diff.last(), await this.states.last()];
-    return Math.max(d?.ts ?? NaN, s?.ts ?? NaN);
+    const times = [(await this.diff.last())?.ts, (await this.states.last())?.ts]
+      .filter((t): t is number => t !== undefined && Number.isFinite(t));
+    return times.length > 0 ? Math.max(...times) : NaN;
   }
 
   /**
