@@ -95,7 +95,15 @@ export function dict<T>(check: Check<T>): Check<Record<string, T>> {
   return (v, p) => {
     if (!isPlainObject(v)) return fail(p, "an object", v);
     const out: Record<string, T> = {};
-    for (const [k, item] of Object.entries(v)) out[k] = check(item, `${p}.${k}`);
+    for (const [k, item] of Object.entries(v)) {
+      // Defined, not assigned: a key such as "__proto__" is data like any other
+      Object.defineProperty(out, k, {
+        value: check(item, `${p}.${k}`),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    }
     return out;
   };
 }

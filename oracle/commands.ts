@@ -302,11 +302,11 @@ export async function runAgents(tm: TimeMachine, inv: Invocation): Promise<Docum
 export async function runLlm(tm: TimeMachine, inv: Invocation): Promise<Document> {
   const at = await tm.stateAt();
   // Failed LLM calls per agent and kind, from the folded errors (an ERROR names no model)
-  const failures = new Map<string, Record<string, number>>();
+  const failures = new Map<string, Map<string, number>>();
   for (const e of at.state.errors) {
     if (e.agent === null || !e.kind.startsWith("llm_")) continue;
-    const kinds = failures.get(e.agent) ?? {};
-    kinds[e.kind] = (kinds[e.kind] ?? 0) + e.count;
+    const kinds = failures.get(e.agent) ?? new Map<string, number>();
+    kinds.set(e.kind, (kinds.get(e.kind) ?? 0) + e.count);
     failures.set(e.agent, kinds);
   }
   const errorsByAgent = new Map(at.state.agents.map((a) => [a.agent, a.llm_errors]));
@@ -329,8 +329,8 @@ export async function runLlm(tm: TimeMachine, inv: Invocation): Promise<Document
       // An agent's failures go on its first row (its only model, in the sample agents)
       const first = rows.find((r) => r.agent === u.agent) === u;
       const errors = first ? errorsByAgent.get(u.agent) ?? 0 : 0;
-      const kinds = first ? failures.get(u.agent) ?? {} : {};
-      const failed = Math.max(errors, Object.values(kinds).reduce((n, c) => n + c, 0));
+      const kinds = first ? failures.get(u.agent) ?? new Map<string, number>() : new Map();
+      const failed = Math.max(errors, [...kinds.values()].reduce((n, c) => n + c, 0));
       return {
         agent: u.agent,
         model: u.model,
@@ -340,7 +340,7 @@ export async function runLlm(tm: TimeMachine, inv: Invocation): Promise<Document
         cost_usd: Number(u.cost_usd.toFixed(6)),
         latency_ms_avg: u.calls ? Math.round(u.latency_ms_total / u.calls) : 0,
         llm_errors: failed,
-        error_kinds: kinds,
+        error_kinds: Object.fromEntries(kinds),
         error_rate: u.calls + failed ? Number((failed / (u.calls + failed)).toFixed(4)) : 0,
       };
     });

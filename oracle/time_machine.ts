@@ -69,6 +69,14 @@ export class Skipped {
 
 const STATE_OPTIONS = { prefix: "agent-queue-", windowSize: 10, stuckAfterMs: 60_000 };
 
+/**
+ * Counts keyed by data (agent names...) on an object with no prototype, where `constructor` or
+ * `toString` is a name like any other and `counts[name] ?? 0` starts from 0
+ */
+function countsByName(counts: Record<string, number>): Record<string, number> {
+  return Object.assign(Object.create(null), counts);
+}
+
 export interface StateAt {
   state: ObserverStateData;
   /** The snapshot the state started from, if any */
@@ -228,6 +236,11 @@ export class TimeMachine {
   async stateAt(t?: number): Promise<StateAt> {
     const snap = await this.snapshotAt(t);
     const state = new ObserverState(STATE_OPTIONS, snap?.state);
+    state.errorCounts = {
+      by_severity: countsByName(state.errorCounts.by_severity),
+      by_category: countsByName(state.errorCounts.by_category),
+      by_agent: countsByName(state.errorCounts.by_agent),
+    };
     let asOf = snap ? Date.parse(snap.ts) : NaN;
     // A record folded into the snapshot can carry the same ts as later ones: seek a little
     // earlier and skip by seq.

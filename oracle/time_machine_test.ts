@@ -84,3 +84,34 @@ Deno.test("replay -m counts back from the end of a diff history that has no stat
   ]);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("agents named like Object.prototype members keep exact counts", async () => {
+  const names = ["constructor", "toString", "__proto__", "hasOwnProperty", "toString"];
+  const folded = names.slice(0, 3).map((a, i) => errorRecord(i + 1, i + 1, a));
+  const after = names.slice(3).map((a, i) => errorRecord(i + 4, i + 30, a));
+  // The counts a snapshot holds, written out (JSON.parse makes "__proto__" a key like any other)
+  const counts = JSON.parse(`{"constructor":1,"toString":1,"__proto__":1}`);
+  const state = {
+    ...stateAfter(folded),
+    error_counts: { by_severity: { error: 3 }, by_category: { agent: 3 }, by_agent: counts },
+  };
+  const dir = await dataDir({
+    diff: [...folded, ...after].map(jsonl).join(""),
+    state: jsonl(snapshot(1, 10, 3, state)),
+  });
+  const expected = JSON.parse(`{"constructor":1,"toString":2,"__proto__":1,"hasOwnProperty":1}`);
+  for (const state of [true, false]) {
+    const d = state ? dir : await dataDir({ diff: [...folded, ...after].map(jsonl).join("") });
+    const { doc } = await json(["state"], d);
+    assert.equal(doc.skipped_lines, 0, "the snapshot is valid");
+    const byAgent = (doc["state"] as { error_counts: { by_agent: Record<string, unknown> } })
+      .error_counts.by_agent;
+    assert.deepEqual(
+      Object.entries(byAgent).sort(),
+      Object.entries(expected).sort(),
+      state ? "from the snapshot" : "from no snapshot",
+    );
+    if (!state) await Deno.remove(d, { recursive: true });
+  }
+  await Deno.remove(dir, { recursive: true });
+});
