@@ -10,6 +10,7 @@ import { runDiagnose as diagnoseWindow } from "./diagnose.ts";
 import type { Cursor } from "./history_reader.ts";
 import type { TimeMachine } from "./time_machine.ts";
 import { lagTime } from "./lag_time.ts";
+import { ReadReport, type ReportJson } from "./read_report.ts";
 import { windowOf as historyWindow } from "./window_facts.ts";
 
 const QUEUE_SAMPLES: ReadonlySet<DiffRecord["type"]> = new Set(["queue_sample"] as const);
@@ -23,8 +24,12 @@ export interface Document {
   data_dir: string;
   /** Time of the newest record taken into account */
   as_of: string | null;
-  /** Lines skipped as unreadable while answering */
+  /** Lines skipped as unreadable while answering, in either history */
   skipped_lines: number;
+  /** The same by kind, and where the first of them are */
+  skipped: ReportJson["skipped"];
+  /** Records whose time or seq goes back, and where the first of them are */
+  out_of_order: ReportJson["out_of_order"];
   [key: string]: unknown;
 }
 
@@ -39,7 +44,9 @@ function head(inv: Invocation, asOf: number): Document {
     generated_at: new Date().toISOString(),
     data_dir: inv.dataDir,
     as_of: iso(asOf),
+    // Filled in once the command has read all it reads (main.ts)
     skipped_lines: 0,
+    ...new ReadReport().toJson(),
   };
 }
 

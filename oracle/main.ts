@@ -7,7 +7,6 @@
 
 import { type Command, COMMANDS, DEFAULT_LIMITS, parseInvocation, UsageError } from "./cli_args.ts";
 import { type Document, RUNNERS } from "./commands.ts";
-import { escapeControl } from "./escape_control.ts";
 import { validate } from "./json_schema.ts";
 import { ANSI, PLAIN, renderText } from "./render_text.ts";
 import { DataError, TimeMachine } from "./time_machine.ts";
@@ -169,9 +168,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  doc.skipped_lines = tm.skipped.total;
-  const warning = tm.skipped.summary();
-  if (warning) console.error(escapeControl(warning));
+  Object.assign(doc, { skipped_lines: tm.report.total, ...tm.report.toJson() });
+  for (const warning of tm.report.summary()) console.error(warning);
   if (tm.empty && inv.command !== "diagnose") {
     console.error(`warning: no history in "${inv.dataDir}" yet`);
   }

@@ -1,7 +1,8 @@
 /**
  * The two histories of a data directory, read-only: typed diff records (validated by the
  * observer's own validators), snapshots, and the state at any moment rebuilt from the nearest
- * snapshot at or before it plus the diff records after that snapshot.
+ * snapshot at or before it plus the diff records after that snapshot. Whatever it passes over
+ * goes to one ReadReport, with its place.
  */
 
 import {
@@ -15,7 +16,8 @@ import {
   validateSnapshot,
 } from "@mat/observer";
 import { ObserverState } from "@mat/observer/state";
-import { type Cursor, History, type Line, ReadStats } from "./history_reader.ts";
+import { type Cursor, History, type Line } from "./history_reader.ts";
+import { ReadReport } from "./read_report.ts";
 
 /** A data directory that cannot be read: exit code 1 with this message */
 export class DataError extends Error {
@@ -36,36 +38,10 @@ export interface Typed<R> {
   cursor: Cursor;
 }
 
-/** Counts of what was skipped while reading, for the stderr summary */
-export class Skipped {
-  readonly read = new ReadStats();
-  /** Lines from a newer schema version than this oracle reads */
-  newer = 0;
-  /** JSON lines that fail validation */
-  invalid = 0;
-  readonly reasons: string[] = [];
-
-  get total(): number {
-    return this.read.corrupt + this.read.torn + this.newer + this.invalid;
-  }
-
-  note(reason: string): void {
-    if (this.reasons.length < 3) this.reasons.push(reason);
-  }
-
-  /** One line for stderr, or undefined when nothing was skipped */
-  summary(): string | undefined {
-    if (this.total === 0) return undefined;
-    const parts: string[] = [];
-    if (this.read.corrupt) parts.push(`${this.read.corrupt} corrupt`);
-    if (this.read.torn) parts.push(`${this.read.torn} torn (incomplete last line)`);
-    if (this.invalid) parts.push(`${this.invalid} invalid`);
-    if (this.newer) parts.push(`${this.newer} from a newer schema version`);
-    const where = this.read.where.length ? ` at ${this.read.where.slice(0, 3).join(", ")}` : "";
-    const why = this.reasons.length ? `; ${this.reasons.join("; ")}` : "";
-    return `warning: skipped ${parts.join(", ")} line(s)${where}${why}`;
-  }
-}
+/** Diff lines longer than this are skipped as oversized (records hold previews, not payloads) */
+export const MAX_DIFF_LINE = 16 << 20;
+/** Snapshot lines longer than this are skipped as oversized (the state's maps are capped) */
+export const MAX_STATE_LINE = 512 << 20;
 
 const STATE_OPTIONS = { prefix: "agent-queue-", windowSize: 10, stuckAfterMs: 60_000 };
 
@@ -88,7 +64,7 @@ export interface StateAt {
 }
 
 export class TimeMachine {
-  readonly skipped = new Skipped();
+  readonly report = new ReadReport();
 
   private constructor(readonly dir: string, readonly diff: History, readonly states: History) {}
 
@@ -110,8 +86,8 @@ export class TimeMachine {
     if (!info.isDirectory) throw new DataError(`Data directory "${dir}" is not a directory`);
     return new TimeMachine(
       dir,
-      await History.open(dir, DIFF_FILE_BASE),
-      await History.open(dir, STATE_FILE_BASE),
+      await History.open(dir, DIFF_FILE_BASE, { maxLine: MAX_DIFF_LINE }),
+      await History.open(dir, STATE_FILE_BASE, { maxLine: MAX_STATE_LINE }),
     );
   }
 
@@ -119,19 +95,26 @@ export class TimeMachine {
     return this.diff.empty && this.states.empty;
   }
 
-  /** The line's JSON object when it is one of a schema this reader knows; counts the rest */
-  #valueOf(line: Line): Record<string, unknown> | undefined {
+  #path(history: History, line: Line): string {
+    return history.segments[line.cursor.segment]?.path ?? "?";
+  }
+
+  /** The line's JSON object when it is one of a schema this reader knows; reports the rest */
+  #valueOf(history: History, line: Line): Record<string, unknown> | undefined {
     const value = line.value();
+    const path = this.#path(history, line);
     if (value === undefined) {
-      const history = line.text.includes(`"type":"snapshot"`) ? this.states : this.diff;
-      const path = history.segments[line.cursor.segment]?.path ?? "?";
-      this.skipped.read.skip("corrupt", path, line.cursor.offset);
+      this.report.skip("corrupt", path, line.cursor.offset, "not a JSON object");
       return undefined;
     }
     const v = value["schema_version"];
     if (typeof v === "number" && v > RECORD_SCHEMA_VERSION) {
-      this.skipped.newer++;
-      this.skipped.note(`schema_version ${v} is newer than ${RECORD_SCHEMA_VERSION}`);
+      this.report.skip(
+        "newer",
+        path,
+        line.cursor.offset,
+        `schema_version ${v} is newer than ${RECORD_SCHEMA_VERSION} (seq ${String(value["seq"])})`,
+      );
       return undefined;
     }
     return value;
@@ -157,20 +140,24 @@ export class TimeMachine {
       ...(options.prefilter ? { prefilter: options.prefilter } : {}),
       ...(options.types ? { types: options.types as ReadonlySet<string> } : {}),
     };
-    for await (const line of this.diff.lines(from, this.skipped.read, opts)) {
+    for await (const line of this.diff.lines(from, this.report, opts)) {
       if (options.until !== undefined && line.ts > options.until) return;
       yield line;
     }
   }
 
-  /** A diff line as a typed record, or undefined (counted as skipped, with the reason) */
+  /** A diff line as a typed record, or undefined (reported as skipped, with the reason) */
   typed(line: Line): DiffRecord | undefined {
-    const value = this.#valueOf(line);
+    const value = this.#valueOf(this.diff, line);
     if (value === undefined) return undefined;
     const parsed = validateDiffRecord(value);
     if (!parsed.ok) {
-      this.skipped.invalid++;
-      this.skipped.note(`${parsed.reason} (seq ${String(value["seq"])})`);
+      this.report.skip(
+        "invalid",
+        this.#path(this.diff, line),
+        line.cursor.offset,
+        `${parsed.reason} (seq ${String(value["seq"])})`,
+      );
       return undefined;
     }
     return parsed.record;
@@ -186,7 +173,7 @@ export class TimeMachine {
   ): Promise<number> {
     let n = 0;
     const opts = options.prefilter ? { prefilter: options.prefilter } : {};
-    for await (const line of this.diff.lines(cursor, this.skipped.read, opts)) {
+    for await (const line of this.diff.lines(cursor, this.report, opts)) {
       if (options.until !== undefined && line.ts > options.until) break;
       if (line.cursor.segment === cursor.segment && line.cursor.offset === cursor.offset) continue;
       n++;
@@ -199,24 +186,27 @@ export class TimeMachine {
     return this.diff.seek(t);
   }
 
-  #snapshotOf(line: Line | undefined): SnapshotRecord | undefined {
-    const value = line === undefined ? undefined : this.#valueOf(line);
-    if (value === undefined) return undefined;
-    const parsed = validateSnapshot(value);
-    if (!parsed.ok) {
-      this.skipped.invalid++;
-      this.skipped.note(`snapshot: ${parsed.reason}`);
-      return undefined;
-    }
-    return parsed.record;
-  }
-
-  /** The newest snapshot taken at or before `t` (the newest of all when `t` is undefined) */
+  /**
+   * The newest snapshot taken at or before `t` (the newest of all when `t` is undefined): the
+   * first JSON line walking back from there, each unreadable line on the way reported
+   */
   async snapshotAt(t?: number): Promise<SnapshotRecord | undefined> {
-    if (t === undefined) return this.#snapshotOf(await this.states.last());
-    const cursor = await this.states.seek(t + 1);
-    const line = await this.states.before(cursor);
-    return this.#snapshotOf(line);
+    const end = t === undefined ? this.states.end : await this.states.seek(t + 1);
+    for await (const line of this.states.linesBackward(end, this.report)) {
+      const value = this.#valueOf(this.states, line);
+      if (value === undefined) {
+        if (line.value() === undefined) continue; // not JSON: on to the line before
+        return undefined;
+      }
+      const parsed = validateSnapshot(value);
+      if (!parsed.ok) {
+        const reason = `snapshot: ${parsed.reason} (seq ${String(value["seq"])})`;
+        this.report.skip("invalid", this.#path(this.states, line), line.cursor.offset, reason);
+        return undefined;
+      }
+      return parsed.record;
+    }
+    return undefined;
   }
 
   /**
@@ -224,7 +214,10 @@ export class TimeMachine {
    * missing or empty has no say (Math.max with its NaN made the whole answer NaN)
    */
   async lastTime(): Promise<number> {
-    const times = [(await this.diff.last())?.ts, (await this.states.last())?.ts]
+    const times = [
+      (await this.diff.last(this.report))?.ts,
+      (await this.states.last(this.report))?.ts,
+    ]
       .filter((t): t is number => t !== undefined && Number.isFinite(t));
     return times.length > 0 ? Math.max(...times) : NaN;
   }

@@ -13,7 +13,6 @@ import {
   errorRecord,
   jsonl,
   message,
-  queueSample,
   snapshot,
   stateAfter,
 } from "./testdata/history.ts";
@@ -57,13 +56,59 @@ function rotatedHistory(): { diff: string; good: string; records: DiffRecord[] }
   };
 }
 
-/** 195 events a second apart, from T0 + 1 s; one of them has a time far from the others */
-async function outOfOrder(badTs: string): Promise<{ dir: string; lines: string[] }> {
-  const records = Array.from({ length: 195 }, (_, i) => message(i + 1, i + 1));
-  const lines = records.map((r, i) => jsonl(i === 19 ? { ...r, ts: badTs } : r));
-  return { dir: await dataDir({ diff: lines.join("") }), lines };
-}
+Deno.test("torn and corrupt lines of the state history are counted and located", async () => {
+  const { diff, good } = rotatedHistory();
+  const state = good + "not json\n" + `{"schema_version":1,"seq":2,"ts":"${at(40)}","ty`;
+  const dir = await dataDir({ diff, state });
+  const { doc, stderr } = await json(["state"], dir);
+  assert.equal(messagesSeen(doc), 22);
+  assert.equal(doc.skipped_lines, 2);
+  const file = `${dir}/state_time_machine.jsonl`;
+  assert.deepEqual(
+    doc.skipped.places.map((p) => [p.kind, p.file, p.offset]).sort(),
+    [["corrupt", file, good.length], ["torn", file, good.length + 9]],
+  );
+  assert.match(stderr, /warning: skipped 1 corrupt, 1 torn/);
+  assert.match(stderr, new RegExp(`${file}:${good.length}`));
+  await Deno.remove(dir, { recursive: true });
+});
 
+Deno.test("invalid and newer diff lines are located like corrupt ones", async () => {
+  const lines = [
+    jsonl(message(1, 1)),
+    jsonl({ ...message(2, 2), partition: -1 }),
+    jsonl({ ...message(3, 3), schema_version: 9 }),
+    jsonl(message(4, 4)),
+  ];
+  const dir = await dataDir({ diff: lines.join("") });
+  const { doc, stderr } = await json(["diffs"], dir);
+  assert.equal(doc.skipped_lines, 2);
+  const file = `${dir}/diff_time_machine.jsonl`;
+  const off = (i: number) => lines.slice(0, i).join("").length;
+  assert.deepEqual(doc.skipped.places.map((p) => [p.kind, p.file, p.offset]), [
+    ["invalid", file, off(1)],
+    ["newer", file, off(2)],
+  ]);
+  assert.match(stderr, new RegExp(`at ${file}:${off(1)}, ${file}:${off(2)}`));
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("state --at over 400 KB of garbage state lines is linear and reports every line", async () => {
+  const { diff, good } = rotatedHistory();
+  const junk = `garbage, not json ${"x".repeat(81)}\n`; // 100 bytes
+  const garbage = junk.repeat(4096);
+  const dir = await dataDir({ diff, state: good + garbage });
+  const started = performance.now();
+  const { doc, stderr } = await json(["state", "--at", at(40)], dir);
+  // Linear reading takes well under a second; the quadratic walk took 53 s on this input.
+  assert.ok(performance.now() - started < 10_000, "answers in linear time");
+  assert.equal(messagesSeen(doc), 22);
+  assert.equal(doc.skipped.by_kind["corrupt"], 4096);
+  assert.match(stderr, /warning: skipped \d+ corrupt line\(s\) at .*state_time_machine\.jsonl:\d+/);
+  await Deno.remove(dir, { recursive: true });
+});
+
+/** 195 events a second apart, from T0 + 1 s; one of them has a time far from the others */
 Deno.test("replay -m counts back from the end of a diff history that has no state history", async () => {
   const records = Array.from({ length: 30 }, (_, i) => message(i + 1, i * 60));
   const dir = await dataDir({ diff: records.map(jsonl).join("") });
