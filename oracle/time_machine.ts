@@ -187,26 +187,49 @@ export class TimeMachine {
   }
 
   /**
-   * The newest snapshot taken at or before `t` (the newest of all when `t` is undefined): the
-   * first JSON line walking back from there, each unreadable line on the way reported
+   * The newest good snapshot taken at or before `t` (the newest of all when `t` is undefined),
+   * walking back over what cannot be used: each line passed over is reported, and the newest
+   * snapshot that could not be used is named in a notice with the one used instead
    */
   async snapshotAt(t?: number): Promise<SnapshotRecord | undefined> {
     const end = t === undefined ? this.states.end : await this.states.seek(t + 1);
+    let failed: { line: Line; reason: string } | undefined;
+    let found: SnapshotRecord | undefined;
     for await (const line of this.states.linesBackward(end, this.report)) {
       const value = this.#valueOf(this.states, line);
       if (value === undefined) {
-        if (line.value() === undefined) continue; // not JSON: on to the line before
-        return undefined;
+        const v = line.value()?.["schema_version"];
+        if (v !== undefined) {
+          failed ??= {
+            line,
+            reason: `schema_version ${String(v)} is newer than ${RECORD_SCHEMA_VERSION}`,
+          };
+        }
+        continue;
       }
       const parsed = validateSnapshot(value);
       if (!parsed.ok) {
         const reason = `snapshot: ${parsed.reason} (seq ${String(value["seq"])})`;
         this.report.skip("invalid", this.#path(this.states, line), line.cursor.offset, reason);
-        return undefined;
+        failed ??= { line, reason: parsed.reason };
+        continue;
       }
-      return parsed.record;
+      found = parsed.record;
+      break;
     }
-    return undefined;
+    if (failed !== undefined) {
+      const seq = failed.line.value()?.["seq"];
+      const place = `${this.#path(this.states, failed.line)}:${failed.line.cursor.offset}`;
+      const instead = found === undefined
+        ? "the diff history alone"
+        : `snapshot seq ${found.seq} (${found.ts})`;
+      this.report.notice(
+        `snapshot seq ${
+          String(seq)
+        } at ${place} is unreadable (${failed.reason}): state rebuilt from ${instead}`,
+      );
+    }
+    return found;
   }
 
   /**

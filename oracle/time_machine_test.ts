@@ -56,6 +56,47 @@ function rotatedHistory(): { diff: string; good: string; records: DiffRecord[] }
   };
 }
 
+Deno.test("an invalid newest snapshot falls back to the previous good one, and says so", async () => {
+  const { diff, good } = rotatedHistory();
+  const bad = snapshot(2, 32, 22, stateAfter([]));
+  const invalid = JSON.stringify(bad).replace(`"messages_seen":0`, `"messages_seen":"x"`);
+  const dir = await dataDir({ diff, state: good + invalid + "\n" });
+  const { doc, stderr } = await json(["state"], dir);
+  assert.equal(messagesSeen(doc), 22);
+  assert.deepEqual(doc["rebuilt_from"], {
+    snapshot_seq: 1,
+    snapshot_ts: at(25),
+    diff_records_replayed: 2,
+  });
+  assert.equal(doc.skipped_lines, 1);
+  assert.equal(doc.skipped.by_kind["invalid"], 1);
+  assert.deepEqual(doc.skipped.places.map((p) => [p.kind, p.file, p.offset]), [
+    ["invalid", `${dir}/state_time_machine.jsonl`, good.length],
+  ]);
+  assert.match(doc.skipped.places[0]?.reason ?? "", /"state\.messages_seen" must be an integer/);
+  assert.match(
+    stderr,
+    new RegExp(
+      `warning: snapshot seq 2 at ${dir}/state_time_machine\\.jsonl:${good.length} is unreadable .*: state rebuilt from snapshot seq 1 \\(${
+        at(25).replaceAll(".", "\\.")
+      }\\)`,
+    ),
+  );
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a snapshot of a newer schema version falls back to the previous one", async () => {
+  const { diff, good } = rotatedHistory();
+  const newer = jsonl({ ...snapshot(2, 32, 22, stateAfter([])), schema_version: 2 });
+  const dir = await dataDir({ diff, state: good + newer });
+  const { doc, stderr } = await json(["state"], dir);
+  assert.equal(messagesSeen(doc), 22);
+  assert.equal(doc.skipped.by_kind["newer"], 1);
+  assert.equal(doc.skipped.places[0]?.offset, good.length);
+  assert.match(stderr, /state rebuilt from snapshot seq 1/);
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("torn and corrupt lines of the state history are counted and located", async () => {
   const { diff, good } = rotatedHistory();
   const state = good + "not json\n" + `{"schema_version":1,"seq":2,"ts":"${at(40)}","ty`;
