@@ -765,4 +765,9 @@ export class History {
   seek(t: number): Promise<Cursor> {
     return this.#seek("ts", t);
   }
+
+  /** The position of the first line with `seq >= n` (the end when there is none) */
+  seekSeq(n: number): Promise<Cursor> {
+    return this.#seek("seq", n);
+  }
 }

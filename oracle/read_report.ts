@@ -179,11 +179,7 @@ export class ReadReport implements ReadSink {
           : `ts goes back from ${p.previous_ts ?? "?"} to ${p.ts ?? "?"}`;
         return `${p.file}:${p.offset} (${what})`;
       });
-      out.push(
-        `warning: ${this.#disordered} record(s) out of order at ${
-          places.join(", ")
-        }; windows around them were read in full and filtered by time`,
-      );
+      out.push(`warning: ${this.#disordered} record(s) out of order at ${places.join(", ")}`);
     }
     return out.map(escapeControl);
   }

@@ -247,7 +247,9 @@ export class TimeMachine {
 
   /**
    * The observer's state at `t` (the end of the history when undefined): the snapshot at or
-   * before it, plus every diff record after that snapshot up to `t`.
+   * before it, plus every diff record after that snapshot (found by seq) up to `t`. A record
+   * whose seq goes back is reported as out of order; one that goes back to the snapshot's
+   * `diff_seq` or below is not applied (as on the observer's restart) and is a skipped line.
    */
   async stateAt(t?: number): Promise<StateAt> {
     const snap = await this.snapshotAt(t);
@@ -258,15 +260,47 @@ export class TimeMachine {
       by_agent: countsByName(state.errorCounts.by_agent),
     };
     let asOf = snap ? Date.parse(snap.ts) : NaN;
-    // A record folded into the snapshot can carry the same ts as later ones: seek a little
-    // earlier and skip by seq.
-    const from = snap ? await this.diff.seek(Date.parse(snap.ts) - 5_000) : this.diff.start;
+    const from = snap ? await this.diff.seekSeq(snap.diff_seq + 1) : this.diff.start;
     let replayed = 0;
-    for await (const { record } of this.records(from, t === undefined ? {} : { until: t })) {
-      if (snap && record.seq <= snap.diff_seq) continue;
+    let previous: { seq: number; ts: number } | undefined;
+    for await (
+      const { record, cursor } of this.records(from, t === undefined ? {} : { until: t })
+    ) {
+      const path = this.diff.segments[cursor.segment]?.path ?? "?";
+      const ts = Date.parse(record.ts);
+      if (previous !== undefined && record.seq <= previous.seq) {
+        this.report.outOfOrder({
+          path,
+          offset: cursor.offset,
+          seq: record.seq,
+          ts,
+          previousSeq: previous.seq,
+          previousTs: previous.ts,
+        });
+      }
+      if (snap && record.seq <= snap.diff_seq) {
+        this.report.skip(
+          "seq_backwards",
+          path,
+          cursor.offset,
+          `seq ${record.seq} after seq ${
+            previous?.seq ?? "?"
+          }: at or below the diff_seq ${snap.diff_seq} of snapshot seq ${snap.seq}, so not applied`,
+        );
+        previous = { seq: record.seq, ts };
+        continue;
+      }
+      if (snap && previous === undefined && record.seq > snap.diff_seq + 1) {
+        this.report.notice(
+          `the diff records after snapshot seq ${snap.seq} start at seq ${record.seq}, not ${
+            snap.diff_seq + 1
+          }: the state misses the ${record.seq - snap.diff_seq - 1} record(s) in between`,
+        );
+      }
+      previous = { seq: record.seq, ts };
       state.apply(record);
       replayed++;
-      asOf = Date.parse(record.ts);
+      asOf = ts;
     }
     return {
       state: state.toData(),

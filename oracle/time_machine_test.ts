@@ -149,6 +149,28 @@ Deno.test("state --at over 400 KB of garbage state lines is linear and reports e
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("records whose seq goes back to the snapshot's are reported, not dropped silently", async () => {
+  const { diff, good } = rotatedHistory();
+  // After seq 22, the diff history starts again from seq 5 (a restored or second writer).
+  const back = [message(5, 33), message(6, 34)].map(jsonl).join("");
+  const dir = await dataDir({ diff: diff + back, state: good });
+  const { doc, stderr } = await json(["state"], dir);
+  assert.equal(
+    messagesSeen(doc),
+    22,
+    "records at or below the snapshot's diff_seq are not applied",
+  );
+  assert.equal(doc.skipped.by_kind["seq_backwards"], 2);
+  assert.deepEqual(doc.skipped.places.map((p) => [p.kind, p.offset]), [
+    ["seq_backwards", diff.length],
+    ["seq_backwards", diff.length + jsonl(message(5, 33)).length],
+  ]);
+  assert.equal(doc.out_of_order.records, 1);
+  assert.equal(doc.out_of_order.places[0]?.offset, diff.length);
+  assert.match(stderr, /seq goes back/);
+  await Deno.remove(dir, { recursive: true });
+});
+
 /** 195 events a second apart, from T0 + 1 s; one of them has a time far from the others */
 Deno.test("replay -m counts back from the end of a diff history that has no state history", async () => {
   const records = Array.from({ length: 30 }, (_, i) => message(i + 1, i * 60));
