@@ -7,6 +7,9 @@
  * GROW_LIMIT for a long line) plus the line being returned: a line longer than the buffer is
  * found by scanning on without holding it, then read once more if it is to be returned. A line
  * longer than the history's `maxLine`, or an incomplete last line however long, costs a scan.
+ *
+ * Where records are not in time order, a binary search can land anywhere: `span` checks the
+ * order of the lines around a window, and reads the whole history when they are out of order.
  */
 
 import { join } from "node:path";
@@ -335,6 +338,21 @@ interface Chunk {
   starts: number[];
   ends: number[];
   n: number;
+}
+
+/** Where a window's lines are, as `span` found them */
+export interface Span {
+  /** The first line to read */
+  from: Cursor;
+  /** The line to stop before; undefined: the end of the history */
+  to: Cursor | undefined;
+  /**
+   * Lines out of order were seen around the window: it runs from `from` to the end, and only a
+   * filter on time keeps its records
+   */
+  whole: boolean;
+  /** Lines in the span with a time in the window (of the types asked for) */
+  count: number;
 }
 
 export interface HistoryOptions {
@@ -769,5 +787,88 @@ export class History {
   /** The position of the first line with `seq >= n` (the end when there is none) */
   seekSeq(n: number): Promise<Cursor> {
     return this.#seek("seq", n);
+  }
+
+  /**
+   * Where the lines with a time in [after, before] are: from a seek to `after` (or from `from`)
+   * to the first line past `before`, reading their headers once. The lines just before and just
+   * after are read too: when any of them is out of time order, the seek and the stop cannot be
+   * trusted, and the span runs from `from` (or the start) to the end of the history. Every line
+   * out of order (time or seq) that it reads is told to `sink`. `types` limits the count.
+   */
+  async span(
+    after: number,
+    before: number,
+    sink: ReadSink,
+    options: { from?: Cursor; types?: ReadonlySet<string> } = {},
+  ): Promise<Span> {
+    const origin = options.from ?? this.start;
+    const start = options.from ?? (after > -Infinity ? await this.seek(after) : this.start);
+    // Two lines back, to check that the seek landed where the times pass `after`.
+    let scanFrom = start;
+    if (options.from === undefined && after > -Infinity) {
+      let back = 0;
+      for await (const line of this.linesBackward(start, QUIET)) {
+        scanFrom = line.cursor;
+        if (++back === 2) break;
+      }
+    }
+    let prevTs = NaN;
+    let prevSeq = NaN;
+    /** Whether a line is in time order after the one before it; tells `sink` when not */
+    const inOrder = (ts: number, seq: number, cursor: Cursor): boolean => {
+      const timeOk = !(ts < prevTs);
+      if (!timeOk || seq <= prevSeq) {
+        const path = this.segments[cursor.segment]?.path ?? "?";
+        sink.outOfOrder({
+          path,
+          offset: cursor.offset,
+          seq,
+          ts,
+          previousSeq: prevSeq,
+          previousTs: prevTs,
+        });
+      }
+      prevTs = ts;
+      prevSeq = seq;
+      return timeOk;
+    };
+    let disordered = false;
+    let count = 0;
+    let to: Cursor | undefined;
+    let past: Cursor | undefined;
+    await this.#scan(scanFrom, undefined, QUIET, (ts, seq, cursor, typed) => {
+      if (!inOrder(ts, seq, cursor)) {
+        disordered = true;
+        return false;
+      }
+      if (past !== undefined) {
+        // The line after the first one past the window is in order: the window ends there.
+        to = past;
+        return false;
+      }
+      if (
+        cursor.segment < start.segment ||
+        (cursor.segment === start.segment && cursor.offset < start.offset)
+      ) {
+        // A line before the seek's landing inside the window: the search was misled.
+        disordered = ts >= after;
+        return !disordered;
+      }
+      if (ts > before) past = cursor;
+      else if (ts >= after && typed) count++;
+      return true;
+    }, options.types);
+    if (!disordered) return { from: start, to: to ?? past, whole: false, count };
+    // Out of order around the window: every line from the origin on, kept by its time.
+    count = 0;
+    prevTs = NaN;
+    prevSeq = NaN;
+    await this.#scan(origin, undefined, QUIET, (ts, seq, cursor, typed) => {
+      inOrder(ts, seq, cursor);
+      if (ts >= after && ts <= before && typed) count++;
+      return true;
+    }, options.types);
+    return { from: origin, to: undefined, whole: true, count };
   }
 }

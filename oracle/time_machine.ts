@@ -16,7 +16,7 @@ import {
   validateSnapshot,
 } from "@mat/observer";
 import { ObserverState } from "@mat/observer/state";
-import { type Cursor, History, type Line } from "./history_reader.ts";
+import { type Cursor, History, type Line, type Span } from "./history_reader.ts";
 import { ReadReport } from "./read_report.ts";
 
 /** A data directory that cannot be read: exit code 1 with this message */
@@ -24,13 +24,26 @@ export class DataError extends Error {
   override name = "DataError";
 }
 
+/** Lines of the diff history to read: from a cursor, up to another (or the end) */
+export interface Range {
+  from: Cursor;
+  to?: Cursor | undefined;
+}
+
 export interface RecordOptions {
   /** Keeps only the lines whose text passes (before they are parsed) */
   prefilter?: (text: string) => boolean;
-  /** Stops at the first line written after this time (ms) */
-  until?: number;
   /** Keeps only these record types, read from each line's header bytes */
-  types?: ReadonlySet<DiffRecord["type"]>;
+  types?: ReadonlySet<string>;
+  /** Keeps only the lines stamped in [after, before] (ms; open when undefined) */
+  after?: number;
+  before?: number;
+}
+
+/** A window of the diff history: where its lines are, and the times that keep them */
+export interface Window extends Span {
+  after: number;
+  before: number;
 }
 
 export interface Typed<R> {
@@ -120,28 +133,56 @@ export class TimeMachine {
     return value;
   }
 
-  /** Typed diff records from a cursor on, oldest first */
-  async *records(
-    from: Cursor,
-    options: RecordOptions = {},
-  ): AsyncGenerator<Typed<DiffRecord>> {
-    for await (const line of this.lines(from, options)) {
+  /**
+   * Where the diff lines stamped in [after, before] are (either end open when undefined), and
+   * how many there are of `types`: see History.span. Out-of-order lines around it are reported.
+   */
+  async window(
+    after: number | undefined,
+    before: number | undefined,
+    types?: ReadonlySet<string>,
+  ): Promise<Window> {
+    const a = after ?? -Infinity;
+    const b = before ?? Infinity;
+    const span = await this.diff.span(a, b, this.report, types ? { types } : {});
+    if (span.whole) {
+      this.report.notice(
+        "records out of time order around the window: the whole diff history was read, each record kept by its own time",
+      );
+    }
+    return { ...span, after: a, before: b };
+  }
+
+  /** Typed diff records of a range, oldest first */
+  async *records(range: Range, options: RecordOptions = {}): AsyncGenerator<Typed<DiffRecord>> {
+    for await (const line of this.lines(range, options)) {
       const record = this.typed(line);
       if (record !== undefined) yield { record, cursor: line.cursor };
     }
   }
 
+  /** The typed records of a window: its range, kept by its times, oldest first */
+  windowRecords(
+    w: Window,
+    options: Omit<RecordOptions, "after" | "before"> = {},
+  ): AsyncGenerator<Typed<DiffRecord>> {
+    return this.records(w, { ...options, after: w.after, before: w.before });
+  }
+
   /**
-   * Diff lines from a cursor on, oldest first, not parsed yet: a reader that keeps only some of
-   * them parses those with `typed`
+   * Diff lines of a range, oldest first, not parsed yet: a reader that keeps only some of them
+   * parses those with `typed`. A line stamped outside [after, before] is never returned.
    */
-  async *lines(from: Cursor, options: RecordOptions = {}): AsyncGenerator<Line> {
+  async *lines(range: Range, options: RecordOptions = {}): AsyncGenerator<Line> {
+    const after = options.after ?? -Infinity;
+    const before = options.before ?? Infinity;
     const opts = {
+      ...(range.to ? { to: range.to } : {}),
       ...(options.prefilter ? { prefilter: options.prefilter } : {}),
-      ...(options.types ? { types: options.types as ReadonlySet<string> } : {}),
+      ...(options.types ? { types: options.types } : {}),
     };
-    for await (const line of this.diff.lines(from, this.report, opts)) {
-      if (options.until !== undefined && line.ts > options.until) return;
+    for await (const line of this.diff.lines(range.from, this.report, opts)) {
+      if (line.ts < after || line.ts > before) continue;
       yield line;
     }
   }
@@ -161,29 +202,6 @@ export class TimeMachine {
       return undefined;
     }
     return parsed.record;
-  }
-
-  /**
-   * Counts the diff lines after `cursor` (up to `until`, passing `prefilter`) from their headers
-   * alone, without parsing them: how `--limit` says what it left out, cheaply
-   */
-  async countAfter(
-    cursor: Cursor,
-    options: { prefilter?: (text: string) => boolean; until?: number } = {},
-  ): Promise<number> {
-    let n = 0;
-    const opts = options.prefilter ? { prefilter: options.prefilter } : {};
-    for await (const line of this.diff.lines(cursor, this.report, opts)) {
-      if (options.until !== undefined && line.ts > options.until) break;
-      if (line.cursor.segment === cursor.segment && line.cursor.offset === cursor.offset) continue;
-      n++;
-    }
-    return n;
-  }
-
-  /** The first diff record at or after a time */
-  seek(t: number): Promise<Cursor> {
-    return this.diff.seek(t);
   }
 
   /**
@@ -247,7 +265,7 @@ export class TimeMachine {
 
   /**
    * The observer's state at `t` (the end of the history when undefined): the snapshot at or
-   * before it, plus every diff record after that snapshot (found by seq) up to `t`. A record
+   * before it, plus every diff record after that snapshot (found by seq) stamped up to `t`. A record
    * whose seq goes back is reported as out of order; one that goes back to the snapshot's
    * `diff_seq` or below is not applied (as on the observer's restart) and is a skipped line.
    */
@@ -261,11 +279,20 @@ export class TimeMachine {
     };
     let asOf = snap ? Date.parse(snap.ts) : NaN;
     const from = snap ? await this.diff.seekSeq(snap.diff_seq + 1) : this.diff.start;
+    // Up to `t`: where the records pass it, unless they are out of time order (then to the end,
+    // each kept by its time).
+    const range: Range = t === undefined
+      ? { from }
+      : await this.diff.span(-Infinity, t, this.report, { from });
+    if ("whole" in range && range.whole) {
+      this.report.notice(
+        "records out of time order after the snapshot: all of them were read, each kept by its own time",
+      );
+    }
     let replayed = 0;
     let previous: { seq: number; ts: number } | undefined;
-    for await (
-      const { record, cursor } of this.records(from, t === undefined ? {} : { until: t })
-    ) {
+    const options = t === undefined ? {} : { before: t };
+    for await (const { record, cursor } of this.records(range, options)) {
       const path = this.diff.segments[cursor.segment]?.path ?? "?";
       const ts = Date.parse(record.ts);
       if (previous !== undefined && record.seq <= previous.seq) {

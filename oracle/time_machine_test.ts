@@ -172,6 +172,40 @@ Deno.test("records whose seq goes back to the snapshot's are reported, not dropp
 });
 
 /** 195 events a second apart, from T0 + 1 s; one of them has a time far from the others */
+async function outOfOrder(badTs: string): Promise<{ dir: string; lines: string[] }> {
+  const records = Array.from({ length: 195 }, (_, i) => message(i + 1, i + 1));
+  const lines = records.map((r, i) => jsonl(i === 19 ? { ...r, ts: badTs } : r));
+  return { dir: await dataDir({ diff: lines.join("") }), lines };
+}
+
+for (
+  const [what, badTs] of [["future", "2099-01-01T00:00:00.000Z"], ["past", at(-3600)]] as const
+) {
+  Deno.test(`a ${what} out-of-order time neither hides nor leaks records of a window`, async () => {
+    const { dir, lines } = await outOfOrder(badTs);
+    // Windows holding the odd record, starting or ending at it, and far from it
+    const windows = [[10, 190], [1, 195], [15, 25], [20, 40], [5, 20], [150, 160]] as const;
+    for (const [after, before] of windows) {
+      const { doc, stderr } = await json(
+        ["diffs", "--after", at(after), "--before", at(before), "-l", "1000"],
+        dir,
+      );
+      const seqs = (doc["events"] as { seq: number; ts: string }[]).map((e) => e.seq);
+      const expected = Array.from({ length: before - after + 1 }, (_, i) => after + i)
+        .filter((s) => s !== 20);
+      assert.deepEqual(seqs, expected, `window ${after}..${before}`);
+      assert.equal(doc["total"], expected.length);
+      if (after > 25) continue; // far from it: the odd record is not read, nor needed
+      assert.ok(doc.out_of_order.records >= 1, "the out-of-order record is reported");
+      const places = doc.out_of_order.places.map((p) => p.offset);
+      const near = [19, 20].map((i) => lines.slice(0, i).join("").length);
+      assert.ok(places.some((p) => near.includes(p)), `placed at ${near}: ${places}`);
+      assert.match(stderr, /out of order/);
+    }
+    await Deno.remove(dir, { recursive: true });
+  });
+}
+
 Deno.test("replay -m counts back from the end of a diff history that has no state history", async () => {
   const records = Array.from({ length: 30 }, (_, i) => message(i + 1, i * 60));
   const dir = await dataDir({ diff: records.map(jsonl).join("") });
