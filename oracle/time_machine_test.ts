@@ -13,6 +13,7 @@ import {
   errorRecord,
   jsonl,
   message,
+  queueSample,
   snapshot,
   stateAfter,
 } from "./testdata/history.ts";
@@ -224,6 +225,23 @@ Deno.test("replay -m counts back from the end of a diff history that has no stat
     29,
     30,
   ]);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a queue sample with a non-numeric high watermark is an invalid line, not bad JSON", async () => {
+  const lines = [
+    jsonl(queueSample(1, 1, "coder")),
+    jsonl(queueSample(2, 2, "coder", "abc")),
+  ];
+  const dir = await dataDir({ diff: lines.join("") });
+  const { doc, stderr } = await json(["queues"], dir);
+  assert.equal(doc.skipped_lines, 1);
+  assert.deepEqual(doc.skipped.places.map((p) => [p.kind, p.offset]), [
+    ["invalid", lines[0]?.length],
+  ]);
+  assert.match(doc.skipped.places[0]?.reason ?? "", /"partitions\[0\]\.high" must be/);
+  assert.match(stderr, /"partitions\[0\]\.high" must be .*"abc"/);
+  assert.equal((doc["queues"] as { depth: number }[])[0]?.depth, 10);
   await Deno.remove(dir, { recursive: true });
 });
 
