@@ -51,6 +51,7 @@ import {
   int,
   isoTime,
   isPlainObject,
+  kafkaOffset,
   literal,
   nat,
   nullable,
@@ -74,12 +75,12 @@ const header = {
   ts: isoTime,
 };
 
-const positionShape = { topic: str, partition: nat, offset: str };
+const positionShape = { topic: str, partition: nat, offset: kafkaOffset };
 const position = object(positionShape);
 /** The last offset the observer recorded in one partition */
 export type Position = Infer<typeof positionShape>;
 
-const coordinates = { topic: str, partition: nat, offset: str };
+const coordinates = { topic: str, partition: nat, offset: kafkaOffset };
 
 export const SEVERITIES = ["critical", "error", "warning", "info"] as const;
 export type Severity = typeof SEVERITIES[number];
@@ -349,7 +350,9 @@ const shapes = {
     group: str,
     group_state: str,
     members: array(object({ member_id: str, client_id: str, host: str })),
-    partitions: array(object({ partition: nat, high: str, committed: nullable(str), lag: nat })),
+    partitions: array(
+      object({ partition: nat, high: kafkaOffset, committed: nullable(kafkaOffset), lag: nat }),
+    ),
     lag: nat,
     status: literal(...QUEUE_STATUSES),
     status_reason: str,
@@ -397,7 +400,7 @@ const shapes = {
     type: literal("topic_reset"),
     topic: str,
     partition: nat,
-    previous_offset: str,
+    previous_offset: kafkaOffset,
     reason: str,
   },
   /** Retention deleted a closed segment of a history (OBSERVER_RETAIN_BYTES) */
@@ -422,7 +425,12 @@ const openHandoffShape = {
   stuck: bool,
 };
 
-const partitionSample = object({ partition: nat, high: str, committed: nullable(str), lag: nat });
+const partitionSample = object({
+  partition: nat,
+  high: kafkaOffset,
+  committed: nullable(kafkaOffset),
+  lag: nat,
+});
 
 /** The observer's whole state: what a snapshot holds, rebuilt by replaying diff records */
 export const stateShape = {

@@ -68,8 +68,18 @@ export const num: Check<number> = (v: unknown, p: string): number =>
 export const bool: Check<boolean> = (v: unknown, p: string): boolean =>
   typeof v === "boolean" ? v : fail(p, "a boolean", v);
 export const json: Check<unknown> = (v: unknown): unknown => v;
+/** `2026-11-24T10:00:00.123Z` or with an offset, as the agents' envelopes require */
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 export const isoTime: Check<string> = (v: unknown, p: string): string =>
-  typeof v === "string" && !Number.isNaN(Date.parse(v)) ? v : fail(p, "an ISO 8601 time", v);
+  typeof v === "string" && ISO_TIME.test(v) && !Number.isNaN(Date.parse(v))
+    ? v
+    : fail(p, "an ISO 8601 time", v);
+/** A Kafka offset: the digits of an integer from 0 to 2^63 - 1, no leading zero */
+export const kafkaOffset: Check<string> = (v: unknown, p: string): string =>
+  typeof v === "string" && /^(0|[1-9]\d{0,18})$/.test(v) &&
+    (v.length < 19 || v <= "9223372036854775807")
+    ? v
+    : fail(p, "a Kafka offset (a decimal integer string)", v);
 
 export function literal<const T extends string>(...allowed: T[]): Check<T> {
   return (v, p) => {
@@ -95,7 +105,15 @@ export function dict<T>(check: Check<T>): Check<Record<string, T>> {
   return (v, p) => {
     if (!isPlainObject(v)) return fail(p, "an object", v);
     const out: Record<string, T> = {};
-    for (const [k, item] of Object.entries(v)) out[k] = check(item, `${p}.${k}`);
+    for (const [k, item] of Object.entries(v)) {
+      // Defined, not assigned: a key such as "__proto__" is data like any other
+      Object.defineProperty(out, k, {
+        value: check(item, `${p}.${k}`),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    }
     return out;
   };
 }

@@ -25,14 +25,25 @@ function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
-/** Every segment of a history, oldest first, the active file (if any) last */
+/** Whether a directory entry is a file, or a symlink to one */
+async function isFile(dir: string, entry: Deno.DirEntry): Promise<boolean> {
+  if (!entry.isSymlink) return entry.isFile;
+  try {
+    return (await Deno.stat(join(dir, entry.name))).isFile;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false; // dangling
+    throw err;
+  }
+}
+
+/** Every segment of a history, oldest first, the active file (if any) last; symlinks followed */
 export async function listSegments(dir: string, base: string): Promise<SegmentFile[]> {
   const pattern = new RegExp(`^${escapeRegExp(base)}\\.(\\d{6,})\\.jsonl$`);
   const closed: SegmentFile[] = [];
   let hasActive = false;
   try {
     for await (const entry of Deno.readDir(dir)) {
-      if (!entry.isFile) continue;
+      if (!(await isFile(dir, entry))) continue;
       if (entry.name === `${base}.jsonl`) hasActive = true;
       const m = pattern.exec(entry.name);
       if (m?.[1] !== undefined) {

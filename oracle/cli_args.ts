@@ -95,6 +95,9 @@ export const DEFAULT_LIMITS: Record<Command, number> = {
   llm: 50,
 };
 
+/** `replay -m` counts back at most this far (100 years), within what a Date can hold */
+const MAX_MINUTES = 52_560_000;
+
 function isCommand(value: string): value is Command {
   return (COMMANDS as readonly string[]).includes(value);
 }
@@ -107,14 +110,44 @@ function time(flag: string, value: string, now: number): number {
   }
 }
 
-/** Flags that take a value, by every spelling, over all commands */
-const VALUE_FLAGS = new Set(
+/** The long name of every flag that takes a value, by each of its spellings */
+const LONG_NAMES = new Map(
   [GLOBAL, ...Object.values(PER_COMMAND)].flatMap((spec) =>
     Object.entries(spec).filter(([, o]) => o.type === "string").flatMap(([long, o]) =>
-      o.short ? [`--${long}`, `-${o.short}`] : [`--${long}`]
+      o.short ? [[`--${long}`, long], [`-${o.short}`, long]] : [[`--${long}`, long]]
     )
   ),
 );
+
+/** Flags that take a value, by every spelling, over all commands */
+const VALUE_FLAGS = new Set(LONG_NAMES.keys());
+
+/**
+ * Joins each flag to a value that starts with a dash (`-l -5` becomes `--limit=-5`), so the value
+ * is checked like any other; a flag followed by another option has no value, said with both
+ */
+function joinDashValues(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] ?? "";
+    const long = LONG_NAMES.get(a);
+    const next = argv[i + 1];
+    if (a === "--") {
+      out.push(...argv.slice(i));
+      break;
+    }
+    if (long === undefined || next === undefined || !next.startsWith("-") || next === "-") {
+      out.push(a);
+      continue;
+    }
+    if (!/^-\d/.test(next)) {
+      throw new UsageError(`--${long} needs a value, got the option "${next}"`);
+    }
+    out.push(`--${long}=${next}`);
+    i++;
+  }
+  return out;
+}
 
 /** Where the command word is: the first token that is neither a flag nor a flag's value */
 function commandIndex(argv: string[]): number {
@@ -129,10 +162,11 @@ function commandIndex(argv: string[]): number {
 
 /** Parses argv (after `oracle`) into an invocation, or throws UsageError */
 export function parseInvocation(
-  argv: string[],
+  args: string[],
   env: { get(key: string): string | undefined },
   now: number = Date.now(),
 ): Invocation {
+  const argv = joinDashValues(args);
   const first = commandIndex(argv);
   const name = first < 0 ? undefined : argv[first];
   if (name === undefined) {
@@ -182,10 +216,12 @@ export function parseInvocation(
   if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) {
     throw new UsageError(`--limit must be a whole number from 1 to 100000, got "${limitText}"`);
   }
+  const dataDir = str("data-dir");
+  if (dataDir === "") throw new UsageError(`--data-dir must name a directory, got ""`);
   const inv: Invocation = {
     command: name,
     format,
-    dataDir: str("data-dir") ?? (env.get("TELEMETRY_DATA_DIR") || "./telemetry_data"),
+    dataDir: dataDir ?? (env.get("TELEMETRY_DATA_DIR") || "./telemetry_data"),
     limit,
     help: v["help"] === true,
   };
@@ -218,6 +254,11 @@ export function parseInvocation(
     const m = Number(minutes);
     if (!Number.isFinite(m) || m <= 0) {
       throw new UsageError(`--minutes must be a positive number, got "${minutes}"`);
+    }
+    if (m > MAX_MINUTES) {
+      throw new UsageError(
+        `--minutes must be at most ${MAX_MINUTES} (100 years), got "${minutes}"`,
+      );
     }
     if (after !== undefined || before !== undefined) {
       throw new UsageError("--minutes cannot be combined with --after or --before");

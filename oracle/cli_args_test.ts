@@ -59,3 +59,28 @@ Deno.test("bad flags and values are usage errors naming the value", () => {
     });
   }
 });
+
+Deno.test("out-of-range times, an empty data dir and negative numbers are usage errors naming flag and value", () => {
+  const cases: [string[], RegExp][] = [
+    [
+      ["diffs", "--after", "99999999999d"],
+      /^--after: Cannot parse time "99999999999d": .*out of range/,
+    ],
+    [
+      ["state", "--at", "+275760-09-13T00:00:00Z"],
+      /^--at: Cannot parse time "\+275760-09-13T00:00:00Z"/,
+    ],
+    [["state", "--data-dir", ""], /^--data-dir must name a directory, got ""$/],
+    [["diffs", "-l", "-5"], /^--limit must be a whole number from 1 to 100000, got "-5"$/],
+    [["diffs", "--limit", "-5"], /^--limit must be a whole number from 1 to 100000, got "-5"$/],
+    [["replay", "-m", "-5"], /^--minutes must be a positive number, got "-5"$/],
+    [["diffs", "-l", "-f", "json"], /^--limit needs a value, got the option "-f"$/],
+  ];
+  for (const [argv, pattern] of cases) {
+    assert.throws(() => parseInvocation(argv, env, NOW), (err: unknown) => {
+      assert.ok(err instanceof UsageError, `${argv.join(" ")} is a usage error`);
+      assert.match(err.message, pattern, argv.join(" "));
+      return true;
+    });
+  }
+});

@@ -32,7 +32,15 @@ Deno.test("every command has --help with an example", async () => {
 
 Deno.test("usage errors exit 2 with one error line on stderr and nothing on stdout", async () => {
   for (
-    const args of [["diagnoze"], ["errors", "--sev", "x"], ["diffs", "-l", "-3"], ["trace"]]
+    const args of [
+      ["diagnoze"],
+      ["errors", "--sev", "x"],
+      ["diffs", "-l", "-3"],
+      ["trace"],
+      ["diffs", "--after", "99999999999d"],
+      ["state", "--data-dir", ""],
+      ["replay", "-l", "-5"],
+    ]
   ) {
     const r = await oracle(args);
     assert.equal(r.code, 2, args.join(" "));

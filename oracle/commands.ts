@@ -7,12 +7,13 @@ import { USER_INBOX } from "@mat/agents/protocol";
 import type { DiffRecord, ErrorFold, ObserverStateData, QueueSampleRecord } from "@mat/observer";
 import type { Invocation } from "./cli_args.ts";
 import { runDiagnose as diagnoseWindow } from "./diagnose.ts";
-import type { Cursor } from "./history_reader.ts";
 import type { TimeMachine } from "./time_machine.ts";
 import { lagTime } from "./lag_time.ts";
+import { ReadReport, type ReportJson } from "./read_report.ts";
 import { windowOf as historyWindow } from "./window_facts.ts";
 
 const QUEUE_SAMPLES: ReadonlySet<DiffRecord["type"]> = new Set(["queue_sample"] as const);
+const ERRORS: ReadonlySet<DiffRecord["type"]> = new Set(["error"] as const);
 
 export const OUTPUT_SCHEMA_ID = "oracle-output/v2";
 
@@ -23,8 +24,12 @@ export interface Document {
   data_dir: string;
   /** Time of the newest record taken into account */
   as_of: string | null;
-  /** Lines skipped as unreadable while answering */
+  /** Lines skipped as unreadable while answering, in either history */
   skipped_lines: number;
+  /** The same by kind, and where the first of them are */
+  skipped: ReportJson["skipped"];
+  /** Records whose time or seq goes back, and where the first of them are */
+  out_of_order: ReportJson["out_of_order"];
   [key: string]: unknown;
 }
 
@@ -39,7 +44,9 @@ function head(inv: Invocation, asOf: number): Document {
     generated_at: new Date().toISOString(),
     data_dir: inv.dataDir,
     as_of: iso(asOf),
+    // Filled in once the command has read all it reads (main.ts)
     skipped_lines: 0,
+    ...new ReadReport().toJson(),
   };
 }
 
@@ -66,15 +73,9 @@ export async function runErrors(tm: TimeMachine, inv: Invocation): Promise<Docum
   if (inv.after !== undefined || inv.before !== undefined) {
     // Occurrences in the window: the newest fold of each fingerprint among `error` records.
     const folds = new Map<string, ErrorFold>();
-    const from = inv.after !== undefined ? await tm.seek(inv.after) : tm.diff.start;
+    const w = await tm.window(inv.after, inv.before, ERRORS);
     asOf = NaN;
-    const until = inv.before;
-    for await (
-      const { record } of tm.records(from, {
-        prefilter: (t) => t.includes(`"type":"error"`),
-        ...(until !== undefined ? { until } : {}),
-      })
-    ) {
+    for await (const { record } of tm.windowRecords(w, { types: ERRORS })) {
       if (record.type !== "error") continue;
       asOf = Date.parse(record.ts);
       const { schema_version: _v, seq: _s, ts: _t, type: _type, ...fold } = record;
@@ -146,53 +147,46 @@ export async function runState(tm: TimeMachine, inv: Invocation): Promise<Docume
 }
 
 /** `replay -m N` counts back from the end of the history, not from the wall clock */
-async function windowOf(tm: TimeMachine, inv: Invocation): Promise<[number, number]> {
+async function windowOf(
+  tm: TimeMachine,
+  inv: Invocation,
+): Promise<[number | undefined, number | undefined]> {
   if (inv.minutes !== undefined) {
     const end = await tm.lastTime();
     const last = Number.isFinite(end) ? end : Date.now();
     return [last - inv.minutes * 60_000, last];
   }
-  return [inv.after ?? 0, inv.before ?? Infinity];
+  return [inv.after, inv.before];
 }
 
+/**
+ * The first `limit` records of a window (of one type), and how many it holds: counted from the
+ * headers of its lines when the limit cuts it short
+ */
 async function collect(
   tm: TimeMachine,
-  after: number,
-  before: number,
+  after: number | undefined,
+  before: number | undefined,
   limit: number,
-  keep: (r: DiffRecord) => boolean,
-  prefilter?: (text: string) => boolean,
+  type?: string,
 ): Promise<{ shown: DiffRecord[]; total: number }> {
-  const from = after > 0 ? await tm.seek(after) : tm.diff.start;
+  const types = type === undefined ? undefined : new Set([type]);
+  const w = await tm.window(after, before, types);
   const shown: DiffRecord[] = [];
-  let total = 0;
-  const opts = {
-    ...(Number.isFinite(before) ? { until: before } : {}),
-    ...(prefilter ? { prefilter } : {}),
-  };
-  let next: Cursor | undefined;
-  for await (const { record, cursor } of tm.records(from, opts)) {
-    if (!keep(record)) continue;
-    total++;
+  for await (const { record } of tm.windowRecords(w, types ? { types } : {})) {
     shown.push(record);
-    if (shown.length >= limit) {
-      next = cursor;
-      break;
-    }
+    if (shown.length >= limit) break;
   }
-  // Past the limit, lines are only counted (the prefilter is exact for record types).
-  if (next !== undefined) total += await tm.countAfter(next, opts);
-  return { shown, total };
+  return { shown, total: shown.length < limit ? shown.length : Math.max(w.count, shown.length) };
 }
 
 export async function runReplay(tm: TimeMachine, inv: Invocation): Promise<Document> {
   const [after, before] = await windowOf(tm, inv);
-  const start = await tm.stateAt(after > 0 ? after : undefined);
-  const startState = after > 0 ? start.state : undefined;
-  const { shown, total } = await collect(tm, after, before, inv.limit, () => true);
+  const startState = after === undefined ? undefined : (await tm.stateAt(after)).state;
+  const { shown, total } = await collect(tm, after, before, inv.limit);
   return {
     ...head(inv, shown.length ? Date.parse(shown[shown.length - 1]?.ts ?? "") : NaN),
-    window: { after: iso(after > 0 ? after : NaN), before: iso(before) },
+    window: { after: iso(after ?? NaN), before: iso(before ?? NaN) },
     state_at_start: startState ? stateView(startState, 10) : null,
     events: shown,
     total,
@@ -202,14 +196,7 @@ export async function runReplay(tm: TimeMachine, inv: Invocation): Promise<Docum
 
 export async function runDiffs(tm: TimeMachine, inv: Invocation): Promise<Document> {
   const type = inv.eventType;
-  const { shown, total } = await collect(
-    tm,
-    inv.after ?? 0,
-    inv.before ?? Infinity,
-    inv.limit,
-    (r) => type === undefined || r.type === type,
-    type === undefined ? undefined : (t) => t.includes(`"type":"${type}"`),
-  );
+  const { shown, total } = await collect(tm, inv.after, inv.before, inv.limit, type);
   return {
     ...head(inv, shown.length ? Date.parse(shown[shown.length - 1]?.ts ?? "") : NaN),
     filters: {
@@ -228,8 +215,8 @@ export async function runQueues(tm: TimeMachine, inv: Invocation): Promise<Docum
   const at = await tm.stateAt();
   // The window's samples, for lag in time (backlog age, trend)
   const series = new Map<string, QueueSampleRecord[]>();
-  const start = await tm.seek(from);
-  for await (const { record } of tm.records(start, { until: to, types: QUEUE_SAMPLES })) {
+  const w = await tm.window(from, to, QUEUE_SAMPLES);
+  for await (const { record } of tm.windowRecords(w, { types: QUEUE_SAMPLES })) {
     if (record.type !== "queue_sample") continue;
     series.set(record.agent, [...(series.get(record.agent) ?? []), record]);
   }
@@ -302,11 +289,11 @@ export async function runAgents(tm: TimeMachine, inv: Invocation): Promise<Docum
 export async function runLlm(tm: TimeMachine, inv: Invocation): Promise<Document> {
   const at = await tm.stateAt();
   // Failed LLM calls per agent and kind, from the folded errors (an ERROR names no model)
-  const failures = new Map<string, Record<string, number>>();
+  const failures = new Map<string, Map<string, number>>();
   for (const e of at.state.errors) {
     if (e.agent === null || !e.kind.startsWith("llm_")) continue;
-    const kinds = failures.get(e.agent) ?? {};
-    kinds[e.kind] = (kinds[e.kind] ?? 0) + e.count;
+    const kinds = failures.get(e.agent) ?? new Map<string, number>();
+    kinds.set(e.kind, (kinds.get(e.kind) ?? 0) + e.count);
     failures.set(e.agent, kinds);
   }
   const errorsByAgent = new Map(at.state.agents.map((a) => [a.agent, a.llm_errors]));
@@ -329,8 +316,8 @@ export async function runLlm(tm: TimeMachine, inv: Invocation): Promise<Document
       // An agent's failures go on its first row (its only model, in the sample agents)
       const first = rows.find((r) => r.agent === u.agent) === u;
       const errors = first ? errorsByAgent.get(u.agent) ?? 0 : 0;
-      const kinds = first ? failures.get(u.agent) ?? {} : {};
-      const failed = Math.max(errors, Object.values(kinds).reduce((n, c) => n + c, 0));
+      const kinds = first ? failures.get(u.agent) ?? new Map<string, number>() : new Map();
+      const failed = Math.max(errors, [...kinds.values()].reduce((n, c) => n + c, 0));
       return {
         agent: u.agent,
         model: u.model,
@@ -340,7 +327,7 @@ export async function runLlm(tm: TimeMachine, inv: Invocation): Promise<Document
         cost_usd: Number(u.cost_usd.toFixed(6)),
         latency_ms_avg: u.calls ? Math.round(u.latency_ms_total / u.calls) : 0,
         llm_errors: failed,
-        error_kinds: kinds,
+        error_kinds: Object.fromEntries(kinds),
         error_rate: u.calls + failed ? Number((failed / (u.calls + failed)).toFixed(4)) : 0,
       };
     });
@@ -368,7 +355,9 @@ export async function runTrace(tm: TimeMachine, inv: Invocation): Promise<Docume
   let last = NaN;
   const quoted = JSON.stringify(id);
   for await (
-    const { record } of tm.records(tm.diff.start, { prefilter: (t) => t.includes(quoted) })
+    const { record } of tm.records({ from: tm.diff.start }, {
+      prefilter: (t) => t.includes(quoted),
+    })
   ) {
     const r = record;
     const names = (x: { conversation_id?: unknown; task_id?: unknown }) =>

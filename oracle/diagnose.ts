@@ -104,8 +104,8 @@ export async function runDiagnose(
   const all = findingsOf(facts, {
     ...ctx,
     empty: tm.empty,
-    skippedLines: tm.skipped.total,
-    skippedWhere: tm.skipped.read.where,
+    skippedLines: tm.report.total,
+    skippedWhere: tm.report.where,
     chosenEnd: inv.before !== undefined,
   });
   const { incidents, notes, findings } = groupIncidents(all);

@@ -1,7 +1,15 @@
 /**
- * Reads one time-machine history (closed segments in order, then the active file) as a stream of
- * lines, and finds a moment in it by binary search on byte offsets: records are in observation
- * order, so a window is found by seeking, never by reading the whole history.
+ * Reads one time-machine history (closed segments in order, then the active file) as lines, and
+ * finds a moment in it by binary search on byte offsets: records are in observation order, so a
+ * window is found by seeking, never by reading the whole history.
+ *
+ * Every read is linear in the bytes it covers and holds at most one read buffer (it grows to
+ * GROW_LIMIT for a long line) plus the line being returned: a line longer than the buffer is
+ * found by scanning on without holding it, then read once more if it is to be returned. A line
+ * longer than the history's `maxLine`, or an incomplete last line however long, costs a scan.
+ *
+ * Where records are not in time order, a binary search can land anywhere: `span` checks the
+ * order of the lines around a window, and reads the whole history when they are out of order.
  */
 
 import { join } from "node:path";
@@ -17,30 +25,75 @@ export interface Cursor {
   offset: number;
 }
 
-/** What reading skipped, for the stderr summary */
-export class ReadStats {
-  lines = 0;
-  /** Lines that are not JSON objects with a `ts` */
+/** Why the line splitter passed a line over */
+export type LineSkip = "corrupt" | "torn" | "oversized";
+
+/** A line whose time or seq is lower than the line before it */
+export interface Disorder {
+  path: string;
+  offset: number;
+  seq: number;
+  ts: number;
+  previousSeq: number;
+  previousTs: number;
+}
+
+/** Where a reader reports the lines it passed over, and the lines out of order it saw */
+export interface ReadSink {
+  skip(kind: LineSkip, path: string, offset: number, reason: string): void;
+  outOfOrder(disorder: Disorder): void;
+}
+
+/** Counts what reading skipped: for tests, and for reads whose lines are reported elsewhere */
+export class ReadStats implements ReadSink {
   corrupt = 0;
-  /** A final line with no newline: a write in progress or cut by a crash */
   torn = 0;
+  oversized = 0;
+  disordered = 0;
   /** Where the first skipped lines were, as `file:byte` */
   readonly where: string[] = [];
 
-  skip(kind: "corrupt" | "torn", path: string, offset: number): void {
+  skip(kind: LineSkip, path: string, offset: number): void {
     this[kind]++;
     if (this.where.length < 5) this.where.push(`${path}:${offset}`);
   }
+
+  outOfOrder(): void {
+    this.disordered++;
+  }
 }
 
+/** A sink that hears nothing: for probes, whose lines a real read reports */
+const QUIET: ReadSink = { skip: () => {}, outOfOrder: () => {} };
+
+const decoder = new TextDecoder();
+
 /**
- * One line of a history. Its `ts` is read from the record header without parsing the whole line;
+ * One line of a history, with the `ts` (ms) and `seq` of its header (`seq` NaN when it has none).
  * `value()` parses it on demand (undefined when the line is not a JSON object).
  */
 export class Line {
+  #text: string | undefined;
+  #bytes: Uint8Array | undefined;
   #value: Record<string, unknown> | null | undefined = null;
 
-  constructor(readonly text: string, readonly ts: number, readonly cursor: Cursor) {}
+  constructor(
+    text: string | Uint8Array,
+    readonly ts: number,
+    readonly seq: number,
+    readonly cursor: Cursor,
+  ) {
+    if (typeof text === "string") this.#text = text;
+    else this.#bytes = text;
+  }
+
+  get text(): string {
+    if (this.#text === undefined) {
+      this.#text = decoder.decode(this.#bytes);
+      this.#bytes = undefined;
+    }
+    return this.#text;
+  }
 
   value(): Record<string, unknown> | undefined {
     if (this.#value === null) this.#value = parseObject(this.text);
@@ -48,8 +101,23 @@ export class Line {
   }
 }
 
-const CHUNK = 1 << 20;
-const decoder = new TextDecoder();
+/** How much is read at once */
+const READ_BYTES = 1 << 20;
+/** The read buffer grows to hold a line up to this long; a longer one is scanned, then re-read */
+const GROW_LIMIT = 8 << 20;
+/** Lines longer than this are skipped as oversized, by default */
+export const DEFAULT_MAX_LINE = 64 << 20;
+/** A binary search stops probing when its range is this small, and reads on line by line */
+const LINEAR_BYTES = 16 * 1024;
+/** A probe reads this much at once: a line header is always whole in it */
+const PROBE_BYTES = 64 * 1024;
+/** A line header (up to the type) fits in this many bytes */
+const HEADER_BYTES = 200;
+
+const NEWLINE = 0x0a;
+const COMMA = 0x2c;
+const QUOTE = 0x22;
+const BRACE = 0x7b;
 
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
@@ -71,7 +139,7 @@ const HEADER_TS = /"ts":"([^"]{10,40})"/;
 
 /** A line's `ts` in milliseconds: from its header, else from the parsed line; NaN if none */
 export function timeOfLine(text: string): number {
-  const m = HEADER_TS.exec(text.length > 200 ? text.slice(0, 200) : text);
+  const m = HEADER_TS.exec(text.length > HEADER_BYTES ? text.slice(0, HEADER_BYTES) : text);
   if (m?.[1] !== undefined) {
     const ts = Date.parse(m[1]);
     if (!Number.isNaN(ts)) return ts;
@@ -80,39 +148,109 @@ export function timeOfLine(text: string): number {
   return typeof ts === "string" ? Date.parse(ts) : NaN;
 }
 
-const TYPE_KEY = new TextEncoder().encode(`"type":"`);
-const COMMA = 0x2c;
-const QUOTE = 0x22;
+/** What a line's header says, as `readHeader` fills it in */
+interface Header {
+  seq: number;
+  ts: number;
+  /** Where the record type's name is in the line's bytes: [typeStart, typeEnd) */
+  typeStart: number;
+  typeEnd: number;
+}
+
+const encoder = new TextEncoder();
+const SEQ_KEY = encoder.encode(`"seq":`);
+const TS_KEY = encoder.encode(`"ts":"`);
+const TYPE_KEY = encoder.encode(`,"type":"`);
+
+/** The first `byte` in data[from, to), or -1: bounded, unlike indexOf on the whole buffer */
+function find(data: Uint8Array, byte: number, from: number, to: number): number {
+  for (let i = from; i < to; i++) if (data[i] === byte) return i;
+  return -1;
+}
+
+function at(data: Uint8Array, i: number, key: Uint8Array): boolean {
+  if (i + key.length > data.length) return false;
+  for (let j = 0; j < key.length; j++) if (data[i + j] !== key[j]) return false;
+  return true;
+}
+
+function digits(data: Uint8Array, from: number, n: number): number {
+  let v = 0;
+  for (let i = from; i < from + n; i++) {
+    const d = (data[i] ?? 0) - 0x30;
+    if (d < 0 || d > 9) return NaN;
+    v = v * 10 + d;
+  }
+  return v;
+}
+
+const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** `YYYY-MM-DDTHH:MM:SS.sssZ` (what `toISOString` writes) in ms; NaN for any other form */
+function isoMs(data: Uint8Array, from: number, to: number): number {
+  if (
+    to - from !== 24 || data[from + 4] !== 0x2d || data[from + 7] !== 0x2d ||
+    data[from + 10] !== 0x54 || data[from + 13] !== 0x3a || data[from + 16] !== 0x3a ||
+    data[from + 19] !== 0x2e || data[from + 23] !== 0x5a
+  ) return NaN;
+  const year = digits(data, from, 4);
+  const month = digits(data, from + 5, 2);
+  const day = digits(data, from + 8, 2);
+  const hour = digits(data, from + 11, 2);
+  const minute = digits(data, from + 14, 2);
+  const second = digits(data, from + 17, 2);
+  const ms = digits(data, from + 20, 3);
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const days = month === 2 && leap ? 29 : DAYS[month - 1] ?? 0;
+  if (!(day >= 1 && day <= days && hour < 24 && minute < 60 && second < 60 && ms >= 0)) {
+    return NaN;
+  }
+  return Date.UTC(year, month - 1, day, hour, minute, second, ms);
+}
 
 /**
- * Where the record type named in a line's header sits, as [start, end) byte offsets in `data`.
- * The header is `{"schema_version":1,"seq":N,"ts":"...","type":"X"`: the type follows the third
- * comma. Undefined when the line does not start with that header.
+ * Reads the header `{"schema_version":V,"seq":N,"ts":"T","type":"X"` of the line data[from, to)
+ * into `out`, from its bytes; false when the line does not start so (it is then decoded whole).
  */
-function typeSpan(data: Uint8Array, from: number, to: number): [number, number] | undefined {
-  const limit = Math.min(to, from + 160);
-  let comma = from - 1;
-  for (let i = 0; i < 3; i++) {
-    comma = data.indexOf(COMMA, comma + 1);
-    if (comma < 0 || comma >= limit) return undefined;
+function readHeader(data: Uint8Array, from: number, to: number, out: Header): boolean {
+  const limit = Math.min(to, from + HEADER_BYTES);
+  if (data[from] !== BRACE) return false;
+  let i = find(data, COMMA, from, limit) + 1;
+  if (i === 0 || !at(data, i, SEQ_KEY)) return false;
+  i += SEQ_KEY.length;
+  let seq = 0;
+  const first = i;
+  for (; i < limit; i++) {
+    const d = (data[i] ?? 0) - 0x30;
+    if (d < 0 || d > 9) break;
+    seq = seq * 10 + d;
   }
-  const start = comma + 1 + TYPE_KEY.length;
-  if (start >= limit) return undefined;
-  for (let j = 0; j < TYPE_KEY.length; j++) {
-    if (data[comma + 1 + j] !== TYPE_KEY[j]) return undefined;
-  }
-  const end = data.indexOf(QUOTE, start);
-  return end < 0 || end > limit ? undefined : [start, end];
+  if (i === first || i - first > 15 || data[i] !== COMMA || !at(data, i + 1, TS_KEY)) return false;
+  const tsStart = i + 1 + TS_KEY.length;
+  const tsEnd = find(data, QUOTE, tsStart, limit);
+  if (tsEnd < 0 || !at(data, tsEnd + 1, TYPE_KEY)) return false;
+  let ts = isoMs(data, tsStart, tsEnd);
+  if (Number.isNaN(ts)) ts = Date.parse(decoder.decode(data.subarray(tsStart, tsEnd)));
+  if (Number.isNaN(ts)) return false;
+  const typeStart = tsEnd + 1 + TYPE_KEY.length;
+  const typeEnd = find(data, QUOTE, typeStart, limit);
+  if (typeEnd < 0) return false;
+  out.seq = seq;
+  out.ts = ts;
+  out.typeStart = typeStart;
+  out.typeEnd = typeEnd;
+  return true;
 }
 
 /** The record type named in a line's header, read from its first bytes; undefined if none */
 export function headerType(line: Uint8Array): string | undefined {
-  const span = typeSpan(line, 0, line.length);
-  return span === undefined ? undefined : decoder.decode(line.subarray(span[0], span[1]));
+  const h: Header = { seq: NaN, ts: NaN, typeStart: 0, typeEnd: 0 };
+  if (!readHeader(line, 0, line.length, h)) return undefined;
+  return decoder.decode(line.subarray(h.typeStart, h.typeEnd));
 }
 
 /**
- * Tells whether a line's header names one of a set of record types, comparing bytes: no string is
+ * Tells whether a record type named in a header is one of a set, comparing bytes: no string is
  * made for the lines it turns away
  */
 export class TypeMatcher {
@@ -120,16 +258,13 @@ export class TypeMatcher {
 
   constructor(types: Iterable<string>) {
     for (const t of types) {
-      const bytes = new TextEncoder().encode(t);
+      const bytes = encoder.encode(t);
       this.#byLength.set(bytes.length, [...(this.#byLength.get(bytes.length) ?? []), bytes]);
     }
   }
 
-  /** true or false, or undefined when the line has no readable header */
-  matches(data: Uint8Array, from: number, to: number): boolean | undefined {
-    const span = typeSpan(data, from, to);
-    if (span === undefined) return undefined;
-    const [start, end] = span;
+  /** Whether data[start, end) is one of the types */
+  matches(data: Uint8Array, start: number, end: number): boolean {
     const candidates = this.#byLength.get(end - start);
     if (candidates === undefined) return false;
     outer: for (const c of candidates) {
@@ -142,44 +277,130 @@ export class TypeMatcher {
   }
 }
 
-/** The offset just past the first newline at or after `from` (`size` when there is none) */
-async function nextLineStart(
-  file: Deno.FsFile,
-  buf: Uint8Array,
-  from: number,
-  size: number,
-): Promise<number> {
-  let pos = from;
-  await file.seek(pos, Deno.SeekMode.Start);
-  while (pos < size) {
-    const n = await file.read(buf);
+/** Reads `into.length` bytes at `offset` (fewer at the end of the file); how many it read */
+async function readAt(file: Deno.FsFile, offset: number, into: Uint8Array): Promise<number> {
+  await file.seek(offset, Deno.SeekMode.Start);
+  let got = 0;
+  while (got < into.length) {
+    const n = await file.read(into.subarray(got));
     if (n === null || n === 0) break;
-    const nl = buf.subarray(0, n).indexOf(10);
-    if (nl >= 0) return pos + nl + 1;
-    pos += n;
+    got += n;
   }
-  return size;
+  return got;
+}
+
+/** Reads a file backwards through one block: where the newlines before an offset are */
+class BackwardReader {
+  readonly #buf: Uint8Array;
+  #lo = 0;
+  #hi = 0;
+
+  constructor(readonly file: Deno.FsFile, block = 256 * 1024) {
+    this.#buf = new Uint8Array(block);
+  }
+
+  /** The offset of the last newline before `pos`, -1 when there is none */
+  async newlineBefore(pos: number): Promise<number> {
+    let end = pos;
+    while (end > 0) {
+      if (!(this.#lo < end && end <= this.#hi)) {
+        const start = Math.max(0, end - this.#buf.length);
+        const n = await readAt(this.file, start, this.#buf.subarray(0, end - start));
+        this.#lo = start;
+        this.#hi = start + n;
+        if (this.#hi < end) return -1; // the file shrank
+      }
+      const i = this.#buf.subarray(0, end - this.#lo).lastIndexOf(NEWLINE);
+      if (i >= 0) return this.#lo + i;
+      end = this.#lo;
+    }
+    return -1;
+  }
+
+  /** A copy of the bytes [from, to) */
+  async bytes(from: number, to: number): Promise<Uint8Array> {
+    if (from >= this.#lo && to <= this.#hi) {
+      return this.#buf.slice(from - this.#lo, to - this.#lo);
+    }
+    const out = new Uint8Array(to - from);
+    const n = await readAt(this.file, from, out);
+    return n === out.length ? out : out.subarray(0, n);
+  }
+}
+
+/** Complete lines of a read, [starts[i], ends[i]) in `data` (ends at the newline), n of them */
+interface Chunk {
+  segment: number;
+  path: string;
+  data: Uint8Array;
+  /** File offset of data[0] */
+  base: number;
+  starts: number[];
+  ends: number[];
+  n: number;
+}
+
+/** Where a window's lines are, as `span` found them */
+export interface Span {
+  /** The first line to read */
+  from: Cursor;
+  /** The line to stop before; undefined: the end of the history */
+  to: Cursor | undefined;
+  /**
+   * Lines out of order were seen around the window: it runs from `from` to the end, and only a
+   * filter on time keeps its records
+   */
+  whole: boolean;
+  /** Lines in the span with a time in the window (of the types asked for) */
+  count: number;
+}
+
+export interface HistoryOptions {
+  /** Lines longer than this are skipped as oversized */
+  maxLine?: number;
 }
 
 export class History {
-  private constructor(readonly dir: string, readonly base: string, readonly segments: Segment[]) {}
+  readonly maxLine: number;
 
-  /** Closed segments `<base>.NNNNNN.jsonl` in number order, then `<base>.jsonl` */
-  static async open(dir: string, base: string): Promise<History> {
+  private constructor(
+    readonly dir: string,
+    readonly base: string,
+    readonly segments: Segment[],
+    options: HistoryOptions,
+  ) {
+    this.maxLine = options.maxLine ?? DEFAULT_MAX_LINE;
+  }
+
+  /**
+   * Closed segments `<base>.NNNNNN.jsonl` in number order, then `<base>.jsonl`; a symlink counts
+   * as the file it points to (a dangling one as no file)
+   */
+  static async open(dir: string, base: string, options: HistoryOptions = {}): Promise<History> {
     const pattern = new RegExp(`^${escapeRegExp(base)}\\.(\\d{6,})\\.jsonl$`);
     const closed: { n: number; path: string }[] = [];
     let active: string | undefined;
+    const sizes = new Map<string, number>();
     for await (const entry of Deno.readDir(dir)) {
-      if (!entry.isFile) continue;
-      if (entry.name === `${base}.jsonl`) active = join(dir, entry.name);
       const m = pattern.exec(entry.name);
-      if (m?.[1] !== undefined) closed.push({ n: Number(m[1]), path: join(dir, entry.name) });
+      if (entry.name !== `${base}.jsonl` && m?.[1] === undefined) continue;
+      const path = join(dir, entry.name);
+      let info: Deno.FileInfo;
+      try {
+        info = await Deno.stat(path); // follows a symlink
+      } catch (err) {
+        if (err instanceof Deno.errors.NotFound) continue; // a dangling symlink
+        throw err;
+      }
+      if (!info.isFile) continue;
+      sizes.set(path, info.size);
+      if (m?.[1] !== undefined) closed.push({ n: Number(m[1]), path });
+      else active = path;
     }
     closed.sort((a, b) => a.n - b.n);
     const paths = [...closed.map((c) => c.path), ...(active ? [active] : [])];
-    const segments: Segment[] = [];
-    for (const path of paths) segments.push({ path, size: (await Deno.stat(path)).size });
-    return new History(dir, base, segments);
+    const segments = paths.map((path) => ({ path, size: sizes.get(path) ?? 0 }));
+    return new History(dir, base, segments, options);
   }
 
   get empty(): boolean {
@@ -194,69 +415,86 @@ export class History {
     return { segment: 0, offset: 0 };
   }
 
+  get end(): Cursor {
+    return { segment: this.segments.length, offset: 0 };
+  }
+
   /**
-   * Reads lines from `from` onwards, oldest first. `types` keeps only the lines whose header names
-   * one of those record types, decided on the raw bytes before any line is decoded.
+   * The complete lines from `from` up to `to` (the end when undefined), a read at a time. A line
+   * longer than the read buffer is found by scanning on, then read on its own; past `maxLine` it
+   * is skipped as oversized, and an incomplete last line as torn, both without being held.
    */
-  async *lines(
-    from: Cursor,
-    stats: ReadStats,
-    options: { prefilter?: (text: string) => boolean; types?: ReadonlySet<string> } = {},
-  ): AsyncGenerator<Line> {
-    const matcher = options.types === undefined ? undefined : new TypeMatcher(options.types);
+  async *#chunks(from: Cursor, to: Cursor | undefined, sink: ReadSink): AsyncGenerator<Chunk> {
+    let buf = new Uint8Array(READ_BYTES);
+    const starts: number[] = [];
+    const ends: number[] = [];
     for (let s = from.segment; s < this.segments.length; s++) {
+      if (to !== undefined && s > to.segment) return;
       const seg = this.segments[s];
       if (seg === undefined) continue;
+      const limit = to !== undefined && s === to.segment ? Math.min(to.offset, seg.size) : seg.size;
+      let base = s === from.segment ? from.offset : 0;
+      if (base >= limit) continue;
       const file = await Deno.open(seg.path, { read: true });
       try {
-        let offset = s === from.segment ? from.offset : 0;
-        await file.seek(offset, Deno.SeekMode.Start);
-        // One buffer per segment: the incomplete line at the end of a read moves to its front
-        // (no copy of the whole read), and it doubles for a line longer than itself.
-        let buf = new Uint8Array(CHUNK * 2);
-        let have = 0;
-        let carryStart = offset;
+        await file.seek(base, Deno.SeekMode.Start);
+        let have = 0; // bytes of a line not yet complete, at buf[0, have)
         for (;;) {
-          if (have === buf.length) {
+          if (have === buf.length && buf.length < GROW_LIMIT) {
             const bigger = new Uint8Array(buf.length * 2);
             bigger.set(buf);
             buf = bigger;
-          }
-          const n = offset < seg.size ? await file.read(buf.subarray(have)) : null;
-          if (n === null || n === 0) {
-            if (have > 0) stats.skip("torn", seg.path, carryStart);
-            break;
-          }
-          offset += n;
-          const end = have + n;
-          const last = buf.lastIndexOf(10, end - 1);
-          if (last < 0) {
-            have = end;
+          } else if (have === buf.length) {
+            // Longer than the buffer: find where it ends without holding it.
+            const end = await this.#newlineFrom(file, base + have, limit, buf);
+            if (end < 0) {
+              sink.skip("torn", seg.path, base, `an incomplete last line of ${limit - base} bytes`);
+              break;
+            }
+            if (end - base > this.maxLine) {
+              sink.skip(
+                "oversized",
+                seg.path,
+                base,
+                `a line of ${end - base} bytes, over the limit of ${this.maxLine}`,
+              );
+            } else {
+              const line = new Uint8Array(end - base);
+              await readAt(file, base, line);
+              starts[0] = 0;
+              ends[0] = line.length;
+              yield { segment: s, path: seg.path, data: line, base, starts, ends, n: 1 };
+            }
+            base = end + 1;
+            have = 0;
+            if (base >= limit) break;
+            await file.seek(base, Deno.SeekMode.Start);
             continue;
           }
-          const data = buf;
-          let pos = 0;
-          while (pos < last) {
-            const nl = data.indexOf(10, pos);
-            const here = carryStart + pos;
-            const from = pos;
-            pos = nl + 1;
-            if (nl === from) continue;
-            stats.lines++;
-            // A line whose header cannot be read is decoded below and counted as corrupt.
-            if (matcher !== undefined && matcher.matches(data, from, nl) === false) continue;
-            const lineText = decoder.decode(data.subarray(from, nl));
-            if (options.prefilter && !options.prefilter(lineText)) continue;
-            const ts = timeOfLine(lineText);
-            if (Number.isNaN(ts)) {
-              stats.skip("corrupt", seg.path, here);
-              continue;
+          const want = Math.min(buf.length - have, limit - (base + have));
+          const n = want > 0 ? await file.read(buf.subarray(have, have + want)) : null;
+          if (n === null || n === 0) {
+            if (have > 0) {
+              sink.skip("torn", seg.path, base, `an incomplete last line of ${have} bytes`);
             }
-            yield new Line(lineText, ts, { segment: s, offset: here });
+            break;
           }
-          buf.copyWithin(0, last + 1, end);
-          have = end - (last + 1);
-          carryStart = offset - have;
+          const filled = have + n;
+          const view = buf.subarray(0, filled);
+          let k = 0;
+          let start = 0;
+          for (let nl = view.indexOf(NEWLINE, have); nl >= 0; nl = view.indexOf(NEWLINE, start)) {
+            if (nl > start) {
+              starts[k] = start;
+              ends[k] = nl;
+              k++;
+            }
+            start = nl + 1;
+          }
+          if (k > 0) yield { segment: s, path: seg.path, data: buf, base, starts, ends, n: k };
+          buf.copyWithin(0, start, filled);
+          base += start;
+          have = filled - start;
         }
       } finally {
         file.close();
@@ -264,36 +502,230 @@ export class History {
     }
   }
 
-  /** The first readable line starting at or after `offset` in a segment, with its time */
-  async #lineAfter(
+  /** The offset of the first newline at or after `from` and before `limit`, -1 if none */
+  async #newlineFrom(
+    file: Deno.FsFile,
+    from: number,
+    limit: number,
+    scratch: Uint8Array,
+  ): Promise<number> {
+    let pos = from;
+    await file.seek(pos, Deno.SeekMode.Start);
+    while (pos < limit) {
+      const n = await file.read(scratch.subarray(0, Math.min(scratch.length, limit - pos)));
+      if (n === null || n === 0) return -1;
+      const nl = scratch.subarray(0, n).indexOf(NEWLINE);
+      if (nl >= 0) return pos + nl;
+      pos += n;
+    }
+    return -1;
+  }
+
+  /**
+   * A line whose header is not the observer's: its time and seq from the parsed line, or
+   * undefined when it has no time (reported as corrupt)
+   */
+  #unusual(
+    data: Uint8Array,
+    start: number,
+    end: number,
+    cursor: Cursor,
+    path: string,
+    sink: ReadSink,
+  ): Line | undefined {
+    const text = decoder.decode(data.subarray(start, end));
+    const value = parseObject(text);
+    const ts = value?.["ts"];
+    const ms = typeof ts === "string" ? Date.parse(ts) : NaN;
+    if (Number.isNaN(ms)) {
+      const why = value === undefined
+        ? "not a JSON object"
+        : `no time: "ts" is ${ts === undefined ? "missing" : JSON.stringify(ts)}`;
+      sink.skip("corrupt", path, cursor.offset, why);
+      return undefined;
+    }
+    const seq = value?.["seq"];
+    return new Line(text, ms, typeof seq === "number" ? seq : NaN, cursor);
+  }
+
+  /**
+   * Reads lines from `from` (up to `to`), oldest first. `types` keeps only the lines whose header
+   * names one of those record types, decided on the raw bytes before any line is decoded;
+   * `prefilter` then the lines whose text passes.
+   */
+  async *lines(
+    from: Cursor,
+    sink: ReadSink,
+    options: {
+      to?: Cursor;
+      prefilter?: (text: string) => boolean;
+      types?: ReadonlySet<string>;
+    } = {},
+  ): AsyncGenerator<Line> {
+    const types = options.types;
+    const matcher = types === undefined ? undefined : new TypeMatcher(types);
+    const h: Header = { seq: NaN, ts: NaN, typeStart: 0, typeEnd: 0 };
+    for await (const c of this.#chunks(from, options.to, sink)) {
+      const batch: Line[] = [];
+      for (let i = 0; i < c.n; i++) {
+        const start = c.starts[i] ?? 0;
+        const end = c.ends[i] ?? 0;
+        const cursor = { segment: c.segment, offset: c.base + start };
+        let line: Line | undefined;
+        if (readHeader(c.data, start, end, h)) {
+          if (matcher !== undefined && !matcher.matches(c.data, h.typeStart, h.typeEnd)) continue;
+          line = new Line(decoder.decode(c.data.subarray(start, end)), h.ts, h.seq, cursor);
+        } else {
+          line = this.#unusual(c.data, start, end, cursor, c.path, sink);
+          if (line === undefined) continue;
+          if (types !== undefined && !types.has(String(line.value()?.["type"]))) continue;
+        }
+        if (options.prefilter && !options.prefilter(line.text)) continue;
+        batch.push(line);
+      }
+      yield* batch;
+    }
+  }
+
+  /**
+   * Visits the time and seq of every line from `from` (up to `to`) from its header bytes, in
+   * order, without decoding the lines that have a standard header; `visit` returns false to stop
+   */
+  async #scan(
+    from: Cursor,
+    to: Cursor | undefined,
+    sink: ReadSink,
+    visit: (ts: number, seq: number, cursor: Cursor, typed: boolean) => boolean,
+    types?: ReadonlySet<string>,
+  ): Promise<void> {
+    const matcher = types === undefined ? undefined : new TypeMatcher(types);
+    const h: Header = { seq: NaN, ts: NaN, typeStart: 0, typeEnd: 0 };
+    for await (const c of this.#chunks(from, to, sink)) {
+      for (let i = 0; i < c.n; i++) {
+        const start = c.starts[i] ?? 0;
+        const end = c.ends[i] ?? 0;
+        const cursor = { segment: c.segment, offset: c.base + start };
+        let ts: number;
+        let seq: number;
+        let typed = true;
+        if (readHeader(c.data, start, end, h)) {
+          ts = h.ts;
+          seq = h.seq;
+          if (matcher !== undefined) typed = matcher.matches(c.data, h.typeStart, h.typeEnd);
+        } else {
+          const line = this.#unusual(c.data, start, end, cursor, c.path, sink);
+          if (line === undefined) continue;
+          ts = line.ts;
+          seq = line.seq;
+          if (types !== undefined) typed = types.has(String(line.value()?.["type"]));
+        }
+        if (!visit(ts, seq, cursor, typed)) return;
+      }
+    }
+  }
+
+  /** Complete lines before `end`, newest first */
+  async *linesBackward(end: Cursor, sink: ReadSink): AsyncGenerator<Line> {
+    const h: Header = { seq: NaN, ts: NaN, typeStart: 0, typeEnd: 0 };
+    const last = Math.min(end.segment, this.segments.length - 1);
+    for (let s = last; s >= 0; s--) {
+      const seg = this.segments[s];
+      if (seg === undefined) continue;
+      const hi = s === end.segment ? Math.min(end.offset, seg.size) : seg.size;
+      if (hi === 0) continue;
+      const file = await Deno.open(seg.path, { read: true });
+      try {
+        const r = new BackwardReader(file);
+        let nl = await r.newlineBefore(hi);
+        if (nl + 1 < hi) {
+          sink.skip("torn", seg.path, nl + 1, `an incomplete last line of ${hi - nl - 1} bytes`);
+        }
+        while (nl >= 0) {
+          const previous = nl === 0 ? -1 : await r.newlineBefore(nl);
+          const start = previous + 1;
+          if (nl - start > this.maxLine) {
+            sink.skip(
+              "oversized",
+              seg.path,
+              start,
+              `a line of ${nl - start} bytes, over the limit of ${this.maxLine}`,
+            );
+          } else if (nl > start) {
+            const bytes = await r.bytes(start, nl);
+            const cursor = { segment: s, offset: start };
+            const line = readHeader(bytes, 0, bytes.length, h)
+              ? new Line(bytes, h.ts, h.seq, cursor)
+              : this.#unusual(bytes, 0, bytes.length, cursor, seg.path, sink);
+            if (line !== undefined) yield line;
+          }
+          nl = previous;
+        }
+      } finally {
+        file.close();
+      }
+    }
+  }
+
+  /** The complete record just before a cursor (undefined at the start) */
+  async before(cursor: Cursor, sink: ReadSink = QUIET): Promise<Line | undefined> {
+    for await (const line of this.linesBackward(cursor, sink)) return line;
+    return undefined;
+  }
+
+  /** The newest complete record, reading backwards from the end */
+  last(sink: ReadSink = QUIET): Promise<Line | undefined> {
+    return this.before(this.end, sink);
+  }
+
+  /**
+   * The first line at or after `offset` (and starting before `hi`) with a readable header, from
+   * a few reads; undefined when there is none before `hi`
+   */
+  async #probe(
     segment: number,
     offset: number,
-  ): Promise<{ offset: number; ts: number } | undefined> {
+    hi: number,
+  ): Promise<{ offset: number; ts: number; seq: number } | undefined> {
     const seg = this.segments[segment];
     if (seg === undefined) return undefined;
+    const limit = Math.min(hi, seg.size);
     const file = await Deno.open(seg.path, { read: true });
     try {
-      const buf = new Uint8Array(64 * 1024);
-      // Unless at the start, the line holding offset-1 is partial: its end is the next newline.
-      let lineStart = offset === 0 ? 0 : await nextLineStart(file, buf, offset - 1, seg.size);
-      while (lineStart < seg.size) {
-        await file.seek(lineStart, Deno.SeekMode.Start);
-        const n = await file.read(buf);
-        if (n === null || n === 0) return undefined;
-        const chunk = buf.subarray(0, n);
-        const nl = chunk.indexOf(10);
-        if (nl >= 0 || lineStart + n >= seg.size) {
-          // The whole line is in hand (or runs to the end of the file: a torn tail).
-          if (nl < 0) return undefined;
-          const ts = timeOfLine(decoder.decode(chunk.subarray(0, nl)));
-          if (!Number.isNaN(ts)) return { offset: lineStart, ts };
-          lineStart += nl + 1;
-          continue;
+      const buf = new Uint8Array(PROBE_BYTES);
+      const h: Header = { seq: NaN, ts: NaN, typeStart: 0, typeEnd: 0 };
+      let pos = 0;
+      if (offset > 0) {
+        // The line holding offset-1 is partial: its end is the next newline.
+        const nl = await this.#newlineFrom(file, offset - 1, limit, buf);
+        if (nl < 0) return undefined;
+        pos = nl + 1;
+      }
+      while (pos < limit) {
+        const n = await readAt(file, pos, buf.subarray(0, Math.min(buf.length, seg.size - pos)));
+        if (n === 0) return undefined;
+        const view = buf.subarray(0, n);
+        let i = 0;
+        for (;;) {
+          if (pos + i >= limit) return undefined;
+          const nl = view.indexOf(NEWLINE, i);
+          if (readHeader(buf, i, nl >= 0 ? nl : n, h)) {
+            return { offset: pos + i, ts: h.ts, seq: h.seq };
+          }
+          if (nl >= 0) {
+            i = nl + 1;
+            continue;
+          }
+          // A line running past this read: read again from its start, unless its first bytes
+          // were all in hand (then it has no readable header: step over it).
+          if (i > 0 && n - i < HEADER_BYTES && pos + n < seg.size) {
+            pos += i;
+          } else {
+            const next = await this.#newlineFrom(file, pos + n, limit, buf);
+            if (next < 0) return undefined;
+            pos = next + 1;
+          }
+          break;
         }
-        // A long line: its header is in hand; read on to its end only if the header fails.
-        const head = timeOfLine(decoder.decode(chunk.subarray(0, Math.min(n, 200))));
-        if (!Number.isNaN(head)) return { offset: lineStart, ts: head };
-        lineStart = await nextLineStart(file, buf, lineStart, seg.size);
       }
       return undefined;
     } finally {
@@ -301,104 +733,142 @@ export class History {
     }
   }
 
-  /** The position of the first record with `ts >= t` (the end when there is none) */
-  async seek(t: number): Promise<Cursor> {
-    // The last segment whose first record is at or before t.
-    let segment = 0;
-    for (let s = this.segments.length - 1; s > 0; s--) {
-      const first = await this.#lineAfter(s, 0);
-      if (first !== undefined && first.ts <= t) {
-        segment = s;
-        break;
-      }
-    }
-    const seg = this.segments[segment];
-    if (seg === undefined) return { segment: 0, offset: 0 };
-    // Invariant: every line starting before lo has ts < t.
-    let lo = 0;
-    let hi = seg.size;
-    while (hi - lo > 16 * 1024) {
-      const mid = lo + Math.floor((hi - lo) / 2);
-      const line = await this.#lineAfter(segment, mid);
-      if (line === undefined || line.ts >= t) hi = mid;
-      else lo = line.offset + 1;
-    }
-    // Back to the start of the line holding lo, then step forward over older lines.
-    const start = lo === 0 ? 0 : (await this.#lineStartBefore(segment, lo));
-    const stats = new ReadStats();
-    for await (const line of this.lines({ segment, offset: start }, stats)) {
-      if (line.ts >= t) return line.cursor;
-    }
-    return { segment: this.segments.length, offset: 0 };
-  }
-
-  async #lineStartBefore(segment: number, offset: number): Promise<number> {
+  /** The start of the line in which `offset` falls */
+  async #lineStart(segment: number, offset: number): Promise<number> {
     const seg = this.segments[segment];
     if (seg === undefined || offset === 0) return 0;
     const file = await Deno.open(seg.path, { read: true });
     try {
-      let end = offset;
-      while (end > 0) {
-        const start = Math.max(0, end - 64 * 1024);
-        const buf = new Uint8Array(end - start);
-        await file.seek(start, Deno.SeekMode.Start);
-        let got = 0;
-        while (got < buf.length) {
-          const n = await file.read(buf.subarray(got));
-          if (n === null || n === 0) break;
-          got += n;
-        }
-        const nl = buf.subarray(0, got).lastIndexOf(10, offset - 1 - start);
-        if (nl >= 0) return start + nl + 1;
-        end = start;
-      }
-      return 0;
+      return (await new BackwardReader(file, 64 * 1024).newlineBefore(offset)) + 1;
     } finally {
       file.close();
     }
   }
 
-  /** The complete record just before a cursor (undefined at the start) */
-  async before(cursor: Cursor): Promise<Line | undefined> {
-    let s = Math.min(cursor.segment, this.segments.length);
-    let end = s < this.segments.length ? cursor.offset : 0;
-    while (s >= 0) {
-      if (end > 0) {
-        const start = await this.#lineStartBefore(s, end - 1);
-        for await (const line of this.lines({ segment: s, offset: start }, new ReadStats())) {
-          if (line.cursor.segment === s && line.cursor.offset < end) return line;
-          break;
-        }
-        // An unreadable line: look further back.
-        end = start;
-        continue;
+  /** The position of the first line whose key (its time, or its seq) is >= target */
+  async #seek(key: "ts" | "seq", target: number): Promise<Cursor> {
+    const keyOf = (l: { ts: number; seq: number }) => key === "ts" ? l.ts : l.seq;
+    // The last segment whose first line is at or before the target.
+    let segment = 0;
+    for (let s = this.segments.length - 1; s > 0; s--) {
+      const first = await this.#probe(s, 0, Infinity);
+      if (first !== undefined && keyOf(first) <= target) {
+        segment = s;
+        break;
       }
-      s--;
-      end = this.segments[s]?.size ?? 0;
     }
-    return undefined;
+    const seg = this.segments[segment];
+    if (seg === undefined) return this.end;
+    // Invariant: every line starting before lo has key < target; none from hi on is needed.
+    let lo = 0;
+    let hi = seg.size;
+    while (hi - lo > LINEAR_BYTES) {
+      const mid = lo + Math.floor((hi - lo) / 2);
+      const line = await this.#probe(segment, mid, hi);
+      if (line === undefined || keyOf(line) >= target) hi = mid;
+      else lo = line.offset + 1;
+    }
+    // Back to the start of the line holding lo, then step forward over lower lines.
+    const start = await this.#lineStart(segment, lo);
+    let found: Cursor = this.end;
+    await this.#scan({ segment, offset: start }, undefined, QUIET, (ts, seq, cursor) => {
+      if (keyOf({ ts, seq }) < target) return true;
+      found = cursor;
+      return false;
+    });
+    return found;
   }
 
-  /** The newest complete record, reading backwards from the end */
-  async last(): Promise<Line | undefined> {
-    for (let s = this.segments.length - 1; s >= 0; s--) {
-      const seg = this.segments[s];
-      if (seg === undefined || seg.size === 0) continue;
-      let from = Math.max(0, seg.size - 256 * 1024);
-      for (;;) {
-        const start = from === 0 ? 0 : await this.#lineStartBefore(s, from);
-        let newest: Line | undefined;
-        for await (const line of this.lines({ segment: s, offset: start }, new ReadStats())) {
-          if (line.cursor.segment !== s) break;
-          newest = line;
-        }
-        if (newest !== undefined || from === 0) {
-          if (newest !== undefined) return newest;
-          break;
-        }
-        from = Math.max(0, from - 4 * 1024 * 1024);
+  /** The position of the first line with `ts >= t` (the end when there is none) */
+  seek(t: number): Promise<Cursor> {
+    return this.#seek("ts", t);
+  }
+
+  /** The position of the first line with `seq >= n` (the end when there is none) */
+  seekSeq(n: number): Promise<Cursor> {
+    return this.#seek("seq", n);
+  }
+
+  /**
+   * Where the lines with a time in [after, before] are: from a seek to `after` (or from `from`)
+   * to the first line past `before`, reading their headers once. The lines just before and just
+   * after are read too: when any of them is out of time order, the seek and the stop cannot be
+   * trusted, and the span runs from `from` (or the start) to the end of the history. Every line
+   * out of order (time or seq) that it reads is told to `sink`. `types` limits the count.
+   */
+  async span(
+    after: number,
+    before: number,
+    sink: ReadSink,
+    options: { from?: Cursor; types?: ReadonlySet<string> } = {},
+  ): Promise<Span> {
+    const origin = options.from ?? this.start;
+    const start = options.from ?? (after > -Infinity ? await this.seek(after) : this.start);
+    // Two lines back, to check that the seek landed where the times pass `after`.
+    let scanFrom = start;
+    if (options.from === undefined && after > -Infinity) {
+      let back = 0;
+      for await (const line of this.linesBackward(start, QUIET)) {
+        scanFrom = line.cursor;
+        if (++back === 2) break;
       }
     }
-    return undefined;
+    let prevTs = NaN;
+    let prevSeq = NaN;
+    /** Whether a line is in time order after the one before it; tells `sink` when not */
+    const inOrder = (ts: number, seq: number, cursor: Cursor): boolean => {
+      const timeOk = !(ts < prevTs);
+      if (!timeOk || seq <= prevSeq) {
+        const path = this.segments[cursor.segment]?.path ?? "?";
+        sink.outOfOrder({
+          path,
+          offset: cursor.offset,
+          seq,
+          ts,
+          previousSeq: prevSeq,
+          previousTs: prevTs,
+        });
+      }
+      prevTs = ts;
+      prevSeq = seq;
+      return timeOk;
+    };
+    let disordered = false;
+    let count = 0;
+    let to: Cursor | undefined;
+    let past: Cursor | undefined;
+    await this.#scan(scanFrom, undefined, QUIET, (ts, seq, cursor, typed) => {
+      if (!inOrder(ts, seq, cursor)) {
+        disordered = true;
+        return false;
+      }
+      if (past !== undefined) {
+        // The line after the first one past the window is in order: the window ends there.
+        to = past;
+        return false;
+      }
+      if (
+        cursor.segment < start.segment ||
+        (cursor.segment === start.segment && cursor.offset < start.offset)
+      ) {
+        // A line before the seek's landing inside the window: the search was misled.
+        disordered = ts >= after;
+        return !disordered;
+      }
+      if (ts > before) past = cursor;
+      else if (ts >= after && typed) count++;
+      return true;
+    }, options.types);
+    if (!disordered) return { from: start, to: to ?? past, whole: false, count };
+    // Out of order around the window: every line from the origin on, kept by its time.
+    count = 0;
+    prevTs = NaN;
+    prevSeq = NaN;
+    await this.#scan(origin, undefined, QUIET, (ts, seq, cursor, typed) => {
+      inOrder(ts, seq, cursor);
+      if (ts >= after && ts <= before && typed) count++;
+      return true;
+    }, options.types);
+    return { from: origin, to: undefined, whole: true, count };
   }
 }

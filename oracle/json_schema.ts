@@ -77,10 +77,11 @@ export function validate(root: Schema, value: unknown): string[] {
       const props = isObject(schema["properties"]) ? schema["properties"] : {};
       const required = Array.isArray(schema["required"]) ? schema["required"] : [];
       for (const r of required) {
-        if (typeof r === "string" && !(r in v)) problems.push(`${path}: missing "${r}"`);
+        if (typeof r === "string" && !Object.hasOwn(v, r)) problems.push(`${path}: missing "${r}"`);
       }
       for (const [k, child] of Object.entries(v)) {
-        const sub = props[k];
+        // A key of the data ("constructor"...) is looked up among the schema's own properties only
+        const sub = Object.hasOwn(props, k) ? props[k] : undefined;
         if (isObject(sub) || typeof sub === "boolean") check(sub, child, `${path}.${k}`, problems);
         else if (schema["additionalProperties"] === false) {
           problems.push(`${path}: unexpected property "${k}"`);

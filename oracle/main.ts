@@ -168,9 +168,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  doc.skipped_lines = tm.skipped.total;
-  const warning = tm.skipped.summary();
-  if (warning) console.error(warning);
+  Object.assign(doc, { skipped_lines: tm.report.total, ...tm.report.toJson() });
+  for (const warning of tm.report.summary()) console.error(warning);
   if (tm.empty && inv.command !== "diagnose") {
     console.error(`warning: no history in "${inv.dataDir}" yet`);
   }

@@ -1,6 +1,11 @@
-/** Text output of the oracle's documents: short lines a person or a coding agent can scan. */
+/**
+ * Text output of the oracle's documents: short lines a person or a coding agent can scan. Every
+ * value goes through `s`, which escapes control characters: a record cannot clear the screen or
+ * forge a line of this output.
+ */
 
 import type { Document } from "./commands.ts";
+import { escapeControl } from "./escape_control.ts";
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -11,9 +16,10 @@ function list(doc: Document, key: string): Record<string, unknown>[] {
   return Array.isArray(v) ? v.filter(isRecord) : [];
 }
 
+/** A value as text, its control characters escaped */
 function s(v: unknown): string {
   if (v === null || v === undefined) return "-";
-  return typeof v === "string" ? v : JSON.stringify(v);
+  return escapeControl(typeof v === "string" ? v : JSON.stringify(v));
 }
 
 function omitted(doc: Document, what: string): string[] {
@@ -46,14 +52,14 @@ function recordLine(r: Record<string, unknown>): string {
   const { schema_version: _v, seq, ts, type, ...rest } = r;
   const detail = Object.entries(rest)
     .filter(([k]) => !["payload_preview", "value_preview", "positions", "members"].includes(k))
-    .map(([k, v]) => `${k}=${s(v)}`)
+    .map(([k, v]) => `${s(k)}=${s(v)}`)
     .join(" ");
   return `#${s(seq)} ${s(ts)} ${s(type)} ${detail}`.slice(0, 300);
 }
 
 export function renderText(doc: Document, style: Style = PLAIN): string {
   const out: string[] = [];
-  const asOf = doc.as_of ? ` (history as of ${doc.as_of})` : "";
+  const asOf = doc.as_of ? ` (history as of ${s(doc.as_of)})` : "";
   switch (doc.command) {
     case "diagnose": {
       const status = s(doc["status"]);
@@ -87,7 +93,7 @@ export function renderText(doc: Document, style: Style = PLAIN): string {
         const offs = Array.isArray(ev["offsets"]) ? ev["offsets"].filter(isRecord) : [];
         if (seqs.length || offs.length) {
           const o = offs.map((p) => `${s(p["topic"])}/${s(p["partition"])}@${s(p["offset"])}`);
-          out.push(`   evidence: ${[...seqs.map((q) => `seq ${q}`), ...o].join(", ")}`);
+          out.push(`   evidence: ${[...seqs.map((q) => `seq ${s(q)}`), ...o].join(", ")}`);
         }
         const symptoms = list({ ...doc, symptoms: i["symptoms"] }, "symptoms");
         if (symptoms.length > 0) out.push("   symptoms (explained by the cause above):");
@@ -249,7 +255,7 @@ export function renderText(doc: Document, style: Style = PLAIN): string {
       out.push(...omitted(doc, "usage rows"));
       break;
     default:
-      out.push(JSON.stringify(doc, null, 2));
+      out.push(escapeControl(JSON.stringify(doc, null, 2)));
   }
   return out.join("\n") + "\n";
 }

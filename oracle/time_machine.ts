@@ -1,7 +1,8 @@
 /**
  * The two histories of a data directory, read-only: typed diff records (validated by the
  * observer's own validators), snapshots, and the state at any moment rebuilt from the nearest
- * snapshot at or before it plus the diff records after that snapshot.
+ * snapshot at or before it plus the diff records after that snapshot. Whatever it passes over
+ * goes to one ReadReport, with its place.
  */
 
 import {
@@ -15,20 +16,34 @@ import {
   validateSnapshot,
 } from "@mat/observer";
 import { ObserverState } from "@mat/observer/state";
-import { type Cursor, History, type Line, ReadStats } from "./history_reader.ts";
+import { type Cursor, History, type Line, type Span } from "./history_reader.ts";
+import { ReadReport } from "./read_report.ts";
 
 /** A data directory that cannot be read: exit code 1 with this message */
 export class DataError extends Error {
   override name = "DataError";
 }
 
+/** Lines of the diff history to read: from a cursor, up to another (or the end) */
+export interface Range {
+  from: Cursor;
+  to?: Cursor | undefined;
+}
+
 export interface RecordOptions {
   /** Keeps only the lines whose text passes (before they are parsed) */
   prefilter?: (text: string) => boolean;
-  /** Stops at the first line written after this time (ms) */
-  until?: number;
   /** Keeps only these record types, read from each line's header bytes */
-  types?: ReadonlySet<DiffRecord["type"]>;
+  types?: ReadonlySet<string>;
+  /** Keeps only the lines stamped in [after, before] (ms; open when undefined) */
+  after?: number;
+  before?: number;
+}
+
+/** A window of the diff history: where its lines are, and the times that keep them */
+export interface Window extends Span {
+  after: number;
+  before: number;
 }
 
 export interface Typed<R> {
@@ -36,38 +51,20 @@ export interface Typed<R> {
   cursor: Cursor;
 }
 
-/** Counts of what was skipped while reading, for the stderr summary */
-export class Skipped {
-  readonly read = new ReadStats();
-  /** Lines from a newer schema version than this oracle reads */
-  newer = 0;
-  /** JSON lines that fail validation */
-  invalid = 0;
-  readonly reasons: string[] = [];
-
-  get total(): number {
-    return this.read.corrupt + this.read.torn + this.newer + this.invalid;
-  }
-
-  note(reason: string): void {
-    if (this.reasons.length < 3) this.reasons.push(reason);
-  }
-
-  /** One line for stderr, or undefined when nothing was skipped */
-  summary(): string | undefined {
-    if (this.total === 0) return undefined;
-    const parts: string[] = [];
-    if (this.read.corrupt) parts.push(`${this.read.corrupt} corrupt`);
-    if (this.read.torn) parts.push(`${this.read.torn} torn (incomplete last line)`);
-    if (this.invalid) parts.push(`${this.invalid} invalid`);
-    if (this.newer) parts.push(`${this.newer} from a newer schema version`);
-    const where = this.read.where.length ? ` at ${this.read.where.slice(0, 3).join(", ")}` : "";
-    const why = this.reasons.length ? `; ${this.reasons.join("; ")}` : "";
-    return `warning: skipped ${parts.join(", ")} line(s)${where}${why}`;
-  }
-}
+/** Diff lines longer than this are skipped as oversized (records hold previews, not payloads) */
+export const MAX_DIFF_LINE = 16 << 20;
+/** Snapshot lines longer than this are skipped as oversized (the state's maps are capped) */
+export const MAX_STATE_LINE = 512 << 20;
 
 const STATE_OPTIONS = { prefix: "agent-queue-", windowSize: 10, stuckAfterMs: 60_000 };
+
+/**
+ * Counts keyed by data (agent names...) on an object with no prototype, where `constructor` or
+ * `toString` is a name like any other and `counts[name] ?? 0` starts from 0
+ */
+function countsByName(counts: Record<string, number>): Record<string, number> {
+  return Object.assign(Object.create(null), counts);
+}
 
 export interface StateAt {
   state: ObserverStateData;
@@ -80,7 +77,7 @@ export interface StateAt {
 }
 
 export class TimeMachine {
-  readonly skipped = new Skipped();
+  readonly report = new ReadReport();
 
   private constructor(readonly dir: string, readonly diff: History, readonly states: History) {}
 
@@ -102,8 +99,8 @@ export class TimeMachine {
     if (!info.isDirectory) throw new DataError(`Data directory "${dir}" is not a directory`);
     return new TimeMachine(
       dir,
-      await History.open(dir, DIFF_FILE_BASE),
-      await History.open(dir, STATE_FILE_BASE),
+      await History.open(dir, DIFF_FILE_BASE, { maxLine: MAX_DIFF_LINE }),
+      await History.open(dir, STATE_FILE_BASE, { maxLine: MAX_STATE_LINE }),
     );
   }
 
@@ -111,129 +108,226 @@ export class TimeMachine {
     return this.diff.empty && this.states.empty;
   }
 
-  /** The line's JSON object when it is one of a schema this reader knows; counts the rest */
-  #valueOf(line: Line): Record<string, unknown> | undefined {
+  #path(history: History, line: Line): string {
+    return history.segments[line.cursor.segment]?.path ?? "?";
+  }
+
+  /** The line's JSON object when it is one of a schema this reader knows; reports the rest */
+  #valueOf(history: History, line: Line): Record<string, unknown> | undefined {
     const value = line.value();
+    const path = this.#path(history, line);
     if (value === undefined) {
-      const history = line.text.includes(`"type":"snapshot"`) ? this.states : this.diff;
-      const path = history.segments[line.cursor.segment]?.path ?? "?";
-      this.skipped.read.skip("corrupt", path, line.cursor.offset);
+      this.report.skip("corrupt", path, line.cursor.offset, "not a JSON object");
       return undefined;
     }
     const v = value["schema_version"];
     if (typeof v === "number" && v > RECORD_SCHEMA_VERSION) {
-      this.skipped.newer++;
-      this.skipped.note(`schema_version ${v} is newer than ${RECORD_SCHEMA_VERSION}`);
+      this.report.skip(
+        "newer",
+        path,
+        line.cursor.offset,
+        `schema_version ${v} is newer than ${RECORD_SCHEMA_VERSION} (seq ${String(value["seq"])})`,
+      );
       return undefined;
     }
     return value;
   }
 
-  /** Typed diff records from a cursor on, oldest first */
-  async *records(
-    from: Cursor,
-    options: RecordOptions = {},
-  ): AsyncGenerator<Typed<DiffRecord>> {
-    for await (const line of this.lines(from, options)) {
+  /**
+   * Where the diff lines stamped in [after, before] are (either end open when undefined), and
+   * how many there are of `types`: see History.span. Out-of-order lines around it are reported.
+   */
+  async window(
+    after: number | undefined,
+    before: number | undefined,
+    types?: ReadonlySet<string>,
+  ): Promise<Window> {
+    const a = after ?? -Infinity;
+    const b = before ?? Infinity;
+    const span = await this.diff.span(a, b, this.report, types ? { types } : {});
+    if (span.whole) {
+      this.report.notice(
+        "records out of time order around the window: the whole diff history was read, each record kept by its own time",
+      );
+    }
+    return { ...span, after: a, before: b };
+  }
+
+  /** Typed diff records of a range, oldest first */
+  async *records(range: Range, options: RecordOptions = {}): AsyncGenerator<Typed<DiffRecord>> {
+    for await (const line of this.lines(range, options)) {
       const record = this.typed(line);
       if (record !== undefined) yield { record, cursor: line.cursor };
     }
   }
 
+  /** The typed records of a window: its range, kept by its times, oldest first */
+  windowRecords(
+    w: Window,
+    options: Omit<RecordOptions, "after" | "before"> = {},
+  ): AsyncGenerator<Typed<DiffRecord>> {
+    return this.records(w, { ...options, after: w.after, before: w.before });
+  }
+
   /**
-   * Diff lines from a cursor on, oldest first, not parsed yet: a reader that keeps only some of
-   * them parses those with `typed`
+   * Diff lines of a range, oldest first, not parsed yet: a reader that keeps only some of them
+   * parses those with `typed`. A line stamped outside [after, before] is never returned.
    */
-  async *lines(from: Cursor, options: RecordOptions = {}): AsyncGenerator<Line> {
+  async *lines(range: Range, options: RecordOptions = {}): AsyncGenerator<Line> {
+    const after = options.after ?? -Infinity;
+    const before = options.before ?? Infinity;
     const opts = {
+      ...(range.to ? { to: range.to } : {}),
       ...(options.prefilter ? { prefilter: options.prefilter } : {}),
-      ...(options.types ? { types: options.types as ReadonlySet<string> } : {}),
+      ...(options.types ? { types: options.types } : {}),
     };
-    for await (const line of this.diff.lines(from, this.skipped.read, opts)) {
-      if (options.until !== undefined && line.ts > options.until) return;
+    for await (const line of this.diff.lines(range.from, this.report, opts)) {
+      if (line.ts < after || line.ts > before) continue;
       yield line;
     }
   }
 
-  /** A diff line as a typed record, or undefined (counted as skipped, with the reason) */
+  /** A diff line as a typed record, or undefined (reported as skipped, with the reason) */
   typed(line: Line): DiffRecord | undefined {
-    const value = this.#valueOf(line);
+    const value = this.#valueOf(this.diff, line);
     if (value === undefined) return undefined;
     const parsed = validateDiffRecord(value);
     if (!parsed.ok) {
-      this.skipped.invalid++;
-      this.skipped.note(`${parsed.reason} (seq ${String(value["seq"])})`);
+      this.report.skip(
+        "invalid",
+        this.#path(this.diff, line),
+        line.cursor.offset,
+        `${parsed.reason} (seq ${String(value["seq"])})`,
+      );
       return undefined;
     }
     return parsed.record;
   }
 
   /**
-   * Counts the diff lines after `cursor` (up to `until`, passing `prefilter`) from their headers
-   * alone, without parsing them: how `--limit` says what it left out, cheaply
+   * The newest good snapshot taken at or before `t` (the newest of all when `t` is undefined),
+   * walking back over what cannot be used: each line passed over is reported, and the newest
+   * snapshot that could not be used is named in a notice with the one used instead
    */
-  async countAfter(
-    cursor: Cursor,
-    options: { prefilter?: (text: string) => boolean; until?: number } = {},
-  ): Promise<number> {
-    let n = 0;
-    const opts = options.prefilter ? { prefilter: options.prefilter } : {};
-    for await (const line of this.diff.lines(cursor, this.skipped.read, opts)) {
-      if (options.until !== undefined && line.ts > options.until) break;
-      if (line.cursor.segment === cursor.segment && line.cursor.offset === cursor.offset) continue;
-      n++;
-    }
-    return n;
-  }
-
-  /** The first diff record at or after a time */
-  seek(t: number): Promise<Cursor> {
-    return this.diff.seek(t);
-  }
-
-  #snapshotOf(line: Line | undefined): SnapshotRecord | undefined {
-    const value = line === undefined ? undefined : this.#valueOf(line);
-    if (value === undefined) return undefined;
-    const parsed = validateSnapshot(value);
-    if (!parsed.ok) {
-      this.skipped.invalid++;
-      this.skipped.note(`snapshot: ${parsed.reason}`);
-      return undefined;
-    }
-    return parsed.record;
-  }
-
-  /** The newest snapshot taken at or before `t` (the newest of all when `t` is undefined) */
   async snapshotAt(t?: number): Promise<SnapshotRecord | undefined> {
-    if (t === undefined) return this.#snapshotOf(await this.states.last());
-    const cursor = await this.states.seek(t + 1);
-    const line = await this.states.before(cursor);
-    return this.#snapshotOf(line);
+    const end = t === undefined ? this.states.end : await this.states.seek(t + 1);
+    let failed: { line: Line; reason: string } | undefined;
+    let found: SnapshotRecord | undefined;
+    for await (const line of this.states.linesBackward(end, this.report)) {
+      const value = this.#valueOf(this.states, line);
+      if (value === undefined) {
+        const v = line.value()?.["schema_version"];
+        if (v !== undefined) {
+          failed ??= {
+            line,
+            reason: `schema_version ${String(v)} is newer than ${RECORD_SCHEMA_VERSION}`,
+          };
+        }
+        continue;
+      }
+      const parsed = validateSnapshot(value);
+      if (!parsed.ok) {
+        const reason = `snapshot: ${parsed.reason} (seq ${String(value["seq"])})`;
+        this.report.skip("invalid", this.#path(this.states, line), line.cursor.offset, reason);
+        failed ??= { line, reason: parsed.reason };
+        continue;
+      }
+      found = parsed.record;
+      break;
+    }
+    if (failed !== undefined) {
+      const seq = failed.line.value()?.["seq"];
+      const place = `${this.#path(this.states, failed.line)}:${failed.line.cursor.offset}`;
+      const instead = found === undefined
+        ? "the diff history alone"
+        : `snapshot seq ${found.seq} (${found.ts})`;
+      this.report.notice(
+        `snapshot seq ${
+          String(seq)
+        } at ${place} is unreadable (${failed.reason}): state rebuilt from ${instead}`,
+      );
+    }
+    return found;
   }
 
-  /** The newest diff record time (ms), NaN for an empty history */
+  /**
+   * The newest record time (ms) of either history, NaN when both are empty: a history that is
+   * missing or empty has no say (Math.max with its NaN made the whole answer NaN)
+   */
   async lastTime(): Promise<number> {
-    const [d, s] = [await this.diff.last(), await this.states.last()];
-    return Math.max(d?.ts ?? NaN, s?.ts ?? NaN);
+    const times = [
+      (await this.diff.last(this.report))?.ts,
+      (await this.states.last(this.report))?.ts,
+    ]
+      .filter((t): t is number => t !== undefined && Number.isFinite(t));
+    return times.length > 0 ? Math.max(...times) : NaN;
   }
 
   /**
    * The observer's state at `t` (the end of the history when undefined): the snapshot at or
-   * before it, plus every diff record after that snapshot up to `t`.
+   * before it, plus every diff record after that snapshot (found by seq) stamped up to `t`. A record
+   * whose seq goes back is reported as out of order; one that goes back to the snapshot's
+   * `diff_seq` or below is not applied (as on the observer's restart) and is a skipped line.
    */
   async stateAt(t?: number): Promise<StateAt> {
     const snap = await this.snapshotAt(t);
     const state = new ObserverState(STATE_OPTIONS, snap?.state);
+    state.errorCounts = {
+      by_severity: countsByName(state.errorCounts.by_severity),
+      by_category: countsByName(state.errorCounts.by_category),
+      by_agent: countsByName(state.errorCounts.by_agent),
+    };
     let asOf = snap ? Date.parse(snap.ts) : NaN;
-    // A record folded into the snapshot can carry the same ts as later ones: seek a little
-    // earlier and skip by seq.
-    const from = snap ? await this.diff.seek(Date.parse(snap.ts) - 5_000) : this.diff.start;
+    const from = snap ? await this.diff.seekSeq(snap.diff_seq + 1) : this.diff.start;
+    // Up to `t`: where the records pass it, unless they are out of time order (then to the end,
+    // each kept by its time).
+    const range: Range = t === undefined
+      ? { from }
+      : await this.diff.span(-Infinity, t, this.report, { from });
+    if ("whole" in range && range.whole) {
+      this.report.notice(
+        "records out of time order after the snapshot: all of them were read, each kept by its own time",
+      );
+    }
     let replayed = 0;
-    for await (const { record } of this.records(from, t === undefined ? {} : { until: t })) {
-      if (snap && record.seq <= snap.diff_seq) continue;
+    let previous: { seq: number; ts: number } | undefined;
+    const options = t === undefined ? {} : { before: t };
+    for await (const { record, cursor } of this.records(range, options)) {
+      const path = this.diff.segments[cursor.segment]?.path ?? "?";
+      const ts = Date.parse(record.ts);
+      if (previous !== undefined && record.seq <= previous.seq) {
+        this.report.outOfOrder({
+          path,
+          offset: cursor.offset,
+          seq: record.seq,
+          ts,
+          previousSeq: previous.seq,
+          previousTs: previous.ts,
+        });
+      }
+      if (snap && record.seq <= snap.diff_seq) {
+        this.report.skip(
+          "seq_backwards",
+          path,
+          cursor.offset,
+          `seq ${record.seq} after seq ${
+            previous?.seq ?? "?"
+          }: at or below the diff_seq ${snap.diff_seq} of snapshot seq ${snap.seq}, so not applied`,
+        );
+        previous = { seq: record.seq, ts };
+        continue;
+      }
+      if (snap && previous === undefined && record.seq > snap.diff_seq + 1) {
+        this.report.notice(
+          `the diff records after snapshot seq ${snap.seq} start at seq ${record.seq}, not ${
+            snap.diff_seq + 1
+          }: the state misses the ${record.seq - snap.diff_seq - 1} record(s) in between`,
+        );
+      }
+      previous = { seq: record.seq, ts };
       state.apply(record);
       replayed++;
-      asOf = Date.parse(record.ts);
+      asOf = ts;
     }
     return {
       state: state.toData(),

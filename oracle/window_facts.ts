@@ -134,8 +134,8 @@ export async function gatherFacts(tm: TimeMachine, from: number, to: number): Pr
     replies: new Map(),
     requestsFailed: new Map(),
   };
-  const start = await tm.seek(from);
-  for await (const { record: r } of tm.records(start, { until: to, types: WINDOW_TYPES })) {
+  const w = await tm.window(from, to);
+  for await (const { record: r } of tm.windowRecords(w, { types: WINDOW_TYPES })) {
     switch (r.type) {
       case "queue_sample": {
         if (r.agent === USER_INBOX) break;
@@ -224,8 +224,9 @@ export async function gatherFacts(tm: TimeMachine, from: number, to: number): Pr
     const wanted = (text: string) =>
       stuckClosed.has(fieldOf(text, "task_message_id")) ||
       retriedTasks.has(fieldOf(text, "task_id"));
-    const options = { until: to, types: REPLY_TYPES, prefilter: wanted };
-    for await (const { record: r } of tm.records(start, options)) {
+    for await (
+      const { record: r } of tm.windowRecords(w, { types: REPLY_TYPES, prefilter: wanted })
+    ) {
       if (r.type === "handoff_completed" || r.type === "handoff_failed") {
         facts.replies.set(r.task_message_id, r);
       }
