@@ -279,21 +279,44 @@ export class TimeMachine {
     };
     let asOf = snap ? Date.parse(snap.ts) : NaN;
     const from = snap ? await this.diff.seekSeq(snap.diff_seq + 1) : this.diff.start;
-    // Up to `t`: where the records pass it, unless they are out of time order (then to the end,
-    // each kept by its time).
-    const range: Range = t === undefined
-      ? { from }
-      : await this.diff.span(-Infinity, t, this.report, { from });
-    if ("whole" in range && range.whole) {
-      this.report.notice(
-        "records out of time order after the snapshot: all of them were read, each kept by its own time",
-      );
-    }
     let replayed = 0;
     let previous: { seq: number; ts: number } | undefined;
-    const options = t === undefined ? {} : { before: t };
-    for await (const { record, cursor } of this.records(range, options)) {
+    // One pass from the snapshot: up to the first line stamped after `t` whose next line is in
+    // time order; once lines are out of time order, on to the end, each line kept by its time.
+    let lastTs = NaN;
+    let lastSeq = NaN;
+    let past = false;
+    let whole = t === undefined;
+    for await (const line of this.lines({ from })) {
+      const cursor = line.cursor;
       const path = this.diff.segments[cursor.segment]?.path ?? "?";
+      if (line.ts < lastTs) {
+        this.report.outOfOrder({
+          path,
+          offset: cursor.offset,
+          seq: line.seq,
+          ts: line.ts,
+          previousSeq: lastSeq,
+          previousTs: lastTs,
+        });
+        if (!whole) {
+          whole = true;
+          this.report.notice(
+            "records out of time order after the snapshot: all of them were read, each kept by its own time",
+          );
+        }
+      }
+      lastTs = line.ts;
+      lastSeq = line.seq;
+      if (t !== undefined) {
+        if (past && !whole) break;
+        if (line.ts > t) {
+          past = true;
+          continue;
+        }
+      }
+      const record = this.typed(line);
+      if (record === undefined) continue;
       const ts = Date.parse(record.ts);
       if (previous !== undefined && record.seq <= previous.seq) {
         this.report.outOfOrder({
