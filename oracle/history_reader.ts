@@ -305,7 +305,7 @@ export class History {
         await file.seek(base, Deno.SeekMode.Start);
         let have = 0; // bytes of a line not yet complete, at buf[0, have)
         for (;;) {
-          if (have === buf.length && buf.length < GROW_LIMIT) {
+          if (have === buf.length && buf.length < GROW_LIMIT && have <= this.maxLine) {
             const bigger = new Uint8Array(buf.length * 2);
             bigger.set(buf);
             buf = bigger;
@@ -317,12 +317,7 @@ export class History {
               break;
             }
             if (end - base > this.maxLine) {
-              sink.skip(
-                "oversized",
-                seg.path,
-                base,
-                `a line of ${end - base} bytes, over the limit of ${this.maxLine}`,
-              );
+              sink.skip("oversized", seg.path, base, this.#over(end - base));
             } else {
               const line = new Uint8Array(end - base);
               await readAt(file, base, line);
@@ -364,7 +359,9 @@ export class History {
             ? text.indexOf(NEWLINE_CHAR, have)
             : view.indexOf(NEWLINE, have);
           while (nl >= 0) {
-            if (nl > start) {
+            if (nl - start > this.maxLine) {
+              sink.skip("oversized", seg.path, base + start, this.#over(nl - start));
+            } else if (nl > start) {
               starts[k] = start;
               ends[k] = nl;
               k++;
@@ -385,6 +382,10 @@ export class History {
         file.close();
       }
     }
+  }
+
+  #over(length: number): string {
+    return `a line of ${length} bytes, over the limit of ${this.maxLine}`;
   }
 
   /** The offset of the first newline at or after `from` and before `limit`, -1 if none */
@@ -536,12 +537,7 @@ export class History {
           const previous = nl === 0 ? -1 : await r.newlineBefore(nl);
           const start = previous + 1;
           if (nl - start > this.maxLine) {
-            sink.skip(
-              "oversized",
-              seg.path,
-              start,
-              `a line of ${nl - start} bytes, over the limit of ${this.maxLine}`,
-            );
+            sink.skip("oversized", seg.path, start, this.#over(nl - start));
           } else if (nl > start) {
             const bytes = await r.bytes(start, nl);
             const cursor = { segment: s, offset: start };
