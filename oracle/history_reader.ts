@@ -703,9 +703,9 @@ export class History {
   /**
    * Where the lines with a time in [after, before] are: from a seek to `after` (or from `from`)
    * to the first line past `before`, reading their headers once. The lines just before and just
-   * after are read too: when any of them is out of time order, the seek and the stop cannot be
+   * after are read too: when a line it reads is out of time order, the seek and the stop cannot be
    * trusted, and the span runs from `from` (or the start) to the end of the history. Every line
-   * out of order (time or seq) that it reads is told to `sink`. `types` limits the count.
+   * it skips, or finds out of order (time or seq), is told to `sink`. `types` limits the count.
    */
   async span(
     after: number,
@@ -744,12 +744,15 @@ export class History {
       prevSeq = seq;
       return timeOk;
     };
+    // From the origin to the end already: lines out of order need no second read.
+    const everything = start.segment === origin.segment && start.offset === origin.offset &&
+      before === Infinity;
     let disordered = false;
     let count = 0;
     let to: Cursor | undefined;
     let past: Cursor | undefined;
-    await this.#scan(scanFrom, undefined, QUIET, (ts, seq, cursor, typed) => {
-      if (!inOrder(ts, seq, cursor)) {
+    await this.#scan(scanFrom, undefined, sink, (ts, seq, cursor, typed) => {
+      if (!inOrder(ts, seq, cursor) && !everything) {
         disordered = true;
         return false;
       }
@@ -775,7 +778,7 @@ export class History {
     count = 0;
     prevTs = NaN;
     prevSeq = NaN;
-    await this.#scan(origin, undefined, QUIET, (ts, seq, cursor, typed) => {
+    await this.#scan(origin, undefined, sink, (ts, seq, cursor, typed) => {
       inOrder(ts, seq, cursor);
       if (ts >= after && ts <= before && typed) count++;
       return true;

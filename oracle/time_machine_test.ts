@@ -225,6 +225,20 @@ Deno.test("state --at keeps the records stamped up to the moment, around an out-
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("lines past --limit are still read, so what they skip or disorder is reported", async () => {
+  const lines = [message(1, 1), message(2, 2), { ...message(3, 3), ts: at(0) }, message(4, 4)]
+    .map(jsonl);
+  const dir = await dataDir({ diff: [...lines.slice(0, 3), "not json\n", lines[3]].join("") });
+  const { doc, stderr } = await json(["diffs", "-l", "1"], dir);
+  assert.equal(doc["total"], 4);
+  assert.deepEqual(doc.skipped.places.map((p) => [p.kind, p.offset]), [
+    ["corrupt", lines.slice(0, 3).join("").length],
+  ]);
+  assert.equal(doc.out_of_order.records, 1);
+  assert.doesNotMatch(stderr, /whole diff history was read/, "it was all read once already");
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("replay -m counts back from the end of a diff history that has no state history", async () => {
   const records = Array.from({ length: 30 }, (_, i) => message(i + 1, i * 60));
   const dir = await dataDir({ diff: records.map(jsonl).join("") });
