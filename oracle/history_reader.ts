@@ -7,9 +7,6 @@
  * GROW_LIMIT for a long line) plus the line being returned: a line longer than the buffer is
  * found by scanning on without holding it, then read once more if it is to be returned. A line
  * longer than the history's `maxLine`, or an incomplete last line however long, costs a scan.
- *
- * Where records are not in time order, a binary search can land anywhere: `span` checks the
- * order of the lines around a window, and reads the whole history when they are out of order.
  */
 
 import { join } from "node:path";
@@ -205,18 +202,15 @@ interface Chunk {
   text: string | undefined;
 }
 
-/** Where a window's lines are, as `span` found them */
-export interface Span {
-  /** The first line to read */
-  from: Cursor;
-  /** The line to stop before; undefined: the end of the history */
-  to: Cursor | undefined;
-  /**
-   * Lines out of order were seen around the window: it runs from `from` to the end, and only a
-   * filter on time keeps its records
-   */
-  whole: boolean;
-  /** Lines in the span with a time in the window (of the types asked for) */
+/**
+ * Decides on each line with a readable time, in order, before any other filter: keep it, skip
+ * it, or stop reading
+ */
+export type Gate = (ts: number, seq: number, cursor: Cursor) => "keep" | "skip" | "stop";
+
+/** Set `counting` and the lines still to come are counted, not made and returned */
+export interface Tally {
+  counting: boolean;
   count: number;
 }
 
@@ -435,9 +429,10 @@ export class History {
   }
 
   /**
-   * Reads lines from `from` (up to `to`), oldest first. `types` keeps only the lines whose header
-   * names one of those record types, decided on the raw bytes before any line is decoded;
-   * `prefilter` then the lines whose text passes.
+   * Reads lines from `from` (up to `to`), oldest first. `gate` sees every line with a time first;
+   * `types` keeps only the lines whose header names one of those record types, decided before
+   * the line is decoded; `prefilter` then the lines whose text passes. Once `tally.counting` is
+   * set, the lines that pass are counted instead.
    */
   async *lines(
     from: Cursor,
@@ -446,9 +441,11 @@ export class History {
       to?: Cursor;
       prefilter?: (text: string) => boolean;
       types?: ReadonlySet<string>;
+      gate?: Gate;
+      tally?: Tally;
     } = {},
   ): AsyncGenerator<Line> {
-    const types = options.types;
+    const { types, gate, tally } = options;
     const h = newHeader();
     for await (const c of this.#chunks(from, options.to, sink)) {
       for (let i = 0; i < c.n; i++) {
@@ -460,7 +457,13 @@ export class History {
           ? readHeader(c.text, start, end, h)
           : readHeaderBytes(c.data, start, end, h);
         if (read) {
-          if (types !== undefined && !types.has(h.type)) continue;
+          const g = gate === undefined ? "keep" : gate(h.ts, h.seq, cursor);
+          if (g === "stop") return;
+          if (g === "skip" || (types !== undefined && !types.has(h.type))) continue;
+          if (tally?.counting && options.prefilter === undefined) {
+            tally.count++;
+            continue;
+          }
           const text = c.text !== undefined
             ? c.text.slice(start, end)
             : decoder.decode(c.data.subarray(start, end));
@@ -468,51 +471,19 @@ export class History {
         } else {
           line = this.#unusual(c.data, start, end, cursor, c.path, sink);
           if (line === undefined) continue;
+          const g = gate === undefined ? "keep" : gate(line.ts, line.seq, cursor);
+          if (g === "stop") return;
+          if (g === "skip") continue;
           if (types !== undefined && !types.has(String(line.value()?.["type"]))) continue;
         }
         if (options.prefilter && !options.prefilter(line.text)) continue;
+        if (tally?.counting) {
+          tally.count++;
+          continue;
+        }
         // One at a time, while the read buffer holds still: a line made long before it is
         // used would outlive young-generation collections and load the old generation.
         yield line;
-      }
-    }
-  }
-
-  /**
-   * Visits the time and seq of every line from `from` (up to `to`) from its header bytes, in
-   * order, without decoding the lines that have a standard header; `visit` returns false to stop
-   */
-  async #scan(
-    from: Cursor,
-    to: Cursor | undefined,
-    sink: ReadSink,
-    visit: (ts: number, seq: number, cursor: Cursor, typed: boolean) => boolean,
-    types?: ReadonlySet<string>,
-  ): Promise<void> {
-    const h = newHeader();
-    for await (const c of this.#chunks(from, to, sink)) {
-      for (let i = 0; i < c.n; i++) {
-        const start = c.starts[i] ?? 0;
-        const end = c.ends[i] ?? 0;
-        const cursor = { segment: c.segment, offset: c.base + start };
-        let ts: number;
-        let seq: number;
-        let typed = true;
-        const read = c.text !== undefined
-          ? readHeader(c.text, start, end, h)
-          : readHeaderBytes(c.data, start, end, h);
-        if (read) {
-          ts = h.ts;
-          seq = h.seq;
-          if (types !== undefined) typed = types.has(h.type);
-        } else {
-          const line = this.#unusual(c.data, start, end, cursor, c.path, sink);
-          if (line === undefined) continue;
-          ts = line.ts;
-          seq = line.seq;
-          if (types !== undefined) typed = types.has(String(line.value()?.["type"]));
-        }
-        if (!visit(ts, seq, cursor, typed)) return;
       }
     }
   }
@@ -698,91 +669,5 @@ export class History {
   /** The position of the first line with `seq >= n` (the end when there is none) */
   seekSeq(n: number): Promise<Cursor> {
     return this.#seek("seq", n);
-  }
-
-  /**
-   * Where the lines with a time in [after, before] are: from a seek to `after` (or from `from`)
-   * to the first line past `before`, reading their headers once. The lines just before and just
-   * after are read too: when a line it reads is out of time order, the seek and the stop cannot be
-   * trusted, and the span runs from `from` (or the start) to the end of the history. Every line
-   * it skips, or finds out of order (time or seq), is told to `sink`. `types` limits the count.
-   */
-  async span(
-    after: number,
-    before: number,
-    sink: ReadSink,
-    options: { from?: Cursor; types?: ReadonlySet<string> } = {},
-  ): Promise<Span> {
-    const origin = options.from ?? this.start;
-    const start = options.from ?? (after > -Infinity ? await this.seek(after) : this.start);
-    // Two lines back, to check that the seek landed where the times pass `after`.
-    let scanFrom = start;
-    if (options.from === undefined && after > -Infinity) {
-      let back = 0;
-      for await (const line of this.linesBackward(start, QUIET)) {
-        scanFrom = line.cursor;
-        if (++back === 2) break;
-      }
-    }
-    let prevTs = NaN;
-    let prevSeq = NaN;
-    /** Whether a line is in time order after the one before it; tells `sink` when not */
-    const inOrder = (ts: number, seq: number, cursor: Cursor): boolean => {
-      const timeOk = !(ts < prevTs);
-      if (!timeOk || seq <= prevSeq) {
-        const path = this.segments[cursor.segment]?.path ?? "?";
-        sink.outOfOrder({
-          path,
-          offset: cursor.offset,
-          seq,
-          ts,
-          previousSeq: prevSeq,
-          previousTs: prevTs,
-        });
-      }
-      prevTs = ts;
-      prevSeq = seq;
-      return timeOk;
-    };
-    // From the origin to the end already: lines out of order need no second read.
-    const everything = start.segment === origin.segment && start.offset === origin.offset &&
-      before === Infinity;
-    let disordered = false;
-    let count = 0;
-    let to: Cursor | undefined;
-    let past: Cursor | undefined;
-    await this.#scan(scanFrom, undefined, sink, (ts, seq, cursor, typed) => {
-      if (!inOrder(ts, seq, cursor) && !everything) {
-        disordered = true;
-        return false;
-      }
-      if (past !== undefined) {
-        // The line after the first one past the window is in order: the window ends there.
-        to = past;
-        return false;
-      }
-      if (
-        cursor.segment < start.segment ||
-        (cursor.segment === start.segment && cursor.offset < start.offset)
-      ) {
-        // A line before the seek's landing inside the window: the search was misled.
-        disordered = ts >= after;
-        return !disordered;
-      }
-      if (ts > before) past = cursor;
-      else if (ts >= after && typed) count++;
-      return true;
-    }, options.types);
-    if (!disordered) return { from: start, to: to ?? past, whole: false, count };
-    // Out of order around the window: every line from the origin on, kept by its time.
-    count = 0;
-    prevTs = NaN;
-    prevSeq = NaN;
-    await this.#scan(origin, undefined, sink, (ts, seq, cursor, typed) => {
-      inOrder(ts, seq, cursor);
-      if (ts >= after && ts <= before && typed) count++;
-      return true;
-    }, options.types);
-    return { from: origin, to: undefined, whole: true, count };
   }
 }
