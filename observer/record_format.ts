@@ -54,6 +54,7 @@ import {
   kafkaOffset,
   literal,
   nat,
+  NO_PATH,
   nullable,
   num,
   object,
@@ -576,7 +577,13 @@ export type RecordParse<R> = { ok: true; record: R } | { ok: false; reason: stri
 function validator<R>(check: Check<R>): (value: unknown) => RecordParse<R> {
   return (value) => {
     try {
-      const record = check(value, "");
+      let record: R;
+      try {
+        record = check(value, NO_PATH);
+      } catch (err) {
+        if (!(err instanceof RecordShapeError)) throw err;
+        record = check(value, ""); // again, to say where
+      }
       if (isPlainObject(value) && value["schema_version"] !== RECORD_SCHEMA_VERSION) {
         const v = value["schema_version"];
         return {

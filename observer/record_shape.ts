@@ -49,6 +49,12 @@ export function describeValue(value: unknown): string {
   return typeof value === "object" ? "an object" : `${typeof value} ${String(value)}`;
 }
 
+/**
+ * The path checks get when no path is built: validators check with it first, and only when a
+ * check fails check again with real paths, to say where
+ */
+export const NO_PATH = "\u0000";
+
 function fail(path: string, expected: string, value: unknown): never {
   throw new RecordShapeError(`"${path}" must be ${expected}, got ${describeValue(value)}`, path);
 }
@@ -83,8 +89,8 @@ export const kafkaOffset: Check<string> = (v: unknown, p: string): string =>
 
 export function literal<const T extends string>(...allowed: T[]): Check<T> {
   return (v, p) => {
-    const found = allowed.find((a) => a === v);
-    return found ?? fail(p, `one of ${allowed.join(", ")}`, v);
+    for (const a of allowed) if (a === v) return a;
+    return fail(p, `one of ${allowed.join(", ")}`, v);
   };
 }
 
@@ -98,7 +104,9 @@ export function nullable<T>(check: Check<T>): Check<T | null> {
 
 export function array<T>(check: Check<T>): Check<T[]> {
   return (v, p) =>
-    Array.isArray(v) ? v.map((item, i) => check(item, `${p}[${i}]`)) : fail(p, "an array", v);
+    Array.isArray(v)
+      ? v.map((item, i) => check(item, p === NO_PATH ? p : `${p}[${i}]`))
+      : fail(p, "an array", v);
 }
 
 export function dict<T>(check: Check<T>): Check<Record<string, T>> {
@@ -108,7 +116,7 @@ export function dict<T>(check: Check<T>): Check<Record<string, T>> {
     for (const [k, item] of Object.entries(v)) {
       // Defined, not assigned: a key such as "__proto__" is data like any other
       Object.defineProperty(out, k, {
-        value: check(item, `${p}.${k}`),
+        value: check(item, p === NO_PATH ? p : `${p}.${k}`),
         enumerable: true,
         writable: true,
         configurable: true,
@@ -124,17 +132,19 @@ function isOptional(field: Field): field is Optional<unknown> {
 
 /** A check for an object of the given shape; unknown extra fields are dropped */
 export function object<S extends Shape>(shape: S): Check<Infer<S>> {
+  const fields = Object.entries(shape).map(([key, field]) =>
+    isOptional(field)
+      ? { key, check: field.check, optional: true }
+      : { key, check: field, optional: false }
+  );
   return (v, p) => {
     if (!isPlainObject(v)) return fail(p || "record", "an object", v);
     const out: Record<string, unknown> = {};
-    for (const [key, field] of Object.entries(shape)) {
-      const at = p === "" ? key : `${p}.${key}`;
+    for (const { key, check, optional } of fields) {
+      const at = p === NO_PATH ? p : p === "" ? key : `${p}.${key}`;
       const value = v[key];
-      if (isOptional(field)) {
-        if (value !== undefined && value !== null) out[key] = field.check(value, at);
-      } else {
-        out[key] = field(value, at);
-      }
+      if (!optional) out[key] = check(value, at);
+      else if (value !== undefined && value !== null) out[key] = check(value, at);
     }
     // The loop above checked every field of the shape, which is what Infer<S> describes.
     return out as Infer<S>;

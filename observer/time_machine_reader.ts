@@ -17,14 +17,21 @@ export async function* readLines(path: string): AsyncGenerator<string> {
   }
   const decoder = new TextDecoder();
   const buf = new Uint8Array(256 * 1024);
-  let carry = "";
+  // The line not complete yet, in pieces: joined once its end is read, so that a line longer
+  // than a read is scanned once, not once per read
+  const carry: string[] = [];
   try {
     while (true) {
       const n = await file.read(buf);
       if (n === null) break;
-      const text = carry + decoder.decode(buf.subarray(0, n), { stream: true });
-      const lines = text.split("\n");
-      carry = lines.pop() ?? "";
+      const piece = decoder.decode(buf.subarray(0, n), { stream: true });
+      if (!piece.includes("\n")) {
+        carry.push(piece);
+        continue;
+      }
+      const lines = (carry.join("") + piece).split("\n");
+      carry.length = 0;
+      carry.push(lines.pop() ?? "");
       for (const line of lines) if (line !== "") yield line;
     }
   } finally {

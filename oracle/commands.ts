@@ -72,16 +72,23 @@ export async function runErrors(tm: TimeMachine, inv: Invocation): Promise<Docum
   let asOf: number;
   if (inv.after !== undefined || inv.before !== undefined) {
     // Occurrences in the window: the newest fold of each fingerprint among `error` records.
-    const folds = new Map<string, ErrorFold>();
-    const w = await tm.window(inv.after, inv.before, ERRORS);
-    asOf = NaN;
-    for await (const { record } of tm.windowRecords(w, { types: ERRORS })) {
-      if (record.type !== "error") continue;
-      asOf = Date.parse(record.ts);
-      const { schema_version: _v, seq: _s, ts: _t, type: _type, ...fold } = record;
-      folds.set(fold.fingerprint, fold);
-    }
-    errors = [...folds.values()];
+    [errors, asOf] = await tm.readWindow(
+      inv.after,
+      inv.before,
+      { types: ERRORS },
+      async (lines) => {
+        const folds = new Map<string, ErrorFold>();
+        let newest = NaN;
+        for await (const line of lines) {
+          const record = tm.typed(line);
+          if (record?.type !== "error") continue;
+          newest = Date.parse(record.ts);
+          const { schema_version: _v, seq: _s, ts: _t, type: _type, ...fold } = record;
+          folds.set(fold.fingerprint, fold);
+        }
+        return [[...folds.values()], newest];
+      },
+    );
   } else {
     const at = await tm.stateAt();
     errors = at.state.errors;
@@ -160,24 +167,26 @@ async function windowOf(
 }
 
 /**
- * The first `limit` records of a window (of one type), and how many it holds: counted from the
- * headers of its lines when the limit cuts it short
+ * The first `limit` records of a window (of one type), and how many it holds: past the limit,
+ * lines are counted from their headers, not parsed
  */
-async function collect(
+function collect(
   tm: TimeMachine,
   after: number | undefined,
   before: number | undefined,
   limit: number,
   type?: string,
 ): Promise<{ shown: DiffRecord[]; total: number }> {
-  const types = type === undefined ? undefined : new Set([type]);
-  const w = await tm.window(after, before, types);
-  const shown: DiffRecord[] = [];
-  for await (const { record } of tm.windowRecords(w, types ? { types } : {})) {
-    shown.push(record);
-    if (shown.length >= limit) break;
-  }
-  return { shown, total: shown.length < limit ? shown.length : Math.max(w.count, shown.length) };
+  const options = type === undefined ? {} : { types: new Set([type]) };
+  return tm.readWindow(after, before, options, async (lines, tally) => {
+    const shown: DiffRecord[] = [];
+    for await (const line of lines) {
+      const record = tm.typed(line);
+      if (record !== undefined) shown.push(record);
+      if (shown.length >= limit) tally.counting = true;
+    }
+    return { shown, total: shown.length + tally.count };
+  });
 }
 
 export async function runReplay(tm: TimeMachine, inv: Invocation): Promise<Document> {
@@ -214,12 +223,15 @@ export async function runQueues(tm: TimeMachine, inv: Invocation): Promise<Docum
   const [from, to] = await historyWindow(tm, {});
   const at = await tm.stateAt();
   // The window's samples, for lag in time (backlog age, trend)
-  const series = new Map<string, QueueSampleRecord[]>();
-  const w = await tm.window(from, to, QUEUE_SAMPLES);
-  for await (const { record } of tm.windowRecords(w, { types: QUEUE_SAMPLES })) {
-    if (record.type !== "queue_sample") continue;
-    series.set(record.agent, [...(series.get(record.agent) ?? []), record]);
-  }
+  const series = await tm.readWindow(from, to, { types: QUEUE_SAMPLES }, async (lines) => {
+    const series = new Map<string, QueueSampleRecord[]>();
+    for await (const line of lines) {
+      const record = tm.typed(line);
+      if (record?.type !== "queue_sample") continue;
+      series.set(record.agent, [...(series.get(record.agent) ?? []), record]);
+    }
+    return series;
+  });
   const queues = at.state.queues.filter((q) => q.agent !== USER_INBOX).map((q) => {
     const time = lagTime(series.get(q.agent) ?? []);
     return {

@@ -7,12 +7,10 @@
  * GROW_LIMIT for a long line) plus the line being returned: a line longer than the buffer is
  * found by scanning on without holding it, then read once more if it is to be returned. A line
  * longer than the history's `maxLine`, or an incomplete last line however long, costs a scan.
- *
- * Where records are not in time order, a binary search can land anywhere: `span` checks the
- * order of the lines around a window, and reads the whole history when they are out of order.
  */
 
 import { join } from "node:path";
+import { HEADER_BYTES, newHeader, readHeader, readHeaderBytes } from "./line_header.ts";
 
 export interface Segment {
   path: string;
@@ -109,15 +107,13 @@ const GROW_LIMIT = 8 << 20;
 export const DEFAULT_MAX_LINE = 64 << 20;
 /** A binary search stops probing when its range is this small, and reads on line by line */
 const LINEAR_BYTES = 16 * 1024;
-/** A probe reads this much at once: a line header is always whole in it */
-const PROBE_BYTES = 64 * 1024;
-/** A line header (up to the type) fits in this many bytes */
-const HEADER_BYTES = 200;
+/** A probe reads this much of a line at once: a line header is always whole in it */
+const PROBE_BYTES = 8 * 1024;
+/** A scan for the end of a long line reads this much at once */
+const SCAN_BYTES = 64 * 1024;
 
 const NEWLINE = 0x0a;
-const COMMA = 0x2c;
-const QUOTE = 0x22;
-const BRACE = 0x7b;
+const NEWLINE_CHAR = "\n";
 
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
@@ -132,149 +128,6 @@ function parseObject(text: string): Record<string, unknown> | undefined {
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
   return value as Record<string, unknown>;
-}
-
-/** The header's `ts` sits in the first bytes of every record the observer writes */
-const HEADER_TS = /"ts":"([^"]{10,40})"/;
-
-/** A line's `ts` in milliseconds: from its header, else from the parsed line; NaN if none */
-export function timeOfLine(text: string): number {
-  const m = HEADER_TS.exec(text.length > HEADER_BYTES ? text.slice(0, HEADER_BYTES) : text);
-  if (m?.[1] !== undefined) {
-    const ts = Date.parse(m[1]);
-    if (!Number.isNaN(ts)) return ts;
-  }
-  const ts = parseObject(text)?.["ts"];
-  return typeof ts === "string" ? Date.parse(ts) : NaN;
-}
-
-/** What a line's header says, as `readHeader` fills it in */
-interface Header {
-  seq: number;
-  ts: number;
-  /** Where the record type's name is in the line's bytes: [typeStart, typeEnd) */
-  typeStart: number;
-  typeEnd: number;
-}
-
-const encoder = new TextEncoder();
-const SEQ_KEY = encoder.encode(`"seq":`);
-const TS_KEY = encoder.encode(`"ts":"`);
-const TYPE_KEY = encoder.encode(`,"type":"`);
-
-/** The first `byte` in data[from, to), or -1: bounded, unlike indexOf on the whole buffer */
-function find(data: Uint8Array, byte: number, from: number, to: number): number {
-  for (let i = from; i < to; i++) if (data[i] === byte) return i;
-  return -1;
-}
-
-function at(data: Uint8Array, i: number, key: Uint8Array): boolean {
-  if (i + key.length > data.length) return false;
-  for (let j = 0; j < key.length; j++) if (data[i + j] !== key[j]) return false;
-  return true;
-}
-
-function digits(data: Uint8Array, from: number, n: number): number {
-  let v = 0;
-  for (let i = from; i < from + n; i++) {
-    const d = (data[i] ?? 0) - 0x30;
-    if (d < 0 || d > 9) return NaN;
-    v = v * 10 + d;
-  }
-  return v;
-}
-
-const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-
-/** `YYYY-MM-DDTHH:MM:SS.sssZ` (what `toISOString` writes) in ms; NaN for any other form */
-function isoMs(data: Uint8Array, from: number, to: number): number {
-  if (
-    to - from !== 24 || data[from + 4] !== 0x2d || data[from + 7] !== 0x2d ||
-    data[from + 10] !== 0x54 || data[from + 13] !== 0x3a || data[from + 16] !== 0x3a ||
-    data[from + 19] !== 0x2e || data[from + 23] !== 0x5a
-  ) return NaN;
-  const year = digits(data, from, 4);
-  const month = digits(data, from + 5, 2);
-  const day = digits(data, from + 8, 2);
-  const hour = digits(data, from + 11, 2);
-  const minute = digits(data, from + 14, 2);
-  const second = digits(data, from + 17, 2);
-  const ms = digits(data, from + 20, 3);
-  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
-  const days = month === 2 && leap ? 29 : DAYS[month - 1] ?? 0;
-  if (!(day >= 1 && day <= days && hour < 24 && minute < 60 && second < 60 && ms >= 0)) {
-    return NaN;
-  }
-  return Date.UTC(year, month - 1, day, hour, minute, second, ms);
-}
-
-/**
- * Reads the header `{"schema_version":V,"seq":N,"ts":"T","type":"X"` of the line data[from, to)
- * into `out`, from its bytes; false when the line does not start so (it is then decoded whole).
- */
-function readHeader(data: Uint8Array, from: number, to: number, out: Header): boolean {
-  const limit = Math.min(to, from + HEADER_BYTES);
-  if (data[from] !== BRACE) return false;
-  let i = find(data, COMMA, from, limit) + 1;
-  if (i === 0 || !at(data, i, SEQ_KEY)) return false;
-  i += SEQ_KEY.length;
-  let seq = 0;
-  const first = i;
-  for (; i < limit; i++) {
-    const d = (data[i] ?? 0) - 0x30;
-    if (d < 0 || d > 9) break;
-    seq = seq * 10 + d;
-  }
-  if (i === first || i - first > 15 || data[i] !== COMMA || !at(data, i + 1, TS_KEY)) return false;
-  const tsStart = i + 1 + TS_KEY.length;
-  const tsEnd = find(data, QUOTE, tsStart, limit);
-  if (tsEnd < 0 || !at(data, tsEnd + 1, TYPE_KEY)) return false;
-  let ts = isoMs(data, tsStart, tsEnd);
-  if (Number.isNaN(ts)) ts = Date.parse(decoder.decode(data.subarray(tsStart, tsEnd)));
-  if (Number.isNaN(ts)) return false;
-  const typeStart = tsEnd + 1 + TYPE_KEY.length;
-  const typeEnd = find(data, QUOTE, typeStart, limit);
-  if (typeEnd < 0) return false;
-  out.seq = seq;
-  out.ts = ts;
-  out.typeStart = typeStart;
-  out.typeEnd = typeEnd;
-  return true;
-}
-
-/** The record type named in a line's header, read from its first bytes; undefined if none */
-export function headerType(line: Uint8Array): string | undefined {
-  const h: Header = { seq: NaN, ts: NaN, typeStart: 0, typeEnd: 0 };
-  if (!readHeader(line, 0, line.length, h)) return undefined;
-  return decoder.decode(line.subarray(h.typeStart, h.typeEnd));
-}
-
-/**
- * Tells whether a record type named in a header is one of a set, comparing bytes: no string is
- * made for the lines it turns away
- */
-export class TypeMatcher {
-  readonly #byLength = new Map<number, Uint8Array[]>();
-
-  constructor(types: Iterable<string>) {
-    for (const t of types) {
-      const bytes = encoder.encode(t);
-      this.#byLength.set(bytes.length, [...(this.#byLength.get(bytes.length) ?? []), bytes]);
-    }
-  }
-
-  /** Whether data[start, end) is one of the types */
-  matches(data: Uint8Array, start: number, end: number): boolean {
-    const candidates = this.#byLength.get(end - start);
-    if (candidates === undefined) return false;
-    outer: for (const c of candidates) {
-      for (let i = 0; i < c.length; i++) {
-        if (data[start + i] !== c[i]) continue outer;
-      }
-      return true;
-    }
-    return false;
-  }
 }
 
 /** Reads `into.length` bytes at `offset` (fewer at the end of the file); how many it read */
@@ -328,6 +181,13 @@ class BackwardReader {
   }
 }
 
+/** A line found by a probe: where it starts, and its header's time and seq */
+interface Probed {
+  offset: number;
+  ts: number;
+  seq: number;
+}
+
 /** Complete lines of a read, [starts[i], ends[i]) in `data` (ends at the newline), n of them */
 interface Chunk {
   segment: number;
@@ -338,20 +198,19 @@ interface Chunk {
   starts: number[];
   ends: number[];
   n: number;
+  /** data decoded, when its offsets are the bytes' (an ASCII read, as records nearly always are) */
+  text: string | undefined;
 }
 
-/** Where a window's lines are, as `span` found them */
-export interface Span {
-  /** The first line to read */
-  from: Cursor;
-  /** The line to stop before; undefined: the end of the history */
-  to: Cursor | undefined;
-  /**
-   * Lines out of order were seen around the window: it runs from `from` to the end, and only a
-   * filter on time keeps its records
-   */
-  whole: boolean;
-  /** Lines in the span with a time in the window (of the types asked for) */
+/**
+ * Decides on each line with a readable time, in order, before any other filter: keep it, skip
+ * it, or stop reading
+ */
+export type Gate = (ts: number, seq: number, cursor: Cursor) => "keep" | "skip" | "stop";
+
+/** Set `counting` and the lines still to come are counted, not made and returned */
+export interface Tally {
+  counting: boolean;
   count: number;
 }
 
@@ -440,7 +299,7 @@ export class History {
         await file.seek(base, Deno.SeekMode.Start);
         let have = 0; // bytes of a line not yet complete, at buf[0, have)
         for (;;) {
-          if (have === buf.length && buf.length < GROW_LIMIT) {
+          if (have === buf.length && buf.length < GROW_LIMIT && have <= this.maxLine) {
             const bigger = new Uint8Array(buf.length * 2);
             bigger.set(buf);
             buf = bigger;
@@ -452,18 +311,22 @@ export class History {
               break;
             }
             if (end - base > this.maxLine) {
-              sink.skip(
-                "oversized",
-                seg.path,
-                base,
-                `a line of ${end - base} bytes, over the limit of ${this.maxLine}`,
-              );
+              sink.skip("oversized", seg.path, base, this.#over(end - base));
             } else {
               const line = new Uint8Array(end - base);
               await readAt(file, base, line);
               starts[0] = 0;
               ends[0] = line.length;
-              yield { segment: s, path: seg.path, data: line, base, starts, ends, n: 1 };
+              yield {
+                segment: s,
+                path: seg.path,
+                data: line,
+                base,
+                starts,
+                ends,
+                n: 1,
+                text: undefined,
+              };
             }
             base = end + 1;
             have = 0;
@@ -481,17 +344,30 @@ export class History {
           }
           const filled = have + n;
           const view = buf.subarray(0, filled);
+          // Decoded whole, an ASCII read is split by the string's (much faster) search.
+          const decoded = decoder.decode(view);
+          const text = decoded.length === filled ? decoded : undefined;
           let k = 0;
           let start = 0;
-          for (let nl = view.indexOf(NEWLINE, have); nl >= 0; nl = view.indexOf(NEWLINE, start)) {
-            if (nl > start) {
+          let nl = text !== undefined
+            ? text.indexOf(NEWLINE_CHAR, have)
+            : view.indexOf(NEWLINE, have);
+          while (nl >= 0) {
+            if (nl - start > this.maxLine) {
+              sink.skip("oversized", seg.path, base + start, this.#over(nl - start));
+            } else if (nl > start) {
               starts[k] = start;
               ends[k] = nl;
               k++;
             }
             start = nl + 1;
+            nl = text !== undefined
+              ? text.indexOf(NEWLINE_CHAR, start)
+              : view.indexOf(NEWLINE, start);
           }
-          if (k > 0) yield { segment: s, path: seg.path, data: buf, base, starts, ends, n: k };
+          if (k > 0) {
+            yield { segment: s, path: seg.path, data: buf, base, starts, ends, n: k, text };
+          }
           buf.copyWithin(0, start, filled);
           base += start;
           have = filled - start;
@@ -500,6 +376,10 @@ export class History {
         file.close();
       }
     }
+  }
+
+  #over(length: number): string {
+    return `a line of ${length} bytes, over the limit of ${this.maxLine}`;
   }
 
   /** The offset of the first newline at or after `from` and before `limit`, -1 if none */
@@ -549,9 +429,10 @@ export class History {
   }
 
   /**
-   * Reads lines from `from` (up to `to`), oldest first. `types` keeps only the lines whose header
-   * names one of those record types, decided on the raw bytes before any line is decoded;
-   * `prefilter` then the lines whose text passes.
+   * Reads lines from `from` (up to `to`), oldest first. `gate` sees every line with a time first;
+   * `types` keeps only the lines whose header names one of those record types, decided before
+   * the line is decoded; `prefilter` then the lines whose text passes. Once `tally.counting` is
+   * set, the lines that pass are counted instead.
    */
   async *lines(
     from: Cursor,
@@ -560,73 +441,56 @@ export class History {
       to?: Cursor;
       prefilter?: (text: string) => boolean;
       types?: ReadonlySet<string>;
+      gate?: Gate;
+      tally?: Tally;
     } = {},
   ): AsyncGenerator<Line> {
-    const types = options.types;
-    const matcher = types === undefined ? undefined : new TypeMatcher(types);
-    const h: Header = { seq: NaN, ts: NaN, typeStart: 0, typeEnd: 0 };
+    const { types, gate, tally } = options;
+    const h = newHeader();
     for await (const c of this.#chunks(from, options.to, sink)) {
-      const batch: Line[] = [];
       for (let i = 0; i < c.n; i++) {
         const start = c.starts[i] ?? 0;
         const end = c.ends[i] ?? 0;
         const cursor = { segment: c.segment, offset: c.base + start };
         let line: Line | undefined;
-        if (readHeader(c.data, start, end, h)) {
-          if (matcher !== undefined && !matcher.matches(c.data, h.typeStart, h.typeEnd)) continue;
-          line = new Line(decoder.decode(c.data.subarray(start, end)), h.ts, h.seq, cursor);
+        const read = c.text !== undefined
+          ? readHeader(c.text, start, end, h)
+          : readHeaderBytes(c.data, start, end, h);
+        if (read) {
+          const g = gate === undefined ? "keep" : gate(h.ts, h.seq, cursor);
+          if (g === "stop") return;
+          if (g === "skip" || (types !== undefined && !types.has(h.type))) continue;
+          if (tally?.counting && options.prefilter === undefined) {
+            tally.count++;
+            continue;
+          }
+          const text = c.text !== undefined
+            ? c.text.slice(start, end)
+            : decoder.decode(c.data.subarray(start, end));
+          line = new Line(text, h.ts, h.seq, cursor);
         } else {
           line = this.#unusual(c.data, start, end, cursor, c.path, sink);
           if (line === undefined) continue;
+          const g = gate === undefined ? "keep" : gate(line.ts, line.seq, cursor);
+          if (g === "stop") return;
+          if (g === "skip") continue;
           if (types !== undefined && !types.has(String(line.value()?.["type"]))) continue;
         }
         if (options.prefilter && !options.prefilter(line.text)) continue;
-        batch.push(line);
-      }
-      yield* batch;
-    }
-  }
-
-  /**
-   * Visits the time and seq of every line from `from` (up to `to`) from its header bytes, in
-   * order, without decoding the lines that have a standard header; `visit` returns false to stop
-   */
-  async #scan(
-    from: Cursor,
-    to: Cursor | undefined,
-    sink: ReadSink,
-    visit: (ts: number, seq: number, cursor: Cursor, typed: boolean) => boolean,
-    types?: ReadonlySet<string>,
-  ): Promise<void> {
-    const matcher = types === undefined ? undefined : new TypeMatcher(types);
-    const h: Header = { seq: NaN, ts: NaN, typeStart: 0, typeEnd: 0 };
-    for await (const c of this.#chunks(from, to, sink)) {
-      for (let i = 0; i < c.n; i++) {
-        const start = c.starts[i] ?? 0;
-        const end = c.ends[i] ?? 0;
-        const cursor = { segment: c.segment, offset: c.base + start };
-        let ts: number;
-        let seq: number;
-        let typed = true;
-        if (readHeader(c.data, start, end, h)) {
-          ts = h.ts;
-          seq = h.seq;
-          if (matcher !== undefined) typed = matcher.matches(c.data, h.typeStart, h.typeEnd);
-        } else {
-          const line = this.#unusual(c.data, start, end, cursor, c.path, sink);
-          if (line === undefined) continue;
-          ts = line.ts;
-          seq = line.seq;
-          if (types !== undefined) typed = types.has(String(line.value()?.["type"]));
+        if (tally?.counting) {
+          tally.count++;
+          continue;
         }
-        if (!visit(ts, seq, cursor, typed)) return;
+        // One at a time, while the read buffer holds still: a line made long before it is
+        // used would outlive young-generation collections and load the old generation.
+        yield line;
       }
     }
   }
 
   /** Complete lines before `end`, newest first */
   async *linesBackward(end: Cursor, sink: ReadSink): AsyncGenerator<Line> {
-    const h: Header = { seq: NaN, ts: NaN, typeStart: 0, typeEnd: 0 };
+    const h = newHeader();
     const last = Math.min(end.segment, this.segments.length - 1);
     for (let s = last; s >= 0; s--) {
       const seg = this.segments[s];
@@ -644,16 +508,11 @@ export class History {
           const previous = nl === 0 ? -1 : await r.newlineBefore(nl);
           const start = previous + 1;
           if (nl - start > this.maxLine) {
-            sink.skip(
-              "oversized",
-              seg.path,
-              start,
-              `a line of ${nl - start} bytes, over the limit of ${this.maxLine}`,
-            );
+            sink.skip("oversized", seg.path, start, this.#over(nl - start));
           } else if (nl > start) {
             const bytes = await r.bytes(start, nl);
             const cursor = { segment: s, offset: start };
-            const line = readHeader(bytes, 0, bytes.length, h)
+            const line = readHeaderBytes(bytes, 0, bytes.length, h)
               ? new Line(bytes, h.ts, h.seq, cursor)
               : this.#unusual(bytes, 0, bytes.length, cursor, seg.path, sink);
             if (line !== undefined) yield line;
@@ -678,56 +537,67 @@ export class History {
   }
 
   /**
-   * The first line at or after `offset` (and starting before `hi`) with a readable header, from
-   * a few reads; undefined when there is none before `hi`
+   * The first line at or after `offset` (and starting before `hi`) of an open segment with a
+   * readable header, from a read of its first bytes; undefined when there is none before `hi`
    */
   async #probe(
-    segment: number,
+    file: Deno.FsFile,
+    size: number,
     offset: number,
     hi: number,
-  ): Promise<{ offset: number; ts: number; seq: number } | undefined> {
+    scratch: Uint8Array,
+  ): Promise<Probed | undefined> {
+    const limit = Math.min(hi, size);
+    const h = newHeader();
+    let pos = 0;
+    if (offset > 0) {
+      // The line holding offset-1 is partial: its end is the next newline.
+      const nl = await this.#newlineFrom(file, offset - 1, limit, scratch);
+      if (nl < 0) return undefined;
+      pos = nl + 1;
+    }
+    const buf = scratch.subarray(0, PROBE_BYTES);
+    while (pos < limit) {
+      const n = await readAt(file, pos, buf.subarray(0, Math.min(buf.length, size - pos)));
+      if (n === 0) return undefined;
+      const view = buf.subarray(0, n);
+      let i = 0;
+      for (;;) {
+        if (pos + i >= limit) return undefined;
+        const nl = view.indexOf(NEWLINE, i);
+        if (readHeaderBytes(buf, i, nl >= 0 ? nl : n, h)) {
+          return { offset: pos + i, ts: h.ts, seq: h.seq };
+        }
+        if (nl >= 0) {
+          i = nl + 1;
+          continue;
+        }
+        // A line running past this read: read again from its start, unless its first bytes
+        // were all in hand (then it has no readable header: step over it).
+        if (i > 0 && n - i < HEADER_BYTES && pos + n < size) {
+          pos += i;
+        } else {
+          const next = await this.#newlineFrom(file, pos + n, limit, scratch);
+          if (next < 0) return undefined;
+          pos = next + 1;
+        }
+        break;
+      }
+    }
+    return undefined;
+  }
+
+  /** Runs `f` with a segment open for probes */
+  async #probing<T>(
+    segment: number,
+    f: (probe: (offset: number, hi: number) => Promise<Probed | undefined>) => Promise<T>,
+  ): Promise<T | undefined> {
     const seg = this.segments[segment];
     if (seg === undefined) return undefined;
-    const limit = Math.min(hi, seg.size);
     const file = await Deno.open(seg.path, { read: true });
     try {
-      const buf = new Uint8Array(PROBE_BYTES);
-      const h: Header = { seq: NaN, ts: NaN, typeStart: 0, typeEnd: 0 };
-      let pos = 0;
-      if (offset > 0) {
-        // The line holding offset-1 is partial: its end is the next newline.
-        const nl = await this.#newlineFrom(file, offset - 1, limit, buf);
-        if (nl < 0) return undefined;
-        pos = nl + 1;
-      }
-      while (pos < limit) {
-        const n = await readAt(file, pos, buf.subarray(0, Math.min(buf.length, seg.size - pos)));
-        if (n === 0) return undefined;
-        const view = buf.subarray(0, n);
-        let i = 0;
-        for (;;) {
-          if (pos + i >= limit) return undefined;
-          const nl = view.indexOf(NEWLINE, i);
-          if (readHeader(buf, i, nl >= 0 ? nl : n, h)) {
-            return { offset: pos + i, ts: h.ts, seq: h.seq };
-          }
-          if (nl >= 0) {
-            i = nl + 1;
-            continue;
-          }
-          // A line running past this read: read again from its start, unless its first bytes
-          // were all in hand (then it has no readable header: step over it).
-          if (i > 0 && n - i < HEADER_BYTES && pos + n < seg.size) {
-            pos += i;
-          } else {
-            const next = await this.#newlineFrom(file, pos + n, limit, buf);
-            if (next < 0) return undefined;
-            pos = next + 1;
-          }
-          break;
-        }
-      }
-      return undefined;
+      const scratch = new Uint8Array(SCAN_BYTES);
+      return await f((offset, hi) => this.#probe(file, seg.size, offset, hi, scratch));
     } finally {
       file.close();
     }
@@ -747,11 +617,11 @@ export class History {
 
   /** The position of the first line whose key (its time, or its seq) is >= target */
   async #seek(key: "ts" | "seq", target: number): Promise<Cursor> {
-    const keyOf = (l: { ts: number; seq: number }) => key === "ts" ? l.ts : l.seq;
+    const keyOf = (l: Probed) => key === "ts" ? l.ts : l.seq;
     // The last segment whose first line is at or before the target.
     let segment = 0;
     for (let s = this.segments.length - 1; s > 0; s--) {
-      const first = await this.#probe(s, 0, Infinity);
+      const first = await this.#probing(s, (probe) => probe(0, Infinity));
       if (first !== undefined && keyOf(first) <= target) {
         segment = s;
         break;
@@ -759,24 +629,36 @@ export class History {
     }
     const seg = this.segments[segment];
     if (seg === undefined) return this.end;
-    // Invariant: every line starting before lo has key < target; none from hi on is needed.
-    let lo = 0;
-    let hi = seg.size;
-    while (hi - lo > LINEAR_BYTES) {
-      const mid = lo + Math.floor((hi - lo) / 2);
-      const line = await this.#probe(segment, mid, hi);
-      if (line === undefined || keyOf(line) >= target) hi = mid;
-      else lo = line.offset + 1;
+    const lo = await this.#probing(segment, async (probe) => {
+      // Invariant: every line starting before lo has key < target; none from hi on is needed.
+      let lo = 0;
+      let hi = seg.size;
+      while (hi - lo > LINEAR_BYTES) {
+        const mid = lo + Math.floor((hi - lo) / 2);
+        const line = await probe(mid, hi);
+        if (line === undefined || keyOf(line) >= target) hi = mid;
+        else lo = line.offset + 1;
+      }
+      return lo;
+    }) ?? 0;
+    // Back to the start of the line holding lo, then step forward over lower lines, reading
+    // their headers only.
+    let pos = await this.#lineStart(segment, lo);
+    for (let s = segment; s < this.segments.length; s++) {
+      const found = await this.#probing(s, async (probe) => {
+        for (
+          let line = await probe(pos, Infinity);
+          line;
+          line = await probe(line.offset + 1, Infinity)
+        ) {
+          if (keyOf(line) >= target) return line.offset;
+        }
+        return undefined;
+      });
+      if (found !== undefined) return { segment: s, offset: found };
+      pos = 0;
     }
-    // Back to the start of the line holding lo, then step forward over lower lines.
-    const start = await this.#lineStart(segment, lo);
-    let found: Cursor = this.end;
-    await this.#scan({ segment, offset: start }, undefined, QUIET, (ts, seq, cursor) => {
-      if (keyOf({ ts, seq }) < target) return true;
-      found = cursor;
-      return false;
-    });
-    return found;
+    return this.end;
   }
 
   /** The position of the first line with `ts >= t` (the end when there is none) */
@@ -787,88 +669,5 @@ export class History {
   /** The position of the first line with `seq >= n` (the end when there is none) */
   seekSeq(n: number): Promise<Cursor> {
     return this.#seek("seq", n);
-  }
-
-  /**
-   * Where the lines with a time in [after, before] are: from a seek to `after` (or from `from`)
-   * to the first line past `before`, reading their headers once. The lines just before and just
-   * after are read too: when any of them is out of time order, the seek and the stop cannot be
-   * trusted, and the span runs from `from` (or the start) to the end of the history. Every line
-   * out of order (time or seq) that it reads is told to `sink`. `types` limits the count.
-   */
-  async span(
-    after: number,
-    before: number,
-    sink: ReadSink,
-    options: { from?: Cursor; types?: ReadonlySet<string> } = {},
-  ): Promise<Span> {
-    const origin = options.from ?? this.start;
-    const start = options.from ?? (after > -Infinity ? await this.seek(after) : this.start);
-    // Two lines back, to check that the seek landed where the times pass `after`.
-    let scanFrom = start;
-    if (options.from === undefined && after > -Infinity) {
-      let back = 0;
-      for await (const line of this.linesBackward(start, QUIET)) {
-        scanFrom = line.cursor;
-        if (++back === 2) break;
-      }
-    }
-    let prevTs = NaN;
-    let prevSeq = NaN;
-    /** Whether a line is in time order after the one before it; tells `sink` when not */
-    const inOrder = (ts: number, seq: number, cursor: Cursor): boolean => {
-      const timeOk = !(ts < prevTs);
-      if (!timeOk || seq <= prevSeq) {
-        const path = this.segments[cursor.segment]?.path ?? "?";
-        sink.outOfOrder({
-          path,
-          offset: cursor.offset,
-          seq,
-          ts,
-          previousSeq: prevSeq,
-          previousTs: prevTs,
-        });
-      }
-      prevTs = ts;
-      prevSeq = seq;
-      return timeOk;
-    };
-    let disordered = false;
-    let count = 0;
-    let to: Cursor | undefined;
-    let past: Cursor | undefined;
-    await this.#scan(scanFrom, undefined, QUIET, (ts, seq, cursor, typed) => {
-      if (!inOrder(ts, seq, cursor)) {
-        disordered = true;
-        return false;
-      }
-      if (past !== undefined) {
-        // The line after the first one past the window is in order: the window ends there.
-        to = past;
-        return false;
-      }
-      if (
-        cursor.segment < start.segment ||
-        (cursor.segment === start.segment && cursor.offset < start.offset)
-      ) {
-        // A line before the seek's landing inside the window: the search was misled.
-        disordered = ts >= after;
-        return !disordered;
-      }
-      if (ts > before) past = cursor;
-      else if (ts >= after && typed) count++;
-      return true;
-    }, options.types);
-    if (!disordered) return { from: start, to: to ?? past, whole: false, count };
-    // Out of order around the window: every line from the origin on, kept by its time.
-    count = 0;
-    prevTs = NaN;
-    prevSeq = NaN;
-    await this.#scan(origin, undefined, QUIET, (ts, seq, cursor, typed) => {
-      inOrder(ts, seq, cursor);
-      if (ts >= after && ts <= before && typed) count++;
-      return true;
-    }, options.types);
-    return { from: origin, to: undefined, whole: true, count };
   }
 }

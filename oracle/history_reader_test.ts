@@ -173,3 +173,21 @@ Deno.test("a 100 MB torn last line is skipped in linear time and bounded memory,
   }]);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("a line over the history's limit is skipped as oversized, reading on and back", async () => {
+  const long = line(1, `,"pad":"${"z".repeat(3 << 20)}"`);
+  const dir = await writeHistory([], [line(0), long, line(2)]);
+  const h = await History.open(dir, "diff_time_machine", { maxLine: 1 << 20 });
+  const stats = new ReadStats();
+  const seqs: unknown[] = [];
+  for await (const l of h.lines(h.start, stats)) seqs.push(l.value()?.["seq"]);
+  assert.deepEqual(seqs, [0, 2]);
+  assert.equal(stats.oversized, 1);
+  assert.deepEqual(stats.where, [`${dir}/diff_time_machine.jsonl:${line(0).length}`]);
+  const back = new ReadStats();
+  const newestFirst: unknown[] = [];
+  for await (const l of h.linesBackward(h.end, back)) newestFirst.push(l.value()?.["seq"]);
+  assert.deepEqual(newestFirst, [2, 0]);
+  assert.equal(back.oversized, 1);
+  await Deno.remove(dir, { recursive: true });
+});

@@ -16,7 +16,7 @@ import {
   validateSnapshot,
 } from "@mat/observer";
 import { ObserverState } from "@mat/observer/state";
-import { type Cursor, History, type Line, type Span } from "./history_reader.ts";
+import { type Cursor, type Gate, History, type Line, type Tally } from "./history_reader.ts";
 import { ReadReport } from "./read_report.ts";
 
 /** A data directory that cannot be read: exit code 1 with this message */
@@ -38,12 +38,6 @@ export interface RecordOptions {
   /** Keeps only the lines stamped in [after, before] (ms; open when undefined) */
   after?: number;
   before?: number;
-}
-
-/** A window of the diff history: where its lines are, and the times that keep them */
-export interface Window extends Span {
-  after: number;
-  before: number;
 }
 
 export interface Typed<R> {
@@ -134,23 +128,87 @@ export class TimeMachine {
   }
 
   /**
-   * Where the diff lines stamped in [after, before] are (either end open when undefined), and
-   * how many there are of `types`: see History.span. Out-of-order lines around it are reported.
+   * Reads the diff lines stamped in [after, before] (either end open when undefined), oldest
+   * first, in one pass: from a binary search to `after` up to the first line past `before` whose
+   * next line is in time order, each line kept by its own time. The two lines before the landing
+   * are checked too. Where lines are out of time order (each is reported) the search and the stop
+   * cannot be trusted: `read` is then called again over the whole history, and must start afresh.
+   * `read` may set `tally.counting` to have the lines still to come counted rather than read.
    */
-  async window(
+  async readWindow<T>(
     after: number | undefined,
     before: number | undefined,
-    types?: ReadonlySet<string>,
-  ): Promise<Window> {
+    options: Omit<RecordOptions, "after" | "before">,
+    read: (lines: AsyncGenerator<Line>, tally: Tally) => Promise<T>,
+  ): Promise<T> {
     const a = after ?? -Infinity;
     const b = before ?? Infinity;
-    const span = await this.diff.span(a, b, this.report, types ? { types } : {});
-    if (span.whole) {
-      this.report.notice(
-        "records out of time order around the window: the whole diff history was read, each record kept by its own time",
-      );
+    const start = a > -Infinity ? await this.diff.seek(a) : this.diff.start;
+    // Already all of it: lines out of order need no second read.
+    const everything = a === -Infinity && b === Infinity;
+    let scanFrom = start;
+    let misled = false;
+    if (a > -Infinity) {
+      // The landing is right when the lines before it are older than `after`, in order.
+      const back: Line[] = [];
+      for await (const line of this.diff.linesBackward(start, this.report)) {
+        back.unshift(line);
+        if (back.length === 2) break;
+      }
+      misled = back.some((l, i) => l.ts >= a || l.ts < (back[i - 1]?.ts ?? -Infinity));
+      scanFrom = back[0]?.cursor ?? start;
     }
-    return { ...span, after: a, before: b };
+    const attempt = async (whole: boolean): Promise<{ result: T; disordered: boolean }> => {
+      let disordered = false;
+      const from = whole ? this.diff.start : scanFrom;
+      const report = this.report;
+      const path = (c: Cursor) => this.diff.segments[c.segment]?.path ?? "?";
+      const diff = this.diff;
+      const opts = {
+        ...(options.prefilter ? { prefilter: options.prefilter } : {}),
+        ...(options.types ? { types: options.types } : {}),
+      };
+      let lastTs = NaN;
+      let lastSeq = NaN;
+      let past = false;
+      // Order is checked on every line, of any type, before the type filter.
+      const gate: Gate = (ts, seq, cursor) => {
+        if (ts < lastTs || seq <= lastSeq) {
+          report.outOfOrder({
+            path: path(cursor),
+            offset: cursor.offset,
+            seq,
+            ts,
+            previousSeq: lastSeq,
+            previousTs: lastTs,
+          });
+          if (ts < lastTs && !whole && !everything) {
+            disordered = true;
+            return "stop";
+          }
+        }
+        lastTs = ts;
+        lastSeq = seq;
+        if (past && !whole) return "stop";
+        if (ts > b) {
+          past = true;
+          return "skip";
+        }
+        return ts < a ? "skip" : "keep";
+      };
+      const tally: Tally = { counting: false, count: 0 };
+      const lines = diff.lines(from, report, { ...opts, gate, tally });
+      const result = await read(lines, tally);
+      return { result, disordered };
+    };
+    if (!misled) {
+      const first = await attempt(false);
+      if (!first.disordered) return first.result;
+    }
+    this.report.notice(
+      "records out of time order around the window: the whole diff history was read, each record kept by its own time",
+    );
+    return (await attempt(true)).result;
   }
 
   /** Typed diff records of a range, oldest first */
@@ -159,14 +217,6 @@ export class TimeMachine {
       const record = this.typed(line);
       if (record !== undefined) yield { record, cursor: line.cursor };
     }
-  }
-
-  /** The typed records of a window: its range, kept by its times, oldest first */
-  windowRecords(
-    w: Window,
-    options: Omit<RecordOptions, "after" | "before"> = {},
-  ): AsyncGenerator<Typed<DiffRecord>> {
-    return this.records(w, { ...options, after: w.after, before: w.before });
   }
 
   /**
@@ -279,21 +329,44 @@ export class TimeMachine {
     };
     let asOf = snap ? Date.parse(snap.ts) : NaN;
     const from = snap ? await this.diff.seekSeq(snap.diff_seq + 1) : this.diff.start;
-    // Up to `t`: where the records pass it, unless they are out of time order (then to the end,
-    // each kept by its time).
-    const range: Range = t === undefined
-      ? { from }
-      : await this.diff.span(-Infinity, t, this.report, { from });
-    if ("whole" in range && range.whole) {
-      this.report.notice(
-        "records out of time order after the snapshot: all of them were read, each kept by its own time",
-      );
-    }
     let replayed = 0;
     let previous: { seq: number; ts: number } | undefined;
-    const options = t === undefined ? {} : { before: t };
-    for await (const { record, cursor } of this.records(range, options)) {
+    // One pass from the snapshot: up to the first line stamped after `t` whose next line is in
+    // time order; once lines are out of time order, on to the end, each line kept by its time.
+    let lastTs = NaN;
+    let lastSeq = NaN;
+    let past = false;
+    let whole = t === undefined;
+    for await (const line of this.lines({ from })) {
+      const cursor = line.cursor;
       const path = this.diff.segments[cursor.segment]?.path ?? "?";
+      if (line.ts < lastTs) {
+        this.report.outOfOrder({
+          path,
+          offset: cursor.offset,
+          seq: line.seq,
+          ts: line.ts,
+          previousSeq: lastSeq,
+          previousTs: lastTs,
+        });
+        if (!whole) {
+          whole = true;
+          this.report.notice(
+            "records out of time order after the snapshot: all of them were read, each kept by its own time",
+          );
+        }
+      }
+      lastTs = line.ts;
+      lastSeq = line.seq;
+      if (t !== undefined) {
+        if (past && !whole) break;
+        if (line.ts > t) {
+          past = true;
+          continue;
+        }
+      }
+      const record = this.typed(line);
+      if (record === undefined) continue;
       const ts = Date.parse(record.ts);
       if (previous !== undefined && record.seq <= previous.seq) {
         this.report.outOfOrder({

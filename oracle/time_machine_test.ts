@@ -207,6 +207,38 @@ for (
   });
 }
 
+Deno.test("state --at keeps the records stamped up to the moment, around an out-of-order time", async () => {
+  const { diff, good } = rotatedHistory();
+  // After seq 22 (t=31): seq 23 stamped far in the future, then 24, 25 back in order, then 26.
+  const after = [
+    { ...message(23, 32), ts: "2099-01-01T00:00:00.000Z" },
+    message(24, 33),
+    message(25, 34),
+    message(26, 50),
+  ];
+  const dir = await dataDir({ diff: diff + after.map(jsonl).join(""), state: good });
+  const { doc, stderr } = await json(["state", "--at", at(40)], dir);
+  assert.equal(messagesSeen(doc), 24, "20 in the snapshot, then 21, 22, 24 and 25");
+  assert.equal(doc.out_of_order.records, 1);
+  assert.equal(doc.out_of_order.places[0]?.offset, diff.length + jsonl(after[0]).length);
+  assert.match(stderr, /out of order/);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("lines past --limit are still read, so what they skip or disorder is reported", async () => {
+  const lines = [message(1, 1), message(2, 2), { ...message(3, 3), ts: at(0) }, message(4, 4)]
+    .map(jsonl);
+  const dir = await dataDir({ diff: [...lines.slice(0, 3), "not json\n", lines[3]].join("") });
+  const { doc, stderr } = await json(["diffs", "-l", "1"], dir);
+  assert.equal(doc["total"], 4);
+  assert.deepEqual(doc.skipped.places.map((p) => [p.kind, p.offset]), [
+    ["corrupt", lines.slice(0, 3).join("").length],
+  ]);
+  assert.equal(doc.out_of_order.records, 1);
+  assert.doesNotMatch(stderr, /whole diff history was read/, "it was all read once already");
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("replay -m counts back from the end of a diff history that has no state history", async () => {
   const records = Array.from({ length: 30 }, (_, i) => message(i + 1, i * 60));
   const dir = await dataDir({ diff: records.map(jsonl).join("") });

@@ -109,9 +109,78 @@ export async function windowOf(tm: TimeMachine, choice: WindowChoice): Promise<[
   return [from, to];
 }
 
+/** Files one record of the window into the facts */
+function record(facts: WindowFacts, r: DiffRecord): void {
+  switch (r.type) {
+    case "queue_sample": {
+      if (r.agent === USER_INBOX) break;
+      const series = facts.queues.get(r.agent) ?? [];
+      series.push(r);
+      facts.queues.set(r.agent, series);
+      break;
+    }
+    case "runtime_event":
+      facts.runtime.push(r);
+      break;
+    case "error":
+      if (r.agent !== USER_INBOX) facts.errors.push(r);
+      if (r.kind === "task_unconsumed" && r.agent !== null) {
+        const count = r.occurrences ?? 1;
+        facts.unconsumed.push({
+          agent: r.agent,
+          topic: r.evidence.offsets.at(-1)?.topic ?? null,
+          count,
+          seqs: r.evidence.seqs.slice(-count),
+          ts: r.ts,
+        });
+      }
+      break;
+    case "handoff_failed":
+      facts.failed.push(r);
+      if (r.from === USER_INBOX) {
+        facts.requestsFailed.set(r.conversation_id, {
+          at: r.ts,
+          seq: r.seq,
+          reason: `${r.error_kind}: ${r.error_message}`,
+        });
+      }
+      break;
+    case "handoff_stuck":
+      facts.stuck.push(r);
+      break;
+    case "handoffs_stuck":
+      for (const h of r.handoffs) {
+        facts.stuck.push({
+          schema_version: r.schema_version,
+          seq: r.seq,
+          ts: r.ts,
+          type: "handoff_stuck",
+          ...h,
+        });
+      }
+      break;
+    case "handoff_retried":
+      facts.retried.push(r);
+      break;
+    case "message_malformed":
+      facts.malformed.push(r);
+      break;
+    case "handoff_loop":
+      facts.loops.push(r);
+      break;
+    case "observer_started":
+      facts.observerStarts.push(r);
+      break;
+    default:
+      break;
+  }
+}
+
 export async function gatherFacts(tm: TimeMachine, from: number, to: number): Promise<WindowFacts> {
   const endState = await tm.stateAt(to);
-  const facts: WindowFacts = {
+  // Facts afresh for each read of the window: it is read again, over the whole history, when
+  // its records are out of time order
+  const fresh = (): WindowFacts => ({
     from,
     to,
     asOf: endState.asOf,
@@ -133,73 +202,16 @@ export async function gatherFacts(tm: TimeMachine, from: number, to: number): Pr
     observerStarts: [],
     replies: new Map(),
     requestsFailed: new Map(),
-  };
-  const w = await tm.window(from, to);
-  for await (const { record: r } of tm.windowRecords(w, { types: WINDOW_TYPES })) {
-    switch (r.type) {
-      case "queue_sample": {
-        if (r.agent === USER_INBOX) break;
-        const series = facts.queues.get(r.agent) ?? [];
-        series.push(r);
-        facts.queues.set(r.agent, series);
-        break;
-      }
-      case "runtime_event":
-        facts.runtime.push(r);
-        break;
-      case "error":
-        if (r.agent !== USER_INBOX) facts.errors.push(r);
-        if (r.kind === "task_unconsumed" && r.agent !== null) {
-          const count = r.occurrences ?? 1;
-          facts.unconsumed.push({
-            agent: r.agent,
-            topic: r.evidence.offsets.at(-1)?.topic ?? null,
-            count,
-            seqs: r.evidence.seqs.slice(-count),
-            ts: r.ts,
-          });
-        }
-        break;
-      case "handoff_failed":
-        facts.failed.push(r);
-        if (r.from === USER_INBOX) {
-          facts.requestsFailed.set(r.conversation_id, {
-            at: r.ts,
-            seq: r.seq,
-            reason: `${r.error_kind}: ${r.error_message}`,
-          });
-        }
-        break;
-      case "handoff_stuck":
-        facts.stuck.push(r);
-        break;
-      case "handoffs_stuck":
-        for (const h of r.handoffs) {
-          facts.stuck.push({
-            schema_version: r.schema_version,
-            seq: r.seq,
-            ts: r.ts,
-            type: "handoff_stuck",
-            ...h,
-          });
-        }
-        break;
-      case "handoff_retried":
-        facts.retried.push(r);
-        break;
-      case "message_malformed":
-        facts.malformed.push(r);
-        break;
-      case "handoff_loop":
-        facts.loops.push(r);
-        break;
-      case "observer_started":
-        facts.observerStarts.push(r);
-        break;
-      default:
-        break;
+  });
+  const facts = await tm.readWindow(from, to, { types: WINDOW_TYPES }, async (lines) => {
+    const facts = fresh();
+    for await (const line of lines) {
+      const r = tm.typed(line);
+      if (r === undefined) continue;
+      record(facts, r);
     }
-  }
+    return facts;
+  });
   // Requests still open at the end and past their deadline: unanswered.
   for (const h of endState.state.handoffs_open) {
     if (h.from !== USER_INBOX || facts.requestsFailed.has(h.conversation_id)) continue;
@@ -224,13 +236,21 @@ export async function gatherFacts(tm: TimeMachine, from: number, to: number): Pr
     const wanted = (text: string) =>
       stuckClosed.has(fieldOf(text, "task_message_id")) ||
       retriedTasks.has(fieldOf(text, "task_id"));
-    for await (
-      const { record: r } of tm.windowRecords(w, { types: REPLY_TYPES, prefilter: wanted })
-    ) {
-      if (r.type === "handoff_completed" || r.type === "handoff_failed") {
-        facts.replies.set(r.task_message_id, r);
-      }
-    }
+    facts.replies = await tm.readWindow(
+      from,
+      to,
+      { types: REPLY_TYPES, prefilter: wanted },
+      async (lines) => {
+        const replies: WindowFacts["replies"] = new Map();
+        for await (const line of lines) {
+          const r = tm.typed(line);
+          if (r?.type === "handoff_completed" || r?.type === "handoff_failed") {
+            replies.set(r.task_message_id, r);
+          }
+        }
+        return replies;
+      },
+    );
   }
   return facts;
 }

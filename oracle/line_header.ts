@@ -1,0 +1,131 @@
+/**
+ * The header every record of the time machine starts with,
+ * `{"schema_version":V,"seq":N,"ts":"T","type":"X"`, read without parsing the line: how the
+ * history reader finds, counts and orders lines by the bytes it has in hand.
+ */
+
+/** A line header (up to the type) fits in this many bytes */
+export const HEADER_BYTES = 200;
+
+const decoder = new TextDecoder();
+
+/** What a line's header says, as `readHeader` fills it in */
+export interface Header {
+  seq: number;
+  ts: number;
+  type: string;
+}
+
+export const newHeader = (): Header => ({ seq: NaN, ts: NaN, type: "" });
+
+/** The digits of text[from, from + n) as a number; NaN if one is not a digit */
+function digits(text: string, from: number, n: number): number {
+  let v = 0;
+  for (let i = from; i < from + n; i++) {
+    const d = text.charCodeAt(i) - 0x30;
+    if (!(d >= 0 && d <= 9)) return NaN;
+    v = v * 10 + d;
+  }
+  return v;
+}
+
+const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** `YYYY-MM-DDTHH:MM:SS.sssZ` (what `toISOString` writes) in ms; NaN for any other form */
+function isoMs(text: string, from: number, to: number): number {
+  if (
+    to - from !== 24 || text.charCodeAt(from + 4) !== 0x2d || text.charCodeAt(from + 7) !== 0x2d ||
+    text.charCodeAt(from + 10) !== 0x54 || text.charCodeAt(from + 13) !== 0x3a ||
+    text.charCodeAt(from + 16) !== 0x3a || text.charCodeAt(from + 19) !== 0x2e ||
+    text.charCodeAt(from + 23) !== 0x5a
+  ) return NaN;
+  const year = digits(text, from, 4);
+  const month = digits(text, from + 5, 2);
+  const day = digits(text, from + 8, 2);
+  const hour = digits(text, from + 11, 2);
+  const minute = digits(text, from + 14, 2);
+  const second = digits(text, from + 17, 2);
+  const ms = digits(text, from + 20, 3);
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const days = month === 2 && leap ? 29 : DAYS[month - 1] ?? 0;
+  if (!(day >= 1 && day <= days && hour < 24 && minute < 60 && second < 60 && ms >= 0)) {
+    return NaN;
+  }
+  return Date.UTC(year, month - 1, day, hour, minute, second, ms);
+}
+
+/** The first `c` in text[from, to), or -1: bounded, unlike indexOf on the whole text */
+function find(text: string, c: number, from: number, to: number): number {
+  for (let i = from; i < to; i++) if (text.charCodeAt(i) === c) return i;
+  return -1;
+}
+
+const COMMA = 0x2c;
+const QUOTE = 0x22;
+
+/** The last second whose time was worked out, `YYYY-MM-DDTHH:MM:SS`, and its ms */
+let lastSecond = "";
+let lastSecondMs = NaN;
+
+/**
+ * A header time in ms: most lines of a history share their second with the line before, so only
+ * the milliseconds are read then; any other form is left to Date.parse
+ */
+function timeAt(text: string, from: number, to: number): number {
+  if (
+    to - from === 24 && text.charCodeAt(from + 19) === 0x2e && text.charCodeAt(from + 23) === 0x5a
+  ) {
+    const ms = digits(text, from + 20, 3);
+    if (!text.startsWith(lastSecond, from) || lastSecond === "") {
+      const whole = isoMs(text, from, to);
+      if (Number.isNaN(whole)) return Date.parse(text.slice(from, to));
+      lastSecond = text.slice(from, from + 19);
+      lastSecondMs = whole - ms;
+    }
+    return lastSecondMs + ms;
+  }
+  return Date.parse(text.slice(from, to));
+}
+
+/**
+ * Reads the header `{"schema_version":V,"seq":N,"ts":"T","type":"X"` of the line text[from, to)
+ * into `out`; false when the line does not start so (it is then parsed whole). Searches stay
+ * within the header's first bytes, however long or broken the line.
+ */
+export function readHeader(text: string, from: number, to: number, out: Header): boolean {
+  const limit = Math.min(to, from + HEADER_BYTES);
+  if (!text.startsWith(`{"schema_version":`, from)) return false;
+  // One digit of version, as the observer writes; else the comma is looked for.
+  let i = text.charCodeAt(from + 19) === COMMA ? from + 19 : find(text, COMMA, from + 18, limit);
+  if (i < 0 || !text.startsWith(`,"seq":`, i)) return false;
+  i += 7;
+  const first = i;
+  let seq = 0;
+  for (; i < limit; i++) {
+    const d = text.charCodeAt(i) - 0x30;
+    if (!(d >= 0 && d <= 9)) break;
+    seq = seq * 10 + d;
+  }
+  if (i === first || i - first > 15 || !text.startsWith(`,"ts":"`, i)) return false;
+  const tsStart = i + 7;
+  // 24 characters, as toISOString writes; else the closing quote is looked for.
+  const tsEnd = text.charCodeAt(tsStart + 24) === QUOTE && tsStart + 24 < limit
+    ? tsStart + 24
+    : find(text, QUOTE, tsStart, limit);
+  if (tsEnd < 0 || !text.startsWith(`","type":"`, tsEnd)) return false;
+  const ts = timeAt(text, tsStart, tsEnd);
+  if (Number.isNaN(ts)) return false;
+  const typeStart = tsEnd + 10;
+  const typeEnd = find(text, QUOTE, typeStart, limit);
+  if (typeEnd < 0) return false;
+  out.seq = seq;
+  out.ts = ts;
+  out.type = text.slice(typeStart, typeEnd);
+  return true;
+}
+
+/** readHeader on the bytes of a line: its first bytes decoded */
+export function readHeaderBytes(data: Uint8Array, from: number, to: number, out: Header): boolean {
+  const head = decoder.decode(data.subarray(from, Math.min(to, from + HEADER_BYTES)));
+  return readHeader(head, 0, head.length, out);
+}

@@ -1,0 +1,55 @@
+import assert from "node:assert/strict";
+import { newHeader, readHeader, readHeaderBytes } from "./line_header.ts";
+
+function header(line: string) {
+  const h = newHeader();
+  return readHeader(line, 0, line.length, h) ? { ...h } : undefined;
+}
+
+Deno.test("a record header gives its seq, time and type without the line being parsed", () => {
+  const ts = "2026-11-24T10:00:01.250Z";
+  assert.deepEqual(header(`{"schema_version":1,"seq":42,"ts":"${ts}","type":"message","x":[`), {
+    seq: 42,
+    ts: Date.parse(ts),
+    type: "message",
+  });
+  // Lines of the same second share its work; the next second is read in full.
+  assert.equal(
+    header(`{"schema_version":1,"seq":43,"ts":"2026-11-24T10:00:01.999Z","type":"e"}`)?.ts,
+    Date.parse("2026-11-24T10:00:01.999Z"),
+  );
+  assert.equal(
+    header(`{"schema_version":1,"seq":44,"ts":"2026-11-24T10:00:02.000Z","type":"e"}`)?.ts,
+    Date.parse("2026-11-24T10:00:02.000Z"),
+  );
+  // Another form of ISO time, and a two-digit schema version, still read.
+  assert.equal(
+    header(`{"schema_version":12,"seq":1,"ts":"2026-11-24T11:00:00+01:00","type":"e"}`)?.ts,
+    Date.parse("2026-11-24T10:00:00Z"),
+  );
+});
+
+Deno.test("a line that does not start with the header is not read as one", () => {
+  for (
+    const line of [
+      "garbage",
+      `{"seq":1,"schema_version":1,"ts":"2026-11-24T10:00:00.000Z","type":"e"}`,
+      `{"schema_version":1,"seq":,"ts":"2026-11-24T10:00:00.000Z","type":"e"}`,
+      `{"schema_version":1,"seq":1,"ts":"yesterday","type":"e"}`,
+      `{"schema_version":1,"seq":1,"ts":"2026-11-24T10:00:00.000Z","type":"${"e".repeat(300)}"}`,
+      `{"schema_version":1${",".repeat(500)}`,
+    ]
+  ) {
+    assert.equal(header(line), undefined, line.slice(0, 60));
+  }
+});
+
+Deno.test("a header is read from bytes, within the line only", () => {
+  const bytes = new TextEncoder().encode(
+    `{"schema_version":1,"seq":7,"ts":"2026-11-24T10:00:00.000Z","type":"error"}\nnext`,
+  );
+  const h = newHeader();
+  assert.ok(readHeaderBytes(bytes, 0, bytes.indexOf(10), h));
+  assert.deepEqual({ ...h }, { seq: 7, ts: Date.parse("2026-11-24T10:00:00.000Z"), type: "error" });
+  assert.equal(readHeaderBytes(bytes, 0, 30, newHeader()), false, "cut before its type");
+});
