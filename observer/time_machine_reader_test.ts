@@ -24,16 +24,14 @@ Deno.test("symlinked segments are listed and read like the files they point to",
   await Deno.remove(linked, { recursive: true });
 });
 
-Deno.test("a line longer than many reads is read whole, in time linear in its length", async () => {
+Deno.test("a line longer than many reads is read whole", async () => {
   const dir = await Deno.makeTempDir({ prefix: "reader-test-" });
   const pad = "x".repeat(64 << 20);
   await Deno.writeTextFile(`${dir}/h.jsonl`, `${line(1)}{"seq":2,"pad":"${pad}"}\n${line(3)}`);
-  const started = performance.now();
   const lengths: number[] = [];
+  // (Re-splitting the whole carried line at each read took 9 s for this one; now a fraction of a
+  // second. Timings are the benchmark's; this holds the lines.)
   for await (const l of readLines(`${dir}/h.jsonl`)) lengths.push(l.length);
-  // A linear read takes a fraction of a second; re-splitting the whole carried line at each
-  // read took 9 s for this one.
-  assert.ok(performance.now() - started < 3_000, `took ${performance.now() - started} ms`);
   assert.deepEqual(lengths, [line(1).length - 1, pad.length + 18, line(3).length - 1]);
   await Deno.remove(dir, { recursive: true });
 });

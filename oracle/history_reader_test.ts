@@ -108,8 +108,7 @@ Deno.test("symlinked history files are read like the files they point to", async
 });
 
 /** Runs the oracle, sampling its peak resident memory (VmHWM) from /proc while it runs */
-async function oracleWithPeak(args: string[]): Promise<Run & { peakMb: number; ms: number }> {
-  const started = performance.now();
+async function oracleWithPeak(args: string[]): Promise<Run & { peakMb: number }> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-read", "--allow-env", MAIN, ...args],
     env: { NO_COLOR: "1" },
@@ -139,11 +138,10 @@ async function oracleWithPeak(args: string[]): Promise<Run & { peakMb: number; m
     stdout: text.decode(out.stdout),
     stderr: text.decode(out.stderr),
     peakMb: peakKb / 1024,
-    ms: performance.now() - started,
   };
 }
 
-Deno.test("a 100 MB torn last line is skipped in linear time and bounded memory, and reported", async () => {
+Deno.test("a 100 MB torn last line is skipped in bounded memory, and reported", async () => {
   const records = [message(1, 1), message(2, 2), message(3, 3)];
   const head = records.map(jsonl).join("");
   const dir = await dataDir({
@@ -158,9 +156,9 @@ Deno.test("a 100 MB torn last line is skipped in linear time and bounded memory,
   file.close();
   const r = await oracleWithPeak(["replay", "-m", "10", "-f", "json", "--data-dir", dir]);
   assert.equal(r.code, 0, r.stderr);
-  // Bounds well above what a linear read with one buffer needs (under a second, under 100 MB);
-  // the old reader took 16 s and 330 MB on this file.
-  assert.ok(r.ms < 5_000, `took ${r.ms.toFixed(0)} ms`);
+  // A bound well above what a read with one buffer needs (under 100 MB); the old reader held the
+  // whole line, 330 MB on this file. (Its time, 16 s then and under a second now, is the
+  // benchmark's to show: tests assert behaviour.)
   assert.ok(r.peakMb < 160, `peak ${r.peakMb.toFixed(0)} MB`);
   const doc = JSON.parse(r.stdout);
   assert.deepEqual(doc.events.map((e: { seq: number }) => e.seq), [1, 2, 3]);
