@@ -22,6 +22,7 @@ export const CLUSTER_BINARY_NAMES = [
   "kube-scheduler",
   "kube-proxy",
   "pause",
+  "coredns",
 ] as const;
 export type ClusterBinaryName = typeof CLUSTER_BINARY_NAMES[number];
 export type ClusterBinaries = Record<ClusterBinaryName, string> & { dir: string };
@@ -38,10 +39,22 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+/** CoreDNS has its own module: its dependencies would move the Kubernetes ones */
+const COREDNS_MODULE_DIR = join(MODULE_DIR, "..", "coredns");
+
+/** Where `go build` runs for a binary, and the package it builds */
+function buildTarget(name: ClusterBinaryName): { cwd: string; pkg: string } {
+  return name === "coredns"
+    ? { cwd: COREDNS_MODULE_DIR, pkg: "." }
+    : { cwd: MODULE_DIR, pkg: `./${name}` };
+}
+
 async function sourceKey(): Promise<string> {
   const parts: string[] = [JSON.stringify(BUILD_ARGS)];
-  for (const file of ["go.mod", "go.sum", ...CLUSTER_BINARY_NAMES.map((n) => `${n}/main.go`)]) {
-    parts.push(file, await Deno.readTextFile(join(MODULE_DIR, file)));
+  const kube = ["go.mod", "go.sum", ...CLUSTER_BINARY_NAMES.map((n) => `${n}/main.go`)]
+    .filter((file) => file !== "coredns/main.go").map((file) => `kube/${file}`);
+  for (const file of [...kube, "coredns/go.mod", "coredns/go.sum", "coredns/main.go"]) {
+    parts.push(file, await Deno.readTextFile(join(MODULE_DIR, "..", file)));
   }
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(parts.join("\0")));
   return Array.from(new Uint8Array(digest).slice(0, 6), (b) => b.toString(16).padStart(2, "0"))
@@ -74,8 +87,8 @@ export async function ensureClusterBinaries(env: Env = Deno.env): Promise<Cluste
     log(`building ${name} ${KUBERNETES_VERSION} with ${go} (minutes when not in Go's build cache)`);
     const began = performance.now();
     const output = await new Deno.Command(go, {
-      args: [...BUILD_ARGS, "-o", join(staging, name), `./${name}`],
-      cwd: MODULE_DIR,
+      args: [...BUILD_ARGS, "-o", join(staging, name), buildTarget(name).pkg],
+      cwd: buildTarget(name).cwd,
       env: { GOFLAGS: "-mod=mod -buildvcs=false", CGO_ENABLED: "0" },
       stdin: "null",
       stdout: "piped",
