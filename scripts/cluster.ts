@@ -3,9 +3,9 @@
  * `deno task cluster up|down|status`.
  *
  * etcd, kube-apiserver and kubectl come from scripts/kube_apiserver.ts; kubelet,
- * kube-controller-manager, kube-scheduler and a pause binary are built the same way
- * (scripts/cluster/build.ts); containerd, runc and the CNI plugins come from Debian, installed
- * with apt when missing (scripts/cluster/host.ts). All state lives in `.cluster/`; `down` stops
+ * kube-controller-manager, kube-scheduler, kube-proxy, CoreDNS and a pause binary are built the
+ * same way (scripts/cluster/build.ts); containerd, runc, the CNI plugins and a static busybox come
+ * from Debian, installed with apt when missing (scripts/cluster/host.ts). All state lives in `.cluster/`; `down` stops
  * every process, unmounts what the cluster mounted and removes `.cluster/`. scripts/setup.sh
  * never creates a cluster: point it here with `KUBECONFIG=.cluster/kubeconfig`.
  */
@@ -13,22 +13,29 @@
 import { ensureKubeBinaries, ETCD_VERSION, KUBERNETES_VERSION } from "./kube_apiserver.ts";
 import { ensureClusterBinaries } from "./cluster/build.ts";
 import { apiClient, ensureControlPlane } from "./cluster/control_plane.ts";
-import { ensureContainerd, ensureHostPackages, ensurePauseImage } from "./cluster/host.ts";
+import {
+  ensureBridge,
+  ensureContainerd,
+  ensureHostPackages,
+  ensureImages,
+} from "./cluster/host.ts";
+import { ensureCoreDns, ensureKubeProxy } from "./cluster/services.ts";
 import { ensureKubelet, readyStatus } from "./cluster/node.ts";
 import { API_SERVER_URL, NODE_NAME, paths } from "./cluster/paths.ts";
 import { COMPONENTS, errorMessage, log, running } from "./cluster/process.ts";
+import { ensureStorage } from "./cluster/storage.ts";
 import { clusterMounts, down } from "./cluster/teardown.ts";
 
 const USAGE = `Usage: deno task cluster <command>
 
 A single-node Kubernetes ${KUBERNETES_VERSION} cluster on this machine, for development and tests
-only (every component uses one system:masters token; the kubelet's API allows anyone local).
+only: every component and the kubeconfig use one system:masters token.
 
 Commands:
-  up      Build what is missing (kubelet, kube-controller-manager, kube-scheduler, pause; etcd
-          ${ETCD_VERSION}, kube-apiserver, kubectl), install containerd, runc and the CNI plugins with
-          apt when missing, start whatever is not running and wait until node "${NODE_NAME}" is
-          Ready. Running it on a cluster that is up says so and exits 0.
+  up      Build what is missing (kubelet, kube-controller-manager, kube-scheduler, kube-proxy,
+          CoreDNS, pause; etcd ${ETCD_VERSION}, kube-apiserver, kubectl), install containerd, runc and
+          the CNI plugins with apt when missing, start whatever is not running and wait until
+          node "${NODE_NAME}" is Ready. On a cluster that is up it says so and exits 0.
   down    Delete the pods, stop every component, unmount and remove .cluster/
   status  Each component's pid, whether the node is Ready, the kubeconfig
 
@@ -59,15 +66,19 @@ async function up(): Promise<void> {
   const kube = await ensureKubeBinaries({ log });
   const cluster = await ensureClusterBinaries();
   log(`binaries ready in ${seconds(performance.now() - began)}`);
+  await ensureBridge();
   await ensureContainerd();
-  await ensurePauseImage(cluster.pause);
+  await ensureImages(cluster.pause);
   await ensureControlPlane({
     etcd: kube.etcd,
     kubeApiServer: kube.kubeApiServer,
     kubeControllerManager: cluster["kube-controller-manager"],
     kubeScheduler: cluster["kube-scheduler"],
   });
+  await ensureStorage(kube.kubectl);
   await ensureKubelet(cluster.kubelet);
+  await ensureKubeProxy(cluster["kube-proxy"]);
+  await ensureCoreDns(cluster.coredns);
   log(`up in ${seconds(performance.now() - began)}; logs in ${paths.logs}`);
   console.log(`export KUBECONFIG=${paths.kubeconfig}`);
   console.log(`alias kubectl=${kube.kubectl}`);

@@ -8,7 +8,6 @@
  * secure one.
  */
 
-import { join } from "node:path";
 import { ETCD_VERSION, randomToken, serviceAccountKeyPair } from "../kube_apiserver.ts";
 import {
   API_SERVER_PORT,
@@ -16,18 +15,14 @@ import {
   ETCD_PEER_PORT,
   ETCD_PORT,
   paths,
+  POD_GATEWAY,
   SERVICE_CIDR,
 } from "./paths.ts";
+import { ensureCertificates, pki } from "./pki.ts";
 import { type Component, log, running, sleep, spawnComponent, waitUntil } from "./process.ts";
 
 const ADMIN_USER = "cluster-admin";
 const CONTEXT = "multi-agent-telemetry-dev";
-const pki = {
-  saKey: join(paths.pki, "sa.key"),
-  saPub: join(paths.pki, "sa.pub"),
-  tokens: join(paths.pki, "tokens.csv"),
-  apiServerCert: join(paths.pki, "apiserver.crt"),
-} as const;
 
 /** Binaries the control plane runs */
 export interface ControlPlaneBinaries {
@@ -56,7 +51,7 @@ async function adminToken(): Promise<string> {
 /** A client for the cluster's API with the admin token; undefined before the first `up` */
 export async function apiClient(): Promise<ApiClient | undefined> {
   try {
-    const caCertPem = await Deno.readTextFile(pki.apiServerCert);
+    const caCertPem = await Deno.readTextFile(pki.caCert);
     const token = (await Deno.readTextFile(pki.tokens)).split(",")[0] ?? "";
     return new ApiClient(caCertPem, token);
   } catch (error) {
@@ -154,11 +149,14 @@ async function startApiServer(binary: string): Promise<void> {
   }
   const token = await adminToken();
   const pid = await spawnComponent("kube-apiserver", binary, [
-    "--advertise-address=127.0.0.1",
-    "--bind-address=127.0.0.1",
+    // Pods reach kube-apiserver through the `kubernetes` Service at the bridge's address; kubectl
+    // and the components at 127.0.0.1. It listens on every address, with TLS and a token.
+    `--advertise-address=${POD_GATEWAY}`,
+    "--bind-address=0.0.0.0",
     `--secure-port=${API_SERVER_PORT}`,
     `--etcd-servers=http://127.0.0.1:${ETCD_PORT}`,
-    `--cert-dir=${paths.pki}`,
+    `--tls-cert-file=${pki.apiServerCert}`,
+    `--tls-private-key-file=${pki.apiServerKey}`,
     `--service-cluster-ip-range=${SERVICE_CIDR}`,
     "--allow-privileged=true",
     "--authorization-mode=Node,RBAC",
@@ -166,10 +164,11 @@ async function startApiServer(binary: string): Promise<void> {
     `--service-account-key-file=${pki.saPub}`,
     `--service-account-signing-key-file=${pki.saKey}`,
     `--token-auth-file=${pki.tokens}`,
-    // The kubelet serves with a self-signed certificate: logs and exec skip verifying it.
+    // The kubelet serves with a self-signed certificate: logs and exec skip verifying it, and
+    // authenticate with a client certificate the kubelet checks against the cluster's CA.
     "--kubelet-preferred-address-types=InternalIP,Hostname",
-    // The `kubernetes` Service would get 127.0.0.1, which is the pod itself inside a pod.
-    "--endpoint-reconciler-type=none",
+    `--kubelet-client-certificate=${pki.kubeletClientCert}`,
+    `--kubelet-client-key=${pki.kubeletClientKey}`,
   ]);
   let client: ApiClient | undefined;
   try {
@@ -185,7 +184,7 @@ async function startApiServer(binary: string): Promise<void> {
   } finally {
     client?.close();
   }
-  const caCertPem = await Deno.readTextFile(pki.apiServerCert);
+  const caCertPem = await Deno.readTextFile(pki.caCert);
   await Deno.writeTextFile(paths.kubeconfig, kubeconfig(caCertPem, token), { mode: 0o600 });
   log(`kube-apiserver ready at ${API_SERVER_URL} (pid ${pid})`);
 }
@@ -204,7 +203,7 @@ async function startControllerManager(binary: string): Promise<void> {
   if (await already("kube-controller-manager")) return;
   const pid = await spawnComponent("kube-controller-manager", binary, [
     ...componentAuthArgs(),
-    `--root-ca-file=${pki.apiServerCert}`,
+    `--root-ca-file=${pki.caCert}`,
     `--service-account-private-key-file=${pki.saKey}`,
     `--service-cluster-ip-range=${SERVICE_CIDR}`,
     "--use-service-account-credentials=false",
@@ -241,7 +240,7 @@ async function startScheduler(binary: string): Promise<void> {
 
 /** Starts whichever of etcd, kube-apiserver, kube-controller-manager and kube-scheduler is down */
 export async function ensureControlPlane(binaries: ControlPlaneBinaries): Promise<void> {
-  await Deno.mkdir(paths.pki, { recursive: true, mode: 0o700 });
+  await ensureCertificates();
   await startEtcd(binaries.etcd);
   await startApiServer(binaries.kubeApiServer);
   await startControllerManager(binaries.kubeControllerManager);

@@ -5,7 +5,16 @@
  */
 
 import { dirname, join } from "node:path";
-import { CLUSTER_DIR, CNI_BRIDGE, CNI_NETWORK, paths, PAUSE_IMAGE, POD_CIDR } from "./paths.ts";
+import {
+  BUSYBOX_IMAGE,
+  CLUSTER_DIR,
+  CNI_BRIDGE,
+  CNI_NETWORK,
+  paths,
+  PAUSE_IMAGE,
+  POD_CIDR,
+  POD_GATEWAY,
+} from "./paths.ts";
 import { log, run, running, spawnComponent, waitUntil } from "./process.ts";
 
 /** Debian packages and a file each installs, checked before calling apt */
@@ -14,6 +23,8 @@ const PACKAGES: readonly { name: string; file: string }[] = [
   { name: "runc", file: "/usr/sbin/runc" },
   { name: "containernetworking-plugins", file: "/usr/lib/cni/bridge" },
   { name: "iptables", file: "/usr/sbin/iptables" },
+  { name: "busybox-static", file: "/bin/busybox" },
+  { name: "openssl", file: "/usr/bin/openssl" },
 ];
 export const CONTAINERD = "/usr/bin/containerd";
 export const CTR = "/usr/bin/ctr";
@@ -217,16 +228,35 @@ async function singleBinaryImage(binary: string, name: string, ref: string, dir:
   return imageTar;
 }
 
-/** Packs the pause binary as `PAUSE_IMAGE` and imports it into containerd's `k8s.io` namespace */
-export async function ensurePauseImage(pauseBinary: string): Promise<void> {
+/** Packs a static binary as image `ref` and imports it into containerd's `k8s.io` namespace */
+async function ensureImage(binary: string, name: string, ref: string): Promise<void> {
   const images = await ctr(["images", "ls", "-q"]);
-  if (images.split("\n").includes(PAUSE_IMAGE)) return;
+  if (images.split("\n").includes(ref)) return;
   await Deno.mkdir(paths.images, { recursive: true });
-  const tar = await singleBinaryImage(pauseBinary, "pause", PAUSE_IMAGE, paths.images);
+  const tar = await singleBinaryImage(binary, name, ref, paths.images);
   await ctr(["images", "import", tar]);
   const after = await ctr(["images", "ls", "-q"]);
-  if (!after.split("\n").includes(PAUSE_IMAGE)) {
-    throw new Error(`Importing "${tar}" did not make image "${PAUSE_IMAGE}"; images: ${after}`);
+  if (!after.split("\n").includes(ref)) {
+    throw new Error(`Importing "${tar}" did not make image "${ref}"; images: ${after}`);
   }
-  log(`imported ${PAUSE_IMAGE} into containerd`);
+  log(`imported ${ref} into containerd`);
+}
+
+/** `PAUSE_IMAGE` (the sandbox image) and `BUSYBOX_IMAGE`, imported unless present */
+export async function ensureImages(pauseBinary: string): Promise<void> {
+  await ensureImage(pauseBinary, "pause", PAUSE_IMAGE);
+  await ensureImage("/bin/busybox", "busybox", BUSYBOX_IMAGE);
+}
+
+/** The CNI bridge with its gateway address, made before anything listens on that address */
+export async function ensureBridge(): Promise<void> {
+  const links = await run("ip", ["-o", "link", "show"]);
+  if (!links.includes(` ${CNI_BRIDGE}:`)) {
+    await run("ip", ["link", "add", CNI_BRIDGE, "type", "bridge"]);
+  }
+  const addresses = await run("ip", ["-o", "-4", "addr", "show", "dev", CNI_BRIDGE]);
+  if (!addresses.includes(` ${POD_GATEWAY}/`)) {
+    await run("ip", ["addr", "add", `${POD_GATEWAY}/${POD_CIDR.split("/")[1]}`, "dev", CNI_BRIDGE]);
+  }
+  await run("ip", ["link", "set", CNI_BRIDGE, "up"]);
 }

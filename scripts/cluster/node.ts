@@ -1,12 +1,13 @@
 /**
  * The kubelet of the development cluster's one node: cgroupfs, no swap check, containerd's CRI
  * socket under `.cluster/`, its root directory (pod volumes) under `.cluster/kubelet`, the admin
- * kubeconfig, and an API anyone on this machine may call (anonymous, AlwaysAllow), which is fine
- * for a development tool bound to this machine and nothing more.
+ * kubeconfig, and its API on the bridge's address, for clients with a certificate of the cluster's
+ * CA or a token kube-apiserver vouches for (webhook authentication and authorization).
  */
 
-import { API_SERVER_URL, KUBELET_HEALTHZ_PORT, NODE_NAME, paths } from "./paths.ts";
+import { API_SERVER_URL, KUBELET_HEALTHZ_PORT, NODE_NAME, paths, POD_GATEWAY } from "./paths.ts";
 import { type ApiClient, apiClient } from "./control_plane.ts";
+import { pki } from "./pki.ts";
 import { log, running, spawnComponent, waitUntil } from "./process.ts";
 
 function kubeletConfig(): string {
@@ -17,13 +18,20 @@ function kubeletConfig(): string {
       cgroupDriver: "cgroupfs",
       failSwapOn: false,
       containerRuntimeEndpoint: `unix://${paths.containerdSocket}`,
-      address: "127.0.0.1",
+      // Its API on the bridge's address only: kube-apiserver reaches it there (logs, exec),
+      // nothing outside this machine does.
+      address: POD_GATEWAY,
       healthzBindAddress: "127.0.0.1",
       healthzPort: KUBELET_HEALTHZ_PORT,
       readOnlyPort: 0,
-      authentication: { anonymous: { enabled: true }, webhook: { enabled: false } },
-      authorization: { mode: "AlwaysAllow" },
+      authentication: {
+        anonymous: { enabled: false },
+        webhook: { enabled: true },
+        x509: { clientCAFile: pki.caCert },
+      },
+      authorization: { mode: "Webhook" },
       clusterDomain: "cluster.local",
+      clusterDNS: [POD_GATEWAY],
       resolvConf: "/etc/resolv.conf",
       // This VM's disk is shared with everything else: do not evict pods over it.
       evictionHard: {
@@ -76,6 +84,7 @@ export async function ensureKubelet(binary: string): Promise<void> {
       `--root-dir=${paths.kubeletRoot}`,
       `--cert-dir=${paths.kubeletRoot}/pki`,
       `--hostname-override=${NODE_NAME}`,
+      `--node-ip=${POD_GATEWAY}`,
     ]);
     await waitUntil("kubelet", `the kubelet's /healthz`, 60_000, async () => {
       const response = await fetch(`http://127.0.0.1:${KUBELET_HEALTHZ_PORT}/healthz`, {

@@ -19,12 +19,20 @@ export const KUBELET_HEALTHZ_PORT = 10248;
 export const SERVICE_CIDR = "10.96.0.0/16";
 /** Pod addresses on the CNI bridge */
 export const POD_CIDR = "10.244.0.0/24";
+/**
+ * The bridge's own address, made by `up` before anything starts: pods reach the host here, where
+ * kube-apiserver (advertised as the \`kubernetes\` Service's endpoint) and CoreDNS answer
+ */
+export const POD_GATEWAY = "10.244.0.1";
+export const KUBE_PROXY_HEALTHZ_PORT = 10256;
 /** The Linux bridge the CNI bridge plugin makes; `down` deletes it */
 export const CNI_BRIDGE = "mat0";
 /** The CNI network's name, which its iptables rules carry in a comment */
 export const CNI_NETWORK = "multi-agent-telemetry";
 /** The image containerd runs as every pod's sandbox, built and imported by `up` */
 export const PAUSE_IMAGE = "localhost/multi-agent-telemetry/pause:1";
+/** Debian's static busybox as an image (entrypoint \`/busybox\`), for smoke tests */
+export const BUSYBOX_IMAGE = "localhost/multi-agent-telemetry/busybox:1";
 
 /** Paths under `.cluster/` */
 export const paths = {
@@ -42,4 +50,5 @@ export const paths = {
   kubeletRoot: join(CLUSTER_DIR, "kubelet"),
   kubeletConfig: join(CLUSTER_DIR, "kubelet-config.yaml"),
   images: join(CLUSTER_DIR, "images"),
+  volumes: join(CLUSTER_DIR, "volumes"),
 } as const;

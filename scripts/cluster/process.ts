@@ -16,6 +16,8 @@ export const COMPONENTS = [
   "kube-controller-manager",
   "kube-scheduler",
   "kubelet",
+  "kube-proxy",
+  "coredns",
 ] as const;
 export type Component = typeof COMPONENTS[number];
 
