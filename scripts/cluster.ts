@@ -120,11 +120,19 @@ async function main(args: string[]): Promise<number> {
   switch (command) {
     case "up":
       if (Deno.uid() !== 0) throw new Error(`"cluster up" needs root (uid ${Deno.uid()})`);
-      await up();
+      try {
+        await up();
+      } catch (error) {
+        throw new Error(
+          `${errorMessage(error)}\nWhat started still runs: "deno task cluster up" again starts ` +
+            `the rest, "deno task cluster down" stops it all`,
+          { cause: error },
+        );
+      }
       return 0;
     case "down": {
       const began = performance.now();
-      await down((await ensureKubeBinaries({ log })).kubectl);
+      await down(async () => (await ensureKubeBinaries({ log })).kubectl);
       log(`down in ${seconds(performance.now() - began)}: no process, mount or .cluster/ left`);
       return 0;
     }

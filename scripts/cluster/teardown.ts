@@ -154,11 +154,11 @@ async function removeKubepodsCgroups(): Promise<void> {
 }
 
 /** Stops the cluster and removes `.cluster/`; safe to run on a cluster that is half up or down */
-export async function down(kubectl: string): Promise<void> {
+export async function down(kubectl: () => Promise<string>): Promise<void> {
   if ((await running("kube-apiserver")) && (await running("kubelet"))) {
     await stopComponent("kube-controller-manager");
     await stopComponent("kube-scheduler");
-    if (await running("containerd")) await drainPods(kubectl);
+    if (await running("containerd")) await drainPods(await kubectl());
   }
   await stopComponent("kubelet");
   if (await running("containerd")) {
