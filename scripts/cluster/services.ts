@@ -30,12 +30,13 @@ function kubeProxyConfig(): string {
       hostnameOverride: NODE_NAME,
       mode: "iptables",
       clusterCIDR: POD_CIDR,
-      bindAddress: "127.0.0.1",
       healthzBindAddress: `127.0.0.1:${KUBE_PROXY_HEALTHZ_PORT}`,
       metricsBindAddress: "127.0.0.1:10249",
       // Leave the machine's conntrack sysctls and route_localnet as they are.
       conntrack: { maxPerCore: 0, tcpEstablishedTimeout: "0s", tcpCloseWaitTimeout: "0s" },
       iptables: { localhostNodePorts: false },
+      // NodePorts on the node's address (the bridge's), not on every address of this machine.
+      nodePortAddresses: ["primary"],
     },
     null,
     2,
