@@ -30,7 +30,8 @@ export interface Env {
 }
 
 const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
-const MODULE_DIR = join(REPO_ROOT, "scripts", "kube");
+/** The Go wrapper module with one `main.go` per binary */
+export const MODULE_DIR: string = join(REPO_ROOT, "scripts", "kube");
 /** Where the CLI's `start` keeps its server's data, certs, logs, kubeconfig and pids */
 export const STATE_DIR: string = join(REPO_ROOT, ".kube-test");
 const STATE_FILE = join(STATE_DIR, "state.json");
@@ -113,7 +114,8 @@ export interface KubeBinaries {
   kubectl: string;
 }
 
-function cacheRoot(env: Env): string {
+/** `${XDG_CACHE_HOME:-$HOME/.cache}/multi-agent-telemetry/kube` */
+export function cacheRoot(env: Env): string {
   const xdg = env.get("XDG_CACHE_HOME")?.trim();
   if (xdg) return join(xdg, "multi-agent-telemetry", "kube");
   const home = env.get("HOME")?.trim();
@@ -138,7 +140,8 @@ function versionLdflags(): string[] {
   return flags;
 }
 
-const BUILD_ARGS: readonly string[] = [
+/** `go build` flags of every binary: trimmed paths, stripped, with the real version */
+export const BUILD_ARGS: readonly string[] = [
   "build",
   "-trimpath",
   `-ldflags=-s -w ${versionLdflags().join(" ")}`,
@@ -368,7 +371,8 @@ function pem(label: string, der: ArrayBuffer): string {
   return `-----BEGIN ${label}-----\n${lines.join("\n")}\n-----END ${label}-----\n`;
 }
 
-function randomToken(): string {
+/** 24 random bytes as hex, for bearer tokens */
+export function randomToken(): string {
   return Array.from(
     crypto.getRandomValues(new Uint8Array(24)),
     (b) => b.toString(16).padStart(2, "0"),
@@ -376,7 +380,7 @@ function randomToken(): string {
 }
 
 /** An ECDSA P-256 service account signing key (PKCS#8) and its public key (SPKI), as PEM */
-async function serviceAccountKeyPair(): Promise<{ privateKey: string; publicKey: string }> {
+export async function serviceAccountKeyPair(): Promise<{ privateKey: string; publicKey: string }> {
   const pair = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, [
     "sign",
     "verify",
@@ -737,7 +741,7 @@ async function readSavedState(): Promise<SavedState | undefined> {
 }
 
 /** True when `pid` is a live (not zombie) process running `binary` */
-async function isRunning(pid: number, binary: string): Promise<boolean> {
+export async function isRunning(pid: number, binary: string): Promise<boolean> {
   try {
     const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
     if (/\) Z /.test(stat)) return false;
