@@ -41,6 +41,7 @@ const DEPLOYMENT_OBJECTS = [
   "deployment.apps/ollama",
   "persistentvolumeclaim/telemetry-data",
   "service/telemetry-api",
+  "networkpolicy.networking.k8s.io/telemetry-api",
   "deployment.apps/telemetry-observer",
 ];
 const AGENT_OBJECTS = ["orchestrator", "researcher", "writer", "coder"].map((agent) =>
@@ -226,5 +227,61 @@ Deno.test({
       } finally {
         client.close();
       }
+    }),
+});
+
+Deno.test({
+  name: "setup.sh makes the observer's API token once, and the observer reads it from the Secret",
+  ignore: skipReason !== undefined,
+
+  fn: () =>
+    withServer(async (server) => {
+      // Against an API server with no kubelet nothing becomes ready: the script applies the
+      // manifests, then fails waiting for Kafka after a second, which is all this test needs.
+      const setup = async () => {
+        const out = await new Deno.Command("bash", {
+          args: [join(REPO_ROOT, "scripts", "setup.sh")],
+          env: {
+            KUBECTL: server.kubectl,
+            KUBECONFIG: server.kubeconfigPath,
+            TIMEOUT: "1",
+            OLLAMA_TIMEOUT: "0",
+          },
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+      };
+      const token = async () => {
+        const run = await kubectl(server, [
+          "-n",
+          "telemetry",
+          "get",
+          "secret",
+          "telemetry-observer-token",
+          "-o",
+          "jsonpath={.data.token}",
+        ]);
+        assert.equal(run.code, 0, describe(run));
+        return atob(run.stdout);
+      };
+      const first = await setup();
+      assert.match(first.stderr, /created the observer's API token/, first.stderr);
+      assert.match(first.stderr, /waiting for Kafka/, first.stderr);
+      const made = await token();
+      assert.match(made, /^[0-9a-f]{64}$/);
+      const second = await setup();
+      assert.match(second.stderr, /keeping the observer's API token/, second.stderr);
+      assert.equal(await token(), made, "a second run keeps the token");
+      const env = await kubectl(server, [
+        "-n",
+        "telemetry",
+        "get",
+        "deployment",
+        "telemetry-observer",
+        "-o",
+        'jsonpath={.spec.template.spec.containers[0].env[?(@.name=="OBSERVER_TOKEN")].valueFrom.secretKeyRef.name}',
+      ]);
+      assert.equal(env.stdout, "telemetry-observer-token", describe(env));
     }),
 });

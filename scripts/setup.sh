@@ -78,6 +78,18 @@ apply() {
   fi
 }
 
+# The observer's API token: a random one, made once and kept across runs (the observer reads it
+# from this Secret; every path but /health needs it).
+"$KUBECTL" create namespace "$NAMESPACE" --dry-run=client -o yaml | "$KUBECTL" apply -f - >/dev/null
+if ! "$KUBECTL" -n "$NAMESPACE" get secret telemetry-observer-token >/dev/null 2>&1; then
+  token=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  "$KUBECTL" -n "$NAMESPACE" create secret generic telemetry-observer-token \
+    --from-literal=token="$token" >/dev/null
+  say "created the observer's API token (secret/telemetry-observer-token)"
+else
+  say "keeping the observer's API token (secret/telemetry-observer-token)"
+fi
+
 say "applying k8s/deployment.yaml"
 apply "$ROOT/k8s/deployment.yaml"
 
@@ -104,4 +116,9 @@ The telemetry stack runs in namespace $NAMESPACE of context "$context". Next:
   $agents_apply
   $KUBECTL -n $NAMESPACE port-forward service/telemetry-api 8080:8080
   curl http://localhost:8080/health
+
+Every other path needs the observer's token:
+
+  TOKEN=\$($KUBECTL -n $NAMESPACE get secret telemetry-observer-token -o jsonpath='{.data.token}' | base64 -d)
+  curl -H "Authorization: Bearer \$TOKEN" http://localhost:8080/state
 EOF
