@@ -114,6 +114,47 @@ export function parseChatCompletion(
   return out;
 }
 
+/** No answer at all from the LLM endpoint (no connection): not an error the server gave */
+export class LlmUnreachableError extends AgentError {
+  override name = "LlmUnreachableError";
+  constructor(message: string, cause: unknown) {
+    super("llm_error", message, { retryable: true, cause });
+  }
+}
+
+/**
+ * A model that answers with `fallback` whenever `primary` cannot be reached at all (no
+ * connection: the model server is not deployed or not up yet). An answer the server gives, even
+ * an error or a rate limit, is the answer. The fallback's own usage says which model answered
+ * (`scripted-1` in `oracle llm`), and every fallback is logged: nothing pretends to be the LLM.
+ */
+export class FallbackModel implements ChatModel {
+  readonly model: string;
+  constructor(
+    private readonly primary: ChatModel,
+    private readonly fallback: ChatModel,
+    private readonly warn: (message: string) => void = (m) => console.error(m),
+  ) {
+    this.model = primary.model;
+  }
+
+  async complete(messages: ChatMessage[], signal?: AbortSignal): Promise<Completion> {
+    try {
+      return await this.primary.complete(messages, signal);
+    } catch (err) {
+      if (!(err instanceof LlmUnreachableError)) throw err;
+      this.warn(
+        JSON.stringify({
+          level: "warn",
+          msg: `LLM unreachable, answered by ${this.fallback.model} (LLM_FALLBACK)`,
+          error: err.message,
+        }),
+      );
+      return await this.fallback.complete(messages, signal);
+    }
+  }
+}
+
 /** An OpenAI-compatible `/chat/completions` endpoint (Ollama: http://localhost:11434/v1) */
 export class OpenAiChatModel implements ChatModel {
   constructor(
@@ -137,10 +178,7 @@ export class OpenAiChatModel implements ChatModel {
       });
     } catch (err) {
       if (signal?.aborted) throw err;
-      throw new AgentError("llm_error", `LLM endpoint "${url}" unreachable: ${String(err)}`, {
-        retryable: true,
-        cause: err,
-      });
+      throw new LlmUnreachableError(`LLM endpoint "${url}" unreachable: ${String(err)}`, err);
     }
     const raw = await res.text();
     if (res.status === 429) {
@@ -183,7 +221,8 @@ export class OpenAiChatModel implements ChatModel {
 
 /**
  * The model chosen by the environment: `LLM_BACKEND=scripted` (default) or `openai` with
- * `LLM_BASE_URL`, `LLM_MODEL` and optional `LLM_API_KEY`.
+ * `LLM_BASE_URL`, `LLM_MODEL` and optional `LLM_API_KEY`; with `openai`, `LLM_FALLBACK=scripted`
+ * answers with the scripted model while the endpoint cannot be reached (`FallbackModel`).
  */
 export function modelFromEnv(env: { get(key: string): string | undefined } = Deno.env): ChatModel {
   const backend = env.get("LLM_BACKEND") || "scripted";
@@ -197,7 +236,11 @@ export function modelFromEnv(env: { get(key: string): string | undefined } = Den
     if (!base || !model) {
       throw new TypeError("LLM_BACKEND=openai needs LLM_BASE_URL and LLM_MODEL");
     }
-    return new OpenAiChatModel(base, model, env.get("LLM_API_KEY"));
+    const primary = new OpenAiChatModel(base, model, env.get("LLM_API_KEY"));
+    const fallback = env.get("LLM_FALLBACK") || "none";
+    if (fallback === "none") return primary;
+    if (fallback === "scripted") return new FallbackModel(primary, new ScriptedModel(20));
+    throw new TypeError(`Unknown LLM_FALLBACK "${fallback}": expected scripted or none`);
   }
   throw new TypeError(`Unknown LLM_BACKEND "${backend}": expected scripted or openai`);
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { AgentError } from "./agent_error.ts";
-import { OpenAiChatModel, ScriptedModel } from "./llm.ts";
+import { FallbackModel, modelFromEnv, OpenAiChatModel, ScriptedModel } from "./llm.ts";
 
 Deno.test("scripted model answers the same prompt the same way and reports usage", async () => {
   const model = new ScriptedModel(0);
@@ -51,4 +51,60 @@ Deno.test("openai client turns HTTP 429 into a retryable llm_rate_limit error", 
     assert.equal(err.kind, "llm_rate_limit");
     assert.equal(err.retryable, true);
   });
+});
+
+Deno.test("with LLM_FALLBACK=scripted an unreachable endpoint is answered by the scripted model", async () => {
+  // A port nobody listens on: connection refused
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  const warnings: string[] = [];
+  const model = new FallbackModel(
+    new OpenAiChatModel(`http://127.0.0.1:${port}/v1`, "llama3.2:1b"),
+    new ScriptedModel(0),
+    (m) => warnings.push(m),
+  );
+  const answer = await model.complete([{ role: "user", content: "hello" }]);
+  assert.equal(answer.usage.model, "scripted-1");
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0] ?? "", /LLM unreachable, answered by scripted-1/);
+  assert.equal(
+    modelFromEnv(
+      new Map([["LLM_BACKEND", "openai"], ["LLM_BASE_URL", "http://x/v1"], [
+        "LLM_MODEL",
+        "m",
+      ], ["LLM_FALLBACK", "scripted"]]),
+    ).constructor,
+    FallbackModel,
+  );
+  assert.throws(
+    () =>
+      modelFromEnv(
+        new Map([["LLM_BACKEND", "openai"], ["LLM_BASE_URL", "http://x/v1"], ["LLM_MODEL", "m"], [
+          "LLM_FALLBACK",
+          "maybe",
+        ]]),
+      ),
+    /Unknown LLM_FALLBACK "maybe": expected scripted or none/,
+  );
+});
+
+Deno.test("an answer the LLM server gives, a rate limit included, is never replaced", async () => {
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    () => new Response("slow down", { status: 429 }),
+  );
+  try {
+    const model = new FallbackModel(
+      new OpenAiChatModel(`http://127.0.0.1:${server.addr.port}/v1`, "m"),
+      new ScriptedModel(0),
+      () => {},
+    );
+    await assert.rejects(
+      () => model.complete([{ role: "user", content: "hello" }]),
+      (err: unknown) => err instanceof AgentError && err.kind === "llm_rate_limit",
+    );
+  } finally {
+    await server.shutdown();
+  }
 });

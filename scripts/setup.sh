@@ -16,7 +16,9 @@
 #   KUBECTL       the kubectl to use (default: kubectl on PATH)
 #   TIMEOUT       seconds to wait for each of Kafka, the topic Job and the observer (default 300)
 #   OLLAMA_TIMEOUT  seconds to wait for Ollama, which pulls llama3.2:1b on first start
-#                 (default 900; 0 skips the wait)
+#                 (default 900; 0 skips the wait). Ollama is optional: when its image cannot
+#                 be pulled or it is not ready in time this warns and goes on, and the agents
+#                 answer with the scripted model meanwhile (LLM_FALLBACK=scripted)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -100,9 +102,24 @@ say "waiting for the topic Job (up to ${TIMEOUT}s)"
   --timeout="${TIMEOUT}s"
 say "waiting for the observer (up to ${TIMEOUT}s)"
 "$KUBECTL" -n "$NAMESPACE" rollout status deployment/telemetry-observer --timeout="${TIMEOUT}s"
+# Ollama is optional: the agents answer with the scripted model while it cannot be reached
+# (LLM_FALLBACK=scripted in k8s/agents-sample.yaml). Its image cannot be pulled everywhere (no
+# registry): that is said at once, and is no failure.
 if [[ $OLLAMA_TIMEOUT != 0 ]]; then
   say "waiting for Ollama and its model (up to ${OLLAMA_TIMEOUT}s)"
-  "$KUBECTL" -n "$NAMESPACE" rollout status deployment/ollama --timeout="${OLLAMA_TIMEOUT}s"
+  deadline=$((SECONDS + OLLAMA_TIMEOUT))
+  until "$KUBECTL" -n "$NAMESPACE" rollout status deployment/ollama --timeout=5s >/dev/null 2>&1; do
+    reasons=$("$KUBECTL" -n "$NAMESPACE" get pods -l app.kubernetes.io/name=ollama \
+      -o jsonpath='{.items[*].status.containerStatuses[*].state.waiting.reason}' 2>/dev/null || true)
+    if [[ $reasons == *ImagePull* || $reasons == *ErrImage* || $reasons == *InvalidImageName* ]]; then
+      say "warning: Ollama's image cannot be pulled ($reasons): the agents answer with the scripted model (LLM_FALLBACK)"
+      break
+    fi
+    if ((SECONDS >= deadline)); then
+      say "warning: Ollama is not ready after ${OLLAMA_TIMEOUT}s: the agents answer with the scripted model until it is"
+      break
+    fi
+  done
 fi
 
 agents_apply="$KUBECTL apply -f k8s/agents-sample.yaml"
