@@ -840,6 +840,7 @@ interface PendingWarning {
 }
 
 export class K8sSource implements RuntimeSource {
+  readonly source = "k8s";
   readonly namespace: string;
   readonly labelSelector: string;
   readonly agentLabel: string;

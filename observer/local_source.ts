@@ -108,6 +108,7 @@ async function readIfPresent(path: string): Promise<string | undefined> {
 }
 
 export class LocalSource implements RuntimeSource {
+  readonly source = "local";
   readonly path: string;
   readonly #o: LocalSourceOptions;
   readonly #log: LogFn;

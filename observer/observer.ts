@@ -43,6 +43,13 @@ export class Observer {
   runtime: RuntimeSource | undefined;
   snapshotsWritten = 0;
   snapshotError: string | undefined;
+  /** Why the runtime source could not start (a kubeconfig that cannot be read, say) */
+  runtimeStartError: string | undefined;
+  readonly #log: (
+    level: "info" | "warn" | "error",
+    msg: string,
+    fields?: Record<string, unknown>,
+  ) => void;
 
   private constructor(
     config: ObserverConfig,
@@ -52,6 +59,7 @@ export class Observer {
     kafka: ObserverKafka,
     log: (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void,
   ) {
+    this.#log = log;
     this.config = config;
     this.diff = diff;
     this.stateFile = stateFile;
@@ -161,11 +169,35 @@ export class Observer {
   start(): void {
     this.watcher.start();
     this.queues.start();
-    void this.runtime?.start((e) => this.recorder.recordRuntime(e));
+    this.#startRuntime();
     this.#timers.push(setInterval(() => this.recorder.checkStuck(), 1_000));
     this.#timers.push(
       setInterval(() => void this.snapshot().catch(() => {}), this.config.snapshotIntervalMs),
     );
+  }
+
+  /**
+   * Starts the runtime source. One that cannot start (its configuration unreadable) does not end
+   * the observer: the queues are still watched, the failure is a `source_error` event and a
+   * `/health` reason.
+   */
+  #startRuntime(): void {
+    const runtime = this.runtime;
+    if (runtime === undefined) return;
+    runtime.start((e) => this.recorder.recordRuntime(e)).catch((err: unknown) => {
+      const message = err instanceof Error ? err.message : String(err);
+      this.runtimeStartError = message;
+      this.#log("error", "the runtime source cannot start", { source: runtime.source, message });
+      this.recorder.recordRuntime({
+        source: runtime.source,
+        kind: "source_error",
+        agent: null,
+        process: "",
+        at: new Date().toISOString(),
+        reason: "StartFailed",
+        message,
+      });
+    });
   }
 
   /** Subscribes to durable diff records; returns the unsubscribe function */
@@ -211,6 +243,9 @@ export class Observer {
     const stateHealth = this.stateFile.health();
     if (!stateHealth.ok) {
       reasons.push(`Writing the state history fails: ${stateHealth.error ?? ""}`);
+    }
+    if (this.runtimeStartError !== undefined) {
+      reasons.push(`The runtime source cannot start: ${this.runtimeStartError}`);
     }
     const runtime = this.runtime?.health();
     if (runtime && !runtime.ok) {

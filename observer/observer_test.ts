@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { createEnvelope, encodeEnvelope, groupFor, replyTo } from "@mat/agents";
 import { running, TestBed, waitFor } from "./testing.ts";
 import { createApp } from "./http_api.ts";
+import { K8sSource } from "./k8s_source.ts";
 import type { DiffRecord } from "./record_format.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
@@ -342,6 +343,46 @@ Deno.test({
       // Resuming from there gives the next record
       const next = await (await app.request(`/events?since=${resume}&limit=1`)).json();
       assert.equal(next.events[0]?.seq, resume + 1);
+    } finally {
+      await obs.stop();
+      await bed.close();
+    }
+  },
+});
+
+Deno.test({
+  ...opts,
+  name:
+    "a runtime source that cannot start is a source error and a health reason, not the end of the observer",
+  fn: async () => {
+    const bed = await TestBed.create(["coder"], 1);
+    const obs = await running(bed, {}, (observer) => {
+      observer.runtime = new K8sSource({
+        kubeconfigPath: "/nonexistent/kubeconfig",
+        namespace: "telemetry",
+        labelSelector: "app=x",
+        metricsIntervalMs: 0,
+      });
+    });
+    try {
+      await waitFor(
+        async () =>
+          ofType(await bed.diff(), "runtime_event").some((r) =>
+            r.kind === "source_error" && r.reason === "StartFailed"
+          ),
+        20_000,
+        "the source error",
+      );
+      assert.ok(
+        obs.observer.health().reasons.some((r) => r.startsWith("The runtime source cannot start")),
+      );
+      // The queues are still watched
+      await bed.kit.send(bed.topic("coder"), [{ value: "not an envelope" }]);
+      await waitFor(
+        async () => ofType(await bed.diff(), "message_malformed").length === 1,
+        20_000,
+        "the record",
+      );
     } finally {
       await obs.stop();
       await bed.close();

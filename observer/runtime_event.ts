@@ -48,6 +48,8 @@ export interface RuntimeEvent {
 
 /** Something that reports runtime events until stopped; it never throws once started */
 export interface RuntimeSource {
+  /** Which runtime it watches */
+  readonly source: "k8s" | "local";
   /** Resolves once the source is running (its first list or read may still be under way) */
   start(emit: (e: RuntimeEvent) => void): Promise<void>;
   /** Stops every loop and timer; resolves when they have ended */

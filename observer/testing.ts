@@ -122,6 +122,8 @@ export interface RunningObserver {
 export async function running(
   bed: TestBed,
   extra: Record<string, string> = {},
+  /** Called between open and start (to attach a runtime source, say) */
+  prepare: (observer: Observer) => void = () => {},
 ): Promise<RunningObserver> {
   const config = bed.config(extra);
   const kafka = new KafkaAdapter({
@@ -130,6 +132,7 @@ export async function running(
     log: "nothing",
   });
   const observer = await Observer.open(config, kafka);
+  prepare(observer);
   observer.start();
   return {
     observer,
