@@ -103,10 +103,15 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** A whole number above 0 from the environment, the fallback when unset; a bad value throws */
 function envNumber(key: string, fallback: number): number {
   const raw = Deno.env.get(key);
-  const n = raw === undefined ? NaN : Number(raw);
-  return Number.isFinite(n) && n > 0 ? n : fallback;
+  if (raw === undefined || raw.trim() === "") return fallback;
+  const n = Number(raw.trim());
+  if (!Number.isSafeInteger(n) || n <= 0) {
+    throw new RangeError(`${key} must be a whole number above 0, got "${raw}"`);
+  }
+  return n;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
