@@ -160,6 +160,7 @@ export class Observer {
       diff_seq: diff.lastSeq,
       snapshot_diff_seq: resumed.snapshotDiffSeq,
       replayed: resumed.replayed,
+      invalid_lines_skipped: resumed.invalidLines,
       torn_bytes_cut: diff.tornBytesCut,
       partitions: resumed.state.positions.size,
     });

@@ -17,14 +17,6 @@ import { ObserverState, type StateOptions } from "./observer_state.ts";
 import { readHistory, readLines } from "./time_machine_reader.ts";
 import { listSegments } from "./segment_files.ts";
 
-/** The diff history holds a line that is whole JSON but not a valid record */
-export class CorruptHistoryError extends Error {
-  override name = "CorruptHistoryError";
-  constructor(message: string, readonly seq: number | undefined) {
-    super(message);
-  }
-}
-
 export interface Resumed {
   state: ObserverState;
   snapshotDiffSeq: number;
