@@ -17,6 +17,11 @@ ENV DENO_DIR=/deno-dir/ \
     DENO_NO_PROMPT=1
 WORKDIR /app
 
+# The CA file of a TLS-intercepting proxy, for the npm downloads below; unset by default. The file
+# must be there while RUN steps run, e.g. `buildah build --volume /etc/ssl/certs/ca-certificates.crt:/run/host-ca.crt:ro
+# --build-arg DENO_CERT=/run/host-ca.crt`, as `deno task images build` does. It is not in the image.
+ARG DENO_CERT=
+
 # Dependencies first, so that source changes do not invalidate this layer.
 COPY deno.json deno.lock ./
 COPY agents/deno.json agents/deno.json
