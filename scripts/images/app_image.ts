@@ -47,6 +47,7 @@ export async function ensureApp(ref: string, baseRef: string, baseId: string): P
     "host",
     "--pull=never",
     "--layers",
+    "--force-rm",
     "--build-arg",
     `BASE_IMAGE=${baseRef}`,
     ...await hostCaArgs(),
