@@ -19,7 +19,7 @@ const SETUP = [
   "groupadd --gid 1000 appuser",
   "useradd --uid 1000 --gid appuser --shell /bin/bash --create-home appuser",
   "mkdir -p /var/lib/kafka/data /opt/kafka/logs",
-  "chmod 755 /opt/kafka/bin/*.sh /etc/kafka/docker/run",
+  "chmod 755 /opt/kafka/bin/*.sh /etc/kafka/docker/run /etc/kafka/docker/properties",
   "chown -R appuser:appuser /opt/kafka/config /opt/kafka/logs /var/lib/kafka",
 ].join("\n");
 
