@@ -37,7 +37,8 @@ Exit codes: 0 success, 1 failure, 2 usage error.
 Caches (buildah storage, the Debian root file system, logs): ${cache.root}
 
 Example:
-  deno task cluster up && deno task images build && KUBECONFIG=.cluster/kubeconfig bash scripts/setup.sh`;
+  deno task cluster up && deno task images build &&
+    KUBECONFIG=.cluster/kubeconfig OLLAMA=0 bash scripts/setup.sh`;
 
 /** The images pods use, which `import` copies into containerd */
 const IMPORTED = ["app", "kafka"] as const;
