@@ -291,11 +291,11 @@ function randomClusterId(): string {
 // ---------------------------------------------------------------------------------------------
 // The broker's jars and files
 
-/** The Kafka version pinned by scripts/kafka/pom.xml (`kafka.version`) */
-export async function kafkaVersion(): Promise<string> {
-  const pom = await Deno.readTextFile(POM_FILE);
+/** The Kafka version pinned by a pom (`kafka.version`), by default scripts/kafka/pom.xml */
+export async function kafkaVersion(pomFile: string = POM_FILE): Promise<string> {
+  const pom = await Deno.readTextFile(pomFile);
   const version = /<kafka\.version>\s*([^<\s]+)\s*<\/kafka\.version>/.exec(pom)?.[1];
-  if (version === undefined) throw new Error(`No kafka.version property in "${POM_FILE}"`);
+  if (version === undefined) throw new Error(`No kafka.version property in "${pomFile}"`);
   return version;
 }
 
@@ -317,15 +317,28 @@ export async function ensureKafkaJars(
   env: Env = Deno.env,
   log: (line: string) => void = logToStderr,
 ): Promise<string> {
-  const version = await kafkaVersion();
-  const base = join(cacheDir(env), "multi-agent-telemetry", `kafka-${version}`);
+  return await ensureMavenJars(POM_FILE, `kafka-${await kafkaVersion()}`, env, log);
+}
+
+/**
+ * The runtime jars of `pomFile`, copied by Maven into
+ * `<cache>/multi-agent-telemetry/<name>/libs` when missing or made from another pom; returns
+ * that directory. scripts/images uses it for the Kafka image's jars.
+ */
+export async function ensureMavenJars(
+  pomFile: string,
+  name: string,
+  env: Env = Deno.env,
+  log: (line: string) => void = logToStderr,
+): Promise<string> {
+  const base = join(cacheDir(env), "multi-agent-telemetry", name);
   const libs = join(base, "libs");
   const marker = join(base, "complete");
-  const wanted = await sha256(await Deno.readTextFile(POM_FILE));
+  const wanted = await sha256(await Deno.readTextFile(pomFile));
   const found = await Deno.readTextFile(marker).then((text) => text.trim(), () => undefined);
   if (found === wanted) return libs;
 
-  log(`kafka: fetching Kafka ${version} jars with Maven into ${libs}`);
+  log(`kafka: fetching the jars of "${pomFile}" with Maven into ${libs}`);
   const started = performance.now();
   await removeIfPresent(marker);
   await removeIfPresent(libs);
@@ -334,14 +347,14 @@ export async function ensureKafkaJars(
     "-q",
     "-B",
     "-f",
-    POM_FILE,
+    pomFile,
     "dependency:copy-dependencies",
     `-DoutputDirectory=${libs}`,
     "-DincludeScope=runtime",
   ], "fetch the Kafka jars");
   if (code !== 0) {
     if (output) console.error(output);
-    throw new Error(`Maven failed to fetch the Kafka jars (exit code ${code})`);
+    throw new Error(`Maven failed to fetch the jars of "${pomFile}" (exit code ${code})`);
   }
   await Deno.writeTextFile(marker, `${wanted}\n`);
   log(`kafka: fetched the jars in ${seconds(performance.now() - started)}`);

@@ -19,6 +19,9 @@
 #                 (default 900; 0 skips the wait). Ollama is optional: when its image cannot
 #                 be pulled or it is not ready in time this warns and goes on, and the agents
 #                 answer with the scripted model meanwhile (LLM_FALLBACK=scripted)
+#   OLLAMA        1: run Ollama (default); 0: keep its Deployment at 0 replicas and do not wait
+#                 for it, for clusters that cannot pull ollama/ollama or the model; the agents'
+#                 command printed at the end then sets LLM_BACKEND=scripted (canned answers)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -29,6 +32,7 @@ LOAD_IMAGE=${LOAD_IMAGE:-none}
 KUBECTL=${KUBECTL:-kubectl}
 TIMEOUT=${TIMEOUT:-300}
 OLLAMA_TIMEOUT=${OLLAMA_TIMEOUT:-900}
+OLLAMA=${OLLAMA:-1}
 NAMESPACE=telemetry
 
 say() { printf 'setup: %s\n' "$*" >&2; }
@@ -40,6 +44,7 @@ die() {
 for value in "$TIMEOUT" "$OLLAMA_TIMEOUT"; do
   [[ $value =~ ^[0-9]+$ ]] || die "timeouts must be whole seconds, got \"$value\""
 done
+[[ $OLLAMA == 0 || $OLLAMA == 1 ]] || die "OLLAMA must be 0 or 1, got \"$OLLAMA\""
 
 command -v "$KUBECTL" >/dev/null 2>&1 ||
   die "kubectl not found (\"$KUBECTL\"): install it or set KUBECTL"
@@ -94,6 +99,10 @@ fi
 
 say "applying k8s/deployment.yaml"
 apply "$ROOT/k8s/deployment.yaml"
+if [[ $OLLAMA == 0 ]]; then
+  say "OLLAMA=0: scaling Ollama to 0 replicas; the agents use LLM_BACKEND=scripted"
+  "$KUBECTL" -n "$NAMESPACE" scale deployment/ollama --replicas=0
+fi
 
 say "waiting for Kafka (up to ${TIMEOUT}s)"
 "$KUBECTL" -n "$NAMESPACE" rollout status statefulset/kafka --timeout="${TIMEOUT}s"
@@ -105,7 +114,7 @@ say "waiting for the observer (up to ${TIMEOUT}s)"
 # Ollama is optional: the agents answer with the scripted model while it cannot be reached
 # (LLM_FALLBACK=scripted in k8s/agents-sample.yaml). Its image cannot be pulled everywhere (no
 # registry): that is said at once, and is no failure.
-if [[ $OLLAMA_TIMEOUT != 0 ]]; then
+if [[ $OLLAMA == 1 && $OLLAMA_TIMEOUT != 0 ]]; then
   say "waiting for Ollama and its model (up to ${OLLAMA_TIMEOUT}s)"
   deadline=$((SECONDS + OLLAMA_TIMEOUT))
   until "$KUBECTL" -n "$NAMESPACE" rollout status deployment/ollama --timeout=5s >/dev/null 2>&1; do
@@ -122,9 +131,15 @@ if [[ $OLLAMA_TIMEOUT != 0 ]]; then
   done
 fi
 
-agents_apply="$KUBECTL apply -f k8s/agents-sample.yaml"
-if [[ $IMAGE != "$DEFAULT_IMAGE" ]]; then
-  agents_apply="sed 's|image: $DEFAULT_IMAGE\$|image: $IMAGE|' k8s/agents-sample.yaml | $KUBECTL apply -f -"
+# The agents' command: the image substituted when it is not the default, and the scripted model
+# (LLM_BACKEND=scripted in place of openai) when Ollama does not run.
+edits=""
+if [[ $IMAGE != "$DEFAULT_IMAGE" ]]; then edits+=" -e 's|image: $DEFAULT_IMAGE\$|image: $IMAGE|'"; fi
+if [[ $OLLAMA == 0 ]]; then edits+=" -e 's|value: openai\$|value: scripted|'"; fi
+if [[ -z $edits ]]; then
+  agents_apply="$KUBECTL apply -f k8s/agents-sample.yaml"
+else
+  agents_apply="sed$edits k8s/agents-sample.yaml | $KUBECTL apply -f -"
 fi
 cat <<EOF
 
