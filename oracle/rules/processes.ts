@@ -97,7 +97,10 @@ export function processRules(facts: WindowFacts, oracle: string): Finding[] {
     const events = byAgent.get(agent) ?? [];
     const deaths = events.map(deathOf).filter((d): d is Death => d !== undefined);
     const loops = events.filter((r) => r.kind === "crash_loop");
-    const current = newest(procsByAgent.get(agent) ?? []);
+    // Its newest running process if any runs (a Deployment may run several pods, and a rollout
+    // deletes a pod that never started after its replacement runs), else its newest process
+    const procs = procsByAgent.get(agent) ?? [];
+    const current = newest(procs.filter((p) => p.status === "running")) ?? newest(procs);
     const running = current?.status === "running";
     const term = current?.last_termination;
     const stoppedCleanly = current?.status === "exited" &&

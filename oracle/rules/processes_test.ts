@@ -84,3 +84,25 @@ Deno.test("an agent with no running process at the end is down; a running one is
   up.end.processes = [proc("writer", 100)];
   assert.deepEqual(processRules(up, O), []);
 });
+
+Deno.test("a pod replaced by a rollout before it started is not the agent being down", () => {
+  // The first pod never started and was deleted after its replacement was already running
+  const rollout = facts();
+  rollout.end.processes = [
+    proc("researcher", 1, {
+      process: "agent-researcher-new",
+      source: "k8s",
+      started_at: at(-60),
+      last_event_at: at(-60),
+    }),
+    proc("researcher", 2, {
+      process: "agent-researcher-old",
+      source: "k8s",
+      status: "deleted",
+      started_at: null,
+      last_event_at: at(-10),
+      last_termination: { at: at(-10), reason: "Completed", exit_code: 0, signal: null },
+    }),
+  ];
+  assert.deepEqual(processRules(rollout, O).map((f) => f.kind), []);
+});
