@@ -119,7 +119,8 @@ if [[ $OLLAMA == 1 && $OLLAMA_TIMEOUT != 0 ]]; then
   deadline=$((SECONDS + OLLAMA_TIMEOUT))
   until "$KUBECTL" -n "$NAMESPACE" rollout status deployment/ollama --timeout=5s >/dev/null 2>&1; do
     reasons=$("$KUBECTL" -n "$NAMESPACE" get pods -l app.kubernetes.io/name=ollama \
-      -o jsonpath='{.items[*].status.containerStatuses[*].state.waiting.reason}' 2>/dev/null || true)
+      -o jsonpath='{.items[*].status.initContainerStatuses[*].state.waiting.reason} {.items[*].status.containerStatuses[*].state.waiting.reason}' \
+      2>/dev/null || true)
     if [[ $reasons == *ImagePull* || $reasons == *ErrImage* || $reasons == *InvalidImageName* ]]; then
       say "warning: Ollama's image cannot be pulled ($reasons): the agents answer with the scripted model (LLM_FALLBACK)"
       break
