@@ -84,6 +84,19 @@ async function bed(state = new ObserverState(OPTIONS)) {
   };
 }
 
+/** The state passes the snapshot validator, wrapped in a snapshot line as the observer writes it */
+function assertValidSnapshot(data: ReturnType<ObserverState["toData"]>): void {
+  const snapshot = validateSnapshot({
+    schema_version: 1,
+    seq: 1,
+    ts: new Date().toISOString(),
+    type: "snapshot",
+    diff_seq: 1,
+    state: data,
+  });
+  assert.ok(snapshot.ok, snapshot.ok ? "" : snapshot.reason);
+}
+
 /** The events, a TASK's `message` that opens its handoff named `handoff_started` */
 function types(records: DiffRecord[]): string[] {
   return records
@@ -193,15 +206,7 @@ Deno.test("a held reply survives a snapshot and a replay: the state is a fold of
     b.see(other, replyTo(t, "RESULT", {}));
     const data = b.state.toData();
     assert.equal(data.pending_replies?.length, 1);
-    const snapshot = validateSnapshot({
-      schema_version: 1,
-      seq: 1,
-      ts: new Date().toISOString(),
-      type: "snapshot",
-      diff_seq: 1,
-      state: data,
-    });
-    assert.ok(snapshot.ok, snapshot.ok ? "" : snapshot.reason);
+    assertValidSnapshot(data);
 
     // Replaying every record into a fresh state gives the same state.
     const replayed = new ObserverState(OPTIONS);
@@ -405,15 +410,7 @@ Deno.test("a snapshot stays small under a flood and counts what it left out", as
     assert.equal(data.open_by_agent?.["researcher"], n);
     // Restored from it, the agent still has every task in flight; answers to tasks the snapshot
     // left out bring the count down
-    const snapshot = validateSnapshot({
-      schema_version: 1,
-      seq: 1,
-      ts: new Date().toISOString(),
-      type: "snapshot",
-      diff_seq: 1,
-      state: data,
-    });
-    assert.ok(snapshot.ok, snapshot.ok ? "" : snapshot.reason);
+    assertValidSnapshot(data);
     const restored = new ObserverState(OPTIONS, structuredClone(data));
     assert.equal(restored.toData().open_by_agent?.["researcher"], n);
     const last = b.state.handoffs.get([...b.state.handoffs.keys()].at(-1) ?? "");
