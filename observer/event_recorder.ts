@@ -24,8 +24,8 @@ import {
   occurrenceOf,
   stuckOccurrence,
 } from "./error_folding.ts";
-import type { RuntimeEvent } from "./runtime_event.ts";
-import { isDeath } from "./runtime_state.ts";
+import type { RuntimeEvent } from "./process_event.ts";
+import { isDeath } from "./process_state.ts";
 
 /** A process's memory is recorded at most this often, unless it moves by a fifth */
 const RESOURCES_EVERY_MS = 30_000;

@@ -22,7 +22,7 @@
 
 import type { RequestOptions } from "node:https";
 import { KubeConfig } from "@kubernetes/client-node";
-import type { RuntimeEvent, RuntimeEventKind, RuntimeSource } from "./runtime_event.ts";
+import type { RuntimeEvent, RuntimeEventKind, RuntimeSource } from "./process_event.ts";
 
 export type LogFn = (
   level: "info" | "warn" | "error",

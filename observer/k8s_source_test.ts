@@ -17,8 +17,8 @@ import { KafkaAdapter } from "./kafka_adapter.ts";
 import { Observer } from "./observer.ts";
 import type { DiffRecord } from "./record_format.ts";
 import { TestBed, waitFor } from "./testing.ts";
-import type { RuntimeEvent, RuntimeEventKind } from "./runtime_event.ts";
-import { parseRuntimeEvent } from "./runtime_event.ts";
+import type { RuntimeEvent, RuntimeEventKind } from "./process_event.ts";
+import { parseRuntimeEvent } from "./process_event.ts";
 
 const availability = await kubeBinariesAvailability();
 const skipReason = availability.available ? undefined : availability.reason;

@@ -18,7 +18,7 @@
  */
 
 import { parseProcessEvent, type ProcessEvent } from "@mat/agents/protocol";
-import type { RuntimeEvent, RuntimeSource } from "./runtime_event.ts";
+import type { RuntimeEvent, RuntimeSource } from "./process_event.ts";
 
 export type LogFn = (
   level: "info" | "warn" | "error",

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { AgentsProcess, TestQueues } from "@mat/agents/testing";
 import { bootstrapServers } from "@mat/agents/protocol";
 import { completeLines, LocalSource, procStat, vmRssBytes } from "./local_source.ts";
-import { parseRuntimeEvent, type RuntimeEvent, type RuntimeEventKind } from "./runtime_event.ts";
+import { parseRuntimeEvent, type RuntimeEvent, type RuntimeEventKind } from "./process_event.ts";
 
 class Collected {
   readonly events: RuntimeEvent[] = [];

@@ -6,7 +6,7 @@
 
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "./config.ts";
-import { runtimeSourceFromEnv } from "./runtime_config.ts";
+import { runtimeSourceFromEnv } from "./process_source_config.ts";
 import { createApp } from "./http_api.ts";
 import { KafkaAdapter } from "./kafka_adapter.ts";
 import { Observer } from "./observer.ts";

@@ -19,7 +19,7 @@ import {
 import { resumeState } from "./resume_point.ts";
 import { type SegmentDeleted, type Stamped, TimeMachineWriter } from "./time_machine_writer.ts";
 import { Watcher } from "./watcher.ts";
-import type { RuntimeSource } from "./runtime_event.ts";
+import type { RuntimeSource } from "./process_event.ts";
 
 export interface Health {
   ok: boolean;

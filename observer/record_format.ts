@@ -62,7 +62,7 @@ import {
   RecordShapeError,
   str,
 } from "./record_shape.ts";
-import { RUNTIME_EVENT_KINDS } from "./runtime_event.ts";
+import { RUNTIME_EVENT_KINDS } from "./process_event.ts";
 
 /** Version of the record format written by this code */
 export const RECORD_SCHEMA_VERSION = 1;

@@ -13,7 +13,7 @@
 
 import { ConfigError } from "./config.ts";
 import { LocalSource } from "./local_source.ts";
-import type { RuntimeSource } from "./runtime_event.ts";
+import type { RuntimeSource } from "./process_event.ts";
 
 type Env = { get(key: string): string | undefined };
 type Log = (
