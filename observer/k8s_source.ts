@@ -1,7 +1,7 @@
 /**
- * The Kubernetes runtime source: lists, then watches, the agents' pods in one namespace (a label
+ * The Kubernetes process source: lists, then watches, the agents' pods in one namespace (a label
  * selector picks them) and the `Warning` Events about them, and turns each change of a pod into
- * runtime events by diffing the last version it saw against the new one.
+ * runtime events (`process_event.ts`) by diffing the last version it saw against the new one.
  *
  * Resilience, after client-go's reflector and client-node's informer cache:
  * - The watch resumes from the resourceVersion of the list, the last event or the last bookmark
@@ -22,13 +22,8 @@
 
 import type { RequestOptions } from "node:https";
 import { KubeConfig } from "@kubernetes/client-node";
-import type { RuntimeEvent, RuntimeEventKind, RuntimeSource } from "./process_event.ts";
-
-export type LogFn = (
-  level: "info" | "warn" | "error",
-  msg: string,
-  fields?: Record<string, unknown>,
-) => void;
+import type { RuntimeEvent, RuntimeEventKind } from "./process_event.ts";
+import type { LogFn, ProcessSource } from "./process_source.ts";
 
 export interface K8sSourceOptions {
   /** Namespace of the agents' pods (K8S_NAMESPACE); default "default" */
@@ -839,7 +834,7 @@ interface PendingWarning {
   until: number;
 }
 
-export class K8sSource implements RuntimeSource {
+export class K8sSource implements ProcessSource {
   readonly source = "k8s";
   readonly namespace: string;
   readonly labelSelector: string;

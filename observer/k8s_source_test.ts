@@ -605,7 +605,7 @@ Deno.test({
         log: "nothing",
       });
       const observer = await Observer.open(config, kafka);
-      observer.runtime = new K8sSource({
+      observer.processSource = new K8sSource({
         kubeconfigPath: server.kubeconfigPath,
         namespace: NAMESPACE,
         labelSelector: SELECTOR,

@@ -1,5 +1,5 @@
 /**
- * The local runtime source: tails the supervisor's `$AGENTS_STATE_DIR/processes.jsonl` and turns
+ * The local process source: tails the supervisor's `$AGENTS_STATE_DIR/processes.jsonl` and turns
  * its lifecycle lines into runtime events, the way the Kubernetes source turns pod changes.
  *
  * - It polls the file (every 250 ms), remembering the byte offset it has consumed: only complete
@@ -18,13 +18,8 @@
  */
 
 import { parseProcessEvent, type ProcessEvent } from "@mat/agents/protocol";
-import type { RuntimeEvent, RuntimeSource } from "./process_event.ts";
-
-export type LogFn = (
-  level: "info" | "warn" | "error",
-  msg: string,
-  fields?: Record<string, unknown>,
-) => void;
+import type { RuntimeEvent } from "./process_event.ts";
+import type { LogFn, ProcessSource } from "./process_source.ts";
 
 export interface LocalSourceOptions {
   /** The supervisor's state directory (AGENTS_STATE_DIR, default ./.agents) */
@@ -107,7 +102,7 @@ async function readIfPresent(path: string): Promise<string | undefined> {
   }
 }
 
-export class LocalSource implements RuntimeSource {
+export class LocalSource implements ProcessSource {
   readonly source = "local";
   readonly path: string;
   readonly #o: LocalSourceOptions;

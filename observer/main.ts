@@ -6,7 +6,7 @@
 
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "./config.ts";
-import { runtimeSourceFromEnv } from "./process_source_config.ts";
+import { processSourceFromEnv } from "./process_source_config.ts";
 import { createApp } from "./http_api.ts";
 import { KafkaAdapter } from "./kafka_adapter.ts";
 import { Observer } from "./observer.ts";
@@ -40,10 +40,10 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   let config;
-  let runtime;
+  let processSource;
   try {
     config = loadConfig();
-    runtime = await runtimeSourceFromEnv(Deno.env, log);
+    processSource = await processSourceFromEnv(Deno.env, log);
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`error: ${err.message}`);
@@ -61,7 +61,7 @@ async function main(argv: string[]): Promise<number> {
     });
     return 1;
   }
-  observer.runtime = runtime;
+  observer.processSource = processSource;
   observer.start();
   const app = createApp(observer);
   const server = Deno.serve({

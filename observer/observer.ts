@@ -19,7 +19,7 @@ import {
 import { resumeState } from "./resume_point.ts";
 import { type SegmentDeleted, type Stamped, TimeMachineWriter } from "./time_machine_writer.ts";
 import { Watcher } from "./watcher.ts";
-import type { RuntimeSource } from "./process_event.ts";
+import type { ProcessSource } from "./process_source.ts";
 
 export interface Health {
   ok: boolean;
@@ -39,12 +39,12 @@ export class Observer {
   readonly recent: DiffRecord[] = [];
   readonly #subscribers = new Set<(records: DiffRecord[]) => void>();
   #timers: ReturnType<typeof setInterval>[] = [];
-  /** Pods or local agent processes, when a runtime source is attached */
-  runtime: RuntimeSource | undefined;
+  /** The agents' pods or local processes, when a source of them is attached */
+  processSource: ProcessSource | undefined;
   snapshotsWritten = 0;
   snapshotError: string | undefined;
-  /** Why the runtime source could not start (a kubeconfig that cannot be read, say) */
-  runtimeStartError: string | undefined;
+  /** Why the process source could not start (a kubeconfig that cannot be read, say) */
+  processSourceStartError: string | undefined;
   readonly #log: (
     level: "info" | "warn" | "error",
     msg: string,
@@ -170,7 +170,7 @@ export class Observer {
   start(): void {
     this.watcher.start();
     this.queues.start();
-    this.#startRuntime();
+    this.#startProcessSource();
     this.#timers.push(setInterval(() => this.recorder.checkStuck(), 1_000));
     this.#timers.push(
       setInterval(() => void this.snapshot().catch(() => {}), this.config.snapshotIntervalMs),
@@ -178,19 +178,19 @@ export class Observer {
   }
 
   /**
-   * Starts the runtime source. One that cannot start (its configuration unreadable) does not end
+   * Starts the process source. One that cannot start (its configuration unreadable) does not end
    * the observer: the queues are still watched, the failure is a `source_error` event and a
    * `/health` reason.
    */
-  #startRuntime(): void {
-    const runtime = this.runtime;
-    if (runtime === undefined) return;
-    runtime.start((e) => this.recorder.recordRuntime(e)).catch((err: unknown) => {
+  #startProcessSource(): void {
+    const source = this.processSource;
+    if (source === undefined) return;
+    source.start((e) => this.recorder.recordRuntime(e)).catch((err: unknown) => {
       const message = err instanceof Error ? err.message : String(err);
-      this.runtimeStartError = message;
-      this.#log("error", "the runtime source cannot start", { source: runtime.source, message });
+      this.processSourceStartError = message;
+      this.#log("error", "the runtime source cannot start", { source: source.source, message });
       this.recorder.recordRuntime({
-        source: runtime.source,
+        source: source.source,
         kind: "source_error",
         agent: null,
         process: "",
@@ -245,12 +245,13 @@ export class Observer {
     if (!stateHealth.ok) {
       reasons.push(`Writing the state history fails: ${stateHealth.error ?? ""}`);
     }
-    if (this.runtimeStartError !== undefined) {
-      reasons.push(`The runtime source cannot start: ${this.runtimeStartError}`);
+    // These reasons are part of the HTTP API (/health): their words stay.
+    if (this.processSourceStartError !== undefined) {
+      reasons.push(`The runtime source cannot start: ${this.processSourceStartError}`);
     }
-    const runtime = this.runtime?.health();
-    if (runtime && !runtime.ok) {
-      reasons.push(`The runtime source cannot see the agents: ${runtime.reason ?? "unknown"}`);
+    const processes = this.processSource?.health();
+    if (processes && !processes.ok) {
+      reasons.push(`The runtime source cannot see the agents: ${processes.reason ?? "unknown"}`);
     }
     const lag = this.ownLag();
     if (lag > this.config.maxOwnLag) {
@@ -264,7 +265,7 @@ export class Observer {
     for (const t of this.#timers) clearInterval(t);
     await this.queues.stop();
     await this.watcher.stop();
-    await this.runtime?.stop().catch(() => {});
+    await this.processSource?.stop().catch(() => {});
     await this.snapshot().catch(() => {});
     await this.diff.close();
     await this.stateFile.close();

@@ -42,7 +42,7 @@
  */
 
 import { agentOfTopic } from "@mat/agents/protocol";
-import { RuntimeState } from "./process_state.ts";
+import { ProcessState as RuntimeState } from "./process_state.ts";
 import type {
   Body,
   DiffBody,

@@ -357,7 +357,7 @@ Deno.test({
   fn: async () => {
     const bed = await TestBed.create(["coder"], 1);
     const obs = await running(bed, {}, (observer) => {
-      observer.runtime = new K8sSource({
+      observer.processSource = new K8sSource({
         kubeconfigPath: "/nonexistent/kubeconfig",
         namespace: "telemetry",
         labelSelector: "app=x",

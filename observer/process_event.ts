@@ -1,7 +1,12 @@
 /**
- * What the agents' runtime did, whatever runs them: a pod's lifecycle as Kubernetes reports it, or
- * a local process's lifecycle as the supervisor records it. A `RuntimeSource` turns one of them
- * into `RuntimeEvent`s for the observer; `parseRuntimeEvent` narrows one read back from a file.
+ * A change of an agent's pod or local process, whatever runs it: a pod's lifecycle as Kubernetes
+ * reports it, or a local process's lifecycle as the supervisor records it. A `ProcessSource`
+ * (`process_source.ts`) turns one of them into `RuntimeEvent`s for the observer;
+ * `parseRuntimeEvent` narrows one read back from a file.
+ *
+ * The observer records each as a `runtime_event` record, a persisted name: the types here keep it
+ * (`RuntimeEvent`, `RUNTIME_EVENT_KINDS`). "Runtime" there means what runs the agents (a pod or a
+ * process), not the agent loop of `agents/runtime.ts`.
  */
 
 export const RUNTIME_EVENT_KINDS = [
@@ -25,10 +30,11 @@ export const RUNTIME_EVENT_KINDS = [
 
 export type RuntimeEventKind = typeof RUNTIME_EVENT_KINDS[number];
 
-export type RuntimeSourceName = "k8s" | "local";
+/** Which source saw it: the Kubernetes pods or the local supervisor's processes */
+export type ProcessSourceName = "k8s" | "local";
 
 export interface RuntimeEvent {
-  source: RuntimeSourceName;
+  source: ProcessSourceName;
   kind: RuntimeEventKind;
   /** The agent the pod or process runs, null when its labels do not say */
   agent: string | null;
@@ -44,18 +50,6 @@ export interface RuntimeEvent {
   message?: string;
   cpu_millicores?: number;
   memory_bytes?: number;
-}
-
-/** Something that reports runtime events until stopped; it never throws once started */
-export interface RuntimeSource {
-  /** Which runtime it watches */
-  readonly source: "k8s" | "local";
-  /** Resolves once the source is running (its first list or read may still be under way) */
-  start(emit: (e: RuntimeEvent) => void): Promise<void>;
-  /** Stops every loop and timer; resolves when they have ended */
-  stop(): Promise<void>;
-  /** ok is false while the source cannot see the runtime (reason says why) */
-  health(): { ok: boolean; reason?: string };
 }
 
 const KIND_SET: ReadonlySet<string> = new Set(RUNTIME_EVENT_KINDS);

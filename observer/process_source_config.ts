@@ -1,5 +1,5 @@
 /**
- * Which runtime source the observer watches, from the environment:
+ * Which process source (pods or local agent processes) the observer watches, from the environment:
  *
  * | variable                  | default                                     | meaning                       |
  * |---------------------------|---------------------------------------------|-------------------------------|
@@ -13,23 +13,18 @@
 
 import { ConfigError } from "./config.ts";
 import { LocalSource } from "./local_source.ts";
-import type { RuntimeSource } from "./process_event.ts";
+import type { LogFn, ProcessSource } from "./process_source.ts";
 
 type Env = { get(key: string): string | undefined };
-type Log = (
-  level: "info" | "warn" | "error",
-  msg: string,
-  fields?: Record<string, unknown>,
-) => void;
 
 /**
- * The runtime source the environment asks for. The Kubernetes source (and its client, some 70 MB
+ * The process source the environment asks for. The Kubernetes source (and its client, some 70 MB
  * of resident memory) is loaded only when it is the one asked for.
  */
-export async function runtimeSourceFromEnv(
+export async function processSourceFromEnv(
   env: Env,
-  log: Log,
-): Promise<RuntimeSource | undefined> {
+  log: LogFn,
+): Promise<ProcessSource | undefined> {
   const kind = env.get("RUNTIME_SOURCE") || (env.get("KUBERNETES_SERVICE_HOST") ? "k8s" : "local");
   if (kind === "none") return undefined;
   if (kind === "local") {

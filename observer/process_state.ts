@@ -11,7 +11,7 @@
 import type { ProcessData, RuntimeEventRecord } from "./record_format.ts";
 
 /** Processes kept, and lost tasks kept per process */
-export const RUNTIME_LIMITS = { processes: 500, lostTasks: 20 };
+export const PROCESS_LIMITS = { processes: 500, lostTasks: 20 };
 
 const DEATHS = new Set(["exited", "restarted", "evicted", "deleted"]);
 
@@ -20,7 +20,7 @@ export function isDeath(kind: string): boolean {
   return DEATHS.has(kind);
 }
 
-export class RuntimeState {
+export class ProcessState {
   readonly processes = new Map<string, ProcessData>();
 
   constructor(data?: ProcessData[]) {
@@ -45,7 +45,7 @@ export class RuntimeState {
         memory_bytes: null,
       };
       this.processes.set(r.process, p);
-      while (this.processes.size > RUNTIME_LIMITS.processes) {
+      while (this.processes.size > PROCESS_LIMITS.processes) {
         const oldest = this.processes.keys().next();
         if (oldest.done) break;
         this.processes.delete(oldest.value);
@@ -102,7 +102,7 @@ export class RuntimeState {
       p.lost_tasks = [
         ...r.tasks_in_flight.map((t) => ({ ...t, at: r.at })),
         ...p.lost_tasks,
-      ].slice(0, RUNTIME_LIMITS.lostTasks);
+      ].slice(0, PROCESS_LIMITS.lostTasks);
     }
   }
 

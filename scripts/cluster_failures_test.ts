@@ -94,7 +94,7 @@ Deno.test({
         namespace,
       ]);
       assert.equal(ns.code, 0, ns.stderr);
-      observer.runtime = new K8sSource({
+      observer.processSource = new K8sSource({
         kubeconfigPath: paths.kubeconfig,
         namespace,
         labelSelector: "app.kubernetes.io/part-of=multi-agent-system",
