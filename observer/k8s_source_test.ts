@@ -1,5 +1,5 @@
 /**
- * The Kubernetes runtime source against a real kube-apiserver and etcd (scripts/kube_apiserver.ts).
+ * The Kubernetes process source against a real kube-apiserver and etcd (scripts/kube_apiserver.ts).
  * No kubelet runs: the tests create pods and write their `status` the way a kubelet would, and
  * create Events directly. The resilience test puts a TCP proxy between the source and the server
  * to drop its connections, and makes it resume from a version the server no longer has (410).
@@ -12,7 +12,7 @@ import {
   startKubeApiServer,
 } from "../scripts/kube_apiserver.ts";
 import { createEnvelope, encodeEnvelope } from "@mat/agents/protocol";
-import { diffPod, K8sSource, narrowPod, parseQuantity } from "./k8s_source.ts";
+import { K8sSource } from "./k8s_source.ts";
 import { KafkaAdapter } from "./kafka_adapter.ts";
 import { Observer } from "./observer.ts";
 import type { DiffRecord } from "./record_format.ts";
@@ -544,51 +544,6 @@ async function waitUntil(test: () => boolean, what: string, timeoutMs = 15_000):
     await new Promise((r) => setTimeout(r, 50));
   }
 }
-
-Deno.test("a pod narrows from the API's JSON and diffs into the transitions it went through", () => {
-  const pod = narrowPod({
-    metadata: {
-      name: "p",
-      namespace: "ns",
-      uid: "u1",
-      resourceVersion: "7",
-      labels: { agent: "coder" },
-    },
-    status: {
-      phase: "Running",
-      containerStatuses: [{
-        name: "agent",
-        restartCount: 2,
-        ready: true,
-        state: { waiting: { reason: "ErrImagePull" } },
-      }],
-    },
-  });
-  assert.ok(pod.ok);
-  const kinds = diffPod(undefined, pod.value, "2025-01-01T00:00:00.000Z").map((e) => e.kind);
-  assert.deepEqual(kinds, ["created", "restarted", "image_pull_backoff"]);
-  // The same version again yields nothing.
-  assert.deepEqual(diffPod(pod.value, pod.value, "2025-01-01T00:00:00.000Z"), []);
-
-  const bad = narrowPod({ metadata: { name: "p", uid: "u" } });
-  assert.ok(!bad.ok);
-  assert.match(bad.error, /^Pod metadata lacks name, uid or resourceVersion: /);
-  const badContainers = narrowPod({
-    metadata: { name: "p", uid: "u", resourceVersion: "1" },
-    status: { containerStatuses: "nope" },
-  });
-  assert.ok(!badContainers.ok);
-  assert.equal(badContainers.error, `Pod "p" containerStatuses is not a list: "nope"`);
-});
-
-Deno.test("kubernetes quantities convert to millicores and bytes", () => {
-  assert.equal(parseQuantity("250m"), 0.25);
-  assert.equal(parseQuantity("2"), 2);
-  assert.equal(parseQuantity("1500000n"), 0.0015);
-  assert.equal(parseQuantity("64Mi"), 64 * 1024 * 1024);
-  assert.equal(parseQuantity("1k"), 1000);
-  assert.equal(parseQuantity("12x"), undefined);
-});
 
 Deno.test({
   name: "a pod OOM-killed mid-task yields a restart event naming the task it was running",
