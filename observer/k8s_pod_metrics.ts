@@ -1,11 +1,15 @@
 /**
  * The pods' resource usage as the metrics API (`metrics.k8s.io/v1beta1`, served by
  * metrics-server) reports it: a PodMetricsList narrowed to CPU millicores and memory bytes per pod,
- * summed over its containers.
+ * summed over its containers, and the loop that polls it while it is served.
  */
 
+import { sleep } from "./abortable_sleep.ts";
+import type { ApiConnection } from "./k8s_api_connection.ts";
+import { errorText, HttpStatusError } from "./k8s_api_errors.ts";
 import { isRecord, type Narrowed, quote, rec, str } from "./k8s_json.ts";
 import { parseQuantity } from "./k8s_quantity.ts";
+import type { LogFn } from "./process_source.ts";
 
 /** Pod metrics of one pod, summed over its containers */
 export interface PodUsage {
@@ -42,4 +46,50 @@ export function narrowPodMetrics(value: unknown): Narrowed<PodUsage[]> {
     out.push(usage);
   }
   return { ok: true, value: out };
+}
+
+export interface PodMetricsPoll {
+  namespace: string;
+  labelSelector: string;
+  intervalMs: number;
+  /** Each successful poll's usage, one item per pod */
+  onUsage(usage: PodUsage[]): void;
+  log: LogFn;
+}
+
+/**
+ * Polls the pods' metrics every `intervalMs` until `signal` aborts, or for good once the API
+ * answers 404 (no metrics-server: nothing to sample). A failed poll is logged once per run of
+ * failures. Never throws.
+ */
+export async function pollPodMetrics(
+  api: ApiConnection,
+  poll: PodMetricsPoll,
+  signal: AbortSignal,
+): Promise<void> {
+  const path = `/apis/metrics.k8s.io/v1beta1/namespaces/${encodeURIComponent(poll.namespace)}/pods`;
+  let warned = false;
+  while (!signal.aborted) {
+    await sleep(poll.intervalMs, signal);
+    if (signal.aborted) break;
+    try {
+      const response = await api.get(path, { labelSelector: poll.labelSelector }, signal);
+      if (response.status === 404) {
+        await response.body?.cancel();
+        poll.log("info", "k8s source: metrics.k8s.io is not served; no resource samples");
+        break;
+      }
+      if (response.status !== 200) {
+        throw new HttpStatusError(response.status, "Pod metrics", await response.text());
+      }
+      const usage = narrowPodMetrics(await response.json());
+      if (!usage.ok) throw new Error(usage.error);
+      warned = false;
+      poll.onUsage(usage.value);
+    } catch (error) {
+      if (signal.aborted) break;
+      if (!warned) poll.log("warn", "k8s source: pod metrics failed", { error: errorText(error) });
+      warned = true;
+    }
+  }
 }
