@@ -1,13 +1,13 @@
 /**
  * Faults of the broker and of topics, against real brokers: the shared one for a recreated topic,
- * a broker of the test's own (`own_broker.ts`) for restarts and for a broker down at start.
+ * a broker of the test's own (`testing/own_broker.ts`) for restarts and for a broker down at start.
  */
 
 import assert from "node:assert/strict";
 import { createEnvelope, encodeEnvelope } from "@mat/agents";
 import { running, TestBed, waitFor } from "./testing.ts";
 import { createApp } from "./http_api.ts";
-import { OwnBroker } from "./own_broker.ts";
+import { OwnBroker } from "./testing/own_broker.ts";
 import type { DiffRecord } from "./record_format.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };

@@ -5,7 +5,7 @@
  */
 
 import { join } from "node:path";
-import { ensureKafkaJars } from "../scripts/kafka.ts";
+import { ensureKafkaJars } from "../../scripts/kafka.ts";
 
 /** A free TCP port on 127.0.0.1 whose next port is free too (the controller listens there) */
 export function freePortPair(): number {
