@@ -26,6 +26,7 @@ import {
 } from "./error_folding.ts";
 import type { RuntimeEvent } from "./process_event.ts";
 import { isDeath } from "./process_state.ts";
+import { latestMsOf } from "./timestamp_precision.ts";
 
 /** A process's memory is recorded at most this often, unless it moves by a fifth */
 const RESOURCES_EVERY_MS = 30_000;
@@ -142,9 +143,12 @@ export class EventRecorder {
     // A local `restarted` is the new process starting; its death was the `exited` before it.
     const death = isDeath(e.kind) && !cleanStop &&
       !(e.source === "local" && e.kind === "restarted");
+    // A kubelet dates a death to the second: a task handed off later in that second (the
+    // envelope's milliseconds) may still have been in flight.
+    const diedBy = latestMsOf(e.at);
     const inFlight = death && e.agent !== null
       ? [...this.state.handoffs.values()]
-        .filter((h) => h.to === e.agent && Date.parse(h.created_at) <= Date.parse(e.at))
+        .filter((h) => h.to === e.agent && Date.parse(h.created_at) <= diedBy)
         .map((h) => ({
           task_message_id: h.task_message_id,
           task_id: h.task_id,
