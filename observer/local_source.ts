@@ -121,6 +121,7 @@ export class LocalSource implements ProcessSource {
   readonly #exits = new Map<string, number[]>();
   readonly #lastExit = new Map<string, LastExit>();
   #bootTimeMs: number | undefined;
+  #polls = 0;
   linesSkipped = 0;
 
   constructor(options: LocalSourceOptions) {
@@ -133,6 +134,11 @@ export class LocalSource implements ProcessSource {
   /** Bytes of processes.jsonl consumed so far: a resume point for `fromOffset` */
   get offset(): number {
     return this.#offset;
+  }
+
+  /** Polls of processes.jsonl ended so far, read or failed: the first one ends within `start` */
+  get polls(): number {
+    return this.#polls;
   }
 
   health(): { ok: boolean; reason?: string } {
@@ -198,6 +204,8 @@ export class LocalSource implements ProcessSource {
         });
       }
       this.#error = reason;
+    } finally {
+      this.#polls++;
     }
   }
 
