@@ -548,8 +548,6 @@ async function waitUntil(test: () => boolean, what: string, timeoutMs = 15_000):
 Deno.test({
   name: "a pod OOM-killed in the second a task came yields a restart event naming that task",
   ignore: skipReason !== undefined,
-  sanitizeResources: false,
-  sanitizeOps: false,
   fn: () =>
     withServer(async (server, kube) => {
       const bed = await TestBed.create(["researcher", "orchestrator"], 1);
