@@ -17,6 +17,9 @@ import { KafkaAdapter } from "./kafka_adapter.ts";
 import { Observer } from "./observer.ts";
 import type { DiffRecord } from "./record_format.ts";
 import { TestBed, waitFor } from "./testing.ts";
+import { CuttableProxy } from "./testing/cuttable_proxy.ts";
+import { Kube } from "./testing/kube_client.ts";
+import { iso, runningStatus, waitingStatus } from "./testing/pod_status.ts";
 import type { RuntimeEvent, RuntimeEventKind } from "./process_event.ts";
 import { parseRuntimeEvent } from "./process_event.ts";
 
@@ -28,136 +31,6 @@ if (skipReason !== undefined) {
 
 const NAMESPACE = "agents";
 const SELECTOR = "app.kubernetes.io/part-of=multi-agent-system";
-
-/** Minimal REST client for what a kubelet and a test do to the API */
-class Kube {
-  readonly #client: Deno.HttpClient;
-  constructor(readonly server: KubeApiServer) {
-    this.#client = Deno.createHttpClient({ caCerts: [server.caCertPem] });
-  }
-
-  async request(method: string, path: string, body?: unknown, contentType?: string) {
-    const response = await fetch(`${this.server.url}${path}`, {
-      method,
-      headers: {
-        Authorization: `Bearer ${this.server.token}`,
-        "Content-Type": contentType ?? "application/json",
-      },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      client: this.#client,
-    });
-    const text = await response.text();
-    assert.ok(response.ok, `${method} ${path} answered ${response.status}: ${text}`);
-    return JSON.parse(text) as unknown;
-  }
-
-  async status(path: string): Promise<number> {
-    const response = await fetch(`${this.server.url}${path}`, {
-      headers: { Authorization: `Bearer ${this.server.token}` },
-      client: this.#client,
-    });
-    await response.body?.cancel();
-    return response.status;
-  }
-
-  createNamespace(name: string) {
-    return this.request("POST", "/api/v1/namespaces", {
-      apiVersion: "v1",
-      kind: "Namespace",
-      metadata: { name },
-    });
-  }
-
-  createPod(name: string, labels: Record<string, string>) {
-    return this.request("POST", `/api/v1/namespaces/${NAMESPACE}/pods`, {
-      apiVersion: "v1",
-      kind: "Pod",
-      metadata: { name, namespace: NAMESPACE, labels },
-      spec: { containers: [{ name: "agent", image: "multi-agent-telemetry:dev" }] },
-    });
-  }
-
-  /** Writes the status subresource as a kubelet would (a merge patch replaces the lists) */
-  patchStatus(name: string, status: Record<string, unknown>) {
-    return this.request(
-      "PATCH",
-      `/api/v1/namespaces/${NAMESPACE}/pods/${name}/status`,
-      { status },
-      "application/merge-patch+json",
-    );
-  }
-
-  deletePod(name: string) {
-    return this.request(
-      "DELETE",
-      `/api/v1/namespaces/${NAMESPACE}/pods/${name}?gracePeriodSeconds=0`,
-    );
-  }
-
-  createWarning(pod: string, reason: string, message: string) {
-    const now = new Date().toISOString().replace(/\.\d+Z$/, "Z");
-    return this.request("POST", `/api/v1/namespaces/${NAMESPACE}/events`, {
-      apiVersion: "v1",
-      kind: "Event",
-      metadata: { name: `${pod}.${crypto.randomUUID().slice(0, 8)}`, namespace: NAMESPACE },
-      involvedObject: { kind: "Pod", name: pod, namespace: NAMESPACE, apiVersion: "v1" },
-      reason,
-      message,
-      type: "Warning",
-      count: 1,
-      firstTimestamp: now,
-      lastTimestamp: now,
-      source: { component: "kubelet" },
-    });
-  }
-
-  close() {
-    this.#client.close();
-  }
-}
-
-function iso(offsetMs = 0): string {
-  return new Date(Date.now() + offsetMs).toISOString().replace(/\.\d+Z$/, "Z");
-}
-
-function runningStatus(
-  restartCount: number,
-  options: { ready?: boolean; lastTerminated?: Record<string, unknown>; startedAt?: string } = {},
-) {
-  const ready = options.ready ?? true;
-  return {
-    phase: "Running",
-    conditions: [
-      { type: "PodScheduled", status: "True", lastTransitionTime: iso(-60_000) },
-      { type: "Ready", status: ready ? "True" : "False", lastTransitionTime: iso() },
-    ],
-    containerStatuses: [{
-      name: "agent",
-      image: "multi-agent-telemetry:dev",
-      imageID: "",
-      ready,
-      started: true,
-      restartCount,
-      state: { running: { startedAt: options.startedAt ?? iso() } },
-      ...(options.lastTerminated ? { lastState: { terminated: options.lastTerminated } } : {}),
-    }],
-  };
-}
-
-function waitingStatus(reason: string, restartCount: number) {
-  return {
-    phase: "Pending",
-    conditions: [{ type: "PodScheduled", status: "True", lastTransitionTime: iso() }],
-    containerStatuses: [{
-      name: "agent",
-      image: "multi-agent-telemetry:dev",
-      imageID: "",
-      ready: false,
-      restartCount,
-      state: { waiting: { reason, message: `back-off restarting failed container (${reason})` } },
-    }],
-  };
-}
 
 /** Every event a source emitted, each checked against the validator, and ways to wait for one */
 class Collected {
@@ -196,7 +69,7 @@ async function withServer(
   extraApiServerArgs: string[] = [],
 ): Promise<void> {
   const server = await startKubeApiServer({ extraApiServerArgs, log: () => {} });
-  const kube = new Kube(server);
+  const kube = new Kube(server, NAMESPACE);
   try {
     await kube.createNamespace(NAMESPACE);
     await body(server, kube);
@@ -333,81 +206,6 @@ Deno.test({
       }
     }),
 });
-
-/** A TCP proxy whose connections a test can cut (TLS passes through untouched) */
-class CuttableProxy {
-  readonly #listener: Deno.TcpListener;
-  readonly #open = new Set<Deno.Conn>();
-  readonly #accepting: Promise<void>;
-  #refusing = false;
-  accepted = 0;
-
-  constructor(readonly upstreamPort: number) {
-    this.#listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    this.#accepting = this.#accept();
-  }
-
-  get port(): number {
-    return this.#listener.addr.port;
-  }
-
-  async #accept(): Promise<void> {
-    for await (const conn of this.#listener) {
-      if (this.#refusing) {
-        conn.close();
-        continue;
-      }
-      this.accepted++;
-      this.#pipe(conn).catch(() => {});
-    }
-  }
-
-  async #pipe(client: Deno.Conn): Promise<void> {
-    let upstream: Deno.Conn;
-    try {
-      upstream = await Deno.connect({ hostname: "127.0.0.1", port: this.upstreamPort });
-    } catch {
-      client.close();
-      return;
-    }
-    this.#open.add(client);
-    this.#open.add(upstream);
-    const close = (conn: Deno.Conn) => {
-      if (this.#open.delete(conn)) {
-        try {
-          conn.close();
-        } catch { /* already closed */ }
-      }
-    };
-    await Promise.allSettled([
-      client.readable.pipeTo(upstream.writable),
-      upstream.readable.pipeTo(client.writable),
-    ]);
-    close(client);
-    close(upstream);
-  }
-
-  /** Closes every proxied connection and refuses new ones until `resume()` */
-  cut(): void {
-    this.#refusing = true;
-    for (const conn of [...this.#open]) {
-      this.#open.delete(conn);
-      try {
-        conn.close();
-      } catch { /* already closed */ }
-    }
-  }
-
-  resume(): void {
-    this.#refusing = false;
-  }
-
-  async close(): Promise<void> {
-    this.cut();
-    this.#listener.close();
-    await this.#accepting.catch(() => {});
-  }
-}
 
 async function kubeconfigVia(server: KubeApiServer, port: number): Promise<string> {
   const config = JSON.parse(await Deno.readTextFile(server.kubeconfigPath)) as {
