@@ -322,6 +322,32 @@ Deno.test({
     ]),
 });
 
+Deno.test({
+  name: "stop ends the open watches at once, also once their responses were garbage-collected",
+  ignore: skipReason !== undefined,
+  fn: () =>
+    withServer(async (server) => {
+      // A child process, for --expose-gc: Deno's fetch forgets its signal once the Response is
+      // collected, and a stop then waited for the server to end the watch.
+      const child = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--allow-all",
+          "--v8-flags=--expose-gc",
+          new URL("./testdata/k8s_stop_after_gc.ts", import.meta.url).pathname,
+          server.kubeconfigPath,
+          NAMESPACE,
+        ],
+        env: { KUBE_URL: server.url, KUBE_TOKEN: server.token, KUBE_CA_PEM: server.caCertPem },
+        stdin: "null",
+      }).output();
+      const stdout = new TextDecoder().decode(child.stdout);
+      const stderr = new TextDecoder().decode(child.stderr);
+      assert.equal(child.code, 0, `stdout:\n${stdout}\nstderr:\n${stderr}`);
+      assert.equal(stdout, "stopped\n");
+    }),
+});
+
 /** Waits until etcd no longer has revision 1 (a read of exactly that version is 410 Gone) */
 async function waitForCompaction(kube: Kube): Promise<void> {
   const until = Date.now() + 20_000;
