@@ -1,8 +1,9 @@
 /**
  * The Kubernetes process source against a real kube-apiserver and etcd (scripts/kube_apiserver.ts).
  * No kubelet runs: the tests create pods and write their `status` the way a kubelet would, and
- * create Events directly. The resilience test puts a TCP proxy between the source and the server
- * to drop its connections, and makes it resume from a version the server no longer has (410).
+ * create Events directly (helpers in `testing/`). The resilience test puts a TCP proxy between the
+ * source and the server to drop its connections, and makes it resume from a version the server no
+ * longer has (410). The unit tests of the source's parts sit beside them (`k8s_*_test.ts`).
  */
 
 import assert from "node:assert/strict";
