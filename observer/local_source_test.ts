@@ -1,5 +1,5 @@
 /**
- * The local runtime source: against the real supervisor running a real agent (killed with
+ * The local process source: against the real supervisor running a real agent (killed with
  * SIGKILL by the test), and against hand-written processes.jsonl files for the edge cases a
  * tail must get right (a file not there yet, a torn last line, truncation, a resume offset).
  */

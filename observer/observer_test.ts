@@ -353,7 +353,7 @@ Deno.test({
 Deno.test({
   ...opts,
   name:
-    "a runtime source that cannot start is a source error and a health reason, not the end of the observer",
+    "a process source that cannot start is a source error and a health reason, not the end of the observer",
   fn: async () => {
     const bed = await TestBed.create(["coder"], 1);
     const obs = await running(bed, {}, (observer) => {

@@ -41,7 +41,7 @@ export interface RuntimeEvent {
   /** Pod name, or "pid:<n>" for a local process ("" for events about the source itself) */
   process: string;
   namespace?: string;
-  /** When it happened (the runtime's own timestamp where it gives one), ISO 8601 */
+  /** When it happened (by the kubelet's or the supervisor's own time where it gives one), ISO 8601 */
   at: string;
   restart_count?: number;
   reason?: string;

@@ -122,7 +122,7 @@ export interface RunningObserver {
 export async function running(
   bed: TestBed,
   extra: Record<string, string> = {},
-  /** Called between open and start (to attach a runtime source, say) */
+  /** Called between open and start (to attach a process source, say) */
   prepare: (observer: Observer) => void = () => {},
 ): Promise<RunningObserver> {
   const config = bed.config(extra);
