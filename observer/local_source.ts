@@ -20,6 +20,7 @@
 import { parseProcessEvent, type ProcessEvent } from "@mat/agents/protocol";
 import type { RuntimeEvent } from "./process_event.ts";
 import type { LogFn, ProcessSource } from "./process_source.ts";
+import { CLOCK_TICKS_PER_SECOND, procStat, readIfPresent, vmRssBytes } from "./proc_files.ts";
 
 export interface LocalSourceOptions {
   /** The supervisor's state directory (AGENTS_STATE_DIR, default ./.agents) */
@@ -52,7 +53,6 @@ interface LastExit {
   reason: string;
 }
 
-const CLOCK_TICKS_PER_SECOND = 100;
 /** A pid whose process started this far from the record's started_at is another process */
 const PID_REUSE_TOLERANCE_MS = 10_000;
 
@@ -73,33 +73,6 @@ export function completeLines(bytes: Uint8Array): { lines: string[]; consumed: n
   if (end < 0) return { lines: [], consumed: 0 };
   const text = new TextDecoder().decode(bytes.subarray(0, end));
   return { lines: text.split("\n"), consumed: end + 1 };
-}
-
-/** Resident set size in bytes from the text of `/proc/<pid>/status`, or undefined */
-export function vmRssBytes(status: string): number | undefined {
-  const match = /^VmRSS:\s+(\d+)\s+kB$/m.exec(status);
-  return match?.[1] === undefined ? undefined : Number(match[1]) * 1024;
-}
-
-/** utime + stime (clock ticks) and start time (ticks after boot) from `/proc/<pid>/stat` */
-export function procStat(stat: string): { cpuTicks: number; startTicks: number } | undefined {
-  // The command name (field 2) may hold spaces and parentheses: fields follow the last ')'.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  // fields[0] is field 3 (state): utime is field 14, stime 15, starttime 22.
-  const utime = Number(fields[11]);
-  const stime = Number(fields[12]);
-  const start = Number(fields[19]);
-  if (![utime, stime, start].every(Number.isFinite)) return undefined;
-  return { cpuTicks: utime + stime, startTicks: start };
-}
-
-async function readIfPresent(path: string): Promise<string | undefined> {
-  try {
-    return await Deno.readTextFile(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return undefined;
-    throw error;
-  }
 }
 
 export class LocalSource implements ProcessSource {

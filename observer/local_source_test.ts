@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { AgentsProcess, TestQueues } from "@mat/agents/testing";
 import { bootstrapServers } from "@mat/agents/protocol";
-import { completeLines, LocalSource, procStat, vmRssBytes } from "./local_source.ts";
+import { completeLines, LocalSource } from "./local_source.ts";
 import { parseRuntimeEvent, type RuntimeEvent, type RuntimeEventKind } from "./process_event.ts";
 
 class Collected {
@@ -268,12 +268,7 @@ Deno.test("repeated exits or a long back-off are a crash loop, and fromOffset re
   }
 });
 
-Deno.test("proc files and partial buffers parse as the kernel and the supervisor write them", () => {
-  assert.equal(vmRssBytes("Name:\tdeno\nVmRSS:\t   51200 kB\nThreads:\t9\n"), 51200 * 1024);
-  assert.equal(vmRssBytes("Name:\tkthreadd\n"), undefined);
-  const stat = "4242 (deno (x) y) S 1 4242 4242 0 -1 4194560 100 0 0 0 " +
-    "30 12 0 0 20 0 9 0 555 1000 100";
-  assert.deepEqual(procStat(stat), { cpuTicks: 42, startTicks: 555 });
+Deno.test("partial buffers split into the lines the supervisor finished", () => {
   const bytes = new TextEncoder().encode('{"a":1}\n{"b":');
   assert.deepEqual(completeLines(bytes), { lines: ['{"a":1}'], consumed: 8 });
   assert.deepEqual(completeLines(new TextEncoder().encode("{")), { lines: [], consumed: 0 });
