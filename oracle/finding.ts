@@ -7,7 +7,8 @@
  * |-----------------------|----------------------------------------------------------------------|
  * | `broker_unavailable`  | every queue unreadable at once: the broker did not answer            |
  * | `agent_crash_loop`    | an agent's process or pod died again and again                       |
- * | `agent_crashed`       | an agent's process died holding work (or exited with an error)       |
+ * | `agent_crashed`       | an agent's process died (or its pod was deleted) holding work, or  |
+ * |                       | exited with an error                                                 |
  * | `agent_restarted`     | an agent's process was killed while idle and came back               |
  * | `agent_down`          | no running process, or no consumer left in its group, while work waits|
  * | `consumer_stalled`    | a consumer alive but frozen: in its group (or its process running),  |

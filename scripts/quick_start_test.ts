@@ -50,8 +50,198 @@ function tail(r: Run): string {
 
 const AGENTS = ["orchestrator", "researcher", "writer", "coder"];
 
+async function waitUntil<T>(
+  probe: () => Promise<T | undefined>,
+  what: string,
+  timeoutMs = 180_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 1_000));
+  }
+}
+
+interface PodView {
+  metadata: { name: string; deletionTimestamp?: string };
+  status?: {
+    containerStatuses?: { lastState?: { terminated?: { reason?: string } } }[];
+  };
+}
+
+/** The agent's pods that are not being deleted */
+async function podsOf(agent: string, env: Record<string, string>): Promise<PodView[]> {
+  const got = await run("kubectl", [
+    "-n",
+    "telemetry",
+    "get",
+    "pod",
+    "-l",
+    `app.kubernetes.io/name=${agent}`,
+    "-o",
+    "json",
+  ], env);
+  assert.equal(got.code, 0, tail(got));
+  const items: PodView[] = JSON.parse(got.stdout).items;
+  return items.filter((p) => p.metadata.deletionTimestamp === undefined);
+}
+
+/** A request written by `deno task submit` in the orchestrator's pod, left waiting */
+function request(plan: string, text: string, env: Record<string, string>): Deno.ChildProcess {
+  return new Deno.Command("kubectl", {
+    args: [
+      "-n",
+      "telemetry",
+      "exec",
+      "deployment/agent-orchestrator",
+      "--",
+      "deno",
+      "task",
+      "submit",
+      "--plan",
+      plan,
+      "--timeout",
+      "900",
+      text,
+    ],
+    env,
+    cwd: REPO_ROOT,
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+}
+
+/**
+ * Real failures of the agent pods: the writer's pod deleted while it holds a task, the researcher
+ * over its memory limit mid-task (the kernel kills it). The time machine is copied out with the
+ * README's `kubectl cp` command, and the oracle names each with kind, agent, pod and task.
+ * The requests it leaves waiting go to `requests`, for the caller to end.
+ */
+async function podFailures(
+  env: Record<string, string>,
+  requests: Deno.ChildProcess[],
+): Promise<void> {
+  const id = crypto.randomUUID().slice(0, 8);
+  const hold = `HOLD-${id}`;
+  const oom = `OOM-${id}`;
+  for (
+    const [agent, fault] of [
+      ["writer", `writer=slow(ms=600000,match=${hold})`],
+      ["researcher", `researcher=memory(mb=1024,match=${oom})`],
+    ]
+  ) {
+    const set = await run("kubectl", [
+      "-n",
+      "telemetry",
+      "set",
+      "env",
+      `deployment/agent-${agent}`,
+      `AGENT_FAULTS=${fault}`,
+    ], env);
+    assert.equal(set.code, 0, tail(set));
+    const ready = await run("kubectl", [
+      "-n",
+      "telemetry",
+      "rollout",
+      "status",
+      `deployment/agent-${agent}`,
+      "--timeout=180s",
+    ], env);
+    assert.equal(ready.code, 0, `agent ${agent}: ${tail(ready)}`);
+  }
+  // The writer's pod, deleted while it holds a task
+  const writerPod = await waitUntil(async () => {
+    const pods = await podsOf("writer", env);
+    return pods.length === 1 ? pods[0]?.metadata.name : undefined;
+  }, "one writer pod");
+  requests.push(request("writer", `${hold}: summarise consumer lag`, env));
+  await waitUntil(async () => {
+    const logs = await run("kubectl", ["-n", "telemetry", "logs", `pod/${writerPod}`], env);
+    return logs.stdout.includes("fault: slowing down") ? true : undefined;
+  }, `the writer (${writerPod}) holding the task`);
+  const deleted = await run("kubectl", ["-n", "telemetry", "delete", "pod", writerPod], env);
+  assert.equal(deleted.code, 0, tail(deleted));
+  // The researcher, over its memory limit mid-task
+  const researcherPod = await waitUntil(async () => {
+    const pods = await podsOf("researcher", env);
+    return pods.length === 1 ? pods[0]?.metadata.name : undefined;
+  }, "one researcher pod");
+  requests.push(request("researcher", `${oom}: research consumer lag`, env));
+  await waitUntil(async () => {
+    const [pod] = await podsOf("researcher", env);
+    const reason = pod?.status?.containerStatuses?.[0]?.lastState?.terminated?.reason;
+    return reason === "OOMKilled" ? true : undefined;
+  }, `the researcher (${researcherPod}) OOM-killed`);
+
+  // The README's command, word for word, in a directory of its own
+  const readme = await Deno.readTextFile(`${REPO_ROOT}/README.md`);
+  const copy = /`(kubectl -n telemetry cp [^`]+)`/.exec(readme)?.[1];
+  assert.ok(copy !== undefined, "README.md gives the kubectl cp command");
+  const dir = await Deno.makeTempDir({ prefix: "quick-start-cp-" });
+  const records = async () => {
+    await Deno.remove(`${dir}/telemetry_data`, { recursive: true }).catch(() => undefined);
+    const cp = await new Deno.Command("sh", { args: ["-c", copy], env, cwd: dir }).output();
+    assert.equal(cp.code, 0, new TextDecoder().decode(cp.stderr));
+    const text = await Deno.readTextFile(`${dir}/telemetry_data/diff_time_machine.jsonl`);
+    return text.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+  };
+  type Lost = { task_id: string };
+  const recorded = await waitUntil(async () => {
+    const all = await records();
+    const events = all.filter((r) => r.type === "runtime_event");
+    const oomKilled = events.find((r) =>
+      r.process === researcherPod && r.reason === "OOMKilled" && r.tasks_in_flight.length > 0
+    );
+    const gone = events.find((r) =>
+      r.process === writerPod && r.kind === "deleted" && r.tasks_in_flight.length > 0
+    );
+    return oomKilled && gone ? { all, oomKilled, gone } : undefined;
+  }, "the OOM kill and the deletion, each holding a task, in the copied time machine");
+  // The tasks named are the ones these requests sent
+  const sentTo = (queue: string, marker: string) =>
+    recorded.all.filter((r) =>
+      r.type === "message" && r.topic === queue && String(r.payload_preview).includes(marker)
+    ).map((r) => r.task_id);
+  const oomTask = (recorded.oomKilled.tasks_in_flight as Lost[])[0]?.task_id ?? "";
+  const heldTask = (recorded.gone.tasks_in_flight as Lost[])[0]?.task_id ?? "";
+  assert.ok(sentTo("agent-queue-researcher", oom).includes(oomTask), oomTask);
+  assert.ok(sentTo("agent-queue-writer", hold).includes(heldTask), heldTask);
+
+  const diagnose = await run(Deno.execPath(), [
+    "run",
+    "--allow-read",
+    "--allow-env",
+    "oracle/main.ts",
+    "diagnose",
+    "-f",
+    "json",
+    "--data-dir",
+    `${dir}/telemetry_data`,
+  ], { NO_COLOR: "1" });
+  assert.equal(diagnose.code, 0, tail(diagnose));
+  const roots: { kind: string; agent: string | null; process: string | null; summary: string }[] =
+    JSON.parse(diagnose.stdout).incidents.map((i: { root_cause: unknown }) => i.root_cause);
+  const researcher = roots.find((r) => r.agent === "researcher");
+  assert.ok(
+    researcher !== undefined && /agent_crash_loop|agent_crashed/.test(researcher.kind),
+    JSON.stringify(roots),
+  );
+  assert.equal(researcher.process, researcherPod);
+  assert.match(researcher.summary, /OOMKilled/);
+  assert.ok(researcher.summary.includes(oomTask), researcher.summary);
+  const writer = roots.find((r) => r.agent === "writer");
+  assert.equal(writer?.kind, "agent_crashed", JSON.stringify(roots));
+  assert.equal(writer.process, writerPod);
+  assert.match(writer.summary, /pod deleted/);
+  assert.ok(writer.summary.includes(heldTask), writer.summary);
+  await Deno.remove(dir, { recursive: true });
+}
+
 Deno.test({
-  name: "the quick start runs word for word on a real cluster, and the agent pods answer a request",
+  name:
+    "the quick start runs word for word on a real cluster, the agent pods answer a request, and an agent pod OOM-killed mid-task or deleted holding a task is diagnosed from the copied time machine",
   ignore: skipReason !== undefined,
   sanitizeResources: false,
   sanitizeOps: false,
@@ -69,6 +259,7 @@ Deno.test({
       PATH: `${dirname(kubectl)}:${Deno.env.get("PATH") ?? ""}`,
     };
     let forward: Deno.ChildProcess | undefined;
+    const requests: Deno.ChildProcess[] = [];
     try {
       const images = await run(deno, ["run", "--allow-all", "scripts/images.ts", "build"]);
       assert.equal(images.code, 0, `images build: ${tail(images)}`);
@@ -131,7 +322,13 @@ Deno.test({
       assert.equal(submit.code, 0, `submit: ${tail(submit)}`);
       const answer = JSON.parse(submit.stdout.slice(submit.stdout.indexOf("{")));
       assert.equal(answer.type, "RESULT", submit.stdout);
+
+      await podFailures(env, requests);
     } finally {
+      for (const r of requests) {
+        r.kill("SIGKILL");
+        await r.status;
+      }
       forward?.kill("SIGTERM");
       await forward?.status;
       if (broughtUp) {
