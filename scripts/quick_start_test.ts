@@ -18,6 +18,12 @@ import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureKubectl } from "./kube_apiserver.ts";
 import { paths } from "./cluster/paths.ts";
+import { until } from "../eval/until.ts";
+import {
+  type MessageRecord,
+  type RuntimeEventRecord,
+  validateDiffRecord,
+} from "../observer/record_format.ts";
 
 const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -50,25 +56,24 @@ function tail(r: Run): string {
 
 const AGENTS = ["orchestrator", "researcher", "writer", "coder"];
 
-async function waitUntil<T>(
-  probe: () => Promise<T | undefined>,
-  what: string,
-  timeoutMs = 180_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 1_000));
-  }
-}
-
 interface PodView {
   metadata: { name: string; deletionTimestamp?: string };
   status?: {
     containerStatuses?: { lastState?: { terminated?: { reason?: string } } }[];
   };
+}
+
+/** Waits until the agent's Deployment has rolled out */
+async function rolledOut(agent: string, env: Record<string, string>): Promise<void> {
+  const ready = await run("kubectl", [
+    "-n",
+    "telemetry",
+    "rollout",
+    "status",
+    `deployment/agent-${agent}`,
+    "--timeout=180s",
+  ], env);
+  assert.equal(ready.code, 0, `agent ${agent}: ${tail(ready)}`);
 }
 
 /** The agent's pods that are not being deleted */
@@ -88,24 +93,25 @@ async function podsOf(agent: string, env: Record<string, string>): Promise<PodVi
   return items.filter((p) => p.metadata.deletionTimestamp === undefined);
 }
 
+/** `kubectl` arguments that run `deno task submit ARGS` in the orchestrator's pod */
+function submitIn(args: string[]): string[] {
+  return [
+    "-n",
+    "telemetry",
+    "exec",
+    "deployment/agent-orchestrator",
+    "--",
+    "deno",
+    "task",
+    "submit",
+    ...args,
+  ];
+}
+
 /** A request written by `deno task submit` in the orchestrator's pod, left waiting */
 function request(plan: string, text: string, env: Record<string, string>): Deno.ChildProcess {
   return new Deno.Command("kubectl", {
-    args: [
-      "-n",
-      "telemetry",
-      "exec",
-      "deployment/agent-orchestrator",
-      "--",
-      "deno",
-      "task",
-      "submit",
-      "--plan",
-      plan,
-      "--timeout",
-      "900",
-      text,
-    ],
+    args: submitIn(["--plan", plan, "--timeout", "900", text]),
     env,
     cwd: REPO_ROOT,
     stdout: "null",
@@ -130,7 +136,7 @@ async function podFailures(
     const [agent, fault] of [
       ["writer", `writer=slow(ms=600000,match=${hold})`],
       ["researcher", `researcher=memory(mb=1024,match=${oom})`],
-    ]
+    ] as const
   ) {
     const set = await run("kubectl", [
       "-n",
@@ -141,39 +147,31 @@ async function podFailures(
       `AGENT_FAULTS=${fault}`,
     ], env);
     assert.equal(set.code, 0, tail(set));
-    const ready = await run("kubectl", [
-      "-n",
-      "telemetry",
-      "rollout",
-      "status",
-      `deployment/agent-${agent}`,
-      "--timeout=180s",
-    ], env);
-    assert.equal(ready.code, 0, `agent ${agent}: ${tail(ready)}`);
+    await rolledOut(agent, env);
   }
   // The writer's pod, deleted while it holds a task
-  const writerPod = await waitUntil(async () => {
+  const writerPod = await until("one writer pod", async () => {
     const pods = await podsOf("writer", env);
     return pods.length === 1 ? pods[0]?.metadata.name : undefined;
-  }, "one writer pod");
+  }, 180_000);
   requests.push(request("writer", `${hold}: summarise consumer lag`, env));
-  await waitUntil(async () => {
+  await until(`the writer (${writerPod}) holding the task`, async () => {
     const logs = await run("kubectl", ["-n", "telemetry", "logs", `pod/${writerPod}`], env);
     return logs.stdout.includes("fault: slowing down") ? true : undefined;
-  }, `the writer (${writerPod}) holding the task`);
+  }, 180_000);
   const deleted = await run("kubectl", ["-n", "telemetry", "delete", "pod", writerPod], env);
   assert.equal(deleted.code, 0, tail(deleted));
   // The researcher, over its memory limit mid-task
-  const researcherPod = await waitUntil(async () => {
+  const researcherPod = await until("one researcher pod", async () => {
     const pods = await podsOf("researcher", env);
     return pods.length === 1 ? pods[0]?.metadata.name : undefined;
-  }, "one researcher pod");
+  }, 180_000);
   requests.push(request("researcher", `${oom}: research consumer lag`, env));
-  await waitUntil(async () => {
+  await until(`the researcher (${researcherPod}) OOM-killed`, async () => {
     const [pod] = await podsOf("researcher", env);
     const reason = pod?.status?.containerStatuses?.[0]?.lastState?.terminated?.reason;
     return reason === "OOMKilled" ? true : undefined;
-  }, `the researcher (${researcherPod}) OOM-killed`);
+  }, 180_000);
 
   // The README's command, word for word, in a directory of its own
   const readme = await Deno.readTextFile(`${REPO_ROOT}/README.md`);
@@ -185,29 +183,41 @@ async function podFailures(
     const cp = await new Deno.Command("sh", { args: ["-c", copy], env, cwd: dir }).output();
     assert.equal(cp.code, 0, new TextDecoder().decode(cp.stderr));
     const text = await Deno.readTextFile(`${dir}/telemetry_data/diff_time_machine.jsonl`);
-    return text.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+    // Whole lines only: the observer may be appending the last one
+    return text.split("\n").slice(0, -1).map((line) => {
+      const parsed = validateDiffRecord(JSON.parse(line));
+      assert.ok(parsed.ok, line);
+      return parsed.record;
+    });
   };
-  type Lost = { task_id: string };
-  const recorded = await waitUntil(async () => {
-    const all = await records();
-    const events = all.filter((r) => r.type === "runtime_event");
-    const oomKilled = events.find((r) =>
-      r.process === researcherPod && r.reason === "OOMKilled" && r.tasks_in_flight.length > 0
-    );
-    const gone = events.find((r) =>
-      r.process === writerPod && r.kind === "deleted" && r.tasks_in_flight.length > 0
-    );
-    return oomKilled && gone ? { all, oomKilled, gone } : undefined;
-  }, "the OOM kill and the deletion, each holding a task, in the copied time machine");
-  // The tasks named are the ones these requests sent
-  const sentTo = (queue: string, marker: string) =>
-    recorded.all.filter((r) =>
-      r.type === "message" && r.topic === queue && String(r.payload_preview).includes(marker)
-    ).map((r) => r.task_id);
-  const oomTask = (recorded.oomKilled.tasks_in_flight as Lost[])[0]?.task_id ?? "";
-  const heldTask = (recorded.gone.tasks_in_flight as Lost[])[0]?.task_id ?? "";
-  assert.ok(sentTo("agent-queue-researcher", oom).includes(oomTask), oomTask);
-  assert.ok(sentTo("agent-queue-writer", hold).includes(heldTask), heldTask);
+  // The tasks these requests sent, and a death of each pod naming its task (tasks still open from
+  // before, on a cluster that ran this test already, are named too)
+  const { oomTask, heldTask } = await until(
+    "the OOM kill and the deletion, each naming the task it held, in the copied time machine",
+    async () => {
+      const all = await records();
+      const sentTo = (queue: string, marker: string) =>
+        new Set(
+          all.filter((r): r is MessageRecord =>
+            r.type === "message" && r.topic === queue && r.payload_preview.includes(marker)
+          ).map((r) => r.task_id),
+        );
+      const named = (sent: Set<string>, died: (r: RuntimeEventRecord) => boolean) =>
+        all.filter((r): r is RuntimeEventRecord => r.type === "runtime_event" && died(r))
+          .flatMap((r) => r.tasks_in_flight.map((t) => t.task_id))
+          .find((id) => sent.has(id));
+      const oomTask = named(
+        sentTo("agent-queue-researcher", oom),
+        (r) => r.process === researcherPod && r.reason === "OOMKilled",
+      );
+      const heldTask = named(
+        sentTo("agent-queue-writer", hold),
+        (r) => r.process === writerPod && r.kind === "deleted",
+      );
+      return oomTask !== undefined && heldTask !== undefined ? { oomTask, heldTask } : undefined;
+    },
+    180_000,
+  );
 
   const diagnose = await run(Deno.execPath(), [
     "run",
@@ -263,6 +273,16 @@ Deno.test({
     try {
       const images = await run(deno, ["run", "--allow-all", "scripts/images.ts", "build"]);
       assert.equal(images.code, 0, `images build: ${tail(images)}`);
+      // The quick start begins on a cluster without it: a namespace left by an earlier run goes
+      const fresh = await run("kubectl", [
+        "delete",
+        "namespace",
+        "telemetry",
+        "--ignore-not-found",
+        "--wait=true",
+        "--timeout=300s",
+      ], env);
+      assert.equal(fresh.code, 0, `delete namespace: ${tail(fresh)}`);
 
       // 1. ./scripts/setup.sh
       const setup = await run("./scripts/setup.sh", [], env);
@@ -271,15 +291,7 @@ Deno.test({
       const apply = await run("kubectl", ["apply", "-f", "k8s/agents-sample.yaml"], env);
       assert.equal(apply.code, 0, `apply: ${tail(apply)}`);
       for (const agent of AGENTS) {
-        const ready = await run("kubectl", [
-          "-n",
-          "telemetry",
-          "rollout",
-          "status",
-          `deployment/agent-${agent}`,
-          "--timeout=180s",
-        ], env);
-        assert.equal(ready.code, 0, `agent ${agent}: ${tail(ready)}`);
+        await rolledOut(agent, env);
       }
       // 3. kubectl -n telemetry port-forward service/telemetry-api 8080:8080
       forward = new Deno.Command("kubectl", {
@@ -305,20 +317,16 @@ Deno.test({
       assert.equal(denied.status, 401);
 
       // A request through the cluster's Kafka, answered by the four agent pods
-      const submit = await run("kubectl", [
-        "-n",
-        "telemetry",
-        "exec",
-        "deployment/agent-orchestrator",
-        "--",
-        "deno",
-        "task",
-        "submit",
-        "--timeout",
-        "120",
-        "--json",
-        "Explain consumer lag and write a function that computes it",
-      ], env);
+      const submit = await run(
+        "kubectl",
+        submitIn([
+          "--timeout",
+          "120",
+          "--json",
+          "Explain consumer lag and write a function that computes it",
+        ]),
+        env,
+      );
       assert.equal(submit.code, 0, `submit: ${tail(submit)}`);
       const answer = JSON.parse(submit.stdout.slice(submit.stdout.indexOf("{")));
       assert.equal(answer.type, "RESULT", submit.stdout);
