@@ -17,8 +17,9 @@
  *
  * This file is the command line; each job lives in scripts/kube_apiserver/: `build.ts` (the
  * binaries), `pki.ts` and `kubeconfig.ts` (credentials), `process.ts` (the processes),
- * `server.ts` (`startKubeApiServer`), `cli_state.ts` (the CLI's server in `.kube-test/`). What
- * tests and scripts/cluster.ts use is re-exported here.
+ * `server.ts` (`startKubeApiServer`), `cli_state.ts` (the CLI's server in `.kube-test/`). The
+ * binaries and the server, which tests and scripts/cluster.ts use, are re-exported here;
+ * scripts/cluster/ imports the build's internals from their files.
  */
 
 import { join } from "node:path";
@@ -32,23 +33,13 @@ import {
 import { cliStart, cliStatus, cliStop } from "./kube_apiserver/cli_state.ts";
 
 export {
-  binaryDir,
-  BUILD_ARGS,
-  cachedKubeBinaries,
-  cacheRoot,
   ensureKubeBinaries,
   ensureKubectl,
-  type Env,
   ETCD_VERSION,
-  findGo,
   type KubeBinaries,
   kubeBinariesAvailability,
   KUBERNETES_VERSION,
-  MODULE_DIR,
 } from "./kube_apiserver/build.ts";
-export { STATE_DIR } from "./kube_apiserver/cli_state.ts";
-export { randomToken, serviceAccountKeyPair } from "./kube_apiserver/pki.ts";
-export { isRunning } from "./kube_apiserver/process.ts";
 export {
   type KubeApiServer,
   type KubeApiServerOptions,
