@@ -10,8 +10,9 @@
  * This file is the command line; each job lives in scripts/kafka/: `settings.ts` (the
  * environment), `admin.ts` (kafkajs admin requests), `jars.ts` (Maven), `broker_config.ts` (the
  * files in `.kafka/`), `broker_process.ts` (the java process), `start.ts`, `stop.ts`, `status.ts`.
- * The functions other code uses are re-exported here, for `scripts/test.ts`, `scripts/demo.ts`,
- * eval/, bench/ and the observer's tests.
+ * Starting, stopping and reading the broker, its settings and its jars are re-exported here for
+ * `scripts/test.ts`, `scripts/demo.ts`, eval/, bench/ and the observer's tests; the rest is
+ * imported from its file.
  */
 
 import { BrokerExitedError } from "./kafka/broker_process.ts";
@@ -21,21 +22,11 @@ import { startKafka } from "./kafka/start.ts";
 import { kafkaStatus } from "./kafka/status.ts";
 import { stopKafka } from "./kafka/stop.ts";
 
-export { silenceKafkaJsTimeoutWarnings } from "@mat/agents/kafkajs";
-export {
-  brokerAnswers,
-  type EnsuredTopics,
-  ensureTopics,
-  listTopics,
-  type TopicInfo,
-} from "./kafka/admin.ts";
-export { BrokerExitedError, brokerPid } from "./kafka/broker_process.ts";
-export { ensureKafkaJars, ensureMavenJars, kafkaVersion } from "./kafka/jars.ts";
-export { STATE_DIR } from "./kafka/paths.ts";
+export { BrokerExitedError } from "./kafka/broker_process.ts";
+export { ensureKafkaJars } from "./kafka/jars.ts";
 export {
   AGENT_QUEUES,
   bootstrapServers,
-  type Env,
   type KafkaSettings,
   kafkaSettings,
 } from "./kafka/settings.ts";
