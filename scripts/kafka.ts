@@ -15,21 +15,17 @@
  * imported from its file.
  */
 
+import { DEFAULT_KAFKA_PORT } from "@mat/agents/protocol";
 import { BrokerExitedError } from "./kafka/broker_process.ts";
 import { LOG_FILE, STATE_DIR } from "./kafka/paths.ts";
-import { AGENT_QUEUES, DEFAULT_PARTITIONS, DEFAULT_PORT } from "./kafka/settings.ts";
+import { AGENT_QUEUES, DEFAULT_PARTITIONS } from "./kafka/settings.ts";
 import { startKafka } from "./kafka/start.ts";
 import { kafkaStatus } from "./kafka/status.ts";
 import { stopKafka } from "./kafka/stop.ts";
 
 export { BrokerExitedError } from "./kafka/broker_process.ts";
 export { ensureKafkaJars } from "./kafka/jars.ts";
-export {
-  AGENT_QUEUES,
-  bootstrapServers,
-  type KafkaSettings,
-  kafkaSettings,
-} from "./kafka/settings.ts";
+export { AGENT_QUEUES, type KafkaSettings, kafkaSettings } from "./kafka/settings.ts";
 export { startKafka, type StartOptions, type StartResult } from "./kafka/start.ts";
 export { type KafkaStatus, kafkaStatus } from "./kafka/status.ts";
 export { stopKafka, type StopOptions } from "./kafka/stop.ts";
@@ -52,7 +48,7 @@ Options:
 Environment:
   KAFKA_BOOTSTRAP_SERVERS  Use this cluster (host:port,...) instead of a local broker: \`start\`
                            only waits for it and creates the queues, \`stop\` does nothing
-  KAFKA_PORT               Port of the local broker (default ${DEFAULT_PORT}; controller: port + 1)
+  KAFKA_PORT               Port of the local broker (default ${DEFAULT_KAFKA_PORT}; controller: port + 1)
   KAFKA_PARTITIONS         Partitions per queue and the broker default (default ${DEFAULT_PARTITIONS})
   XDG_CACHE_HOME           Jars are cached in \${XDG_CACHE_HOME:-$HOME/.cache}/multi-agent-telemetry
 

@@ -1,7 +1,10 @@
 /**
  * Where the broker is, whether `deno task kafka` runs it, and how its queues are made: read from
- * `KAFKA_BOOTSTRAP_SERVERS`, `KAFKA_PORT` and `KAFKA_PARTITIONS`.
+ * `KAFKA_BOOTSTRAP_SERVERS`, `KAFKA_PORT` and `KAFKA_PARTITIONS`. Where the brokers are means what
+ * it means to every client: `bootstrapServers` of the agents' protocol.
  */
+
+import { bootstrapServers, configuredBootstrapServers, kafkaPort } from "@mat/agents/protocol";
 
 /** Something to read environment variables from: `Deno.env`, or a stub in tests */
 export interface Env {
@@ -17,7 +20,6 @@ export const AGENT_QUEUES: readonly string[] = [
   "agent-queue-user",
 ];
 
-export const DEFAULT_PORT = 9092;
 export const DEFAULT_PARTITIONS = 3;
 
 /** Where the broker is and whether this script runs it */
@@ -26,7 +28,7 @@ export interface KafkaSettings {
   brokers: string[];
   /** True when no `KAFKA_BOOTSTRAP_SERVERS` is set, so the local broker is ours to run */
   managed: boolean;
-  /** Client port of the local broker (`KAFKA_PORT`, default 9092) */
+  /** Client port of the local broker (`KAFKA_PORT`, default 9092), read even when not managed */
   port: number;
   /** Controller port of the local broker: `port + 1` */
   controllerPort: number;
@@ -46,26 +48,19 @@ function positiveInteger(env: Env, name: string, fallback: number, max: number):
 
 /** Reads `KAFKA_BOOTSTRAP_SERVERS`, `KAFKA_PORT` and `KAFKA_PARTITIONS` */
 export function kafkaSettings(env: Env = Deno.env): KafkaSettings {
-  const port = positiveInteger(env, "KAFKA_PORT", DEFAULT_PORT, 65534);
+  const port = kafkaPort(env);
   const partitions = positiveInteger(env, "KAFKA_PARTITIONS", DEFAULT_PARTITIONS, 1000);
-  const external = (env.get("KAFKA_BOOTSTRAP_SERVERS") ?? "").split(",")
-    .map((server) => server.trim())
-    .filter((server) => server.length > 0);
-  for (const server of external) {
+  const configured = configuredBootstrapServers(env);
+  for (const server of configured) {
     if (!/^[^\s:]+:\d+$/.test(server) && !/^\[[0-9a-fA-F:.]+\]:\d+$/.test(server)) {
       throw new RangeError(`Invalid KAFKA_BOOTSTRAP_SERVERS entry "${server}": expected host:port`);
     }
   }
   return {
-    brokers: external.length > 0 ? external : [`127.0.0.1:${port}`],
-    managed: external.length === 0,
+    brokers: bootstrapServers(env),
+    managed: configured.length === 0,
     port,
     controllerPort: port + 1,
     partitions,
   };
-}
-
-/** The bootstrap servers to give clients, comma separated, e.g. `127.0.0.1:9092` */
-export function bootstrapServers(env: Env = Deno.env): string {
-  return kafkaSettings(env).brokers.join(",");
 }
