@@ -6,7 +6,8 @@
 
 import { type Envelope, parseEnvelope } from "./envelope.ts";
 import { KafkaBus } from "./kafka_bus.ts";
-import { bootstrapServers, SAMPLE_AGENTS, topicFor, USER_INBOX } from "./topics.ts";
+import { bootstrapServers } from "./bootstrap_servers.ts";
+import { SAMPLE_AGENTS, topicFor, USER_INBOX } from "./topics.ts";
 
 export interface SeenRecord {
   topic: string;

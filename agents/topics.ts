@@ -26,14 +26,6 @@ export function groupFor(agent: string, prefix: string = topicPrefix()): string 
   return prefix === "agent-queue-" ? base : `${prefix}${base}`;
 }
 
-/** Kafka brokers to talk to: `KAFKA_BOOTSTRAP_SERVERS`, default 127.0.0.1:9092 */
-export function bootstrapServers(
-  env: { get(key: string): string | undefined } = Deno.env,
-): string[] {
-  const raw = env.get("KAFKA_BOOTSTRAP_SERVERS") || "127.0.0.1:9092";
-  return raw.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
-}
-
 /** The four sample agents, and `user`: the inbox where `submit` reads answers. */
 export const SAMPLE_AGENTS = ["orchestrator", "researcher", "writer", "coder"] as const;
 export const USER_INBOX = "user";
