@@ -119,7 +119,13 @@ export function loadConfig(env: Env = Deno.env): ObserverConfig {
       undefined,
     );
   }
-  const brokers = bootstrapServers(env);
+  let brokers: string[];
+  try {
+    brokers = bootstrapServers(env);
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    throw new ConfigError(err.message, "KAFKA_PORT", env.get("KAFKA_PORT"));
+  }
   const bad = brokers.find((b) => !/^[^\s:]+:\d{1,5}$/.test(b));
   if (bad !== undefined) {
     throw new ConfigError(
