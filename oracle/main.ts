@@ -5,7 +5,7 @@
  * Exit codes: 0 success, 1 runtime or data error, 2 usage error.
  */
 
-import { DIFF_RECORD_TYPES } from "@mat/observer";
+import { DIFF_RECORD_TYPES, SEVERITIES } from "@mat/observer";
 import { type Command, COMMANDS, DEFAULT_LIMITS, parseInvocation, UsageError } from "./cli_args.ts";
 import { type Document, RUNNERS } from "./commands.ts";
 import { validate } from "./json_schema.ts";
@@ -67,8 +67,9 @@ ${GLOBAL_HELP}
 
 Example:
   deno task oracle diagnose -f json`,
-  errors:
-    `Usage: deno task oracle errors [-s critical|error|warning|info] [-a AGENT] [--after T] [--before T] [-l N]
+  errors: `Usage: deno task oracle errors [-s ${
+    SEVERITIES.join("|")
+  }] [-a AGENT] [--after T] [--before T] [-l N]
 
 Structured errors folded by fingerprint (count, first and last seen, evidence), most severe and
 newest first. With --after/--before, only errors seen in that window.

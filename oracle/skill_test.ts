@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { DIFF_RECORD_TYPES, DIFF_RECORDS } from "@mat/observer";
+import { DIFF_RECORD_TYPES, DIFF_RECORDS, SEVERITIES } from "@mat/observer";
 import { COMMANDS } from "./cli_args.ts";
 import { FINDING_KINDS } from "./finding.ts";
 
@@ -41,6 +41,7 @@ Deno.test("every kind diagnose can name is explained in SKILL.md and allowed by 
     await Deno.readTextFile(`${ROOT}oracle/schema/oracle_output.schema.json`),
   );
   assert.deepEqual(schema.$defs.finding_kind.enum, [...FINDING_KINDS]);
+  assert.deepEqual(schema.$defs.severity.enum, [...SEVERITIES], "the observer's severities");
   for (const kind of FINDING_KINDS) {
     assert.ok(skill.includes(`| \`${kind}\``), `SKILL.md explains ${kind}`);
   }

@@ -6,7 +6,7 @@
  * is the request's failure (`requests_failed`), not an error of the orchestrator's own.
  */
 
-import type { ErrorRecord } from "@mat/observer";
+import { type ErrorRecord, mostSevere } from "@mat/observer";
 import { evidence, type Finding, type FindingKind, noImpact, plural } from "../finding.ts";
 import { groupBy } from "../group_by.ts";
 import type { WindowFacts } from "../window_facts.ts";
@@ -143,7 +143,7 @@ export function errorRules(facts: WindowFacts, oracle: string): Finding[] {
         out.push({
           ...base,
           kind: "error_spike",
-          severity: first.severity === "critical" ? "critical" : "error",
+          severity: mostSevere(first.severity, "error"),
           summary: `${count} ${first.kind} error(s) from ${a}: ${first.message}`,
           short: `${a} failed ${plural(count, "task")} (${first.kind})`,
           next_commands: [`${oracle} errors -a ${a}`, `${oracle} replay -m 15`],
