@@ -23,7 +23,7 @@ import type {
   QueueSampleRecord,
   RuntimeEventRecord,
 } from "@mat/observer";
-import type { HandoffLoopRecord } from "@mat/observer";
+import { foldKindOf, type HandoffLoopRecord } from "@mat/observer";
 import type { TimeMachine } from "./time_machine.ts";
 
 /** How far back from the end of the history `diagnose` looks by default */
@@ -124,7 +124,7 @@ function record(facts: WindowFacts, r: DiffRecord): void {
       break;
     case "error":
       if (r.agent !== USER_INBOX) facts.errors.push(r);
-      if (r.kind === "task_unconsumed" && r.agent !== null) {
+      if (foldKindOf(r.kind) === "task_unconsumed" && r.agent !== null) {
         const count = r.occurrences ?? 1;
         facts.unconsumed.push({
           agent: r.agent,
