@@ -145,13 +145,13 @@ export function derive(state: ObserverState, r: MessageRecord): DiffBody[] {
       task_id: r.task_id,
       created_at: r.created_at,
       message_seq: r.seq,
-      hold_until: new Date(Date.parse(r.observed_at) + state.orphanGraceMs).toISOString(),
+      hold_until: new Date(Date.parse(r.observed_at) + state.options.orphanGraceMs).toISOString(),
     };
     if (r.error !== undefined) reply.error = r.error;
     if (task !== undefined) out.push(answer(task, reply));
     else if (state.recentClosed.has(r.in_reply_to) || state.heldReplies.has(r.in_reply_to)) {
       // A second reply to a task already answered (or whose first reply is held): nothing.
-    } else if (state.orphanGraceMs > 0 && state.heldReplies.size < LIMITS.heldReplies) {
+    } else if (state.options.orphanGraceMs > 0 && state.heldReplies.size < LIMITS.heldReplies) {
       out.push({ type: "reply_held", ...reply });
     } else {
       out.push(orphaned(reply));

@@ -4,6 +4,7 @@
  * derived from it, so a type added here is everywhere at once.
  */
 
+import { foldOptionsShape } from "./fold_options.ts";
 import { RUNTIME_EVENT_KINDS } from "./runtime_event.ts";
 import {
   coordinates,
@@ -62,6 +63,8 @@ export const DIFF_RECORDS = {
     resumed_partitions: nat,
     torn_bytes_cut: nat,
     positions: array(position),
+    /** The options it folds with from now on (absent in records of older observers) */
+    fold_options: optional(object(foldOptionsShape)),
   }),
   segment_started: entry("first line of every diff segment: the observer's position everywhere", {
     segment: nat,

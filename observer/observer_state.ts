@@ -12,7 +12,7 @@
  */
 
 import { bump, touch } from "./bounded_map.ts";
-import { DEFAULT_ORPHAN_GRACE_MS, type FoldOptions } from "./fold_options.ts";
+import { type FoldOptions, recordFoldOptions } from "./fold_options.ts";
 import { type HandoffData, OpenHandoffs } from "./open_handoffs.ts";
 import type {
   DiffRecord,
@@ -20,6 +20,7 @@ import type {
   MessageRecord,
   ObserverStateData,
   Position,
+  SnapshotBody,
 } from "./record_format.ts";
 import { RuntimeState } from "./runtime_state.ts";
 import { capped, SNAPSHOT_CAPS, type SnapshotCaps } from "./snapshot_caps.ts";
@@ -55,7 +56,11 @@ function newAgent(agent: string): AgentData {
 }
 
 export class ObserverState {
-  readonly options: FoldOptions;
+  /**
+   * The options it folds with. Only a replay changes them, where the history says the observer
+   * restarted with others (`observer_started`'s `fold_options`)
+   */
+  options: FoldOptions;
   messagesSeen = 0;
   malformedSeen = 0;
   eventsByType: Record<string, number> = {};
@@ -108,10 +113,6 @@ export class ObserverState {
 
   #drop(structure: string, n: number): void {
     if (n > 0) this.dropped.set(structure, (this.dropped.get(structure) ?? 0) + n);
-  }
-
-  get orphanGraceMs(): number {
-    return this.options.orphanGraceMs ?? DEFAULT_ORPHAN_GRACE_MS;
   }
 
   /** Opens a handoff (the oldest open ones are dropped past the cap, and counted) */
@@ -331,6 +332,16 @@ export class ObserverState {
       "conversations",
       touch(this.conversations, r.conversation_id, c, LIMITS.conversations),
     );
+  }
+
+  /** The snapshot of the state reflecting the diff records up to `diffSeq`, with its options */
+  snapshot(diffSeq: number): SnapshotBody {
+    return {
+      type: "snapshot",
+      diff_seq: diffSeq,
+      state: this.toData(),
+      fold_options: recordFoldOptions(this.options),
+    };
   }
 
   /**

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { replyTo } from "@mat/agents";
+import { foldOptionsOf } from "./fold_options.ts";
 import { ObserverState } from "./observer_state.ts";
 import { validateSnapshot } from "./record_format.ts";
 import { SNAPSHOT_CAPS } from "./snapshot_caps.ts";
@@ -145,4 +146,22 @@ Deno.test("senders past the cap of agents are counted as dropped, not kept", () 
   // the target was counted first, so one more forged sender fits than the cap leaves for them
   assert.equal(state.dropped.get("agents"), n - (LIMITS.agents - 1));
   assert.equal(state.toData().dropped?.["agents"], n - (LIMITS.agents - 1));
+});
+
+Deno.test("a snapshot records the options its state was folded with", () => {
+  const state = new ObserverState({ ...OPTIONS, prefix: "team-a-", windowSize: 7 });
+  const parsed = validateSnapshot({
+    schema_version: 1,
+    seq: 1,
+    ts: new Date().toISOString(),
+    ...state.snapshot(0),
+  });
+  assert.ok(parsed.ok, parsed.ok ? "" : parsed.reason);
+  assert.deepEqual(parsed.record.fold_options, {
+    topic_prefix: "team-a-",
+    queue_window: 7,
+    stuck_after_ms: OPTIONS.stuckAfterMs,
+    orphan_grace_ms: OPTIONS.orphanGraceMs,
+  });
+  assert.deepEqual(foldOptionsOf(parsed.record.fold_options), state.options);
 });

@@ -3,6 +3,7 @@
  * `diff_seq` of the last diff record it reflects.
  */
 
+import { foldOptionsShape } from "./fold_options.ts";
 import {
   errorFoldShape,
   handoffFields,
@@ -125,5 +126,7 @@ export const snapshotShape = {
   /** Every diff record with `seq` <= this is reflected in the snapshot */
   diff_seq: nat,
   state: object(stateShape),
+  /** The options the state was folded with (absent in snapshots of older observers) */
+  fold_options: optional(object(foldOptionsShape)),
 };
 export type SnapshotRecord = Infer<typeof snapshotShape>;

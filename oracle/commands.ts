@@ -16,6 +16,7 @@ import { runDiagnose as diagnoseWindow } from "./diagnose.ts";
 import type { TimeMachine } from "./time_machine.ts";
 import { lagTime } from "./lag_time.ts";
 import { ReadReport, type ReportJson } from "./read_report.ts";
+import { rebuiltFrom } from "./state_replay.ts";
 import { windowOf as historyWindow } from "./window_facts.ts";
 
 const QUEUE_SAMPLES: ReadonlySet<DiffRecord["type"]> = new Set(["queue_sample"] as const);
@@ -148,11 +149,7 @@ export async function runState(tm: TimeMachine, inv: Invocation): Promise<Docume
   return {
     ...head(inv, at.asOf),
     at: iso(inv.at ?? at.asOf),
-    rebuilt_from: {
-      snapshot_seq: at.snapshot?.seq ?? null,
-      snapshot_ts: at.snapshot?.ts ?? null,
-      diff_records_replayed: at.replayed,
-    },
+    rebuilt_from: rebuiltFrom(at),
     state: stateView(at.state, inv.limit),
   };
 }
