@@ -16,6 +16,8 @@ import type { KafkaRecord } from "./kafka_adapter.ts";
 import { messageBody } from "./message_record.ts";
 import type { Body, DiffBody, DiffRecord, ErrorRecord, ProcessData } from "./record_format.ts";
 import type { ObserverState } from "./observer_state.ts";
+import { annotate, derive, expiredReplies } from "./derive_rules.ts";
+import { stuckHandoffs } from "./stuck_rules.ts";
 import type { TimeMachineWriter } from "./time_machine_writer.ts";
 import {
   fingerprintOf,
@@ -110,9 +112,9 @@ export class EventRecorder {
       this.options.previewBytes,
       this.#now(),
     );
-    if (body.type === "message") this.state.annotate(body);
+    if (body.type === "message") annotate(this.state, body);
     const record = this.writer.append(body) as DiffRecord;
-    const derived = record.type === "message" ? this.state.derive(record) : [];
+    const derived = record.type === "message" ? derive(this.state, record) : [];
     this.state.apply(record);
     this.#occurred(record);
     for (const d of derived) this.record(d);
@@ -165,7 +167,7 @@ export class EventRecorder {
   /** Records handoffs that became stuck, and held replies whose TASK did not come in time */
   checkStuck(): void {
     const now = this.#now();
-    const stuck = this.state.stuck(now);
+    const stuck = stuckHandoffs(this.state, now);
     if (stuck.length <= STUCK_SINGLE) {
       for (const d of stuck) this.record(d);
     } else {
@@ -174,7 +176,7 @@ export class EventRecorder {
         this.record({ type: "handoffs_stuck", handoffs });
       }
     }
-    for (const d of this.state.expiredReplies(now)) this.record(d);
+    for (const d of expiredReplies(this.state, now)) this.record(d);
   }
 }
 

@@ -4,12 +4,19 @@
  */
 
 import { USER_INBOX } from "@mat/agents/protocol";
-import type { DiffRecord, ErrorFold, ObserverStateData, QueueSampleRecord } from "@mat/observer";
+import {
+  compareSeverity,
+  type DiffRecord,
+  type ErrorFold,
+  type ObserverStateData,
+  type QueueSampleRecord,
+} from "@mat/observer";
 import type { Invocation } from "./cli_args.ts";
 import { runDiagnose as diagnoseWindow } from "./diagnose.ts";
 import type { TimeMachine } from "./time_machine.ts";
 import { lagTime } from "./lag_time.ts";
 import { ReadReport, type ReportJson } from "./read_report.ts";
+import { rebuiltFrom } from "./state_replay.ts";
 import { windowOf as historyWindow } from "./window_facts.ts";
 
 const QUEUE_SAMPLES: ReadonlySet<DiffRecord["type"]> = new Set(["queue_sample"] as const);
@@ -65,8 +72,6 @@ function inWindow(t: string, after?: number, before?: number): boolean {
   return (after === undefined || ms >= after) && (before === undefined || ms <= before);
 }
 
-const SEVERITY_ORDER = ["critical", "error", "warning", "info"];
-
 export async function runErrors(tm: TimeMachine, inv: Invocation): Promise<Document> {
   let errors: ErrorFold[];
   let asOf: number;
@@ -101,7 +106,7 @@ export async function runErrors(tm: TimeMachine, inv: Invocation): Promise<Docum
     .filter((e) => inv.agent === undefined || e.agent === inv.agent)
     .filter((e) => inWindow(e.last_seen, inv.after, inv.before))
     .sort((a, b) =>
-      SEVERITY_ORDER.indexOf(a.severity) - SEVERITY_ORDER.indexOf(b.severity) ||
+      compareSeverity(a.severity, b.severity) ||
       b.last_seen.localeCompare(a.last_seen)
     );
   const { shown, omitted } = cut(filtered, inv.limit);
@@ -144,11 +149,7 @@ export async function runState(tm: TimeMachine, inv: Invocation): Promise<Docume
   return {
     ...head(inv, at.asOf),
     at: iso(inv.at ?? at.asOf),
-    rebuilt_from: {
-      snapshot_seq: at.snapshot?.seq ?? null,
-      snapshot_ts: at.snapshot?.ts ?? null,
-      diff_records_replayed: at.replayed,
-    },
+    rebuilt_from: rebuiltFrom(at),
     state: stateView(at.state, inv.limit),
   };
 }

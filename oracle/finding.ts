@@ -26,8 +26,7 @@
  * | `observer_degraded`   | unreadable lines, an empty or stopped history, a runtime source blind|
  */
 
-import { SEVERITIES, type Severity } from "@mat/observer";
-import type { Position } from "@mat/observer";
+import type { Position, Severity } from "@mat/observer";
 
 export const FINDING_KINDS = [
   "broker_unavailable",
@@ -87,11 +86,6 @@ export interface Finding {
 }
 
 export type HealthStatus = "healthy" | "degraded" | "failing";
-
-/** 0 for the most severe (critical), from the observer's own severity list */
-export function severityRank(s: Severity): number {
-  return SEVERITIES.indexOf(s);
-}
 
 export function noImpact(): Impact {
   return { requests_failed: 0, tasks_lost: 0, messages_waiting: 0 };

@@ -6,14 +6,18 @@
  */
 
 import {
+  DEFAULT_FOLD_OPTIONS,
   DIFF_FILE_BASE,
   type DiffRecord,
   type ErrorRecord,
+  type FoldOptions,
   type HandoffFailedRecord,
   type HandoffStartedRecord,
   type MessageRecord,
+  type ObserverStartedRecord,
   type ObserverStateData,
   type QueueSampleRecord,
+  recordFoldOptions,
   type SnapshotRecord,
   STATE_FILE_BASE,
 } from "@mat/observer";
@@ -48,6 +52,23 @@ export function message(seq: number, s: number, extra: Partial<MessageRecord> = 
     payload_truncated: false,
     redactions: 0,
     ...extra,
+  };
+}
+
+/** An `observer_started` line; with `options`, recording them as the observer now does */
+export function observerStarted(
+  seq: number,
+  s: number,
+  options?: FoldOptions,
+): ObserverStartedRecord {
+  return {
+    ...header(seq, s),
+    type: "observer_started",
+    pid: 4242,
+    resumed_partitions: 0,
+    torn_bytes_cut: 0,
+    positions: [],
+    ...(options === undefined ? {} : { fold_options: recordFoldOptions(options) }),
   };
 }
 
@@ -131,19 +152,33 @@ export function handoffFailed(seq: number, s: number, errorMessage: string): Han
 }
 
 /** The state the observer folds from these records, as a snapshot holds it */
-export function stateAfter(records: DiffRecord[]): ObserverStateData {
-  const state = new ObserverState({ prefix: "agent-queue-", windowSize: 10, stuckAfterMs: 60_000 });
+export function stateAfter(
+  records: DiffRecord[],
+  options: FoldOptions = DEFAULT_FOLD_OPTIONS,
+): ObserverStateData {
+  const state = new ObserverState(options);
   for (const r of records) state.apply(r);
   return state.toData();
 }
 
+/**
+ * A snapshot recording the options its state was folded with (the observer's defaults unless
+ * given), as the observer writes them; with `options` null, one of an older observer, without
+ */
 export function snapshot(
   seq: number,
   s: number,
   diffSeq: number,
   state: ObserverStateData,
+  options: FoldOptions | null = DEFAULT_FOLD_OPTIONS,
 ): SnapshotRecord {
-  return { ...header(seq, s), type: "snapshot", diff_seq: diffSeq, state };
+  return {
+    ...header(seq, s),
+    type: "snapshot",
+    diff_seq: diffSeq,
+    state,
+    ...(options === null ? {} : { fold_options: recordFoldOptions(options) }),
+  };
 }
 
 /** One JSONL line (with its newline) of a record, or of any value */
