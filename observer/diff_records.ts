@@ -222,6 +222,11 @@ export const DIFF_RECORDS = {
     ...errorFoldShape,
     /** Occurrences this line stands for (absent: 1) */
     occurrences: optional(nat),
+    /**
+     * The conversations of the occurrences a coalesced line stands for (at most 100), beside
+     * `conversation_id`, the last one's (absent: only that one)
+     */
+    conversation_ids: optional(array(str)),
   }),
   topic_reset: entry("a partition's offsets went back (topic deleted and recreated)", {
     topic: str,

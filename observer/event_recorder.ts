@@ -37,6 +37,8 @@ export const STUCK_SINGLE = 10;
 export const STUCK_BATCH = 500;
 /** Tasks named in a death's `tasks_in_flight` (the rest are counted) */
 export const MAX_TASKS_IN_FLIGHT = 100;
+/** Conversations a coalesced `error` line names (`conversation_ids`) */
+export const COALESCED_CONVERSATIONS = 100;
 
 type ErrorBody = Body<ErrorRecord>;
 
@@ -51,7 +53,10 @@ export class EventRecorder {
   }
 
   /** Folds waiting for the end of the sync interval, by fingerprint */
-  readonly #pendingFolds = new Map<string, { body: ErrorBody; occurrences: number }>();
+  readonly #pendingFolds = new Map<
+    string,
+    { body: ErrorBody; occurrences: number; conversations: Set<string> }
+  >();
   /** Fingerprints written once already in this sync interval */
   readonly #writtenThisInterval = new Set<string>();
 
@@ -87,7 +92,15 @@ export class EventRecorder {
       this.#writtenThisInterval.add(fingerprint);
       this.record(body);
     } else {
-      this.#pendingFolds.set(fingerprint, { body, occurrences: (pending?.occurrences ?? 0) + 1 });
+      const conversations = pending?.conversations ?? new Set<string>();
+      if (o.conversation_id !== null && conversations.size < COALESCED_CONVERSATIONS) {
+        conversations.add(o.conversation_id);
+      }
+      this.#pendingFolds.set(fingerprint, {
+        body,
+        occurrences: (pending?.occurrences ?? 0) + 1,
+        conversations,
+      });
     }
   }
 
@@ -96,7 +109,13 @@ export class EventRecorder {
     const pending = [...this.#pendingFolds.values()];
     this.#pendingFolds.clear();
     this.#writtenThisInterval.clear();
-    for (const { body, occurrences } of pending) this.record({ ...body, occurrences });
+    for (const { body, occurrences, conversations } of pending) {
+      this.record({
+        ...body,
+        occurrences,
+        ...(conversations.size > 0 ? { conversation_ids: [...conversations] } : {}),
+      });
+    }
   }
 
   /** Folds not written yet */

@@ -72,3 +72,25 @@ Deno.test("a flood of tasks to an unread queue is a line per task, its error cou
     await b.close();
   }
 });
+
+Deno.test("coalesced error lines name the conversations of every occurrence they stand for", async () => {
+  const b = await bed();
+  try {
+    b.recorder.record(unreadQueue());
+    b.see(...flood(5, new Date(b.clock.now.getTime() + 10_000)));
+    b.recorder.flushFolds();
+    const lines = (await b.records()).flatMap((r) =>
+      r.type === "error" && r.kind === "task_unconsumed" ? [r] : []
+    );
+    assert.ok(lines.some((r) => (r.occurrences ?? 1) > 1), "some occurrences were coalesced");
+    const named = new Set(
+      lines.flatMap((r) => [r.conversation_id, ...(r.conversation_ids ?? [])]),
+    );
+    assert.deepEqual([...named].sort(), ["c-0", "c-1", "c-2", "c-3", "c-4"]);
+    // The fold (state) keeps the last occurrence's, as before
+    const fold = [...b.state.errors.values()].find((e) => e.kind === "task_unconsumed");
+    assert.ok(fold !== undefined && !("conversation_ids" in fold));
+  } finally {
+    await b.close();
+  }
+});

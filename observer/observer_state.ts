@@ -280,7 +280,15 @@ export class ObserverState {
         break;
       }
       case "error": {
-        const { type: _t, schema_version: _v, seq: _s, ts: _ts, occurrences, ...fold } = r;
+        const {
+          type: _t,
+          schema_version: _v,
+          seq: _s,
+          ts: _ts,
+          occurrences,
+          conversation_ids: _c,
+          ...fold
+        } = r;
         this.#drop("errors", touch(this.errors, r.fingerprint, fold, LIMITS.errors));
         const n = occurrences ?? 1;
         bump(this.errorCounts.by_severity, r.severity, n);

@@ -112,7 +112,13 @@ export function errorRules(facts: WindowFacts, oracle: string): Finding[] {
         errors.flatMap((e: ErrorRecord) => e.evidence.offsets.slice(-1)),
       ),
       impact: noImpact(),
-      conversations: [...new Set(errors.map((e) => e.conversation_id).filter((c) => c !== null))],
+      // A coalesced line names the conversations of all the occurrences it stands for
+      conversations: [
+        ...new Set(
+          errors.flatMap((e) => [e.conversation_id, ...(e.conversation_ids ?? [])])
+            .filter((c) => c !== null),
+        ),
+      ],
       tasks: [...new Set(errors.map((e) => e.task_id).filter((t) => t !== null))],
     };
     switch (role.rule) {
