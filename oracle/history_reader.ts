@@ -9,7 +9,7 @@
  * longer than the history's `maxLine`, or an incomplete last line however long, costs a scan.
  */
 
-import { join } from "node:path";
+import { listSegments } from "@mat/observer/segments";
 import { HEADER_BYTES, newHeader, readHeader, readHeaderBytes } from "./line_header.ts";
 
 export interface Segment {
@@ -114,10 +114,6 @@ const SCAN_BYTES = 64 * 1024;
 
 const NEWLINE = 0x0a;
 const NEWLINE_CHAR = "\n";
-
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
 
 function parseObject(text: string): Record<string, unknown> | undefined {
   let value: unknown;
@@ -232,33 +228,21 @@ export class History {
   }
 
   /**
-   * Closed segments `<base>.NNNNNN.jsonl` in number order, then `<base>.jsonl`; a symlink counts
-   * as the file it points to (a dangling one as no file)
+   * The files of a history in reading order, as the observer lays them out (its segment_files.ts),
+   * with their sizes now; a symlink counts as the file it points to (a dangling one as no file)
    */
   static async open(dir: string, base: string, options: HistoryOptions = {}): Promise<History> {
-    const pattern = new RegExp(`^${escapeRegExp(base)}\\.(\\d{6,})\\.jsonl$`);
-    const closed: { n: number; path: string }[] = [];
-    let active: string | undefined;
-    const sizes = new Map<string, number>();
-    for await (const entry of Deno.readDir(dir)) {
-      const m = pattern.exec(entry.name);
-      if (entry.name !== `${base}.jsonl` && m?.[1] === undefined) continue;
-      const path = join(dir, entry.name);
+    const segments: Segment[] = [];
+    for (const file of await listSegments(dir, base)) {
       let info: Deno.FileInfo;
       try {
-        info = await Deno.stat(path); // follows a symlink
+        info = await Deno.stat(file.path); // follows a symlink
       } catch (err) {
-        if (err instanceof Deno.errors.NotFound) continue; // a dangling symlink
+        if (err instanceof Deno.errors.NotFound) continue; // gone since it was listed
         throw err;
       }
-      if (!info.isFile) continue;
-      sizes.set(path, info.size);
-      if (m?.[1] !== undefined) closed.push({ n: Number(m[1]), path });
-      else active = path;
+      segments.push({ path: file.path, size: info.size });
     }
-    closed.sort((a, b) => a.n - b.n);
-    const paths = [...closed.map((c) => c.path), ...(active ? [active] : [])];
-    const segments = paths.map((path) => ({ path, size: sizes.get(path) ?? 0 }));
     return new History(dir, base, segments, options);
   }
 
