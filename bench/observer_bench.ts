@@ -21,6 +21,7 @@
 import { parseArgs } from "node:util";
 import { bootstrapServers, createEnvelope, encodeEnvelope, topicFor } from "@mat/agents";
 import { KafkaAdapter } from "../observer/kafka_adapter.ts";
+import { listSegments } from "@mat/observer/segments";
 
 const MiB = 2 ** 20;
 const REPO = new URL("..", import.meta.url).pathname;
@@ -137,9 +138,8 @@ async function historyFigures(dir: string, base: string) {
   let lines = 0;
   let bytes = 0;
   let longest = 0;
-  for await (const entry of Deno.readDir(dir)) {
-    if (!entry.name.startsWith(`${base}.`) || !entry.name.endsWith(".jsonl")) continue;
-    const data = await Deno.readFile(`${dir}/${entry.name}`);
+  for (const segment of await listSegments(dir, base)) {
+    const data = await Deno.readFile(segment.path);
     bytes += data.length;
     let start = 0;
     for (let i = data.indexOf(10); i !== -1; i = data.indexOf(10, start)) {

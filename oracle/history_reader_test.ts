@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
+import { DIFF_FILE_BASE } from "@mat/observer";
+import { activePath, closedPath } from "@mat/observer/segments";
 import { History, ReadStats } from "./history_reader.ts";
 import { dataDir, jsonl, message, snapshot, stateAfter } from "./testdata/history.ts";
 import { oracle, type Run } from "./testing.ts";
@@ -19,10 +21,9 @@ async function writeHistory(
 ): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "history-test-" });
   for (const [i, lines] of segments.entries()) {
-    const name = `diff_time_machine.${String(i + 1).padStart(6, "0")}.jsonl`;
-    await Deno.writeTextFile(`${dir}/${name}`, lines.join(""));
+    await Deno.writeTextFile(closedPath(dir, DIFF_FILE_BASE, i + 1), lines.join(""));
   }
-  if (active) await Deno.writeTextFile(`${dir}/diff_time_machine.jsonl`, active.join(""));
+  if (active) await Deno.writeTextFile(activePath(dir, DIFF_FILE_BASE), active.join(""));
   return dir;
 }
 
@@ -83,18 +84,17 @@ Deno.test("corrupt and torn lines are skipped, counted and located", async () =>
 });
 
 Deno.test("symlinked history files are read like the files they point to", async () => {
-  const real = await dataDir({
-    "diff_time_machine.000001.jsonl": [message(0, 0), message(1, 1)].map(jsonl).join(""),
-    diff: [message(2, 2), message(3, 3)].map(jsonl).join(""),
-  });
+  const real = await dataDir({ diff: [message(2, 2), message(3, 3)].map(jsonl).join("") });
+  const closed = [message(0, 0), message(1, 1)].map(jsonl).join("");
+  await Deno.writeTextFile(closedPath(real, DIFF_FILE_BASE, 1), closed);
   const linked = await Deno.makeTempDir({ prefix: "history-test-links-" });
   for await (const e of Deno.readDir(real)) {
     await Deno.symlink(`${real}/${e.name}`, `${linked}/${e.name}`);
   }
   const h = await History.open(linked, "diff_time_machine");
   assert.deepEqual(h.segments.map((s) => s.path), [
-    `${linked}/diff_time_machine.000001.jsonl`,
-    `${linked}/diff_time_machine.jsonl`,
+    closedPath(linked, DIFF_FILE_BASE, 1),
+    activePath(linked, DIFF_FILE_BASE),
   ]);
   const seqs: unknown[] = [];
   for await (const l of h.lines(h.start, new ReadStats())) seqs.push(l.value()?.["seq"]);

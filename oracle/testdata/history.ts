@@ -17,6 +17,7 @@ import {
   type SnapshotRecord,
   STATE_FILE_BASE,
 } from "@mat/observer";
+import { activePath } from "@mat/observer/segments";
 import { ObserverState } from "@mat/observer/state";
 
 export const T0 = Date.parse("2026-11-24T10:00:00.000Z");
@@ -158,12 +159,12 @@ export async function dataDir(
   const dir = await Deno.makeTempDir({ prefix: "oracle-test-" });
   for (const [name, text] of Object.entries(files)) {
     if (text === undefined) continue;
-    const file = name === "diff"
-      ? `${DIFF_FILE_BASE}.jsonl`
+    const path = name === "diff"
+      ? activePath(dir, DIFF_FILE_BASE)
       : name === "state"
-      ? `${STATE_FILE_BASE}.jsonl`
-      : name;
-    await Deno.writeTextFile(`${dir}/${file}`, text);
+      ? activePath(dir, STATE_FILE_BASE)
+      : `${dir}/${name}`;
+    await Deno.writeTextFile(path, text);
   }
   return dir;
 }
