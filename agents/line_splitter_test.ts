@@ -102,14 +102,13 @@ Deno.test("textLines gives the lines as strings, and tells of those passed over"
   assert.deepEqual(passed, ["long@4", "torn@10"]);
 });
 
-Deno.test("a file is read in chunks into one buffer, from and up to a byte", async () => {
+Deno.test("a file is read in chunks, from and up to a byte", async () => {
   const path = await Deno.makeTempFile();
   await Deno.writeTextFile(path, "skip\none\ntwo\nthree\nfour");
   using file = await Deno.open(path);
-  const buffer = new Uint8Array(3);
   const lines = [];
   for await (
-    const line of textLines(fileChunks(file, { from: 5, to: 19, buffer }), { offset: 5 })
+    const line of textLines(fileChunks(file, { from: 5, to: 19, size: 3 }), { offset: 5 })
   ) lines.push(line);
   assert.deepEqual(lines, ["one", "two", "three"]);
   await Deno.remove(path);
