@@ -3,12 +3,14 @@
  * finds a moment in it by binary search on byte offsets: records are in observation order, so a
  * window is found by seeking, never by reading the whole history.
  *
- * Every read is linear in the bytes it covers and holds at most one read buffer (it grows to
- * GROW_LIMIT for a long line) plus the line being returned: a line longer than the buffer is
- * found by scanning on without holding it, then read once more if it is to be returned. A line
- * longer than the history's `maxLine`, or an incomplete last line however long, costs a scan.
+ * Lines are split by the one line splitter (`@mat/agents/lines`). Every read is linear in the
+ * bytes it covers and holds one read buffer, a line cut between reads while it is joined (up to
+ * GROW_LIMIT), and the line being returned: a longer line is found by scanning on without holding
+ * it, then read once more if it is to be returned. A line longer than the history's `maxLine`, or
+ * an incomplete last line however long, costs a scan.
  */
 
+import { fileChunks, LineBatch, splitLines } from "@mat/agents/lines";
 import { listSegments } from "@mat/observer/segments";
 import { HEADER_BYTES, newHeader, readHeader, readHeaderBytes } from "./line_header.ts";
 
@@ -101,7 +103,7 @@ export class Line {
 
 /** How much is read at once */
 const READ_BYTES = 1 << 20;
-/** The read buffer grows to hold a line up to this long; a longer one is scanned, then re-read */
+/** A line up to this long is held while it is read; a longer one is scanned, then re-read */
 const GROW_LIMIT = 8 << 20;
 /** Lines longer than this are skipped as oversized, by default */
 export const DEFAULT_MAX_LINE = 64 << 20;
@@ -113,7 +115,6 @@ const PROBE_BYTES = 8 * 1024;
 const SCAN_BYTES = 64 * 1024;
 
 const NEWLINE = 0x0a;
-const NEWLINE_CHAR = "\n";
 
 function parseObject(text: string): Record<string, unknown> | undefined {
   let value: unknown;
@@ -136,6 +137,18 @@ async function readAt(file: Deno.FsFile, offset: number, into: Uint8Array): Prom
     got += n;
   }
   return got;
+}
+
+/** The `length` bytes at `offset` of a file */
+async function readLineAt(path: string, offset: number, length: number): Promise<Uint8Array> {
+  const file = await Deno.open(path, { read: true });
+  try {
+    const line = new Uint8Array(length);
+    const n = await readAt(file, offset, line);
+    return n === length ? line : line.subarray(0, n);
+  } finally {
+    file.close();
+  }
 }
 
 /** Reads a file backwards through one block: where the newlines before an offset are */
@@ -184,18 +197,11 @@ interface Probed {
   seq: number;
 }
 
-/** Complete lines of a read, [starts[i], ends[i]) in `data` (ends at the newline), n of them */
+/** Complete lines of a read of one segment */
 interface Chunk {
   segment: number;
   path: string;
-  data: Uint8Array;
-  /** File offset of data[0] */
-  base: number;
-  starts: number[];
-  ends: number[];
-  n: number;
-  /** data decoded, when its offsets are the bytes' (an ASCII read, as records nearly always are) */
-  text: string | undefined;
+  batch: LineBatch;
 }
 
 /**
@@ -264,97 +270,49 @@ export class History {
 
   /**
    * The complete lines from `from` up to `to` (the end when undefined), a read at a time. A line
-   * longer than the read buffer is found by scanning on, then read on its own; past `maxLine` it
-   * is skipped as oversized, and an incomplete last line as torn, both without being held.
+   * longer than GROW_LIMIT is found by scanning on, then read on its own; past `maxLine` it is
+   * skipped as oversized, and an incomplete last line as torn, both without being held.
    */
   async *#chunks(from: Cursor, to: Cursor | undefined, sink: ReadSink): AsyncGenerator<Chunk> {
-    let buf = new Uint8Array(READ_BYTES);
-    const starts: number[] = [];
-    const ends: number[] = [];
     for (let s = from.segment; s < this.segments.length; s++) {
       if (to !== undefined && s > to.segment) return;
       const seg = this.segments[s];
       if (seg === undefined) continue;
       const limit = to !== undefined && s === to.segment ? Math.min(to.offset, seg.size) : seg.size;
-      let base = s === from.segment ? from.offset : 0;
+      const base = s === from.segment ? from.offset : 0;
       if (base >= limit) continue;
       const file = await Deno.open(seg.path, { read: true });
       try {
-        await file.seek(base, Deno.SeekMode.Start);
-        let have = 0; // bytes of a line not yet complete, at buf[0, have)
-        for (;;) {
-          if (have === buf.length && buf.length < GROW_LIMIT && have <= this.maxLine) {
-            const bigger = new Uint8Array(buf.length * 2);
-            bigger.set(buf);
-            buf = bigger;
-          } else if (have === buf.length) {
-            // Longer than the buffer: find where it ends without holding it.
-            const end = await this.#newlineFrom(file, base + have, limit, buf);
-            if (end < 0) {
-              sink.skip("torn", seg.path, base, `an incomplete last line of ${limit - base} bytes`);
+        const splits = splitLines(fileChunks(file, { from: base, to: limit, size: READ_BYTES }), {
+          offset: base,
+          maxLine: Math.min(GROW_LIMIT, this.maxLine),
+          unterminated: "torn",
+        });
+        for await (const split of splits) {
+          switch (split.kind) {
+            case "lines":
+              yield { segment: s, path: seg.path, batch: split };
+              break;
+            case "long": {
+              if (split.length > this.maxLine) {
+                sink.skip("oversized", seg.path, split.offset, this.#over(split.length));
+                break;
+              }
+              // Read on its own file: the reads of the chunks own this one's position.
+              const line = await readLineAt(seg.path, split.offset, split.length);
+              const batch = new LineBatch(line, undefined, split.offset, [0], [line.length], 1);
+              yield { segment: s, path: seg.path, batch };
               break;
             }
-            if (end - base > this.maxLine) {
-              sink.skip("oversized", seg.path, base, this.#over(end - base));
-            } else {
-              const line = new Uint8Array(end - base);
-              await readAt(file, base, line);
-              starts[0] = 0;
-              ends[0] = line.length;
-              yield {
-                segment: s,
-                path: seg.path,
-                data: line,
-                base,
-                starts,
-                ends,
-                n: 1,
-                text: undefined,
-              };
-            }
-            base = end + 1;
-            have = 0;
-            if (base >= limit) break;
-            await file.seek(base, Deno.SeekMode.Start);
-            continue;
+            case "torn":
+              sink.skip(
+                "torn",
+                seg.path,
+                split.offset,
+                `an incomplete last line of ${split.length} bytes`,
+              );
+              break;
           }
-          const want = Math.min(buf.length - have, limit - (base + have));
-          const n = want > 0 ? await file.read(buf.subarray(have, have + want)) : null;
-          if (n === null || n === 0) {
-            if (have > 0) {
-              sink.skip("torn", seg.path, base, `an incomplete last line of ${have} bytes`);
-            }
-            break;
-          }
-          const filled = have + n;
-          const view = buf.subarray(0, filled);
-          // Decoded whole, an ASCII read is split by the string's (much faster) search.
-          const decoded = decoder.decode(view);
-          const text = decoded.length === filled ? decoded : undefined;
-          let k = 0;
-          let start = 0;
-          let nl = text !== undefined
-            ? text.indexOf(NEWLINE_CHAR, have)
-            : view.indexOf(NEWLINE, have);
-          while (nl >= 0) {
-            if (nl - start > this.maxLine) {
-              sink.skip("oversized", seg.path, base + start, this.#over(nl - start));
-            } else if (nl > start) {
-              starts[k] = start;
-              ends[k] = nl;
-              k++;
-            }
-            start = nl + 1;
-            nl = text !== undefined
-              ? text.indexOf(NEWLINE_CHAR, start)
-              : view.indexOf(NEWLINE, start);
-          }
-          if (k > 0) {
-            yield { segment: s, path: seg.path, data: buf, base, starts, ends, n: k, text };
-          }
-          buf.copyWithin(0, start, filled);
-          base += start;
-          have = filled - start;
         }
       } finally {
         file.close();
@@ -431,15 +389,16 @@ export class History {
   ): AsyncGenerator<Line> {
     const { types, gate, tally } = options;
     const h = newHeader();
-    for await (const c of this.#chunks(from, options.to, sink)) {
-      for (let i = 0; i < c.n; i++) {
+    for await (const { segment, path, batch: c } of this.#chunks(from, options.to, sink)) {
+      for (let i = 0; i < c.count; i++) {
         const start = c.starts[i] ?? 0;
         const end = c.ends[i] ?? 0;
-        const cursor = { segment: c.segment, offset: c.base + start };
+        if (end === start) continue; // an empty line
+        const cursor = { segment, offset: c.offset + start };
         let line: Line | undefined;
         const read = c.text !== undefined
           ? readHeader(c.text, start, end, h)
-          : readHeaderBytes(c.data, start, end, h);
+          : readHeaderBytes(c.bytes, start, end, h);
         if (read) {
           const g = gate === undefined ? "keep" : gate(h.ts, h.seq, cursor);
           if (g === "stop") return;
@@ -448,12 +407,9 @@ export class History {
             tally.count++;
             continue;
           }
-          const text = c.text !== undefined
-            ? c.text.slice(start, end)
-            : decoder.decode(c.data.subarray(start, end));
-          line = new Line(text, h.ts, h.seq, cursor);
+          line = new Line(c.line(i), h.ts, h.seq, cursor);
         } else {
-          line = this.#unusual(c.data, start, end, cursor, c.path, sink);
+          line = this.#unusual(c.bytes, start, end, cursor, path, sink);
           if (line === undefined) continue;
           const g = gate === undefined ? "keep" : gate(line.ts, line.seq, cursor);
           if (g === "stop") return;
