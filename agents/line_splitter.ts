@@ -244,3 +244,22 @@ export async function* fileChunks(
     yield buffer.subarray(skew, skew + n);
   }
 }
+
+/** The lines of a file as strings, none when it does not exist; the file is closed after */
+export async function* fileLines(
+  path: string,
+  options: TextLineOptions = {},
+): AsyncGenerator<string> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { read: true });
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return;
+    throw err;
+  }
+  try {
+    yield* textLines(fileChunks(file), options);
+  } finally {
+    file.close();
+  }
+}

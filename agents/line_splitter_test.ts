@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { fileChunks, type LineSplit, splitLines, textLines } from "./line_splitter.ts";
+import { fileChunks, fileLines, type LineSplit, splitLines, textLines } from "./line_splitter.ts";
 
 const encoder = new TextEncoder();
 
@@ -112,4 +112,21 @@ Deno.test("a file is read in chunks, from and up to a byte", async () => {
   ) lines.push(line);
   assert.deepEqual(lines, ["one", "two", "three"]);
   await Deno.remove(path);
+});
+
+Deno.test("a file's lines are read as strings, and a missing file has none", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${dir}/f.jsonl`, "one\n\ntwo\nthr");
+  const torn: number[] = [];
+  const lines = [];
+  for await (
+    const line of fileLines(`${dir}/f.jsonl`, {
+      unterminated: "torn",
+      onPassed: (p) => torn.push(p.offset),
+    })
+  ) lines.push(line);
+  assert.deepEqual(lines, ["one", "", "two"]);
+  assert.deepEqual(torn, [9]);
+  for await (const line of fileLines(`${dir}/missing.jsonl`)) assert.fail(line);
+  await Deno.remove(dir, { recursive: true });
 });

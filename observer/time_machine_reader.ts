@@ -3,25 +3,14 @@
  * never loaded whole, and a reader starting from a sequence number skips whole segments.
  */
 
-import { fileChunks, textLines } from "@mat/agents/lines";
+import { fileLines } from "@mat/agents/lines";
 import { isPlainObject } from "./record_shape.ts";
 import { listSegments, type SegmentFile } from "./segment_files.ts";
 
 /** Streams the complete lines of a file but empty ones (a partial last line is not a line yet) */
 export async function* readLines(path: string): AsyncGenerator<string> {
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(path, { read: true });
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return;
-    throw err;
-  }
-  try {
-    for await (const line of textLines(fileChunks(file), { unterminated: "torn" })) {
-      if (line !== "") yield line;
-    }
-  } finally {
-    file.close();
+  for await (const line of fileLines(path, { unterminated: "torn" })) {
+    if (line !== "") yield line;
   }
 }
 
