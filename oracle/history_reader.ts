@@ -1,7 +1,8 @@
 /**
- * Reads one time-machine history (closed segments in order, then the active file) as lines, and
- * finds a moment in it by binary search on byte offsets: records are in observation order, so a
- * window is found by seeking, never by reading the whole history.
+ * Reads one time-machine history (closed segments in order, then the active file) as lines,
+ * forwards from a cursor or backwards from one, and finds a moment in it by binary search on byte
+ * offsets (history_seek.ts): records are in observation order, so a window is found by seeking,
+ * never by reading the whole history.
  *
  * Lines are split by the one line splitter (`@mat/agents/lines`). Every read is linear in the
  * bytes it covers and holds one read buffer, a line cut between reads while it is joined (up to
@@ -12,7 +13,10 @@
 
 import { fileChunks, LineBatch, splitLines } from "@mat/agents/lines";
 import { listSegments } from "@mat/observer/segments";
-import { HEADER_BYTES, newHeader, readHeader, readHeaderBytes } from "./line_header.ts";
+import { BackwardReader, readLineAt } from "./file_reads.ts";
+import { seekLine } from "./history_seek.ts";
+import { newHeader, readHeader, readHeaderBytes } from "./line_header.ts";
+import { QUIET, type ReadSink } from "./read_sink.ts";
 
 export interface Segment {
   path: string;
@@ -24,47 +28,6 @@ export interface Cursor {
   segment: number;
   offset: number;
 }
-
-/** Why the line splitter passed a line over */
-export type LineSkip = "corrupt" | "torn" | "oversized";
-
-/** A line whose time or seq is lower than the line before it */
-export interface Disorder {
-  path: string;
-  offset: number;
-  seq: number;
-  ts: number;
-  previousSeq: number;
-  previousTs: number;
-}
-
-/** Where a reader reports the lines it passed over, and the lines out of order it saw */
-export interface ReadSink {
-  skip(kind: LineSkip, path: string, offset: number, reason: string): void;
-  outOfOrder(disorder: Disorder): void;
-}
-
-/** Counts what reading skipped: for tests, and for reads whose lines are reported elsewhere */
-export class ReadStats implements ReadSink {
-  corrupt = 0;
-  torn = 0;
-  oversized = 0;
-  disordered = 0;
-  /** Where the first skipped lines were, as `file:byte` */
-  readonly where: string[] = [];
-
-  skip(kind: LineSkip, path: string, offset: number): void {
-    this[kind]++;
-    if (this.where.length < 5) this.where.push(`${path}:${offset}`);
-  }
-
-  outOfOrder(): void {
-    this.disordered++;
-  }
-}
-
-/** A sink that hears nothing: for probes, whose lines a real read reports */
-const QUIET: ReadSink = { skip: () => {}, outOfOrder: () => {} };
 
 const decoder = new TextDecoder();
 
@@ -107,14 +70,6 @@ const READ_BYTES = 1 << 20;
 const GROW_LIMIT = 8 << 20;
 /** Lines longer than this are skipped as oversized, by default */
 export const DEFAULT_MAX_LINE = 64 << 20;
-/** A binary search stops probing when its range is this small, and reads on line by line */
-const LINEAR_BYTES = 16 * 1024;
-/** A probe reads this much of a line at once: a line header is always whole in it */
-const PROBE_BYTES = 8 * 1024;
-/** A scan for the end of a long line reads this much at once */
-const SCAN_BYTES = 64 * 1024;
-
-const NEWLINE = 0x0a;
 
 function parseObject(text: string): Record<string, unknown> | undefined {
   let value: unknown;
@@ -125,76 +80,6 @@ function parseObject(text: string): Record<string, unknown> | undefined {
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
   return value as Record<string, unknown>;
-}
-
-/** Reads `into.length` bytes at `offset` (fewer at the end of the file); how many it read */
-async function readAt(file: Deno.FsFile, offset: number, into: Uint8Array): Promise<number> {
-  await file.seek(offset, Deno.SeekMode.Start);
-  let got = 0;
-  while (got < into.length) {
-    const n = await file.read(into.subarray(got));
-    if (n === null || n === 0) break;
-    got += n;
-  }
-  return got;
-}
-
-/** The `length` bytes at `offset` of a file */
-async function readLineAt(path: string, offset: number, length: number): Promise<Uint8Array> {
-  const file = await Deno.open(path, { read: true });
-  try {
-    const line = new Uint8Array(length);
-    const n = await readAt(file, offset, line);
-    return n === length ? line : line.subarray(0, n);
-  } finally {
-    file.close();
-  }
-}
-
-/** Reads a file backwards through one block: where the newlines before an offset are */
-class BackwardReader {
-  readonly #buf: Uint8Array;
-  #lo = 0;
-  #hi = 0;
-
-  constructor(readonly file: Deno.FsFile, block = 256 * 1024) {
-    this.#buf = new Uint8Array(block);
-  }
-
-  /** The offset of the last newline before `pos`, -1 when there is none */
-  async newlineBefore(pos: number): Promise<number> {
-    let end = pos;
-    while (end > 0) {
-      if (!(this.#lo < end && end <= this.#hi)) {
-        const start = Math.max(0, end - this.#buf.length);
-        const n = await readAt(this.file, start, this.#buf.subarray(0, end - start));
-        this.#lo = start;
-        this.#hi = start + n;
-        if (this.#hi < end) return -1; // the file shrank
-      }
-      const i = this.#buf.subarray(0, end - this.#lo).lastIndexOf(NEWLINE);
-      if (i >= 0) return this.#lo + i;
-      end = this.#lo;
-    }
-    return -1;
-  }
-
-  /** A copy of the bytes [from, to) */
-  async bytes(from: number, to: number): Promise<Uint8Array> {
-    if (from >= this.#lo && to <= this.#hi) {
-      return this.#buf.slice(from - this.#lo, to - this.#lo);
-    }
-    const out = new Uint8Array(to - from);
-    const n = await readAt(this.file, from, out);
-    return n === out.length ? out : out.subarray(0, n);
-  }
-}
-
-/** A line found by a probe: where it starts, and its header's time and seq */
-interface Probed {
-  offset: number;
-  ts: number;
-  seq: number;
 }
 
 /** Complete lines of a read of one segment */
@@ -322,25 +207,6 @@ export class History {
 
   #over(length: number): string {
     return `a line of ${length} bytes, over the limit of ${this.maxLine}`;
-  }
-
-  /** The offset of the first newline at or after `from` and before `limit`, -1 if none */
-  async #newlineFrom(
-    file: Deno.FsFile,
-    from: number,
-    limit: number,
-    scratch: Uint8Array,
-  ): Promise<number> {
-    let pos = from;
-    await file.seek(pos, Deno.SeekMode.Start);
-    while (pos < limit) {
-      const n = await file.read(scratch.subarray(0, Math.min(scratch.length, limit - pos)));
-      if (n === null || n === 0) return -1;
-      const nl = scratch.subarray(0, n).indexOf(NEWLINE);
-      if (nl >= 0) return pos + nl;
-      pos += n;
-    }
-    return -1;
   }
 
   /**
@@ -476,138 +342,13 @@ export class History {
     return this.before(this.end, sink);
   }
 
-  /**
-   * The first line at or after `offset` (and starting before `hi`) of an open segment with a
-   * readable header, from a read of its first bytes; undefined when there is none before `hi`
-   */
-  async #probe(
-    file: Deno.FsFile,
-    size: number,
-    offset: number,
-    hi: number,
-    scratch: Uint8Array,
-  ): Promise<Probed | undefined> {
-    const limit = Math.min(hi, size);
-    const h = newHeader();
-    let pos = 0;
-    if (offset > 0) {
-      // The line holding offset-1 is partial: its end is the next newline.
-      const nl = await this.#newlineFrom(file, offset - 1, limit, scratch);
-      if (nl < 0) return undefined;
-      pos = nl + 1;
-    }
-    const buf = scratch.subarray(0, PROBE_BYTES);
-    while (pos < limit) {
-      const n = await readAt(file, pos, buf.subarray(0, Math.min(buf.length, size - pos)));
-      if (n === 0) return undefined;
-      const view = buf.subarray(0, n);
-      let i = 0;
-      for (;;) {
-        if (pos + i >= limit) return undefined;
-        const nl = view.indexOf(NEWLINE, i);
-        if (readHeaderBytes(buf, i, nl >= 0 ? nl : n, h)) {
-          return { offset: pos + i, ts: h.ts, seq: h.seq };
-        }
-        if (nl >= 0) {
-          i = nl + 1;
-          continue;
-        }
-        // A line running past this read: read again from its start, unless its first bytes
-        // were all in hand (then it has no readable header: step over it).
-        if (i > 0 && n - i < HEADER_BYTES && pos + n < size) {
-          pos += i;
-        } else {
-          const next = await this.#newlineFrom(file, pos + n, limit, scratch);
-          if (next < 0) return undefined;
-          pos = next + 1;
-        }
-        break;
-      }
-    }
-    return undefined;
-  }
-
-  /** Runs `f` with a segment open for probes */
-  async #probing<T>(
-    segment: number,
-    f: (probe: (offset: number, hi: number) => Promise<Probed | undefined>) => Promise<T>,
-  ): Promise<T | undefined> {
-    const seg = this.segments[segment];
-    if (seg === undefined) return undefined;
-    const file = await Deno.open(seg.path, { read: true });
-    try {
-      const scratch = new Uint8Array(SCAN_BYTES);
-      return await f((offset, hi) => this.#probe(file, seg.size, offset, hi, scratch));
-    } finally {
-      file.close();
-    }
-  }
-
-  /** The start of the line in which `offset` falls */
-  async #lineStart(segment: number, offset: number): Promise<number> {
-    const seg = this.segments[segment];
-    if (seg === undefined || offset === 0) return 0;
-    const file = await Deno.open(seg.path, { read: true });
-    try {
-      return (await new BackwardReader(file, 64 * 1024).newlineBefore(offset)) + 1;
-    } finally {
-      file.close();
-    }
-  }
-
-  /** The position of the first line whose key (its time, or its seq) is >= target */
-  async #seek(key: "ts" | "seq", target: number): Promise<Cursor> {
-    const keyOf = (l: Probed) => key === "ts" ? l.ts : l.seq;
-    // The last segment whose first line is at or before the target.
-    let segment = 0;
-    for (let s = this.segments.length - 1; s > 0; s--) {
-      const first = await this.#probing(s, (probe) => probe(0, Infinity));
-      if (first !== undefined && keyOf(first) <= target) {
-        segment = s;
-        break;
-      }
-    }
-    const seg = this.segments[segment];
-    if (seg === undefined) return this.end;
-    const lo = await this.#probing(segment, async (probe) => {
-      // Invariant: every line starting before lo has key < target; none from hi on is needed.
-      let lo = 0;
-      let hi = seg.size;
-      while (hi - lo > LINEAR_BYTES) {
-        const mid = lo + Math.floor((hi - lo) / 2);
-        const line = await probe(mid, hi);
-        if (line === undefined || keyOf(line) >= target) hi = mid;
-        else lo = line.offset + 1;
-      }
-      return lo;
-    }) ?? 0;
-    // Back to the start of the line holding lo, then step forward over lower lines, reading
-    // their headers only.
-    let pos = await this.#lineStart(segment, lo);
-    for (let s = segment; s < this.segments.length; s++) {
-      const found = await this.#probing(s, async (probe) => {
-        for (
-          let line = await probe(pos, Infinity);
-          line;
-          line = await probe(line.offset + 1, Infinity)
-        ) {
-          if (keyOf(line) >= target) return line.offset;
-        }
-        return undefined;
-      });
-      if (found !== undefined) return { segment: s, offset: found };
-      pos = 0;
-    }
-    return this.end;
-  }
-
   /** The position of the first line with `ts >= t` (the end when there is none) */
   seek(t: number): Promise<Cursor> {
-    return this.#seek("ts", t);
+    return seekLine(this.segments, "ts", t);
   }
 
   /** The position of the first line with `seq >= n` (the end when there is none) */
   seekSeq(n: number): Promise<Cursor> {
-    return this.#seek("seq", n);
+    return seekLine(this.segments, "seq", n);
   }
 }

@@ -17,7 +17,7 @@ import {
   type SnapshotRecord,
   STATE_FILE_BASE,
 } from "@mat/observer";
-import { activePath } from "@mat/observer/segments";
+import { activePath, closedPath } from "@mat/observer/segments";
 import { ObserverState } from "@mat/observer/state";
 
 export const T0 = Date.parse("2026-11-24T10:00:00.000Z");
@@ -150,6 +150,24 @@ export function snapshot(
 /** One JSONL line (with its newline) of a record, or of any value */
 export function jsonl(value: unknown): string {
   return `${JSON.stringify(value)}\n`;
+}
+
+/** A line of the diff history with a record's header only (and `extra` fields), `seq` s after T0 */
+export function headerLine(seq: number, extra = ""): string {
+  return `{"schema_version":1,"seq":${seq},"ts":"${at(seq)}","type":"message"${extra}}\n`;
+}
+
+/** A new data directory holding a diff history: closed segments of these lines, then the active file */
+export async function segmentedDir(
+  segments: string[][],
+  active: string[] | undefined,
+): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "history-test-" });
+  for (const [i, lines] of segments.entries()) {
+    await Deno.writeTextFile(closedPath(dir, DIFF_FILE_BASE, i + 1), lines.join(""));
+  }
+  if (active) await Deno.writeTextFile(activePath(dir, DIFF_FILE_BASE), active.join(""));
+  return dir;
 }
 
 /** A new data directory holding these files: `diff` and `state` name the active histories */
