@@ -7,7 +7,8 @@
 
 import { DIFF_RECORD_TYPES, SEVERITIES } from "@mat/observer";
 import { type Command, COMMANDS, DEFAULT_LIMITS, parseInvocation, UsageError } from "./cli_args.ts";
-import { type Document, RUNNERS } from "./commands.ts";
+import { RUNNERS } from "./commands.ts";
+import type { Document } from "./output_document.ts";
 import { validate } from "./json_schema.ts";
 import { ANSI, PLAIN, renderText } from "./render_text.ts";
 import { DataError, TimeMachine } from "./time_machine.ts";

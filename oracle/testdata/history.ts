@@ -21,6 +21,7 @@ import {
   type SnapshotRecord,
   STATE_FILE_BASE,
 } from "@mat/observer";
+import { activePath, closedPath } from "@mat/observer/segments";
 import { ObserverState } from "@mat/observer/state";
 
 export const T0 = Date.parse("2026-11-24T10:00:00.000Z");
@@ -186,6 +187,24 @@ export function jsonl(value: unknown): string {
   return `${JSON.stringify(value)}\n`;
 }
 
+/** A line of the diff history with a record's header only (and `extra` fields), `seq` s after T0 */
+export function headerLine(seq: number, extra = ""): string {
+  return `{"schema_version":1,"seq":${seq},"ts":"${at(seq)}","type":"message"${extra}}\n`;
+}
+
+/** A new data directory holding a diff history: closed segments of these lines, then the active file */
+export async function segmentedDir(
+  segments: string[][],
+  active: string[] | undefined,
+): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "history-test-" });
+  for (const [i, lines] of segments.entries()) {
+    await Deno.writeTextFile(closedPath(dir, DIFF_FILE_BASE, i + 1), lines.join(""));
+  }
+  if (active) await Deno.writeTextFile(activePath(dir, DIFF_FILE_BASE), active.join(""));
+  return dir;
+}
+
 /** A new data directory holding these files: `diff` and `state` name the active histories */
 export async function dataDir(
   files: { diff?: string; state?: string; [name: string]: string | undefined },
@@ -193,12 +212,12 @@ export async function dataDir(
   const dir = await Deno.makeTempDir({ prefix: "oracle-test-" });
   for (const [name, text] of Object.entries(files)) {
     if (text === undefined) continue;
-    const file = name === "diff"
-      ? `${DIFF_FILE_BASE}.jsonl`
+    const path = name === "diff"
+      ? activePath(dir, DIFF_FILE_BASE)
       : name === "state"
-      ? `${STATE_FILE_BASE}.jsonl`
-      : name;
-    await Deno.writeTextFile(`${dir}/${file}`, text);
+      ? activePath(dir, STATE_FILE_BASE)
+      : `${dir}/${name}`;
+    await Deno.writeTextFile(path, text);
   }
   return dir;
 }
