@@ -4,6 +4,8 @@
  * being executed twice. One JSON line per finished task, synced before its reply is sent.
  */
 
+import { fileLines } from "./line_splitter.ts";
+
 export interface StoredReply {
   topic: string;
   key: string;
@@ -35,15 +37,14 @@ export class DoneStore {
   static async open(path: string): Promise<DoneStore> {
     const store = new DoneStore(path);
     await Deno.mkdir(path.slice(0, path.lastIndexOf("/")) || ".", { recursive: true });
-    let text = "";
-    try {
-      text = await Deno.readTextFile(path);
-    } catch (err) {
-      if (!(err instanceof Deno.errors.NotFound)) throw err;
-    }
-    const lines = text.split("\n");
+    let lines = 0;
     let bad = 0;
-    for (const line of lines) {
+    let torn = false;
+    const onPassed = () => {
+      torn = true;
+    };
+    for await (const line of fileLines(path, { unterminated: "torn", onPassed })) {
+      lines++;
       if (line.trim() === "") continue;
       try {
         const parsed: unknown = JSON.parse(line);
@@ -53,7 +54,7 @@ export class DoneStore {
         bad++;
       }
     }
-    if (bad > 0 || lines.length > 2 * KEEP || (text !== "" && !text.endsWith("\n"))) {
+    if (bad > 0 || lines > 2 * KEEP || torn) {
       const kept = [...store.#done].map(([message_id, replies]) =>
         JSON.stringify({ message_id, replies }) + "\n"
       ).join("");

@@ -12,6 +12,8 @@
  * | `error`    | the task fails with `kind` (default `llm_rate_limit`)               | `kind`, `times`    |
  * | `malformed`| a record that is not JSON is sent to the sender's queue, then the reply | `times`        |
  * | `drop`     | the reply is never sent                                             | `times`            |
+ * | `memory`   | the handler allocates and touches `mb` MiB (default 1024) and holds it: | `mb`, `times`  |
+ * |            | a container's memory limit then has the kernel OOM-kill the agent    |                    |
  *
  * Every fault takes `match=TEXT` (only tasks whose payload contains TEXT) and `times=N` (at most N
  * times; for `crash` counted across restarts with the `AGENT_RESTART_COUNT` the supervisor sets).
@@ -19,7 +21,15 @@
 
 import { ERROR_KINDS, type ErrorKind } from "./envelope.ts";
 
-export const FAULT_KINDS = ["crash", "hang", "slow", "error", "malformed", "drop"] as const;
+export const FAULT_KINDS = [
+  "crash",
+  "hang",
+  "slow",
+  "error",
+  "malformed",
+  "drop",
+  "memory",
+] as const;
 export type FaultKind = typeof FAULT_KINDS[number];
 
 export interface FaultRule {
@@ -28,6 +38,8 @@ export interface FaultRule {
   times: number;
   match?: string;
   ms: number;
+  /** MiB the `memory` fault allocates */
+  mb: number;
   errorKind: ErrorKind;
   at: "mid_task" | "after_reply";
 }
@@ -54,6 +66,7 @@ export function parseFaults(spec: string | undefined): FaultRule[] {
       fault,
       times: fault === "crash" ? 1 : Infinity,
       ms: 5000,
+      mb: 1024,
       errorKind: "llm_rate_limit",
       at: "mid_task",
     };
@@ -61,7 +74,7 @@ export function parseFaults(spec: string | undefined): FaultRule[] {
       const eq = part.indexOf("=");
       const key = eq < 0 ? part : part.slice(0, eq).trim();
       const value = eq < 0 ? "" : part.slice(eq + 1).trim();
-      if (key === "times" || key === "ms") {
+      if (key === "times" || key === "ms" || key === "mb") {
         const n = Number(value);
         if (!Number.isInteger(n) || n < 0) {
           throw new SyntaxError(`Fault option "${key}" needs a whole number, got "${value}"`);
@@ -87,6 +100,24 @@ export function parseFaults(spec: string | undefined): FaultRule[] {
       }
     }
     return rule;
+  });
+}
+
+/**
+ * Allocates `mb` MiB outside the V8 heap and writes every page, so the memory is resident (an
+ * untouched allocation costs nothing), then holds it until the process dies: under a container
+ * memory limit the kernel OOM-kills the process, which is the point.
+ */
+export async function holdMemory(mb: number): Promise<never> {
+  const held: Uint8Array[] = [];
+  for (let i = 0; i < mb; i++) {
+    held.push(new Uint8Array(1 << 20).fill(1));
+    // Let the loop breathe, so the process is killed mid-task rather than before it logged
+    if (i % 16 === 15) await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  return await new Promise<never>(() => {
+    // Held until the process is killed: nothing resolves this
+    globalThis.setInterval(() => held.length, 60_000);
   });
 }
 

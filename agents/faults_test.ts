@@ -40,3 +40,32 @@ Deno.test("a fault with match fires only for matching tasks, at most times", () 
   assert.ok(plan.take("drop", `{"instruction":"SLOWME"}`));
   assert.equal(plan.take("drop", `{"instruction":"SLOWME"}`), undefined);
 });
+
+Deno.test("the memory fault makes the memory it holds resident, so a memory limit is reached", async () => {
+  assert.equal(parseFaults("researcher=memory(mb=64)")[0]?.mb, 64);
+  assert.equal(parseFaults("researcher=memory")[0]?.mb, 1024);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      `import { holdMemory } from ${JSON.stringify(new URL("./faults.ts", import.meta.url).href)};
+       setTimeout(() => console.log("held"), 0); await holdMemory(96);`,
+    ],
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  try {
+    const residentMiB = async () => {
+      const status = await Deno.readTextFile(`/proc/${child.pid}/status`);
+      return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
+    };
+    const before = Date.now();
+    let rss = 0;
+    while ((rss = await residentMiB()) < 96 + 20 && Date.now() - before < 60_000) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(rss >= 96 + 20, `resident ${rss.toFixed(0)} MiB, expected the 96 MiB held on top`);
+  } finally {
+    child.kill("SIGKILL");
+    await child.status;
+  }
+});

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { KafkaBus } from "./kafka_bus.ts";
-import { bootstrapServers } from "./topics.ts";
+import { bootstrapServers } from "./bootstrap_servers.ts";
 
 Deno.test({
   name: "a consumer that kafkajs gives up on is created again and reads on",

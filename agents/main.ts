@@ -3,12 +3,13 @@
  * SIGTERM/SIGINT, 1 when it cannot start (bad configuration, broker unreachable), 2 usage error.
  */
 
+import { bootstrapServers } from "./bootstrap_servers.ts";
 import { FaultPlan } from "./faults.ts";
 import { KafkaBus } from "./kafka_bus.ts";
 import { modelFromEnv } from "./llm.ts";
 import { sampleAgent } from "./roster/mod.ts";
 import { AgentRuntime } from "./runtime.ts";
-import { bootstrapServers, SAMPLE_AGENTS } from "./topics.ts";
+import { SAMPLE_AGENTS } from "./topics.ts";
 
 const USAGE = `Usage: deno task agent <name>
 
@@ -33,8 +34,9 @@ async function main(args: string[]): Promise<number> {
     return 2;
   }
   let runtime: AgentRuntime;
-  const bus = new KafkaBus(bootstrapServers(), `agent-${name}-${Deno.pid}`);
+  let bus: KafkaBus;
   try {
+    bus = new KafkaBus(bootstrapServers(), `agent-${name}-${Deno.pid}`);
     runtime = new AgentRuntime(module, {
       bus,
       model: modelFromEnv(),

@@ -20,3 +20,18 @@ Deno.test("a bad concurrency setting is a configuration error naming it, as in t
     assert.equal(r.stderr.trim(), `error: ${key} must be a whole number above 0, got "${value}"`);
   }
 });
+
+Deno.test("a bad KAFKA_PORT is a configuration error of the agent and of submit, naming it", async () => {
+  for (const main of ["./main.ts", "./submit_main.ts"]) {
+    const args = main === "./main.ts" ? ["researcher"] : ["hello"];
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", new URL(main, import.meta.url).pathname, ...args],
+      env: { NO_COLOR: "1", KAFKA_BOOTSTRAP_SERVERS: "", KAFKA_PORT: "nine" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 2, stderr);
+    assert.equal(stderr, 'error: Invalid KAFKA_PORT "nine": expected an integer from 1 to 65534\n');
+  }
+});

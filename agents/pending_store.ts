@@ -6,6 +6,7 @@
  */
 
 import { type Envelope, parseEnvelope } from "./envelope.ts";
+import { fileLines } from "./line_splitter.ts";
 
 type PendingLine =
   | { op: "accept"; message_id: string; task: string }
@@ -36,13 +37,7 @@ export class PendingStore {
   static async open(path: string): Promise<PendingStore> {
     const store = new PendingStore(path);
     await Deno.mkdir(path.slice(0, path.lastIndexOf("/")) || ".", { recursive: true });
-    let text = "";
-    try {
-      text = await Deno.readTextFile(path);
-    } catch (err) {
-      if (!(err instanceof Deno.errors.NotFound)) throw err;
-    }
-    for (const line of text.split("\n")) {
+    for await (const line of fileLines(path, { unterminated: "torn" })) {
       if (line.trim() === "") continue;
       let parsed: PendingLine | undefined;
       try {

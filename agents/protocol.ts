@@ -1,8 +1,10 @@
 /**
  * The network-free part of the agents' public surface: the envelope, its validator, topic naming,
- * trace context and process records. Readers such as the oracle import this, never `mod.ts`.
+ * where the brokers are, trace context and process records. Readers such as the oracle import
+ * this, never `mod.ts`.
  */
 
+export * from "./bootstrap_servers.ts";
 export * from "./envelope.ts";
 export * from "./topics.ts";
 export * from "./trace_context.ts";

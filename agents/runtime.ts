@@ -16,7 +16,7 @@ import {
   parseEnvelope,
   replyTo,
 } from "./envelope.ts";
-import { FaultPlan } from "./faults.ts";
+import { FaultPlan, holdMemory } from "./faults.ts";
 import type { Bus, IncomingRecord, Subscription } from "./kafka_bus.ts";
 import type { ChatModel } from "./llm.ts";
 import { OffsetTracker } from "./offset_tracker.ts";
@@ -585,6 +585,11 @@ export class AgentRuntime {
       this.log("warn", "fault: crashing mid-task", { task_id: task.task_id });
       await sleep(50);
       Deno.kill(Deno.pid, "SIGKILL");
+    }
+    const memory = this.#faults.take("memory", payloadText);
+    if (memory) {
+      this.log("warn", "fault: holding memory", { task_id: task.task_id, mb: memory.mb });
+      await holdMemory(memory.mb);
     }
     const slow = this.#faults.take("slow", payloadText);
     if (slow) {

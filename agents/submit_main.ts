@@ -4,9 +4,9 @@
  */
 
 import { parseArgs } from "node:util";
+import { bootstrapServers } from "./bootstrap_servers.ts";
 import { KafkaBus } from "./kafka_bus.ts";
 import { submitRequest } from "./submit.ts";
-import { bootstrapServers } from "./topics.ts";
 
 const USAGE =
   `Usage: deno task submit [--plan AGENT,AGENT...] [--timeout SECONDS] [--json] "<request>"
@@ -55,7 +55,14 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const plan = values.plan?.split(",").map((s) => s.trim()).filter((s) => s !== "");
-  const bus = new KafkaBus(bootstrapServers(), `submit-${Deno.pid}`);
+  let brokers: string[];
+  try {
+    brokers = bootstrapServers();
+  } catch (err) {
+    console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
+    return 2;
+  }
+  const bus = new KafkaBus(brokers, `submit-${Deno.pid}`);
   try {
     const outcome = await submitRequest({
       bus,

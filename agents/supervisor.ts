@@ -5,6 +5,7 @@
 
 import type { ProcessEvent, ProcessState } from "./process_record.ts";
 import { PROCESS_RECORD_SCHEMA_VERSION } from "./process_record.ts";
+import { textLines } from "./line_splitter.ts";
 
 export interface SupervisorOptions {
   agents: string[];
@@ -35,17 +36,7 @@ async function forwardLines(
   stream: ReadableStream<Uint8Array>,
   out: (line: string) => void,
 ): Promise<void> {
-  let rest = "";
-  const decoder = new TextDecoder();
-  for await (const chunk of stream) {
-    rest += decoder.decode(chunk, { stream: true });
-    let nl: number;
-    while ((nl = rest.indexOf("\n")) >= 0) {
-      out(rest.slice(0, nl));
-      rest = rest.slice(nl + 1);
-    }
-  }
-  if (rest !== "") out(rest);
+  for await (const line of textLines(stream)) out(line);
 }
 
 export class Supervisor {

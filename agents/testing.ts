@@ -6,7 +6,9 @@
 
 import { type Envelope, parseEnvelope } from "./envelope.ts";
 import { KafkaBus } from "./kafka_bus.ts";
-import { bootstrapServers, SAMPLE_AGENTS, topicFor, USER_INBOX } from "./topics.ts";
+import { bootstrapServers } from "./bootstrap_servers.ts";
+import { textLines } from "./line_splitter.ts";
+import { SAMPLE_AGENTS, topicFor, USER_INBOX } from "./topics.ts";
 
 export interface SeenRecord {
   topic: string;
@@ -114,17 +116,7 @@ export class AgentsProcess {
   }
 
   async #read(stream: ReadableStream<Uint8Array>): Promise<void> {
-    const decoder = new TextDecoder();
-    let rest = "";
-    for await (const chunk of stream) {
-      rest += decoder.decode(chunk, { stream: true });
-      let nl: number;
-      while ((nl = rest.indexOf("\n")) >= 0) {
-        const line = rest.slice(0, nl);
-        rest = rest.slice(nl + 1);
-        this.lines.push(line);
-      }
-    }
+    for await (const line of textLines(stream, { unterminated: "torn" })) this.lines.push(line);
   }
 
   /** Lines printed so far that parse as JSON log objects */

@@ -2,9 +2,12 @@
 
 import { isAgentName } from "./envelope.ts";
 
+/** Prefix of every agent queue unless `KAFKA_TOPIC_PREFIX` says otherwise */
+export const DEFAULT_TOPIC_PREFIX = "agent-queue-";
+
 /** Prefix of every agent queue; `KAFKA_TOPIC_PREFIX` overrides it (tests isolate themselves so). */
 export function topicPrefix(env: { get(key: string): string | undefined } = Deno.env): string {
-  return env.get("KAFKA_TOPIC_PREFIX") || "agent-queue-";
+  return env.get("KAFKA_TOPIC_PREFIX") || DEFAULT_TOPIC_PREFIX;
 }
 
 /** The queue an agent reads: `agent-queue-<agent>` */
@@ -23,15 +26,7 @@ export function agentOfTopic(topic: string, prefix: string = topicPrefix()): str
 /** The consumer group an agent consumes its queue in: `agent-<agent>` (prefixed like topics) */
 export function groupFor(agent: string, prefix: string = topicPrefix()): string {
   const base = `agent-${agent}`;
-  return prefix === "agent-queue-" ? base : `${prefix}${base}`;
-}
-
-/** Kafka brokers to talk to: `KAFKA_BOOTSTRAP_SERVERS`, default 127.0.0.1:9092 */
-export function bootstrapServers(
-  env: { get(key: string): string | undefined } = Deno.env,
-): string[] {
-  const raw = env.get("KAFKA_BOOTSTRAP_SERVERS") || "127.0.0.1:9092";
-  return raw.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
+  return prefix === DEFAULT_TOPIC_PREFIX ? base : `${prefix}${base}`;
 }
 
 /** The four sample agents, and `user`: the inbox where `submit` reads answers. */

@@ -9,6 +9,7 @@ import { createEnvelope, encodeEnvelope, replyTo, topicFor } from "@mat/agents/p
 import { DIFF_FILE_BASE, type DiffBody, type SnapshotBody, STATE_FILE_BASE } from "@mat/observer";
 import { EventRecorder } from "../observer/event_recorder.ts";
 import type { KafkaRecord } from "../observer/kafka_adapter.ts";
+import { DEFAULT_FOLD_OPTIONS } from "../observer/fold_options.ts";
 import { ObserverState } from "../observer/observer_state.ts";
 import { TimeMachineWriter } from "../observer/time_machine_writer.ts";
 
@@ -33,7 +34,7 @@ export async function generateHistory(options: GenerateOptions): Promise<{ recor
   let clock = options.start;
   const now = () => new Date(clock);
   const segmentBytes = options.segmentBytes ?? 64 * 1024 * 1024;
-  const stateOptions = { prefix: PREFIX, windowSize: 5, stuckAfterMs: 60_000 };
+  const stateOptions = { ...DEFAULT_FOLD_OPTIONS, prefix: PREFIX };
   const state = new ObserverState(stateOptions);
   const diff = await TimeMachineWriter.open<DiffBody>({
     dir: options.dir,
@@ -131,7 +132,7 @@ export async function generateHistory(options: GenerateOptions): Promise<{ recor
     recorder.checkStuck();
     if (n % snapshotEvery < 7) {
       await diff.flush();
-      snaps.append({ type: "snapshot", diff_seq: diff.lastSeq, state: state.toData() });
+      snaps.append(state.snapshot(diff.lastSeq));
       await snaps.flush();
       written = 0;
       for await (const e of Deno.readDir(options.dir)) {
@@ -143,7 +144,7 @@ export async function generateHistory(options: GenerateOptions): Promise<{ recor
     }
   }
   await diff.flush();
-  snaps.append({ type: "snapshot", diff_seq: diff.lastSeq, state: state.toData() });
+  snaps.append(state.snapshot(diff.lastSeq));
   await diff.close();
   await snaps.close();
   return { records: n };

@@ -21,6 +21,8 @@
 import { parseArgs } from "node:util";
 import { bootstrapServers, createEnvelope, encodeEnvelope, topicFor } from "@mat/agents";
 import { KafkaAdapter } from "../observer/kafka_adapter.ts";
+import { fileChunks, splitLines } from "@mat/agents/lines";
+import { listSegments } from "@mat/observer/segments";
 
 const MiB = 2 ** 20;
 const REPO = new URL("..", import.meta.url).pathname;
@@ -137,15 +139,17 @@ async function historyFigures(dir: string, base: string) {
   let lines = 0;
   let bytes = 0;
   let longest = 0;
-  for await (const entry of Deno.readDir(dir)) {
-    if (!entry.name.startsWith(`${base}.`) || !entry.name.endsWith(".jsonl")) continue;
-    const data = await Deno.readFile(`${dir}/${entry.name}`);
-    bytes += data.length;
-    let start = 0;
-    for (let i = data.indexOf(10); i !== -1; i = data.indexOf(10, start)) {
-      lines++;
-      longest = Math.max(longest, i - start + 1);
-      start = i + 1;
+  for (const segment of await listSegments(dir, base)) {
+    using file = await Deno.open(segment.path);
+    bytes += (await file.stat()).size;
+    const chunks = fileChunks(file, { size: 1 << 20 });
+    for await (const split of splitLines(chunks, { unterminated: "torn" })) {
+      if (split.kind !== "lines") continue;
+      lines += split.count;
+      for (let i = 0; i < split.count; i++) {
+        // With its newline
+        longest = Math.max(longest, (split.ends[i] ?? 0) - (split.starts[i] ?? 0) + 1);
+      }
     }
   }
   return { lines, bytes, longest };

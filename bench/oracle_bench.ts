@@ -7,6 +7,8 @@
 
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
+import { DIFF_FILE_BASE } from "@mat/observer";
+import { listSegments } from "@mat/observer/segments";
 import { generateHistory } from "./history_generator.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -100,16 +102,13 @@ export async function benchOracle(argv: string[]): Promise<number> {
     );
     await Deno.writeTextFile(`${dir}/.complete`, "");
   }
-  const diffFiles: string[] = [];
-  for await (const e of Deno.readDir(dir)) {
-    if (e.name.startsWith("diff_time_machine")) diffFiles.push(`${dir}/${e.name}`);
-  }
-  diffFiles.sort();
+  const segments = await listSegments(dir, DIFF_FILE_BASE);
+  const diffFiles = segments.map((s) => s.path);
   let bytes = 0;
   for (const f of diffFiles) bytes += (await Deno.stat(f)).size;
   // The newest record's time, for the windowed filters of the baselines.
   const last = await new Deno.Command("sh", {
-    args: ["-c", `tail -n 1 ${diffFiles.filter((f) => f.endsWith("machine.jsonl"))[0]}`],
+    args: ["-c", `tail -n 1 ${diffFiles.at(-1)}`],
     stdout: "piped",
   }).output();
   const lastTs = String(JSON.parse(new TextDecoder().decode(last.stdout)).ts);

@@ -1,13 +1,14 @@
 /** The observer's diff history as it grows, for scenarios that wait on a record on disk. */
 
+import { fileChunks, splitLines } from "@mat/agents/lines";
 import { type DiffRecord, validateDiffRecord } from "@mat/observer";
 import { until } from "./until.ts";
 
 /** The observer's diff history, read as it grows (complete lines only) */
 export class HistoryTail {
   readonly records: DiffRecord[] = [];
+  /** Where the first line not read yet starts */
   #offset = 0;
-  #rest = new Uint8Array(0);
 
   constructor(readonly path: string) {}
 
@@ -20,28 +21,18 @@ export class HistoryTail {
       throw err;
     }
     try {
-      await file.seek(this.#offset, Deno.SeekMode.Start);
-      const chunks: Uint8Array[] = [this.#rest];
-      const buf = new Uint8Array(1 << 20);
-      for (;;) {
-        const n = await file.read(buf);
-        if (n === null || n === 0) break;
-        chunks.push(buf.slice(0, n));
-        this.#offset += n;
-      }
-      const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-      let at = 0;
-      for (const c of chunks) {
-        all.set(c, at);
-        at += c.length;
-      }
-      const end = all.lastIndexOf(10);
-      this.#rest = all.slice(end + 1);
-      if (end < 0) return this.records;
-      for (const line of new TextDecoder().decode(all.subarray(0, end)).split("\n")) {
-        if (line === "") continue;
-        const parsed = validateDiffRecord(JSON.parse(line));
-        if (parsed.ok) this.records.push(parsed.record);
+      const from = this.#offset;
+      const chunks = fileChunks(file, { from, size: 1 << 20 });
+      // A last line still being written is torn: it is read again, whole, next time.
+      for await (const split of splitLines(chunks, { offset: from, unterminated: "torn" })) {
+        if (split.kind !== "lines") continue;
+        for (let i = 0; i < split.count; i++) {
+          this.#offset = split.offset + (split.ends[i] ?? 0) + 1;
+          const line = split.line(i);
+          if (line === "") continue;
+          const parsed = validateDiffRecord(JSON.parse(line));
+          if (parsed.ok) this.records.push(parsed.record);
+        }
       }
     } finally {
       file.close();

@@ -15,7 +15,7 @@ import { startKafka, stopKafka } from "../scripts/kafka.ts";
 import { type Scenario, SCENARIOS } from "./scenarios.ts";
 import { type Score, score, summarise } from "./score.ts";
 import { System } from "./system.ts";
-import type { Document } from "../oracle/commands.ts";
+import type { Document } from "../oracle/output_document.ts";
 import { renderText } from "../oracle/render_text.ts";
 import { validate } from "../oracle/json_schema.ts";
 import schema from "../oracle/schema/oracle_output.schema.json" with { type: "json" };

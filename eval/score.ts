@@ -5,6 +5,7 @@
  * whose root cause is not the expected one; any critical in a control).
  */
 
+import { compareSeverity, isSeverity } from "@mat/observer";
 import type { Expectation } from "./scenarios.ts";
 
 export interface CauseView {
@@ -53,15 +54,15 @@ function findingsOf(doc: Record<string, unknown>): number {
   return n;
 }
 
-const WARNING_OR_WORSE = new Set(["critical", "error", "warning"]);
-
 export function score(doc: Record<string, unknown>, expect: Expectation): Score {
   const causes = causesOf(doc);
   const status = typeof doc["status"] === "string" ? doc["status"] : "?";
   const top = causes[0] ? `${causes[0].kind}:${causes[0].agent ?? "-"}` : "-";
   const base = { incidents: causes.length, findings: findingsOf(doc), status, top };
   if ("status" in expect) {
-    const loud = causes.filter((c) => WARNING_OR_WORSE.has(c.severity));
+    const loud = causes.filter((c) =>
+      isSeverity(c.severity) && compareSeverity(c.severity, "warning") <= 0
+    );
     const ok = status === "healthy" && loud.length === 0;
     return {
       ...base,

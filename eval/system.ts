@@ -8,6 +8,8 @@
 
 import { type Envelope, KafkaBus, SAMPLE_AGENTS, topicFor, USER_INBOX } from "@mat/agents";
 import { AgentsProcess } from "@mat/agents/testing";
+import { DIFF_FILE_BASE } from "@mat/observer";
+import { activePath } from "@mat/observer/segments";
 import { fileURLToPath } from "node:url";
 import { Client } from "./client.ts";
 import { HistoryTail } from "./history_tail.ts";
@@ -66,7 +68,7 @@ export class System {
     readonly topics: string[],
     readonly observerUrl: string,
   ) {
-    this.history = new HistoryTail(`${dataDir}/diff_time_machine.jsonl`);
+    this.history = new HistoryTail(activePath(dataDir, DIFF_FILE_BASE));
   }
 
   get client(): Client {

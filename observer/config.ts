@@ -3,7 +3,8 @@
  * precise errors. README.md's "Environment variables" has the table.
  */
 
-import { bootstrapServers, topicPrefix } from "@mat/agents/protocol";
+import { bootstrapServers, DEFAULT_TOPIC_PREFIX, topicPrefix } from "@mat/agents/protocol";
+import { DEFAULT_FOLD_OPTIONS } from "./fold_options.ts";
 
 export interface ObserverConfig {
   dataDir: string;
@@ -119,7 +120,13 @@ export function loadConfig(env: Env = Deno.env): ObserverConfig {
       undefined,
     );
   }
-  const brokers = bootstrapServers(env);
+  let brokers: string[];
+  try {
+    brokers = bootstrapServers(env);
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    throw new ConfigError(err.message, "KAFKA_PORT", env.get("KAFKA_PORT"));
+  }
   const bad = brokers.find((b) => !/^[^\s:]+:\d{1,5}$/.test(b));
   if (bad !== undefined) {
     throw new ConfigError(
@@ -133,7 +140,7 @@ export function loadConfig(env: Env = Deno.env): ObserverConfig {
     brokers,
     topicPrefix: prefix,
     groupId: env.get("OBSERVER_GROUP")?.trim() ||
-      (prefix === "agent-queue-" ? "telemetry-observer" : `${prefix}telemetry-observer`),
+      (prefix === DEFAULT_TOPIC_PREFIX ? "telemetry-observer" : `${prefix}telemetry-observer`),
     snapshotIntervalMs: seconds(env, "SNAPSHOT_INTERVAL", 5_000),
     port: integer(env, "OBSERVER_PORT", 8080, 0, 65_535),
     host,
@@ -141,10 +148,22 @@ export function loadConfig(env: Env = Deno.env): ObserverConfig {
     syncIntervalMs: integer(env, "OBSERVER_SYNC_INTERVAL_MS", 200, 1, 60_000),
     segmentBytes: integer(env, "OBSERVER_SEGMENT_BYTES", 64 * 1024 * 1024, 4096, 2 ** 40),
     retainBytes: integer(env, "OBSERVER_RETAIN_BYTES", DEFAULT_RETAIN_BYTES, 64 * 1024, 2 ** 50),
-    stuckAfterMs: integer(env, "STUCK_AFTER_MS", 60_000, 1, 7 * 86_400_000),
-    orphanGraceMs: integer(env, "ORPHAN_GRACE_MS", 5_000, 0, 3_600_000),
+    stuckAfterMs: integer(
+      env,
+      "STUCK_AFTER_MS",
+      DEFAULT_FOLD_OPTIONS.stuckAfterMs,
+      1,
+      7 * 86_400_000,
+    ),
+    orphanGraceMs: integer(
+      env,
+      "ORPHAN_GRACE_MS",
+      DEFAULT_FOLD_OPTIONS.orphanGraceMs,
+      0,
+      3_600_000,
+    ),
     queuePollMs: integer(env, "OBSERVER_QUEUE_POLL_MS", 2_000, 100, 3_600_000),
-    queueWindow: integer(env, "OBSERVER_QUEUE_WINDOW", 5, 2, 1_000),
+    queueWindow: integer(env, "OBSERVER_QUEUE_WINDOW", DEFAULT_FOLD_OPTIONS.windowSize, 2, 1_000),
     topicRefreshMs: integer(env, "OBSERVER_TOPIC_REFRESH_MS", 3_000, 100, 3_600_000),
     previewBytes: integer(env, "OBSERVER_PREVIEW_BYTES", 1_024, 0, 1024 * 1024),
     maxPendingBytes: integer(env, "OBSERVER_MAX_PENDING_BYTES", 2 * 1024 * 1024, 4096, 2 ** 32),

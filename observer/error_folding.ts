@@ -3,6 +3,8 @@
  * from what the observer saw (an ERROR reply, a malformed record, a stuck handoff...). Occurrences
  * with the same fingerprint (category, kind, agent, and the message with numbers and ids blanked)
  * fold into one error whose `count`, `last_seen` and evidence grow.
+ * Each fold's `kind` is one of the union `FoldKind` (`fold_kind.ts`), which the oracle switches
+ * over exhaustively.
  *
  * | seen                       | severity            | category                            |
  * |----------------------------|---------------------|-------------------------------------|
@@ -30,6 +32,16 @@
  * | runtime source_error       | warning             | network                             |
  */
 
+import type { ErrorKind } from "@mat/agents/protocol";
+import {
+  agentErrorKindOf,
+  type FoldKind,
+  isQueueErrorStatus,
+  k8sWarningKind,
+  type QueueErrorStatus,
+  queueKind,
+  stuckKind,
+} from "./fold_kind.ts";
 import type {
   Body,
   Category,
@@ -47,7 +59,7 @@ export const MAX_EVIDENCE = 10;
 export interface Occurrence {
   severity: Severity;
   category: Category;
-  kind: string;
+  kind: FoldKind;
   message: string;
   agent: string | null;
   task_id: string | null;
@@ -56,7 +68,7 @@ export interface Occurrence {
   seq: number;
 }
 
-const ERROR_KIND_CLASS: Record<string, [Severity, Category]> = {
+const ERROR_KIND_CLASS: Record<ErrorKind, [Severity, Category]> = {
   llm_rate_limit: ["warning", "llm"],
   llm_error: ["error", "llm"],
   tool_error: ["error", "tool"],
@@ -67,6 +79,12 @@ const ERROR_KIND_CLASS: Record<string, [Severity, Category]> = {
   invalid_message: ["error", "validation"],
   unknown_agent: ["error", "config"],
   cancelled: ["info", "agent"],
+};
+
+const QUEUE_STATUS_CLASS: Record<QueueErrorStatus, [Severity, Category]> = {
+  STALL: ["error", "agent"],
+  STOP: ["critical", "resource"],
+  ERR: ["error", "network"],
 };
 
 /** The error occurrence a diff record stands for, if it stands for one */
@@ -87,11 +105,15 @@ export function occurrenceOf(record: DiffRecord): Occurrence | undefined {
         };
       }
       if (record.msg_type !== "ERROR" || record.error === undefined) return undefined;
-      const [severity, category] = ERROR_KIND_CLASS[record.error.kind] ?? ["error", "unknown"];
+      // Always one of the agents' kinds: the envelope validator refuses any other, so a message
+      // record this observer wrote never holds one
+      const kind = agentErrorKindOf(record.error.kind);
+      if (kind === undefined) return undefined;
+      const [severity, category] = ERROR_KIND_CLASS[kind];
       return {
         severity,
         category,
-        kind: record.error.kind,
+        kind,
         message: record.error.message,
         agent: record.source,
         task_id: record.task_id,
@@ -162,17 +184,12 @@ export function occurrenceOf(record: DiffRecord): Occurrence | undefined {
         seq: record.seq,
       };
     case "queue_status_changed": {
-      const cls: Partial<Record<string, [Severity, Category]>> = {
-        STALL: ["error", "agent"],
-        STOP: ["critical", "resource"],
-        ERR: ["error", "network"],
-      };
-      const c = cls[record.to];
-      if (c === undefined) return undefined;
+      if (!isQueueErrorStatus(record.to)) return undefined;
+      const [severity, category] = QUEUE_STATUS_CLASS[record.to];
       return {
-        severity: c[0],
-        category: c[1],
-        kind: `queue_${record.to.toLowerCase()}`,
+        severity,
+        category,
+        kind: queueKind(record.to),
         message: `Consumer group "${record.group}" is ${record.to}: ${record.reason}`,
         agent: record.agent,
         task_id: null,
@@ -195,7 +212,7 @@ export function stuckOccurrence(
   return {
     severity: "error",
     category: "timeout",
-    kind: `stuck_${h.reason}`,
+    kind: stuckKind(h.reason),
     message: `Handoff from ${h.from} to ${h.to} unanswered after ${Math.round(h.age_ms)} ms`,
     agent: h.to,
     task_id: h.task_id,
@@ -270,7 +287,7 @@ function runtimeOccurrence(
         ...base,
         severity: "warning",
         category: "agent",
-        kind: `k8s_${(r.reason ?? "warning").toLowerCase()}`,
+        kind: k8sWarningKind(r.reason ?? "warning"),
         message: `${who}: ${r.message ?? r.reason ?? "warning"}`,
       };
     case "source_error":

@@ -16,6 +16,8 @@ import type { KafkaRecord } from "./kafka_adapter.ts";
 import { messageBody } from "./message_record.ts";
 import type { Body, DiffBody, DiffRecord, ErrorRecord, ProcessData } from "./record_format.ts";
 import type { ObserverState } from "./observer_state.ts";
+import { annotate, derive, expiredReplies } from "./derive_rules.ts";
+import { stuckHandoffs } from "./stuck_rules.ts";
 import type { TimeMachineWriter } from "./time_machine_writer.ts";
 import {
   fingerprintOf,
@@ -36,6 +38,8 @@ export const STUCK_SINGLE = 10;
 export const STUCK_BATCH = 500;
 /** Tasks named in a death's `tasks_in_flight` (the rest are counted) */
 export const MAX_TASKS_IN_FLIGHT = 100;
+/** Conversations a coalesced `error` line names (`conversation_ids`) */
+export const COALESCED_CONVERSATIONS = 100;
 
 type ErrorBody = Body<ErrorRecord>;
 
@@ -50,7 +54,10 @@ export class EventRecorder {
   }
 
   /** Folds waiting for the end of the sync interval, by fingerprint */
-  readonly #pendingFolds = new Map<string, { body: ErrorBody; occurrences: number }>();
+  readonly #pendingFolds = new Map<
+    string,
+    { body: ErrorBody; occurrences: number; conversations: Set<string> }
+  >();
   /** Fingerprints written once already in this sync interval */
   readonly #writtenThisInterval = new Set<string>();
 
@@ -86,7 +93,15 @@ export class EventRecorder {
       this.#writtenThisInterval.add(fingerprint);
       this.record(body);
     } else {
-      this.#pendingFolds.set(fingerprint, { body, occurrences: (pending?.occurrences ?? 0) + 1 });
+      const conversations = pending?.conversations ?? new Set<string>();
+      if (o.conversation_id !== null && conversations.size < COALESCED_CONVERSATIONS) {
+        conversations.add(o.conversation_id);
+      }
+      this.#pendingFolds.set(fingerprint, {
+        body,
+        occurrences: (pending?.occurrences ?? 0) + 1,
+        conversations,
+      });
     }
   }
 
@@ -95,7 +110,13 @@ export class EventRecorder {
     const pending = [...this.#pendingFolds.values()];
     this.#pendingFolds.clear();
     this.#writtenThisInterval.clear();
-    for (const { body, occurrences } of pending) this.record({ ...body, occurrences });
+    for (const { body, occurrences, conversations } of pending) {
+      this.record({
+        ...body,
+        occurrences,
+        ...(conversations.size > 0 ? { conversation_ids: [...conversations] } : {}),
+      });
+    }
   }
 
   /** Folds not written yet */
@@ -111,9 +132,9 @@ export class EventRecorder {
       this.options.previewBytes,
       this.#now(),
     );
-    if (body.type === "message") this.state.annotate(body);
+    if (body.type === "message") annotate(this.state, body);
     const record = this.writer.append(body) as DiffRecord;
-    const derived = record.type === "message" ? this.state.derive(record) : [];
+    const derived = record.type === "message" ? derive(this.state, record) : [];
     this.state.apply(record);
     this.#occurred(record);
     for (const d of derived) this.record(d);
@@ -169,7 +190,7 @@ export class EventRecorder {
   /** Records handoffs that became stuck, and held replies whose TASK did not come in time */
   checkStuck(): void {
     const now = this.#now();
-    const stuck = this.state.stuck(now);
+    const stuck = stuckHandoffs(this.state, now);
     if (stuck.length <= STUCK_SINGLE) {
       for (const d of stuck) this.record(d);
     } else {
@@ -178,7 +199,7 @@ export class EventRecorder {
         this.record({ type: "handoffs_stuck", handoffs });
       }
     }
-    for (const d of this.state.expiredReplies(now)) this.record(d);
+    for (const d of expiredReplies(this.state, now)) this.record(d);
   }
 }
 

@@ -7,6 +7,7 @@
 
 import { type ObserverConfig, retentionOf } from "./config.ts";
 import { EventRecorder } from "./event_recorder.ts";
+import { type FoldOptions, recordFoldOptions } from "./fold_options.ts";
 import type { ObserverKafka } from "./kafka_adapter.ts";
 import { QueueHealth } from "./queue_health.ts";
 import {
@@ -98,7 +99,7 @@ export class Observer {
     log: (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void =
       () => {},
   ): Promise<Observer> {
-    const stateOptions = {
+    const stateOptions: FoldOptions = {
       prefix: config.topicPrefix,
       windowSize: config.queueWindow,
       stuckAfterMs: config.stuckAfterMs,
@@ -155,6 +156,7 @@ export class Observer {
       resumed_partitions: resumed.state.positions.size,
       torn_bytes_cut: diff.tornBytesCut,
       positions: [...resumed.state.positions.values()],
+      fold_options: recordFoldOptions(stateOptions),
     });
     log("info", "observer resumed", {
       diff_seq: diff.lastSeq,
@@ -210,10 +212,10 @@ export class Observer {
   /** Writes a snapshot of the state as of the last diff record, once that record is durable */
   async snapshot(): Promise<void> {
     const diffSeq = this.diff.lastSeq;
-    const state = this.recorder.state.toData();
+    const snapshot = this.recorder.state.snapshot(diffSeq);
     try {
       await this.diff.flush();
-      this.stateFile.append({ type: "snapshot", diff_seq: diffSeq, state });
+      this.stateFile.append(snapshot);
       await this.stateFile.flush();
       this.snapshotsWritten++;
       this.snapshotError = undefined;

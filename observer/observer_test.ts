@@ -3,7 +3,13 @@ import { createEnvelope, encodeEnvelope, groupFor, replyTo } from "@mat/agents";
 import { running, TestBed, waitFor } from "./testing.ts";
 import { createApp } from "./http_api.ts";
 import { K8sSource } from "./k8s_source.ts";
-import type { DiffRecord } from "./record_format.ts";
+import {
+  type DiffRecord,
+  type SnapshotRecord,
+  STATE_FILE_BASE,
+  validateSnapshot,
+} from "./record_format.ts";
+import { readHistory } from "./time_machine_reader.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 
@@ -389,3 +395,38 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  ...opts,
+  name: "the observer records the options it folds with when it starts and in every snapshot",
+  fn: async () => {
+    const bed = await TestBed.create(["coder"], 1);
+    const obs = await running(bed, { STUCK_AFTER_MS: "45000", ORPHAN_GRACE_MS: "2000" });
+    const expected = {
+      topic_prefix: bed.prefix,
+      queue_window: 3,
+      stuck_after_ms: 45_000,
+      orphan_grace_ms: 2_000,
+    };
+    try {
+      await waitFor(async () => (await snapshots(bed.dataDir)).length >= 2, 20_000, "snapshots");
+      const started = ofType(await bed.diff(), "observer_started");
+      assert.deepEqual(started.map((r) => r.fold_options), [expected]);
+      for (const s of await snapshots(bed.dataDir)) assert.deepEqual(s.fold_options, expected);
+    } finally {
+      await obs.stop();
+      await bed.close();
+    }
+  },
+});
+
+/** Every snapshot of the state history, validated */
+async function snapshots(dir: string): Promise<SnapshotRecord[]> {
+  const out: SnapshotRecord[] = [];
+  for await (const v of readHistory(dir, STATE_FILE_BASE)) {
+    const parsed = validateSnapshot(v);
+    if (!parsed.ok) throw new TypeError(`Invalid snapshot: ${parsed.reason}`);
+    out.push(parsed.record);
+  }
+  return out;
+}

@@ -13,7 +13,8 @@ import {
   validateDiffRecord,
   validateSnapshot,
 } from "./record_format.ts";
-import { ObserverState, type StateOptions } from "./observer_state.ts";
+import type { FoldOptions } from "./fold_options.ts";
+import { ObserverState } from "./observer_state.ts";
 import { readHistory, readLines } from "./time_machine_reader.ts";
 import { listSegments } from "./segment_files.ts";
 
@@ -55,7 +56,7 @@ export async function latestSnapshot(
 export async function resumeState(
   dir: string,
   lastDiffSeq: number,
-  options: StateOptions,
+  options: FoldOptions,
 ): Promise<Resumed> {
   const snapshot = await latestSnapshot(dir, lastDiffSeq);
   const state = new ObserverState(options, snapshot?.state);

@@ -2,6 +2,10 @@
  * How one history is laid out on disk: the active file `<base>.jsonl`, and closed segments
  * `<base>.000001.jsonl`, `<base>.000002.jsonl`... in order. A reader sees one history by reading
  * the closed segments in number order, then the active file.
+ *
+ * The one owner of that layout: the writer, the readers (the observer's and the oracle's, through
+ * `@mat/observer/segments`), the tests and the benchmarks name and list segments with these
+ * functions. The oracle imports this file, so it must import nothing that talks to a network.
  */
 
 import { join } from "node:path";

@@ -3,39 +3,14 @@
  * never loaded whole, and a reader starting from a sequence number skips whole segments.
  */
 
+import { fileLines } from "@mat/agents/lines";
 import { isPlainObject } from "./record_shape.ts";
 import { listSegments, type SegmentFile } from "./segment_files.ts";
 
-/** Streams the complete lines of a file (a partial last line is not a line yet) */
+/** Streams the complete lines of a file but empty ones (a partial last line is not a line yet) */
 export async function* readLines(path: string): AsyncGenerator<string> {
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(path, { read: true });
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return;
-    throw err;
-  }
-  const decoder = new TextDecoder();
-  const buf = new Uint8Array(256 * 1024);
-  // The line not complete yet, in pieces: joined once its end is read, so that a line longer
-  // than a read is scanned once, not once per read
-  const carry: string[] = [];
-  try {
-    while (true) {
-      const n = await file.read(buf);
-      if (n === null) break;
-      const piece = decoder.decode(buf.subarray(0, n), { stream: true });
-      if (!piece.includes("\n")) {
-        carry.push(piece);
-        continue;
-      }
-      const lines = (carry.join("") + piece).split("\n");
-      carry.length = 0;
-      carry.push(lines.pop() ?? "");
-      for (const line of lines) if (line !== "") yield line;
-    }
-  } finally {
-    file.close();
+  for await (const line of fileLines(path, { unterminated: "torn" })) {
+    if (line !== "") yield line;
   }
 }
 

@@ -35,3 +35,12 @@ Deno.test("a line longer than many reads is read whole", async () => {
   assert.deepEqual(lengths, [line(1).length - 1, pad.length + 18, line(3).length - 1]);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("a partial last line is not read, nor are empty lines", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "reader-test-" });
+  await Deno.writeTextFile(`${dir}/h.jsonl`, `${line(1)}\n${line(2)}{"seq":3`);
+  const lines: string[] = [];
+  for await (const l of readLines(`${dir}/h.jsonl`)) lines.push(l);
+  assert.deepEqual(lines, [line(1).trim(), line(2).trim()]);
+  await Deno.remove(dir, { recursive: true });
+});

@@ -5,6 +5,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { isSeverity, SEVERITIES, type Severity } from "@mat/observer";
 import { parseTime } from "./time_spec.ts";
 
 export const COMMANDS = [
@@ -20,9 +21,6 @@ export const COMMANDS = [
 ] as const;
 export type Command = typeof COMMANDS[number];
 
-export const SEVERITY_FILTERS = ["critical", "error", "warning", "info"] as const;
-export type SeverityFilter = typeof SEVERITY_FILTERS[number];
-
 export class UsageError extends Error {
   override name = "UsageError";
 }
@@ -34,7 +32,7 @@ export interface Invocation {
   /** Rows at most in a list; always set (a default per command) */
   limit: number;
   help: boolean;
-  severity?: SeverityFilter;
+  severity?: Severity;
   agent?: string;
   eventType?: string;
   /** Milliseconds since the epoch */
@@ -227,13 +225,12 @@ export function parseInvocation(
   };
   const severity = str("severity");
   if (severity !== undefined) {
-    const found = SEVERITY_FILTERS.find((s) => s === severity);
-    if (found === undefined) {
+    if (!isSeverity(severity)) {
       throw new UsageError(
-        `--severity must be one of ${SEVERITY_FILTERS.join(", ")}, got "${severity}"`,
+        `--severity must be one of ${SEVERITIES.join(", ")}, got "${severity}"`,
       );
     }
-    inv.severity = found;
+    inv.severity = severity;
   }
   const agent = str("agent");
   if (agent !== undefined) inv.agent = agent;

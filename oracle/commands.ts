@@ -1,58 +1,29 @@
 /**
- * The oracle's commands: each reads the time machine and returns one JSON-ready document, the
- * same data the text renderer prints. Lists are cut at `--limit` and say how many were left out.
+ * The oracle's commands, by name: each reads the time machine and returns one JSON-ready document,
+ * the same data the text renderer prints. Lists are cut at `--limit` and say how many were left
+ * out. `diagnose` and `trace` have files of their own (diagnose.ts, trace.ts).
  */
 
 import { USER_INBOX } from "@mat/agents/protocol";
-import type { DiffRecord, ErrorFold, ObserverStateData, QueueSampleRecord } from "@mat/observer";
+import {
+  compareSeverity,
+  type DiffRecord,
+  type ErrorFold,
+  type ObserverStateData,
+  type QueueSampleRecord,
+} from "@mat/observer";
 import type { Invocation } from "./cli_args.ts";
 import { runDiagnose as diagnoseWindow } from "./diagnose.ts";
 import type { TimeMachine } from "./time_machine.ts";
 import { lagTime } from "./lag_time.ts";
-import { ReadReport, type ReportJson } from "./read_report.ts";
+import { rebuiltFrom } from "./state_replay.ts";
+import { cut, type Document, head, iso } from "./output_document.ts";
+import { runTrace } from "./trace.ts";
 import { windowOf as historyWindow } from "./window_facts.ts";
+import { replayWindow, windowRecords } from "./window_records.ts";
 
 const QUEUE_SAMPLES: ReadonlySet<DiffRecord["type"]> = new Set(["queue_sample"] as const);
 const ERRORS: ReadonlySet<DiffRecord["type"]> = new Set(["error"] as const);
-
-export const OUTPUT_SCHEMA_ID = "oracle-output/v2";
-
-export interface Document {
-  schema: string;
-  command: string;
-  generated_at: string;
-  data_dir: string;
-  /** Time of the newest record taken into account */
-  as_of: string | null;
-  /** Lines skipped as unreadable while answering, in either history */
-  skipped_lines: number;
-  /** The same by kind, and where the first of them are */
-  skipped: ReportJson["skipped"];
-  /** Records whose time or seq goes back, and where the first of them are */
-  out_of_order: ReportJson["out_of_order"];
-  [key: string]: unknown;
-}
-
-function iso(ms: number): string | null {
-  return Number.isFinite(ms) ? new Date(ms).toISOString() : null;
-}
-
-function head(inv: Invocation, asOf: number): Document {
-  return {
-    schema: OUTPUT_SCHEMA_ID,
-    command: inv.command,
-    generated_at: new Date().toISOString(),
-    data_dir: inv.dataDir,
-    as_of: iso(asOf),
-    // Filled in once the command has read all it reads (main.ts)
-    skipped_lines: 0,
-    ...new ReadReport().toJson(),
-  };
-}
-
-function cut<T>(items: T[], limit: number): { shown: T[]; omitted: number } {
-  return { shown: items.slice(0, limit), omitted: Math.max(0, items.length - limit) };
-}
 
 const ORACLE = "deno task oracle";
 
@@ -64,8 +35,6 @@ function inWindow(t: string, after?: number, before?: number): boolean {
   const ms = Date.parse(t);
   return (after === undefined || ms >= after) && (before === undefined || ms <= before);
 }
-
-const SEVERITY_ORDER = ["critical", "error", "warning", "info"];
 
 export async function runErrors(tm: TimeMachine, inv: Invocation): Promise<Document> {
   let errors: ErrorFold[];
@@ -101,7 +70,7 @@ export async function runErrors(tm: TimeMachine, inv: Invocation): Promise<Docum
     .filter((e) => inv.agent === undefined || e.agent === inv.agent)
     .filter((e) => inWindow(e.last_seen, inv.after, inv.before))
     .sort((a, b) =>
-      SEVERITY_ORDER.indexOf(a.severity) - SEVERITY_ORDER.indexOf(b.severity) ||
+      compareSeverity(a.severity, b.severity) ||
       b.last_seen.localeCompare(a.last_seen)
     );
   const { shown, omitted } = cut(filtered, inv.limit);
@@ -144,55 +113,15 @@ export async function runState(tm: TimeMachine, inv: Invocation): Promise<Docume
   return {
     ...head(inv, at.asOf),
     at: iso(inv.at ?? at.asOf),
-    rebuilt_from: {
-      snapshot_seq: at.snapshot?.seq ?? null,
-      snapshot_ts: at.snapshot?.ts ?? null,
-      diff_records_replayed: at.replayed,
-    },
+    rebuilt_from: rebuiltFrom(at),
     state: stateView(at.state, inv.limit),
   };
 }
 
-/** `replay -m N` counts back from the end of the history, not from the wall clock */
-async function windowOf(
-  tm: TimeMachine,
-  inv: Invocation,
-): Promise<[number | undefined, number | undefined]> {
-  if (inv.minutes !== undefined) {
-    const end = await tm.lastTime();
-    const last = Number.isFinite(end) ? end : Date.now();
-    return [last - inv.minutes * 60_000, last];
-  }
-  return [inv.after, inv.before];
-}
-
-/**
- * The first `limit` records of a window (of one type), and how many it holds: past the limit,
- * lines are counted from their headers, not parsed
- */
-function collect(
-  tm: TimeMachine,
-  after: number | undefined,
-  before: number | undefined,
-  limit: number,
-  type?: string,
-): Promise<{ shown: DiffRecord[]; total: number }> {
-  const options = type === undefined ? {} : { types: new Set([type]) };
-  return tm.readWindow(after, before, options, async (lines, tally) => {
-    const shown: DiffRecord[] = [];
-    for await (const line of lines) {
-      const record = tm.typed(line);
-      if (record !== undefined) shown.push(record);
-      if (shown.length >= limit) tally.counting = true;
-    }
-    return { shown, total: shown.length + tally.count };
-  });
-}
-
 export async function runReplay(tm: TimeMachine, inv: Invocation): Promise<Document> {
-  const [after, before] = await windowOf(tm, inv);
+  const [after, before] = await replayWindow(tm, inv);
   const startState = after === undefined ? undefined : (await tm.stateAt(after)).state;
-  const { shown, total } = await collect(tm, after, before, inv.limit);
+  const { shown, total } = await windowRecords(tm, after, before, inv.limit);
   return {
     ...head(inv, shown.length ? Date.parse(shown[shown.length - 1]?.ts ?? "") : NaN),
     window: { after: iso(after ?? NaN), before: iso(before ?? NaN) },
@@ -205,7 +134,7 @@ export async function runReplay(tm: TimeMachine, inv: Invocation): Promise<Docum
 
 export async function runDiffs(tm: TimeMachine, inv: Invocation): Promise<Document> {
   const type = inv.eventType;
-  const { shown, total } = await collect(tm, inv.after, inv.before, inv.limit, type);
+  const { shown, total } = await windowRecords(tm, inv.after, inv.before, inv.limit, type);
   return {
     ...head(inv, shown.length ? Date.parse(shown[shown.length - 1]?.ts ?? "") : NaN),
     filters: {
@@ -345,127 +274,6 @@ export async function runLlm(tm: TimeMachine, inv: Invocation): Promise<Document
     });
   const { shown, omitted } = cut(usage, inv.limit);
   return { ...head(inv, at.asOf), usage: shown, total: usage.length, omitted };
-}
-
-interface Hop {
-  task_id: string;
-  from: string;
-  to: string;
-  attempt: number;
-  started_at: string;
-  started_seq: number;
-  outcome: "completed" | "failed" | "stuck" | "open";
-  latency_ms: number | null;
-  error: string | null;
-}
-
-export async function runTrace(tm: TimeMachine, inv: Invocation): Promise<Document> {
-  const id = inv.id ?? "";
-  const hops = new Map<string, Hop>();
-  let conversation: string | null = null;
-  let events = 0;
-  let last = NaN;
-  const quoted = JSON.stringify(id);
-  for await (
-    const { record } of tm.records({ from: tm.diff.start }, {
-      prefilter: (t) => t.includes(quoted),
-    })
-  ) {
-    const r = record;
-    const names = (x: { conversation_id?: unknown; task_id?: unknown }) =>
-      x.conversation_id === id ||
-      (typeof x.task_id === "string" && (x.task_id === id || x.task_id.startsWith(`${id}.`)));
-    if (r.type === "handoffs_stuck") {
-      for (const h of r.handoffs) {
-        const hop = names(h) ? hops.get(h.task_message_id) : undefined;
-        if (hop && hop.outcome === "open") hop.outcome = "stuck";
-      }
-      continue;
-    }
-    const matches = ("conversation_id" in r && r.conversation_id === id) ||
-      ("task_id" in r && typeof r.task_id === "string" &&
-        (r.task_id === id || r.task_id.startsWith(`${id}.`)));
-    if (!matches) continue;
-    events++;
-    last = Date.parse(r.ts);
-    if ("conversation_id" in r && typeof r.conversation_id === "string") {
-      conversation = r.conversation_id;
-    }
-    switch (r.type) {
-      case "message":
-        // A TASK's message that opened its handoff (the `handoff_started` of older histories)
-        if (r.handoff === "started") {
-          hops.set(r.message_id, {
-            task_id: r.task_id,
-            from: r.source,
-            to: r.target,
-            attempt: r.attempt,
-            started_at: r.ts,
-            started_seq: r.seq,
-            outcome: "open",
-            latency_ms: null,
-            error: null,
-          });
-        }
-        break;
-      case "handoff_started":
-      case "handoff_retried":
-        hops.set(r.task_message_id, {
-          task_id: r.task_id,
-          from: r.from,
-          to: r.to,
-          attempt: r.attempt,
-          started_at: r.ts,
-          started_seq: r.seq,
-          outcome: "open",
-          latency_ms: null,
-          error: null,
-        });
-        break;
-      case "handoff_completed":
-      case "handoff_failed": {
-        const hop = hops.get(r.task_message_id);
-        if (hop) {
-          hop.outcome = r.type === "handoff_completed" ? "completed" : "failed";
-          hop.latency_ms = r.latency_ms;
-          if (r.type === "handoff_failed") hop.error = `${r.error_kind}: ${r.error_message}`;
-        }
-        break;
-      }
-      case "handoff_stuck": {
-        const hop = hops.get(r.task_message_id);
-        if (hop && hop.outcome === "open") hop.outcome = "stuck";
-        break;
-      }
-
-      default:
-        break;
-    }
-  }
-  const all = [...hops.values()];
-  const problem = all.find((h) => h.outcome === "failed" || h.outcome === "stuck") ??
-    all.find((h) => h.outcome === "open");
-  const finalHop = all.at(-1);
-  const verdict = events === 0
-    ? `No record mentions "${id}"`
-    : problem
-    ? `Stopped at ${problem.from} -> ${problem.to} (task "${problem.task_id}", attempt ${problem.attempt}): ${problem.outcome}${
-      problem.error ? ` (${problem.error})` : ""
-    }`
-    : finalHop
-    ? `Completed: last hop ${finalHop.from} -> ${finalHop.to} answered`
-    : "Seen, but no handoff recorded";
-  const { shown, omitted } = cut(all, inv.limit);
-  return {
-    ...head(inv, last),
-    id,
-    conversation_id: conversation,
-    verdict,
-    hops: shown,
-    total: all.length,
-    omitted,
-    events,
-  };
 }
 
 export type Runner = (tm: TimeMachine, inv: Invocation) => Promise<Document>;

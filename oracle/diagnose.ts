@@ -5,7 +5,7 @@
  * it left out.
  */
 
-import type { Document } from "./commands.ts";
+import type { Document } from "./output_document.ts";
 import { type Finding, iso } from "./finding.ts";
 import { groupIncidents, type Incident, statusOf } from "./incidents.ts";
 import type { Invocation } from "./cli_args.ts";

@@ -7,7 +7,8 @@
  * |-----------------------|----------------------------------------------------------------------|
  * | `broker_unavailable`  | every queue unreadable at once: the broker did not answer            |
  * | `agent_crash_loop`    | an agent's process or pod died again and again                       |
- * | `agent_crashed`       | an agent's process died holding work (or exited with an error)       |
+ * | `agent_crashed`       | an agent's process died (or its pod was deleted) holding work, or  |
+ * |                       | exited with an error                                                 |
  * | `agent_restarted`     | an agent's process was killed while idle and came back               |
  * | `agent_down`          | no running process, or no consumer left in its group, while work waits|
  * | `consumer_stalled`    | a consumer alive but frozen: in its group (or its process running),  |
@@ -25,8 +26,7 @@
  * | `observer_degraded`   | unreadable lines, an empty or stopped history, a runtime source blind|
  */
 
-import { SEVERITIES, type Severity } from "@mat/observer";
-import type { Position } from "@mat/observer";
+import type { Position, Severity } from "@mat/observer";
 
 export const FINDING_KINDS = [
   "broker_unavailable",
@@ -86,11 +86,6 @@ export interface Finding {
 }
 
 export type HealthStatus = "healthy" | "degraded" | "failing";
-
-/** 0 for the most severe (critical), from the observer's own severity list */
-export function severityRank(s: Severity): number {
-  return SEVERITIES.indexOf(s);
-}
 
 export function noImpact(): Impact {
   return { requests_failed: 0, tasks_lost: 0, messages_waiting: 0 };

@@ -1,16 +1,22 @@
 /**
- * Reads one time-machine history (closed segments in order, then the active file) as lines, and
- * finds a moment in it by binary search on byte offsets: records are in observation order, so a
- * window is found by seeking, never by reading the whole history.
+ * Reads one time-machine history (closed segments in order, then the active file) as lines,
+ * forwards from a cursor or backwards from one, and finds a moment in it by binary search on byte
+ * offsets (history_seek.ts): records are in observation order, so a window is found by seeking,
+ * never by reading the whole history.
  *
- * Every read is linear in the bytes it covers and holds at most one read buffer (it grows to
- * GROW_LIMIT for a long line) plus the line being returned: a line longer than the buffer is
- * found by scanning on without holding it, then read once more if it is to be returned. A line
- * longer than the history's `maxLine`, or an incomplete last line however long, costs a scan.
+ * Lines are split by the one line splitter (`@mat/agents/lines`). Every read is linear in the
+ * bytes it covers and holds one read buffer, a line cut between reads while it is joined (up to
+ * GROW_LIMIT), and the line being returned: a longer line is found by scanning on without holding
+ * it, then read once more if it is to be returned. A line longer than the history's `maxLine`, or
+ * an incomplete last line however long, costs a scan.
  */
 
-import { join } from "node:path";
-import { HEADER_BYTES, newHeader, readHeader, readHeaderBytes } from "./line_header.ts";
+import { fileChunks, LineBatch, splitLines } from "@mat/agents/lines";
+import { listSegments } from "@mat/observer/segments";
+import { BackwardReader, readLineAt } from "./file_reads.ts";
+import { seekLine } from "./history_seek.ts";
+import { newHeader, readHeader, readHeaderBytes } from "./line_header.ts";
+import { QUIET, type ReadSink } from "./read_sink.ts";
 
 export interface Segment {
   path: string;
@@ -22,47 +28,6 @@ export interface Cursor {
   segment: number;
   offset: number;
 }
-
-/** Why the line splitter passed a line over */
-export type LineSkip = "corrupt" | "torn" | "oversized";
-
-/** A line whose time or seq is lower than the line before it */
-export interface Disorder {
-  path: string;
-  offset: number;
-  seq: number;
-  ts: number;
-  previousSeq: number;
-  previousTs: number;
-}
-
-/** Where a reader reports the lines it passed over, and the lines out of order it saw */
-export interface ReadSink {
-  skip(kind: LineSkip, path: string, offset: number, reason: string): void;
-  outOfOrder(disorder: Disorder): void;
-}
-
-/** Counts what reading skipped: for tests, and for reads whose lines are reported elsewhere */
-export class ReadStats implements ReadSink {
-  corrupt = 0;
-  torn = 0;
-  oversized = 0;
-  disordered = 0;
-  /** Where the first skipped lines were, as `file:byte` */
-  readonly where: string[] = [];
-
-  skip(kind: LineSkip, path: string, offset: number): void {
-    this[kind]++;
-    if (this.where.length < 5) this.where.push(`${path}:${offset}`);
-  }
-
-  outOfOrder(): void {
-    this.disordered++;
-  }
-}
-
-/** A sink that hears nothing: for probes, whose lines a real read reports */
-const QUIET: ReadSink = { skip: () => {}, outOfOrder: () => {} };
 
 const decoder = new TextDecoder();
 
@@ -101,23 +66,10 @@ export class Line {
 
 /** How much is read at once */
 const READ_BYTES = 1 << 20;
-/** The read buffer grows to hold a line up to this long; a longer one is scanned, then re-read */
+/** A line up to this long is held while it is read; a longer one is scanned, then re-read */
 const GROW_LIMIT = 8 << 20;
 /** Lines longer than this are skipped as oversized, by default */
 export const DEFAULT_MAX_LINE = 64 << 20;
-/** A binary search stops probing when its range is this small, and reads on line by line */
-const LINEAR_BYTES = 16 * 1024;
-/** A probe reads this much of a line at once: a line header is always whole in it */
-const PROBE_BYTES = 8 * 1024;
-/** A scan for the end of a long line reads this much at once */
-const SCAN_BYTES = 64 * 1024;
-
-const NEWLINE = 0x0a;
-const NEWLINE_CHAR = "\n";
-
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
 
 function parseObject(text: string): Record<string, unknown> | undefined {
   let value: unknown;
@@ -130,76 +82,11 @@ function parseObject(text: string): Record<string, unknown> | undefined {
   return value as Record<string, unknown>;
 }
 
-/** Reads `into.length` bytes at `offset` (fewer at the end of the file); how many it read */
-async function readAt(file: Deno.FsFile, offset: number, into: Uint8Array): Promise<number> {
-  await file.seek(offset, Deno.SeekMode.Start);
-  let got = 0;
-  while (got < into.length) {
-    const n = await file.read(into.subarray(got));
-    if (n === null || n === 0) break;
-    got += n;
-  }
-  return got;
-}
-
-/** Reads a file backwards through one block: where the newlines before an offset are */
-class BackwardReader {
-  readonly #buf: Uint8Array;
-  #lo = 0;
-  #hi = 0;
-
-  constructor(readonly file: Deno.FsFile, block = 256 * 1024) {
-    this.#buf = new Uint8Array(block);
-  }
-
-  /** The offset of the last newline before `pos`, -1 when there is none */
-  async newlineBefore(pos: number): Promise<number> {
-    let end = pos;
-    while (end > 0) {
-      if (!(this.#lo < end && end <= this.#hi)) {
-        const start = Math.max(0, end - this.#buf.length);
-        const n = await readAt(this.file, start, this.#buf.subarray(0, end - start));
-        this.#lo = start;
-        this.#hi = start + n;
-        if (this.#hi < end) return -1; // the file shrank
-      }
-      const i = this.#buf.subarray(0, end - this.#lo).lastIndexOf(NEWLINE);
-      if (i >= 0) return this.#lo + i;
-      end = this.#lo;
-    }
-    return -1;
-  }
-
-  /** A copy of the bytes [from, to) */
-  async bytes(from: number, to: number): Promise<Uint8Array> {
-    if (from >= this.#lo && to <= this.#hi) {
-      return this.#buf.slice(from - this.#lo, to - this.#lo);
-    }
-    const out = new Uint8Array(to - from);
-    const n = await readAt(this.file, from, out);
-    return n === out.length ? out : out.subarray(0, n);
-  }
-}
-
-/** A line found by a probe: where it starts, and its header's time and seq */
-interface Probed {
-  offset: number;
-  ts: number;
-  seq: number;
-}
-
-/** Complete lines of a read, [starts[i], ends[i]) in `data` (ends at the newline), n of them */
+/** Complete lines of a read of one segment */
 interface Chunk {
   segment: number;
   path: string;
-  data: Uint8Array;
-  /** File offset of data[0] */
-  base: number;
-  starts: number[];
-  ends: number[];
-  n: number;
-  /** data decoded, when its offsets are the bytes' (an ASCII read, as records nearly always are) */
-  text: string | undefined;
+  batch: LineBatch;
 }
 
 /**
@@ -232,33 +119,21 @@ export class History {
   }
 
   /**
-   * Closed segments `<base>.NNNNNN.jsonl` in number order, then `<base>.jsonl`; a symlink counts
-   * as the file it points to (a dangling one as no file)
+   * The files of a history in reading order, as the observer lays them out (its segment_files.ts),
+   * with their sizes now; a symlink counts as the file it points to (a dangling one as no file)
    */
   static async open(dir: string, base: string, options: HistoryOptions = {}): Promise<History> {
-    const pattern = new RegExp(`^${escapeRegExp(base)}\\.(\\d{6,})\\.jsonl$`);
-    const closed: { n: number; path: string }[] = [];
-    let active: string | undefined;
-    const sizes = new Map<string, number>();
-    for await (const entry of Deno.readDir(dir)) {
-      const m = pattern.exec(entry.name);
-      if (entry.name !== `${base}.jsonl` && m?.[1] === undefined) continue;
-      const path = join(dir, entry.name);
+    const segments: Segment[] = [];
+    for (const file of await listSegments(dir, base)) {
       let info: Deno.FileInfo;
       try {
-        info = await Deno.stat(path); // follows a symlink
+        info = await Deno.stat(file.path); // follows a symlink
       } catch (err) {
-        if (err instanceof Deno.errors.NotFound) continue; // a dangling symlink
+        if (err instanceof Deno.errors.NotFound) continue; // gone since it was listed
         throw err;
       }
-      if (!info.isFile) continue;
-      sizes.set(path, info.size);
-      if (m?.[1] !== undefined) closed.push({ n: Number(m[1]), path });
-      else active = path;
+      segments.push({ path: file.path, size: info.size });
     }
-    closed.sort((a, b) => a.n - b.n);
-    const paths = [...closed.map((c) => c.path), ...(active ? [active] : [])];
-    const segments = paths.map((path) => ({ path, size: sizes.get(path) ?? 0 }));
     return new History(dir, base, segments, options);
   }
 
@@ -280,97 +155,49 @@ export class History {
 
   /**
    * The complete lines from `from` up to `to` (the end when undefined), a read at a time. A line
-   * longer than the read buffer is found by scanning on, then read on its own; past `maxLine` it
-   * is skipped as oversized, and an incomplete last line as torn, both without being held.
+   * longer than GROW_LIMIT is found by scanning on, then read on its own; past `maxLine` it is
+   * skipped as oversized, and an incomplete last line as torn, both without being held.
    */
   async *#chunks(from: Cursor, to: Cursor | undefined, sink: ReadSink): AsyncGenerator<Chunk> {
-    let buf = new Uint8Array(READ_BYTES);
-    const starts: number[] = [];
-    const ends: number[] = [];
     for (let s = from.segment; s < this.segments.length; s++) {
       if (to !== undefined && s > to.segment) return;
       const seg = this.segments[s];
       if (seg === undefined) continue;
       const limit = to !== undefined && s === to.segment ? Math.min(to.offset, seg.size) : seg.size;
-      let base = s === from.segment ? from.offset : 0;
+      const base = s === from.segment ? from.offset : 0;
       if (base >= limit) continue;
       const file = await Deno.open(seg.path, { read: true });
       try {
-        await file.seek(base, Deno.SeekMode.Start);
-        let have = 0; // bytes of a line not yet complete, at buf[0, have)
-        for (;;) {
-          if (have === buf.length && buf.length < GROW_LIMIT && have <= this.maxLine) {
-            const bigger = new Uint8Array(buf.length * 2);
-            bigger.set(buf);
-            buf = bigger;
-          } else if (have === buf.length) {
-            // Longer than the buffer: find where it ends without holding it.
-            const end = await this.#newlineFrom(file, base + have, limit, buf);
-            if (end < 0) {
-              sink.skip("torn", seg.path, base, `an incomplete last line of ${limit - base} bytes`);
+        const splits = splitLines(fileChunks(file, { from: base, to: limit, size: READ_BYTES }), {
+          offset: base,
+          maxLine: Math.min(GROW_LIMIT, this.maxLine),
+          unterminated: "torn",
+        });
+        for await (const split of splits) {
+          switch (split.kind) {
+            case "lines":
+              yield { segment: s, path: seg.path, batch: split };
+              break;
+            case "long": {
+              if (split.length > this.maxLine) {
+                sink.skip("oversized", seg.path, split.offset, this.#over(split.length));
+                break;
+              }
+              // Read on its own file: the reads of the chunks own this one's position.
+              const line = await readLineAt(seg.path, split.offset, split.length);
+              const batch = new LineBatch(line, undefined, split.offset, [0], [line.length], 1);
+              yield { segment: s, path: seg.path, batch };
               break;
             }
-            if (end - base > this.maxLine) {
-              sink.skip("oversized", seg.path, base, this.#over(end - base));
-            } else {
-              const line = new Uint8Array(end - base);
-              await readAt(file, base, line);
-              starts[0] = 0;
-              ends[0] = line.length;
-              yield {
-                segment: s,
-                path: seg.path,
-                data: line,
-                base,
-                starts,
-                ends,
-                n: 1,
-                text: undefined,
-              };
-            }
-            base = end + 1;
-            have = 0;
-            if (base >= limit) break;
-            await file.seek(base, Deno.SeekMode.Start);
-            continue;
+            case "torn":
+              sink.skip(
+                "torn",
+                seg.path,
+                split.offset,
+                `an incomplete last line of ${split.length} bytes`,
+              );
+              break;
           }
-          const want = Math.min(buf.length - have, limit - (base + have));
-          const n = want > 0 ? await file.read(buf.subarray(have, have + want)) : null;
-          if (n === null || n === 0) {
-            if (have > 0) {
-              sink.skip("torn", seg.path, base, `an incomplete last line of ${have} bytes`);
-            }
-            break;
-          }
-          const filled = have + n;
-          const view = buf.subarray(0, filled);
-          // Decoded whole, an ASCII read is split by the string's (much faster) search.
-          const decoded = decoder.decode(view);
-          const text = decoded.length === filled ? decoded : undefined;
-          let k = 0;
-          let start = 0;
-          let nl = text !== undefined
-            ? text.indexOf(NEWLINE_CHAR, have)
-            : view.indexOf(NEWLINE, have);
-          while (nl >= 0) {
-            if (nl - start > this.maxLine) {
-              sink.skip("oversized", seg.path, base + start, this.#over(nl - start));
-            } else if (nl > start) {
-              starts[k] = start;
-              ends[k] = nl;
-              k++;
-            }
-            start = nl + 1;
-            nl = text !== undefined
-              ? text.indexOf(NEWLINE_CHAR, start)
-              : view.indexOf(NEWLINE, start);
-          }
-          if (k > 0) {
-            yield { segment: s, path: seg.path, data: buf, base, starts, ends, n: k, text };
-          }
-          buf.copyWithin(0, start, filled);
-          base += start;
-          have = filled - start;
         }
       } finally {
         file.close();
@@ -380,25 +207,6 @@ export class History {
 
   #over(length: number): string {
     return `a line of ${length} bytes, over the limit of ${this.maxLine}`;
-  }
-
-  /** The offset of the first newline at or after `from` and before `limit`, -1 if none */
-  async #newlineFrom(
-    file: Deno.FsFile,
-    from: number,
-    limit: number,
-    scratch: Uint8Array,
-  ): Promise<number> {
-    let pos = from;
-    await file.seek(pos, Deno.SeekMode.Start);
-    while (pos < limit) {
-      const n = await file.read(scratch.subarray(0, Math.min(scratch.length, limit - pos)));
-      if (n === null || n === 0) return -1;
-      const nl = scratch.subarray(0, n).indexOf(NEWLINE);
-      if (nl >= 0) return pos + nl;
-      pos += n;
-    }
-    return -1;
   }
 
   /**
@@ -447,15 +255,16 @@ export class History {
   ): AsyncGenerator<Line> {
     const { types, gate, tally } = options;
     const h = newHeader();
-    for await (const c of this.#chunks(from, options.to, sink)) {
-      for (let i = 0; i < c.n; i++) {
+    for await (const { segment, path, batch: c } of this.#chunks(from, options.to, sink)) {
+      for (let i = 0; i < c.count; i++) {
         const start = c.starts[i] ?? 0;
         const end = c.ends[i] ?? 0;
-        const cursor = { segment: c.segment, offset: c.base + start };
+        if (end === start) continue; // an empty line
+        const cursor = { segment, offset: c.offset + start };
         let line: Line | undefined;
         const read = c.text !== undefined
           ? readHeader(c.text, start, end, h)
-          : readHeaderBytes(c.data, start, end, h);
+          : readHeaderBytes(c.bytes, start, end, h);
         if (read) {
           const g = gate === undefined ? "keep" : gate(h.ts, h.seq, cursor);
           if (g === "stop") return;
@@ -464,12 +273,9 @@ export class History {
             tally.count++;
             continue;
           }
-          const text = c.text !== undefined
-            ? c.text.slice(start, end)
-            : decoder.decode(c.data.subarray(start, end));
-          line = new Line(text, h.ts, h.seq, cursor);
+          line = new Line(c.line(i), h.ts, h.seq, cursor);
         } else {
-          line = this.#unusual(c.data, start, end, cursor, c.path, sink);
+          line = this.#unusual(c.bytes, start, end, cursor, path, sink);
           if (line === undefined) continue;
           const g = gate === undefined ? "keep" : gate(line.ts, line.seq, cursor);
           if (g === "stop") return;
@@ -536,138 +342,13 @@ export class History {
     return this.before(this.end, sink);
   }
 
-  /**
-   * The first line at or after `offset` (and starting before `hi`) of an open segment with a
-   * readable header, from a read of its first bytes; undefined when there is none before `hi`
-   */
-  async #probe(
-    file: Deno.FsFile,
-    size: number,
-    offset: number,
-    hi: number,
-    scratch: Uint8Array,
-  ): Promise<Probed | undefined> {
-    const limit = Math.min(hi, size);
-    const h = newHeader();
-    let pos = 0;
-    if (offset > 0) {
-      // The line holding offset-1 is partial: its end is the next newline.
-      const nl = await this.#newlineFrom(file, offset - 1, limit, scratch);
-      if (nl < 0) return undefined;
-      pos = nl + 1;
-    }
-    const buf = scratch.subarray(0, PROBE_BYTES);
-    while (pos < limit) {
-      const n = await readAt(file, pos, buf.subarray(0, Math.min(buf.length, size - pos)));
-      if (n === 0) return undefined;
-      const view = buf.subarray(0, n);
-      let i = 0;
-      for (;;) {
-        if (pos + i >= limit) return undefined;
-        const nl = view.indexOf(NEWLINE, i);
-        if (readHeaderBytes(buf, i, nl >= 0 ? nl : n, h)) {
-          return { offset: pos + i, ts: h.ts, seq: h.seq };
-        }
-        if (nl >= 0) {
-          i = nl + 1;
-          continue;
-        }
-        // A line running past this read: read again from its start, unless its first bytes
-        // were all in hand (then it has no readable header: step over it).
-        if (i > 0 && n - i < HEADER_BYTES && pos + n < size) {
-          pos += i;
-        } else {
-          const next = await this.#newlineFrom(file, pos + n, limit, scratch);
-          if (next < 0) return undefined;
-          pos = next + 1;
-        }
-        break;
-      }
-    }
-    return undefined;
-  }
-
-  /** Runs `f` with a segment open for probes */
-  async #probing<T>(
-    segment: number,
-    f: (probe: (offset: number, hi: number) => Promise<Probed | undefined>) => Promise<T>,
-  ): Promise<T | undefined> {
-    const seg = this.segments[segment];
-    if (seg === undefined) return undefined;
-    const file = await Deno.open(seg.path, { read: true });
-    try {
-      const scratch = new Uint8Array(SCAN_BYTES);
-      return await f((offset, hi) => this.#probe(file, seg.size, offset, hi, scratch));
-    } finally {
-      file.close();
-    }
-  }
-
-  /** The start of the line in which `offset` falls */
-  async #lineStart(segment: number, offset: number): Promise<number> {
-    const seg = this.segments[segment];
-    if (seg === undefined || offset === 0) return 0;
-    const file = await Deno.open(seg.path, { read: true });
-    try {
-      return (await new BackwardReader(file, 64 * 1024).newlineBefore(offset)) + 1;
-    } finally {
-      file.close();
-    }
-  }
-
-  /** The position of the first line whose key (its time, or its seq) is >= target */
-  async #seek(key: "ts" | "seq", target: number): Promise<Cursor> {
-    const keyOf = (l: Probed) => key === "ts" ? l.ts : l.seq;
-    // The last segment whose first line is at or before the target.
-    let segment = 0;
-    for (let s = this.segments.length - 1; s > 0; s--) {
-      const first = await this.#probing(s, (probe) => probe(0, Infinity));
-      if (first !== undefined && keyOf(first) <= target) {
-        segment = s;
-        break;
-      }
-    }
-    const seg = this.segments[segment];
-    if (seg === undefined) return this.end;
-    const lo = await this.#probing(segment, async (probe) => {
-      // Invariant: every line starting before lo has key < target; none from hi on is needed.
-      let lo = 0;
-      let hi = seg.size;
-      while (hi - lo > LINEAR_BYTES) {
-        const mid = lo + Math.floor((hi - lo) / 2);
-        const line = await probe(mid, hi);
-        if (line === undefined || keyOf(line) >= target) hi = mid;
-        else lo = line.offset + 1;
-      }
-      return lo;
-    }) ?? 0;
-    // Back to the start of the line holding lo, then step forward over lower lines, reading
-    // their headers only.
-    let pos = await this.#lineStart(segment, lo);
-    for (let s = segment; s < this.segments.length; s++) {
-      const found = await this.#probing(s, async (probe) => {
-        for (
-          let line = await probe(pos, Infinity);
-          line;
-          line = await probe(line.offset + 1, Infinity)
-        ) {
-          if (keyOf(line) >= target) return line.offset;
-        }
-        return undefined;
-      });
-      if (found !== undefined) return { segment: s, offset: found };
-      pos = 0;
-    }
-    return this.end;
-  }
-
   /** The position of the first line with `ts >= t` (the end when there is none) */
   seek(t: number): Promise<Cursor> {
-    return this.#seek("ts", t);
+    return seekLine(this.segments, "ts", t);
   }
 
   /** The position of the first line with `seq >= n` (the end when there is none) */
   seekSeq(n: number): Promise<Cursor> {
-    return this.#seek("seq", n);
+    return seekLine(this.segments, "seq", n);
   }
 }

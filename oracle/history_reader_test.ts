@@ -1,43 +1,26 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { History, ReadStats } from "./history_reader.ts";
-import { dataDir, jsonl, message, snapshot, stateAfter } from "./testdata/history.ts";
+import { DIFF_FILE_BASE } from "@mat/observer";
+import { activePath, closedPath } from "@mat/observer/segments";
+import { History } from "./history_reader.ts";
+import { ReadStats } from "./read_sink.ts";
+import {
+  dataDir,
+  headerLine,
+  jsonl,
+  message,
+  segmentedDir,
+  snapshot,
+  stateAfter,
+} from "./testdata/history.ts";
 import { oracle, type Run } from "./testing.ts";
 
 const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
 
-const T0 = Date.parse("2026-11-24T10:00:00Z");
-
-function line(seq: number, extra = ""): string {
-  const ts = new Date(T0 + seq * 1000).toISOString();
-  return `{"schema_version":1,"seq":${seq},"ts":"${ts}","type":"message"${extra}}\n`;
-}
-
-async function writeHistory(
-  segments: string[][],
-  active: string[] | undefined,
-): Promise<string> {
-  const dir = await Deno.makeTempDir({ prefix: "history-test-" });
-  for (const [i, lines] of segments.entries()) {
-    const name = `diff_time_machine.${String(i + 1).padStart(6, "0")}.jsonl`;
-    await Deno.writeTextFile(`${dir}/${name}`, lines.join(""));
-  }
-  if (active) await Deno.writeTextFile(`${dir}/diff_time_machine.jsonl`, active.join(""));
-  return dir;
-}
-
-async function seqsFrom(h: History, t: number): Promise<number[]> {
-  const out: number[] = [];
-  for await (const l of h.lines(await h.seek(t), new ReadStats())) {
-    out.push(Number(l.value()?.["seq"]));
-  }
-  return out;
-}
-
 Deno.test("history reads closed segments in order, then the active file", async () => {
   const pad = `,"pad":"${"x".repeat(300)}"`;
-  const all = Array.from({ length: 3000 }, (_, i) => line(i, pad));
-  const dir = await writeHistory([all.slice(0, 1000), all.slice(1000, 2000)], all.slice(2000));
+  const all = Array.from({ length: 3000 }, (_, i) => headerLine(i, pad));
+  const dir = await segmentedDir([all.slice(0, 1000), all.slice(1000, 2000)], all.slice(2000));
   const h = await History.open(dir, "diff_time_machine");
   const stats = new ReadStats();
   let n = 0;
@@ -47,30 +30,8 @@ Deno.test("history reads closed segments in order, then the active file", async 
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("seek finds the first record at or after a time across segments", async () => {
-  const pad = `,"pad":"${"y".repeat(500)}"`;
-  const all = Array.from({ length: 2000 }, (_, i) => line(i, pad));
-  const dir = await writeHistory([all.slice(0, 700), all.slice(700, 1400)], all.slice(1400));
-  const h = await History.open(dir, "diff_time_machine");
-  for (const target of [0, 1, 699, 700, 701, 1399, 1400, 1999]) {
-    const seqs = await seqsFrom(h, T0 + target * 1000);
-    assert.equal(seqs[0], target, `seek to ${target}`);
-    assert.equal(seqs.length, 2000 - target);
-  }
-  assert.deepEqual(await seqsFrom(h, T0 + 5_000_000), []);
-  assert.equal((await seqsFrom(h, T0 - 1000))[0], 0);
-  assert.equal(Number((await h.last())?.value()?.["seq"]), 1999);
-  for (const target of [1, 700, 1400, 1999]) {
-    const before = await h.before(await h.seek(T0 + target * 1000));
-    assert.equal(before?.value()?.["seq"], target - 1, `before ${target}`);
-  }
-  assert.equal(await h.before(h.start), undefined);
-  assert.equal((await h.before(await h.seek(T0 + 9_999_000)))?.value()?.["seq"], 1999);
-  await Deno.remove(dir, { recursive: true });
-});
-
 Deno.test("corrupt and torn lines are skipped, counted and located", async () => {
-  const dir = await writeHistory([], [line(0), "not json\n", line(1), `{"seq":2`]);
+  const dir = await segmentedDir([], [headerLine(0), "not json\n", headerLine(1), `{"seq":2`]);
   const h = await History.open(dir, "diff_time_machine");
   const stats = new ReadStats();
   const seqs: unknown[] = [];
@@ -83,18 +44,17 @@ Deno.test("corrupt and torn lines are skipped, counted and located", async () =>
 });
 
 Deno.test("symlinked history files are read like the files they point to", async () => {
-  const real = await dataDir({
-    "diff_time_machine.000001.jsonl": [message(0, 0), message(1, 1)].map(jsonl).join(""),
-    diff: [message(2, 2), message(3, 3)].map(jsonl).join(""),
-  });
+  const real = await dataDir({ diff: [message(2, 2), message(3, 3)].map(jsonl).join("") });
+  const closed = [message(0, 0), message(1, 1)].map(jsonl).join("");
+  await Deno.writeTextFile(closedPath(real, DIFF_FILE_BASE, 1), closed);
   const linked = await Deno.makeTempDir({ prefix: "history-test-links-" });
   for await (const e of Deno.readDir(real)) {
     await Deno.symlink(`${real}/${e.name}`, `${linked}/${e.name}`);
   }
   const h = await History.open(linked, "diff_time_machine");
   assert.deepEqual(h.segments.map((s) => s.path), [
-    `${linked}/diff_time_machine.000001.jsonl`,
-    `${linked}/diff_time_machine.jsonl`,
+    closedPath(linked, DIFF_FILE_BASE, 1),
+    activePath(linked, DIFF_FILE_BASE),
   ]);
   const seqs: unknown[] = [];
   for await (const l of h.lines(h.start, new ReadStats())) seqs.push(l.value()?.["seq"]);
@@ -173,15 +133,15 @@ Deno.test("a 100 MB torn last line is skipped in bounded memory, and reported", 
 });
 
 Deno.test("a line over the history's limit is skipped as oversized, reading on and back", async () => {
-  const long = line(1, `,"pad":"${"z".repeat(3 << 20)}"`);
-  const dir = await writeHistory([], [line(0), long, line(2)]);
+  const long = headerLine(1, `,"pad":"${"z".repeat(3 << 20)}"`);
+  const dir = await segmentedDir([], [headerLine(0), long, headerLine(2)]);
   const h = await History.open(dir, "diff_time_machine", { maxLine: 1 << 20 });
   const stats = new ReadStats();
   const seqs: unknown[] = [];
   for await (const l of h.lines(h.start, stats)) seqs.push(l.value()?.["seq"]);
   assert.deepEqual(seqs, [0, 2]);
   assert.equal(stats.oversized, 1);
-  assert.deepEqual(stats.where, [`${dir}/diff_time_machine.jsonl:${line(0).length}`]);
+  assert.deepEqual(stats.where, [`${dir}/diff_time_machine.jsonl:${headerLine(0).length}`]);
   const back = new ReadStats();
   const newestFirst: unknown[] = [];
   for await (const l of h.linesBackward(h.end, back)) newestFirst.push(l.value()?.["seq"]);

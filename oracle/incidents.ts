@@ -18,14 +18,8 @@
  * incident whose root is `info` (over, cost nothing) is a note, not an incident.
  */
 
-import type { Severity } from "@mat/observer";
-import {
-  type Finding,
-  type FindingKind,
-  type HealthStatus,
-  type Impact,
-  severityRank,
-} from "./finding.ts";
+import { compareSeverity, mostSevere, type Severity } from "@mat/observer";
+import type { Finding, FindingKind, HealthStatus, Impact } from "./finding.ts";
 
 const LEVEL: Record<FindingKind, number> = {
   broker_unavailable: 0,
@@ -83,7 +77,7 @@ export function mergeDuplicates(findings: Finding[]): Finding[] {
       byKey.set(key, { ...f });
       continue;
     }
-    const worst = severityRank(f.severity) < severityRank(seen.severity) ? f : seen;
+    const worst = compareSeverity(f.severity, seen.severity) < 0 ? f : seen;
     const first = time(f.since, Infinity) < time(seen.since, Infinity) ? f : seen;
     const ongoing = seen.until === null || f.until === null;
     byKey.set(key, {
@@ -137,10 +131,6 @@ function chainOf(root: Finding, symptoms: Finding[], impact: Impact): string {
   }
   if (impact.requests_failed > 0) parts.push(`${impact.requests_failed} user request(s) failed`);
   return parts.slice(0, 6).join(" -> ");
-}
-
-function worst(a: Severity, b: Severity): Severity {
-  return severityRank(a) <= severityRank(b) ? a : b;
 }
 
 export interface Grouped {
@@ -203,9 +193,9 @@ export function groupIncidents(all: Finding[]): Grouped {
     // An ongoing incident is as severe as its worst symptom; one that is over, as its cause; one
     // that failed user requests is an error at least.
     const own = root.until === null
-      ? members.reduce<Severity>((s, f) => worst(s, f.severity), root.severity)
+      ? members.reduce<Severity>((s, f) => mostSevere(s, f.severity), root.severity)
       : root.severity;
-    const severity = impact.requests_failed > 0 ? worst(own, "error") : own;
+    const severity = impact.requests_failed > 0 ? mostSevere(own, "error") : own;
     if (severity === "info") {
       notes.push(root);
       continue;
@@ -223,14 +213,14 @@ export function groupIncidents(all: Finding[]): Grouped {
     b.impact.requests_failed - a.impact.requests_failed ||
     b.impact.tasks_lost - a.impact.tasks_lost ||
     b.impact.messages_waiting - a.impact.messages_waiting ||
-    severityRank(a.severity) - severityRank(b.severity) ||
+    compareSeverity(a.severity, b.severity) ||
     time(a.root.since, 0) - time(b.root.since, 0)
   );
   return { incidents, notes, findings: findings.length };
 }
 
 export function statusOf(incidents: Incident[]): HealthStatus {
-  if (incidents.some((i) => i.severity === "critical" || i.severity === "error")) return "failing";
+  if (incidents.some((i) => compareSeverity(i.severity, "error") <= 0)) return "failing";
   if (incidents.length > 0) return "degraded";
   return "healthy";
 }

@@ -5,12 +5,27 @@
  * Exit codes: 0 success, 1 runtime or data error, 2 usage error.
  */
 
+import { DIFF_RECORD_TYPES, SEVERITIES } from "@mat/observer";
 import { type Command, COMMANDS, DEFAULT_LIMITS, parseInvocation, UsageError } from "./cli_args.ts";
-import { type Document, RUNNERS } from "./commands.ts";
+import { RUNNERS } from "./commands.ts";
+import type { Document } from "./output_document.ts";
 import { validate } from "./json_schema.ts";
 import { ANSI, PLAIN, renderText } from "./render_text.ts";
 import { DataError, TimeMachine } from "./time_machine.ts";
 import schema from "./schema/oracle_output.schema.json" with { type: "json" };
+
+/** Words of a text in lines of at most `width` characters */
+function wrap(text: string, width = 96): string {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line !== "" && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line === "" ? word : `${line} ${word}`;
+  }
+  return [...lines, line].join("\n");
+}
 
 const GLOBAL_HELP = `Global options (anywhere on the line):
   -f, --format text|json   output format (default text); json is one document valid against
@@ -53,8 +68,9 @@ ${GLOBAL_HELP}
 
 Example:
   deno task oracle diagnose -f json`,
-  errors:
-    `Usage: deno task oracle errors [-s critical|error|warning|info] [-a AGENT] [--after T] [--before T] [-l N]
+  errors: `Usage: deno task oracle errors [-s ${
+    SEVERITIES.join("|")
+  }] [-a AGENT] [--after T] [--before T] [-l N]
 
 Structured errors folded by fingerprint (count, first and last seen, evidence), most severe and
 newest first. With --after/--before, only errors seen in that window.
@@ -83,8 +99,13 @@ Example:
   deno task oracle queues -f json`,
   diffs: `Usage: deno task oracle diffs [-e TYPE] [--after T] [--before T] [-l N]
 
-Raw events of the diff history, oldest first. TYPE is a record type such as message,
-message_malformed, handoff_stuck, queue_status_changed, error.
+${
+    wrap(
+      `Raw events of the diff history, oldest first. TYPE is a record type: ${
+        DIFF_RECORD_TYPES.join(", ")
+      }.`,
+    )
+  }
 
 ${GLOBAL_HELP}
 

@@ -5,7 +5,7 @@
  */
 
 import { escapeControl } from "./escape_control.ts";
-import type { Disorder, LineSkip, ReadSink } from "./history_reader.ts";
+import type { Disorder, LineSkip, ReadSink } from "./read_sink.ts";
 
 /** Why a line was not used, in the order the summary names them */
 export const SKIP_KINDS = [

@@ -4,7 +4,7 @@
  * forge a line of this output.
  */
 
-import type { Document } from "./commands.ts";
+import type { Document } from "./output_document.ts";
 import { escapeControl } from "./escape_control.ts";
 
 function isRecord(v: unknown): v is Record<string, unknown> {

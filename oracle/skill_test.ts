@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
+import { DIFF_RECORD_TYPES, DIFF_RECORDS, SEVERITIES } from "@mat/observer";
 import { COMMANDS } from "./cli_args.ts";
 import { FINDING_KINDS } from "./finding.ts";
 
@@ -40,7 +41,23 @@ Deno.test("every kind diagnose can name is explained in SKILL.md and allowed by 
     await Deno.readTextFile(`${ROOT}oracle/schema/oracle_output.schema.json`),
   );
   assert.deepEqual(schema.$defs.finding_kind.enum, [...FINDING_KINDS]);
+  assert.deepEqual(schema.$defs.severity.enum, [...SEVERITIES], "the observer's severities");
   for (const kind of FINDING_KINDS) {
     assert.ok(skill.includes(`| \`${kind}\``), `SKILL.md explains ${kind}`);
+  }
+});
+
+Deno.test("every diff record type of the observer's table is named in SKILL.md and README.md", async () => {
+  const skill = await Deno.readTextFile(SKILL);
+  const readme = await Deno.readTextFile(`${ROOT}README.md`);
+  const events = skill.slice(skill.indexOf("## Event types"));
+  const files = readme.slice(readme.indexOf("### Files"));
+  for (const type of DIFF_RECORD_TYPES) {
+    assert.ok(events.includes(`\`${type}\``), `SKILL.md's event types name ${type}`);
+    assert.ok(files.includes(`\`${type}\``), `README.md's files name ${type}`);
+    if (!DIFF_RECORDS[type].legacy) {
+      const list = files.slice(0, files.indexOf("A TASK's"));
+      assert.ok(list.includes(`\`${type}\``), `README.md lists ${type} among the types written`);
+    }
   }
 });

@@ -1,23 +1,24 @@
 /**
  * The two histories of a data directory, read-only: typed diff records (validated by the
  * observer's own validators), snapshots, and the state at any moment rebuilt from the nearest
- * snapshot at or before it plus the diff records after that snapshot. Whatever it passes over
- * goes to one ReadReport, with its place.
+ * snapshot at or before it plus the diff records after that snapshot (`state_replay.ts`). Whatever
+ * it passes over goes to one ReadReport, with its place.
  */
 
 import {
   DIFF_FILE_BASE,
   type DiffRecord,
-  type ObserverStateData,
   RECORD_SCHEMA_VERSION,
   type SnapshotRecord,
   STATE_FILE_BASE,
   validateDiffRecord,
   validateSnapshot,
 } from "@mat/observer";
-import { ObserverState } from "@mat/observer/state";
 import { type Cursor, type Gate, History, type Line, type Tally } from "./history_reader.ts";
 import { ReadReport } from "./read_report.ts";
+import { replayState, type StateAt } from "./state_replay.ts";
+
+export type { StateAt };
 
 /** A data directory that cannot be read: exit code 1 with this message */
 export class DataError extends Error {
@@ -49,26 +50,6 @@ export interface Typed<R> {
 export const MAX_DIFF_LINE = 16 << 20;
 /** Snapshot lines longer than this are skipped as oversized (the state's maps are capped) */
 export const MAX_STATE_LINE = 512 << 20;
-
-const STATE_OPTIONS = { prefix: "agent-queue-", windowSize: 10, stuckAfterMs: 60_000 };
-
-/**
- * Counts keyed by data (agent names...) on an object with no prototype, where `constructor` or
- * `toString` is a name like any other and `counts[name] ?? 0` starts from 0
- */
-function countsByName(counts: Record<string, number>): Record<string, number> {
-  return Object.assign(Object.create(null), counts);
-}
-
-export interface StateAt {
-  state: ObserverStateData;
-  /** The snapshot the state started from, if any */
-  snapshot: { seq: number; ts: string; diff_seq: number } | null;
-  /** Diff records replayed on top of it */
-  replayed: number;
-  /** Newest record time folded in (ms), or NaN with an empty history */
-  asOf: number;
-}
 
 export class TimeMachine {
   readonly report = new ReadReport();
@@ -314,99 +295,10 @@ export class TimeMachine {
   }
 
   /**
-   * The observer's state at `t` (the end of the history when undefined): the snapshot at or
-   * before it, plus every diff record after that snapshot (found by seq) stamped up to `t`. A record
-   * whose seq goes back is reported as out of order; one that goes back to the snapshot's
-   * `diff_seq` or below is not applied (as on the observer's restart) and is a skipped line.
+   * The observer's state at `t` (the end of the history when undefined), replayed from the
+   * nearest snapshot (`state_replay.ts`)
    */
-  async stateAt(t?: number): Promise<StateAt> {
-    const snap = await this.snapshotAt(t);
-    const state = new ObserverState(STATE_OPTIONS, snap?.state);
-    state.errorCounts = {
-      by_severity: countsByName(state.errorCounts.by_severity),
-      by_category: countsByName(state.errorCounts.by_category),
-      by_agent: countsByName(state.errorCounts.by_agent),
-    };
-    let asOf = snap ? Date.parse(snap.ts) : NaN;
-    const from = snap ? await this.diff.seekSeq(snap.diff_seq + 1) : this.diff.start;
-    let replayed = 0;
-    let previous: { seq: number; ts: number } | undefined;
-    // One pass from the snapshot: up to the first line stamped after `t` whose next line is in
-    // time order; once lines are out of time order, on to the end, each line kept by its time.
-    let lastTs = NaN;
-    let lastSeq = NaN;
-    let past = false;
-    let whole = t === undefined;
-    for await (const line of this.lines({ from })) {
-      const cursor = line.cursor;
-      const path = this.diff.segments[cursor.segment]?.path ?? "?";
-      if (line.ts < lastTs) {
-        this.report.outOfOrder({
-          path,
-          offset: cursor.offset,
-          seq: line.seq,
-          ts: line.ts,
-          previousSeq: lastSeq,
-          previousTs: lastTs,
-        });
-        if (!whole) {
-          whole = true;
-          this.report.notice(
-            "records out of time order after the snapshot: all of them were read, each kept by its own time",
-          );
-        }
-      }
-      lastTs = line.ts;
-      lastSeq = line.seq;
-      if (t !== undefined) {
-        if (past && !whole) break;
-        if (line.ts > t) {
-          past = true;
-          continue;
-        }
-      }
-      const record = this.typed(line);
-      if (record === undefined) continue;
-      const ts = Date.parse(record.ts);
-      if (previous !== undefined && record.seq <= previous.seq) {
-        this.report.outOfOrder({
-          path,
-          offset: cursor.offset,
-          seq: record.seq,
-          ts,
-          previousSeq: previous.seq,
-          previousTs: previous.ts,
-        });
-      }
-      if (snap && record.seq <= snap.diff_seq) {
-        this.report.skip(
-          "seq_backwards",
-          path,
-          cursor.offset,
-          `seq ${record.seq} after seq ${
-            previous?.seq ?? "?"
-          }: at or below the diff_seq ${snap.diff_seq} of snapshot seq ${snap.seq}, so not applied`,
-        );
-        previous = { seq: record.seq, ts };
-        continue;
-      }
-      if (snap && previous === undefined && record.seq > snap.diff_seq + 1) {
-        this.report.notice(
-          `the diff records after snapshot seq ${snap.seq} start at seq ${record.seq}, not ${
-            snap.diff_seq + 1
-          }: the state misses the ${record.seq - snap.diff_seq - 1} record(s) in between`,
-        );
-      }
-      previous = { seq: record.seq, ts };
-      state.apply(record);
-      replayed++;
-      asOf = ts;
-    }
-    return {
-      state: state.toData(),
-      snapshot: snap ? { seq: snap.seq, ts: snap.ts, diff_seq: snap.diff_seq } : null,
-      replayed,
-      asOf,
-    };
+  stateAt(t?: number): Promise<StateAt> {
+    return replayState(this, t);
   }
 }

@@ -68,6 +68,13 @@ Deno.test("an invalid newest snapshot falls back to the previous good one, and s
     snapshot_seq: 1,
     snapshot_ts: at(25),
     diff_records_replayed: 2,
+    fold_options: {
+      topic_prefix: "agent-queue-",
+      queue_window: 5,
+      stuck_after_ms: 60_000,
+      orphan_grace_ms: 5_000,
+      source: "snapshot",
+    },
   });
   assert.equal(doc.skipped_lines, 1);
   assert.equal(doc.skipped.by_kind["invalid"], 1);

@@ -23,7 +23,8 @@ import type {
   QueueSampleRecord,
   RuntimeEventRecord,
 } from "@mat/observer";
-import type { HandoffLoopRecord } from "@mat/observer";
+import { foldKindOf, type HandoffLoopRecord } from "@mat/observer";
+import { type RebuiltFrom, rebuiltFrom } from "./state_replay.ts";
 import type { TimeMachine } from "./time_machine.ts";
 
 /** How far back from the end of the history `diagnose` looks by default */
@@ -38,11 +39,7 @@ export interface WindowFacts {
   /** The observer's state at the window's end */
   end: ObserverStateData;
   /** How that state was rebuilt */
-  rebuilt: {
-    snapshot_seq: number | null;
-    snapshot_ts: string | null;
-    diff_records_replayed: number;
-  };
+  rebuilt: RebuiltFrom;
   /** Queue samples per agent, oldest first (the user inbox left out: it is no agent's queue) */
   queues: Map<string, QueueSampleRecord[]>;
   runtime: RuntimeEventRecord[];
@@ -124,7 +121,7 @@ function record(facts: WindowFacts, r: DiffRecord): void {
       break;
     case "error":
       if (r.agent !== USER_INBOX) facts.errors.push(r);
-      if (r.kind === "task_unconsumed" && r.agent !== null) {
+      if (foldKindOf(r.kind) === "task_unconsumed" && r.agent !== null) {
         const count = r.occurrences ?? 1;
         facts.unconsumed.push({
           agent: r.agent,
@@ -185,11 +182,7 @@ export async function gatherFacts(tm: TimeMachine, from: number, to: number): Pr
     to,
     asOf: endState.asOf,
     end: endState.state,
-    rebuilt: {
-      snapshot_seq: endState.snapshot?.seq ?? null,
-      snapshot_ts: endState.snapshot?.ts ?? null,
-      diff_records_replayed: endState.replayed,
-    },
+    rebuilt: rebuiltFrom(endState),
     queues: new Map(),
     runtime: [],
     errors: [],

@@ -1,112 +1,69 @@
 /**
- * Smoke tests of the broker `deno task kafka start` runs (or `KAFKA_BOOTSTRAP_SERVERS` names),
- * through kafkajs, the client the agents use: it proves kafkajs 2.2.4 speaks to this Kafka.
+ * The command line of `deno task kafka`, run as a subprocess under NO_COLOR: its help, its usage
+ * errors, and `status` of a cluster that does not answer. The broker's own tests are in
+ * scripts/kafka/.
  */
 
-import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
-import { Kafka, type KafkaMessage, logLevel } from "kafkajs";
-import { kafkaSettings, silenceKafkaJsTimeoutWarnings } from "./kafka.ts";
+import assert from "node:assert/strict";
 
-function client(): Kafka {
-  silenceKafkaJsTimeoutWarnings();
-  return new Kafka({
-    clientId: "kafka-smoke-test",
-    brokers: kafkaSettings().brokers,
-    logLevel: logLevel.NOTHING,
-    connectionTimeout: 2_000,
-    requestTimeout: 10_000,
-    retry: { retries: 3, initialRetryTime: 200, maxRetryTime: 2_000 },
-  });
+const KAFKA = new URL("./kafka.ts", import.meta.url).pathname;
+const HELP = new URL("./testdata/kafka_help.txt", import.meta.url);
+
+async function kafka(args: string[], env: Record<string, string> = {}) {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", KAFKA, ...args],
+    env: { KAFKA_BOOTSTRAP_SERVERS: "", KAFKA_PORT: "", ...env, NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
 }
 
-function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-Deno.test("broker accepts a produce and a consume on an agent queue", async () => {
-  const kafka = client();
-  const topic = `smoke-agent-queue-${crypto.randomUUID()}`;
-  const groupId = `smoke-agent-${crypto.randomUUID()}`;
-  const admin = kafka.admin();
-  const producer = kafka.producer({ allowAutoTopicCreation: false });
-  const consumer = kafka.consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 1_000 });
-  await admin.connect();
-  try {
-    const created = await admin.createTopics({
-      waitForLeaders: true,
-      topics: [{ topic, numPartitions: 3, replicationFactor: 1 }],
-    });
-    strictEqual(created, true);
-
-    await producer.connect();
-    const sent = await producer.send({
-      topic,
-      messages: [{
-        key: "task-1",
-        value: JSON.stringify({ kind: "task", body: "hello" }),
-        headers: { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" },
-      }],
-    });
-    strictEqual(sent.length, 1);
-    strictEqual(sent[0]?.errorCode, 0);
-
-    let resolveReceived: (message: KafkaMessage) => void = () => {};
-    const received = new Promise<KafkaMessage>((resolve) => resolveReceived = resolve);
-    await consumer.connect();
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    await consumer.run({ eachMessage: ({ message }) => Promise.resolve(resolveReceived(message)) });
-    const message = await within(30_000, `the record on "${topic}"`, received);
-
-    strictEqual(message.key?.toString(), "task-1");
-    deepStrictEqual(JSON.parse(message.value?.toString() ?? "null"), {
-      kind: "task",
-      body: "hello",
-    });
-    strictEqual(
-      message.headers?.["traceparent"]?.toString(),
-      "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
-    );
-  } finally {
-    await consumer.disconnect().catch(() => {});
-    await producer.disconnect().catch(() => {});
-    await admin.deleteGroups([groupId]).catch(() => {});
-    await admin.deleteTopics({ topics: [topic] }).catch(() => {});
-    await admin.disconnect();
+Deno.test("kafka --help and -h print the help on stdout and exit 0", async () => {
+  const help = await Deno.readTextFile(HELP);
+  for (const flag of ["--help", "-h"]) {
+    assert.deepEqual(await kafka([flag]), { code: 0, stdout: help, stderr: "" });
   }
 });
 
-Deno.test("broker refuses a produce to an unknown agent queue", async () => {
-  const kafka = client();
-  const topic = `smoke-agent-queue-missing-${crypto.randomUUID()}`;
-  const producer = kafka.producer({
-    allowAutoTopicCreation: false,
-    retry: { retries: 1, initialRetryTime: 100, maxRetryTime: 500 },
-  });
-  await producer.connect();
-  try {
-    let failure: unknown;
-    try {
-      await producer.send({ topic, messages: [{ value: "nobody reads this" }] });
-    } catch (error) {
-      failure = error;
-    }
-    ok(failure instanceof Error, `Producing to "${topic}" succeeded: is auto.create.topics on?`);
-    ok(
-      /does not host this topic-partition|unknown topic/i.test(failure.message),
-      `Unexpected error: ${failure.message}`,
-    );
-  } finally {
-    await producer.disconnect();
-    const admin = kafka.admin();
-    await admin.connect();
-    try {
-      strictEqual((await admin.listTopics()).includes(topic), false);
-    } finally {
-      await admin.disconnect();
-    }
+Deno.test("kafka exits 2 with one error line on a bad flag, command or argument", async () => {
+  const cases: [string[], string][] = [
+    [["--bogus"], 'error: Unknown flag "--bogus" (see --help)'],
+    [[], "error: Missing command: expected start, stop or status"],
+    [["frobnicate"], 'error: Unknown command "frobnicate": expected start, stop or status'],
+    [["status", "stop"], 'error: Unexpected argument "stop" (see --help)'],
+  ];
+  for (const [args, error] of cases) {
+    assert.deepEqual(await kafka(args), { code: 2, stdout: "", stderr: `${error}\n` });
   }
+});
+
+Deno.test("kafka exits 1 naming a bad KAFKA_PORT", async () => {
+  assert.deepEqual(await kafka(["status"], { KAFKA_PORT: "abc" }), {
+    code: 1,
+    stdout: "",
+    stderr: 'error: Invalid KAFKA_PORT "abc": expected an integer from 1 to 65534\n',
+  });
+});
+
+Deno.test("kafka status of a cluster that does not answer says so and exits 3", async () => {
+  assert.deepEqual(await kafka(["status"], { KAFKA_BOOTSTRAP_SERVERS: "127.0.0.1:1" }), {
+    code: 3,
+    stdout: "kafka: 127.0.0.1:1 (KAFKA_BOOTSTRAP_SERVERS)\nbroker: does not answer\n",
+    stderr: "",
+  });
+});
+
+Deno.test("kafka stop does nothing when KAFKA_BOOTSTRAP_SERVERS names the cluster", async () => {
+  assert.deepEqual(await kafka(["stop"], { KAFKA_BOOTSTRAP_SERVERS: "127.0.0.1:1" }), {
+    code: 0,
+    stdout: "",
+    stderr: "kafka: KAFKA_BOOTSTRAP_SERVERS is set: no local broker is managed, nothing to stop\n",
+  });
 });

@@ -8,6 +8,7 @@
  */
 
 import { fileURLToPath } from "node:url";
+import { textLines } from "@mat/agents/lines";
 import { BrokerExitedError, startKafka, stopKafka } from "./kafka.ts";
 
 const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -41,23 +42,24 @@ async function writeAll(out: Writer, bytes: Uint8Array): Promise<void> {
   while (written < bytes.length) written += await out.write(bytes.subarray(written));
 }
 
-/** Copies `stream` to `out` as it comes, calling `onLine` with each complete line of text */
+/** The chunks of `stream`, each copied to `out` as it comes */
+async function* copied(
+  stream: ReadableStream<Uint8Array>,
+  out: Writer,
+): AsyncGenerator<Uint8Array> {
+  for await (const chunk of stream) {
+    await writeAll(out, chunk);
+    yield chunk;
+  }
+}
+
+/** Copies `stream` to `out` as it comes, calling `onLine` with each line of text */
 async function tee(
   stream: ReadableStream<Uint8Array>,
   out: Writer,
   onLine: (line: string) => void,
 ): Promise<void> {
-  const decoder = new TextDecoder();
-  let pending = "";
-  for await (const chunk of stream) {
-    await writeAll(out, chunk);
-    pending += decoder.decode(chunk, { stream: true });
-    const lines = pending.split("\n");
-    pending = lines.pop() ?? "";
-    lines.forEach(onLine);
-  }
-  pending += decoder.decode();
-  if (pending) onLine(pending);
+  for await (const line of textLines(copied(stream, out))) onLine(line);
 }
 
 /** Runs `deno test --allow-all ...args` with its output streamed; returns its exit code and counts */

@@ -6,7 +6,14 @@
  * is the request's failure (`requests_failed`), not an error of the orchestrator's own.
  */
 
-import type { ErrorRecord } from "@mat/observer";
+import {
+  type ErrorRecord,
+  type FoldKind,
+  foldKindOf,
+  isK8sWarningKind,
+  mostSevere,
+  unhandledKind,
+} from "@mat/observer";
 import { evidence, type Finding, type FindingKind, noImpact, plural } from "../finding.ts";
 import { groupBy } from "../group_by.ts";
 import type { WindowFacts } from "../window_facts.ts";
@@ -19,8 +26,11 @@ type Role =
   | { rule: "spike" }
   | { rule: "elsewhere" };
 
-/** What each error kind the observer folds is, for this rule */
-function roleOf(kind: string): Role {
+/**
+ * What each error kind the observer folds is, for this rule: every kind handled (a kind the
+ * observer adds is a compile error here until it is)
+ */
+function roleOf(kind: FoldKind): Role {
   switch (kind) {
     case "llm_rate_limit":
       return { rule: "llm_rate_limited" };
@@ -34,6 +44,13 @@ function roleOf(kind: string): Role {
     case "deadline_exceeded":
     case "timeout":
       return { rule: "slow_agent" };
+    // Errors of the agents' own work: a fault when they repeat (or one is critical)
+    case "llm_error":
+    case "tool_error":
+    case "handler_error":
+    case "invalid_message":
+    case "internal":
+      return { rule: "spike" };
     // Read from richer records by the other rules, or no fault on their own
     case "handoff_loop":
     case "stuck_deadline_passed":
@@ -54,8 +71,19 @@ function roleOf(kind: string): Role {
     case "queue_err":
       return { rule: "elsewhere" };
     default:
-      return kind.startsWith("k8s_") ? { rule: "elsewhere" } : { rule: "spike" };
+      // Kubernetes Warning events: the process rules read the pods' own records
+      if (isK8sWarningKind(kind)) return { rule: "elsewhere" };
+      return unhandledKind(kind);
   }
+}
+
+/**
+ * The role of a kind read from the history. A kind this oracle does not know (a newer observer's,
+ * or a newer agent's ERROR kind) is an error like any other: it makes a spike when it repeats.
+ */
+function roleOfRecorded(kind: string): Role {
+  const known = foldKindOf(kind);
+  return known === undefined ? { rule: "spike" } : roleOf(known);
 }
 
 export function errorRules(facts: WindowFacts, oracle: string): Finding[] {
@@ -68,7 +96,7 @@ export function errorRules(facts: WindowFacts, oracle: string): Finding[] {
   for (const errors of groupBy(own, (e) => `${e.kind}\u0000${e.agent ?? ""}`).values()) {
     const first = errors[0];
     if (first === undefined) continue;
-    const role = roleOf(first.kind);
+    const role = roleOfRecorded(first.kind);
     if (role.rule === "elsewhere") continue;
     // A line may stand for several occurrences coalesced within one sync interval
     const count = errors.reduce((n, e) => n + (e.occurrences ?? 1), 0);
@@ -84,7 +112,13 @@ export function errorRules(facts: WindowFacts, oracle: string): Finding[] {
         errors.flatMap((e: ErrorRecord) => e.evidence.offsets.slice(-1)),
       ),
       impact: noImpact(),
-      conversations: [...new Set(errors.map((e) => e.conversation_id).filter((c) => c !== null))],
+      // A coalesced line names the conversations of all the occurrences it stands for
+      conversations: [
+        ...new Set(
+          errors.flatMap((e) => [e.conversation_id, ...(e.conversation_ids ?? [])])
+            .filter((c) => c !== null),
+        ),
+      ],
       tasks: [...new Set(errors.map((e) => e.task_id).filter((t) => t !== null))],
     };
     switch (role.rule) {
@@ -143,7 +177,7 @@ export function errorRules(facts: WindowFacts, oracle: string): Finding[] {
         out.push({
           ...base,
           kind: "error_spike",
-          severity: first.severity === "critical" ? "critical" : "error",
+          severity: mostSevere(first.severity, "error"),
           summary: `${count} ${first.kind} error(s) from ${a}: ${first.message}`,
           short: `${a} failed ${plural(count, "task")} (${first.kind})`,
           next_commands: [`${oracle} errors -a ${a}`, `${oracle} replay -m 15`],

@@ -53,3 +53,33 @@ Deno.test("an agent answering deadline_exceeded is slow, even once", () => {
   assert.equal(finding?.kind, "slow_agent");
   assert.equal(finding?.severity, "warning");
 });
+
+Deno.test("a kind this oracle does not know is data: it makes a spike when it repeats", () => {
+  const twice = facts({ errors: [1, 2].map((s) => error("coder", s, "quota_exceeded")) });
+  assert.deepEqual(errorRules(twice, O), []);
+  const thrice = facts({ errors: [1, 2, 3].map((s) => error("coder", s, "quota_exceeded")) });
+  const [finding] = errorRules(thrice, O);
+  assert.equal(finding?.kind, "error_spike");
+  assert.match(finding?.short ?? "", /\(quota_exceeded\)/);
+});
+
+Deno.test("Kubernetes warning events are left to the process rules", () => {
+  const f = facts({ errors: [1, 2, 3].map((s) => error("coder", s, "k8s_backoff")) });
+  assert.deepEqual(errorRules(f, O), []);
+});
+
+Deno.test("a spike names the conversations of coalesced occurrences, not only each line's last", () => {
+  const f = facts({
+    errors: [
+      error("writer", 1, "tool_error", { conversation_id: "c1" }),
+      error("writer", 2, "tool_error", {
+        conversation_id: "c4",
+        occurrences: 3,
+        conversation_ids: ["c2", "c3", "c4"],
+      }),
+    ],
+  });
+  const [finding] = errorRules(f, O);
+  assert.equal(finding?.kind, "error_spike");
+  assert.deepEqual(finding?.conversations, ["c1", "c4", "c2", "c3"]);
+});

@@ -3,7 +3,8 @@
  * known at its end). They tell apart what the record can:
  * - a crash loop (`agent_crash_loop`): CRASH_LOOP_DEATHS deaths or more, or the runtime's own
  *   CrashLoopBackOff;
- * - a crash (`agent_crashed`): a death holding tasks, or an exit with an error code;
+ * - a crash (`agent_crashed`): a death holding tasks (a pod deleted holding tasks too), or an exit
+ *   with an error code;
  * - a kill while idle (`agent_restarted`): killed by a signal (or the kernel's OOM killer) holding
  *   nothing, then started again;
  * - a clean stop (the supervisor's stop, or exit code 0 with no signal): not a fault, unless work
@@ -36,13 +37,18 @@ interface Death {
 
 /** A runtime event that is a death nobody asked for, or undefined (a start, a clean stop...) */
 export function deathOf(r: RuntimeEventRecord): Death | undefined {
-  const isExit = r.kind === "exited" || r.kind === "evicted" ||
+  // A pod deleted while it held tasks ended their work too (deleting an idle pod is routine)
+  const deletedHolding = r.kind === "deleted" &&
+    r.tasks_in_flight.length + (r.tasks_in_flight_omitted ?? 0) > 0;
+  const isExit = r.kind === "exited" || r.kind === "evicted" || deletedHolding ||
     (r.kind === "restarted" && r.source === "k8s");
   if (!isExit) return undefined;
   if (r.reason === "stopped") return undefined;
   const cleanExit = r.exit_code === 0 && r.signal === undefined && r.reason !== "OOMKilled";
-  if (cleanExit && r.kind !== "evicted") return undefined;
-  const how = r.reason === "OOMKilled"
+  if (cleanExit && r.kind !== "evicted" && !deletedHolding) return undefined;
+  const how = deletedHolding
+    ? "pod deleted"
+    : r.reason === "OOMKilled"
     ? "OOMKilled"
     : r.signal ?? (r.exit_code !== undefined ? `exit code ${r.exit_code}` : r.reason ?? r.kind);
   return {
@@ -51,7 +57,8 @@ export function deathOf(r: RuntimeEventRecord): Death | undefined {
     how,
     lost: r.tasks_in_flight,
     omitted: r.tasks_in_flight_omitted ?? 0,
-    killed: r.signal !== undefined || r.reason === "OOMKilled" || r.exit_code === 137,
+    killed: deletedHolding || r.signal !== undefined || r.reason === "OOMKilled" ||
+      r.exit_code === 137,
   };
 }
 
@@ -91,7 +98,8 @@ export function processRules(facts: WindowFacts, oracle: string): Finding[] {
     if (p.agent === null || p.agent === USER_INBOX) continue;
     procsByAgent.set(p.agent, [...(procsByAgent.get(p.agent) ?? []), p]);
   }
-  const openTasks = new Set(facts.end.handoffs_open.map((h) => h.task_message_id));
+  // By task id: a retry of a lost task is a new message with the same task id, still unanswered
+  const openTasks = new Set(facts.end.handoffs_open.map((h) => h.task_id));
   const agents = new Set([...byAgent.keys(), ...procsByAgent.keys()]);
   for (const agent of agents) {
     const events = byAgent.get(agent) ?? [];
@@ -114,7 +122,7 @@ export function processRules(facts: WindowFacts, oracle: string): Finding[] {
     // Each task once, however many deaths it went through (a redelivered task dies again)
     const lost = [...new Map(deaths.flatMap((d) => d.lost).map((t) => [t.task_message_id, t]))
       .values()];
-    const stillOpen = lost.filter((t) => openTasks.has(t.task_message_id));
+    const stillOpen = lost.filter((t) => openTasks.has(t.task_id));
     // A death holding more than it could name counts the rest (a flood): at least the largest
     const lostCount = lost.length + Math.max(0, ...deaths.map((d) => d.omitted));
     const seqs = [...deaths.map((d) => d.record.seq), ...loops.map((r) => r.seq)];

@@ -106,3 +106,46 @@ Deno.test("a pod replaced by a rollout before it started is not the agent being 
   ];
   assert.deepEqual(processRules(rollout, O).map((f) => f.kind), []);
 });
+
+Deno.test("a pod deleted while it holds a task ended that task's work; an idle one deleted did not", () => {
+  const holding = facts({
+    runtime: [runtime("writer", 10, "deleted", {
+      reason: "Completed",
+      exit_code: 0,
+      tasks_in_flight: [task("c1", "writer")],
+    })],
+  });
+  holding.end.processes = [proc("writer", 101, { started_at: at(12) })];
+  const [finding, ...rest] = processRules(holding, O);
+  assert.equal(rest.length, 0);
+  assert.equal(finding?.kind, "agent_crashed");
+  assert.match(finding?.summary ?? "", /pod deleted/);
+  assert.equal(finding?.impact.tasks_lost, 1);
+
+  const idle = facts({ runtime: [runtime("writer", 10, "deleted", { reason: "Completed" })] });
+  idle.end.processes = [proc("writer", 101, { started_at: at(12) })];
+  assert.deepEqual(processRules(idle, O), []);
+});
+
+Deno.test("a lost task retried under a new message and still unanswered is still open", () => {
+  const lost = task("c1", "writer");
+  const f = facts({
+    runtime: [runtime("writer", 10, "exited", { ...killed, tasks_in_flight: [lost] })],
+  });
+  f.end.processes = [proc("writer", 101, { started_at: at(11) })];
+  const { to, ...fields } = lost;
+  f.end.handoffs_open = [{
+    ...fields,
+    to,
+    task_message_id: "msg-retry",
+    attempt: 2,
+    created_at: at(30),
+    observed_at: at(30),
+    started_seq: 40,
+    stuck: false,
+  }];
+  const [finding] = processRules(f, O);
+  assert.equal(finding?.kind, "agent_crashed");
+  assert.match(finding?.summary ?? "", /1 still unanswered/);
+  assert.equal(finding?.severity, "error");
+});

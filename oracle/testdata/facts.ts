@@ -3,6 +3,7 @@
  * by its record types), at times given as seconds after T0, for an agent system of four agents.
  */
 
+import { DEFAULT_FOLD_OPTIONS, recordFoldOptions } from "@mat/observer";
 import type {
   ErrorRecord,
   HandoffCompletedRecord,
@@ -48,7 +49,12 @@ export function facts(partial: Partial<WindowFacts> = {}, endAt = 120): WindowFa
     to: T0 + endAt * 1000,
     asOf: T0 + endAt * 1000,
     end: emptyState(),
-    rebuilt: { snapshot_seq: null, snapshot_ts: null, diff_records_replayed: 0 },
+    rebuilt: {
+      snapshot_seq: null,
+      snapshot_ts: null,
+      diff_records_replayed: 0,
+      fold_options: { ...recordFoldOptions(DEFAULT_FOLD_OPTIONS), source: "default" },
+    },
     queues: new Map(),
     runtime: [],
     errors: [],

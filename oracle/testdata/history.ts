@@ -6,17 +6,22 @@
  */
 
 import {
+  DEFAULT_FOLD_OPTIONS,
   DIFF_FILE_BASE,
   type DiffRecord,
   type ErrorRecord,
+  type FoldOptions,
   type HandoffFailedRecord,
   type HandoffStartedRecord,
   type MessageRecord,
+  type ObserverStartedRecord,
   type ObserverStateData,
   type QueueSampleRecord,
+  recordFoldOptions,
   type SnapshotRecord,
   STATE_FILE_BASE,
 } from "@mat/observer";
+import { activePath, closedPath } from "@mat/observer/segments";
 import { ObserverState } from "@mat/observer/state";
 
 export const T0 = Date.parse("2026-11-24T10:00:00.000Z");
@@ -48,6 +53,23 @@ export function message(seq: number, s: number, extra: Partial<MessageRecord> = 
     payload_truncated: false,
     redactions: 0,
     ...extra,
+  };
+}
+
+/** An `observer_started` line; with `options`, recording them as the observer now does */
+export function observerStarted(
+  seq: number,
+  s: number,
+  options?: FoldOptions,
+): ObserverStartedRecord {
+  return {
+    ...header(seq, s),
+    type: "observer_started",
+    pid: 4242,
+    resumed_partitions: 0,
+    torn_bytes_cut: 0,
+    positions: [],
+    ...(options === undefined ? {} : { fold_options: recordFoldOptions(options) }),
   };
 }
 
@@ -131,24 +153,56 @@ export function handoffFailed(seq: number, s: number, errorMessage: string): Han
 }
 
 /** The state the observer folds from these records, as a snapshot holds it */
-export function stateAfter(records: DiffRecord[]): ObserverStateData {
-  const state = new ObserverState({ prefix: "agent-queue-", windowSize: 10, stuckAfterMs: 60_000 });
+export function stateAfter(
+  records: DiffRecord[],
+  options: FoldOptions = DEFAULT_FOLD_OPTIONS,
+): ObserverStateData {
+  const state = new ObserverState(options);
   for (const r of records) state.apply(r);
   return state.toData();
 }
 
+/**
+ * A snapshot recording the options its state was folded with (the observer's defaults unless
+ * given), as the observer writes them; with `options` null, one of an older observer, without
+ */
 export function snapshot(
   seq: number,
   s: number,
   diffSeq: number,
   state: ObserverStateData,
+  options: FoldOptions | null = DEFAULT_FOLD_OPTIONS,
 ): SnapshotRecord {
-  return { ...header(seq, s), type: "snapshot", diff_seq: diffSeq, state };
+  return {
+    ...header(seq, s),
+    type: "snapshot",
+    diff_seq: diffSeq,
+    state,
+    ...(options === null ? {} : { fold_options: recordFoldOptions(options) }),
+  };
 }
 
 /** One JSONL line (with its newline) of a record, or of any value */
 export function jsonl(value: unknown): string {
   return `${JSON.stringify(value)}\n`;
+}
+
+/** A line of the diff history with a record's header only (and `extra` fields), `seq` s after T0 */
+export function headerLine(seq: number, extra = ""): string {
+  return `{"schema_version":1,"seq":${seq},"ts":"${at(seq)}","type":"message"${extra}}\n`;
+}
+
+/** A new data directory holding a diff history: closed segments of these lines, then the active file */
+export async function segmentedDir(
+  segments: string[][],
+  active: string[] | undefined,
+): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "history-test-" });
+  for (const [i, lines] of segments.entries()) {
+    await Deno.writeTextFile(closedPath(dir, DIFF_FILE_BASE, i + 1), lines.join(""));
+  }
+  if (active) await Deno.writeTextFile(activePath(dir, DIFF_FILE_BASE), active.join(""));
+  return dir;
 }
 
 /** A new data directory holding these files: `diff` and `state` name the active histories */
@@ -158,12 +212,12 @@ export async function dataDir(
   const dir = await Deno.makeTempDir({ prefix: "oracle-test-" });
   for (const [name, text] of Object.entries(files)) {
     if (text === undefined) continue;
-    const file = name === "diff"
-      ? `${DIFF_FILE_BASE}.jsonl`
+    const path = name === "diff"
+      ? activePath(dir, DIFF_FILE_BASE)
       : name === "state"
-      ? `${STATE_FILE_BASE}.jsonl`
-      : name;
-    await Deno.writeTextFile(`${dir}/${file}`, text);
+      ? activePath(dir, STATE_FILE_BASE)
+      : `${dir}/${name}`;
+    await Deno.writeTextFile(path, text);
   }
   return dir;
 }

@@ -1,7 +1,7 @@
 /**
  * The node and controller binaries of the development cluster, built from the Go module proxy with
- * the wrapper module of scripts/kube/ (one `main.go` per binary) the way scripts/kube_apiserver.ts
- * builds kube-apiserver, etcd and kubectl, and cached beside them in
+ * the wrapper module of scripts/kube/ (one `main.go` per binary) the way
+ * scripts/kube_apiserver/build.ts builds kube-apiserver, etcd and kubectl, and cached beside them in
  * `${XDG_CACHE_HOME:-$HOME/.cache}/multi-agent-telemetry/kube/cluster-<version>-<hash>/`.
  */
 
@@ -13,7 +13,7 @@ import {
   findGo,
   KUBERNETES_VERSION,
   MODULE_DIR,
-} from "../kube_apiserver.ts";
+} from "../kube_apiserver/build.ts";
 import { log } from "./process.ts";
 
 export const CLUSTER_BINARY_NAMES = [

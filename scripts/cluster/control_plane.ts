@@ -8,7 +8,8 @@
  * secure one.
  */
 
-import { ETCD_VERSION, randomToken, serviceAccountKeyPair } from "../kube_apiserver.ts";
+import { ETCD_VERSION } from "../kube_apiserver/build.ts";
+import { randomToken, serviceAccountKeyPair } from "../kube_apiserver/pki.ts";
 import {
   API_SERVER_PORT,
   API_SERVER_URL,

@@ -5,7 +5,7 @@
  */
 
 import { join } from "node:path";
-import { isRunning } from "../kube_apiserver.ts";
+import { isRunning } from "../kube_apiserver/process.ts";
 import { paths } from "./paths.ts";
 
 /** Every process the cluster runs, in start order; `down` stops them in reverse */

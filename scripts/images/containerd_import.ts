@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { ctr } from "../cluster/host.ts";
 import { paths } from "../cluster/paths.ts";
 import { running } from "../cluster/process.ts";
-import { buildah } from "./buildah.ts";
+import { buildah, log } from "./buildah.ts";
 import { cache, INPUTS_LABEL } from "./settings.ts";
 
 /** True when the cluster's containerd runs (`deno task cluster up`) */
@@ -75,7 +75,19 @@ export interface ImportRequest {
 export async function importImage(image: ImportRequest): Promise<boolean> {
   if ((await importedInputs(image.ref)) === image.inputs) return false;
   const file = await archive(image.name, image.id, image.ref);
-  await ctr(["images", "import", file]);
+  try {
+    await ctr(["images", "import", file]);
+  } catch (err) {
+    // Replacing an image races containerd's garbage collection of the one it replaces: the
+    // unpack may find a shared parent layer's snapshot just collected ("parent snapshot ... does
+    // not exist"). Everything imported so far stays; a second import unpacks what is missing.
+    log(
+      `import of ${image.ref} failed once, importing again: ${
+        err instanceof Error ? err.message : String(err)
+      }`,
+    );
+    await ctr(["images", "import", file]);
+  }
   const after = await importedInputs(image.ref);
   if (after !== image.inputs) {
     throw new Error(

@@ -8,7 +8,7 @@
  */
 
 import { join } from "node:path";
-import { ensureMavenJars, kafkaVersion } from "../kafka.ts";
+import { ensureMavenJars, kafkaVersion } from "../kafka/jars.ts";
 import { buildah, commitFrom, log, storedImage } from "./buildah.ts";
 import type { Built } from "./debian.ts";
 import { hashFiles, hashInputs } from "./inputs.ts";

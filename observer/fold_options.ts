@@ -1,0 +1,60 @@
+/**
+ * The options the observer folds its records with: which topics are agent queues, how many queue
+ * samples a window keeps, when a handoff is stuck, how long a reply waits for its TASK.
+ *
+ * They are part of the history: the observer writes the ones it uses (`fold_options`) in its
+ * `observer_started` record and in every snapshot, so a replay folds with them. Histories of older
+ * observers lack them; a replay of those uses DEFAULT_FOLD_OPTIONS, the observer's defaults, and
+ * says so.
+ */
+
+import { DEFAULT_TOPIC_PREFIX } from "@mat/agents/protocol";
+import { type Infer, nat, str } from "./record_shape.ts";
+
+export interface FoldOptions {
+  /** Prefix of the agent queues (KAFKA_TOPIC_PREFIX) */
+  prefix: string;
+  /** Queue samples kept in each queue's window (OBSERVER_QUEUE_WINDOW) */
+  windowSize: number;
+  /** A handoff with no deadline is stuck after this long, or 5x the agent's p95 (STUCK_AFTER_MS) */
+  stuckAfterMs: number;
+  /** How long a reply seen before its TASK is held before `reply_orphaned` (ORPHAN_GRACE_MS) */
+  orphanGraceMs: number;
+}
+
+/** The observer's defaults (its configuration's, with no variable set) */
+export const DEFAULT_FOLD_OPTIONS: Readonly<FoldOptions> = {
+  prefix: DEFAULT_TOPIC_PREFIX,
+  windowSize: 5,
+  stuckAfterMs: 60_000,
+  orphanGraceMs: 5_000,
+};
+
+/** `fold_options` in a record: the same options, named like the variables that set them */
+export const foldOptionsShape = {
+  topic_prefix: str,
+  queue_window: nat,
+  stuck_after_ms: nat,
+  orphan_grace_ms: nat,
+};
+export type RecordedFoldOptions = Infer<typeof foldOptionsShape>;
+
+/** The options as a record holds them */
+export function recordFoldOptions(o: FoldOptions): RecordedFoldOptions {
+  return {
+    topic_prefix: o.prefix,
+    queue_window: o.windowSize,
+    stuck_after_ms: o.stuckAfterMs,
+    orphan_grace_ms: o.orphanGraceMs,
+  };
+}
+
+/** The options a record holds */
+export function foldOptionsOf(r: RecordedFoldOptions): FoldOptions {
+  return {
+    prefix: r.topic_prefix,
+    windowSize: r.queue_window,
+    stuckAfterMs: r.stuck_after_ms,
+    orphanGraceMs: r.orphan_grace_ms,
+  };
+}

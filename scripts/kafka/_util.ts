@@ -1,0 +1,77 @@
+/** Small helpers of the broker's files and commands: logging, waiting, removing, running */
+
+import { join } from "node:path";
+import { REPO_ROOT } from "./paths.ts";
+import type { Env } from "./settings.ts";
+
+export function logToStderr(line: string): void {
+  console.error(line);
+}
+
+export function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+export async function removeIfPresent(path: string): Promise<void> {
+  try {
+    await Deno.remove(path, { recursive: true });
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+}
+
+/** Runs a command to completion; its output is returned, not shown */
+export async function run(
+  command: string,
+  args: string[],
+  what: string,
+): Promise<{ code: number; output: string }> {
+  let result: Deno.CommandOutput;
+  try {
+    result = await new Deno.Command(command, {
+      args,
+      cwd: REPO_ROOT,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new Error(`Command "${command}" not found on PATH; it is needed to ${what}`);
+    }
+    throw error;
+  }
+  const decoder = new TextDecoder();
+  const output = decoder.decode(result.stdout) + decoder.decode(result.stderr);
+  return { code: result.code, output: output.trimEnd() };
+}
+
+export function javaCommand(env: Env): string {
+  const home = env.get("JAVA_HOME");
+  return home ? join(home, "bin", "java") : "java";
+}

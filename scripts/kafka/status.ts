@@ -1,0 +1,32 @@
+/** `status`: where the broker is, whether it answers, the local broker's pid and the topics */
+
+import { brokerAnswers, listTopics, type TopicInfo } from "./admin.ts";
+import { brokerPid } from "./broker_process.ts";
+import { type Env, kafkaSettings } from "./settings.ts";
+
+/** What `status` reports */
+export interface KafkaStatus {
+  bootstrap: string;
+  managed: boolean;
+  /** Pid of the running local broker (managed mode only) */
+  pid?: number;
+  answers: boolean;
+  /** The cluster's topics, when it answers */
+  topics: TopicInfo[];
+}
+
+export async function kafkaStatus(env: Env = Deno.env): Promise<KafkaStatus> {
+  const settings = kafkaSettings(env);
+  const status: KafkaStatus = {
+    bootstrap: settings.brokers.join(","),
+    managed: settings.managed,
+    answers: await brokerAnswers(settings.brokers),
+    topics: [],
+  };
+  if (settings.managed) {
+    const pid = await brokerPid();
+    if (pid !== undefined) status.pid = pid;
+  }
+  if (status.answers) status.topics = await listTopics(settings.brokers);
+  return status;
+}

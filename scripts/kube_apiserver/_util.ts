@@ -1,0 +1,58 @@
+/** Small helpers of the kube-apiserver script: logging, waiting, files */
+
+export function log(line: string): void {
+  console.error(`kube: ${line}`);
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)}s`;
+}
+
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+export async function isExecutableFile(path: string): Promise<boolean> {
+  try {
+    const info = await Deno.stat(path);
+    return info.isFile && info.mode !== null && (info.mode & 0o111) !== 0;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
+      return false;
+    }
+    throw error;
+  }
+}
+
+export async function removeIfPresent(path: string): Promise<void> {
+  try {
+    await Deno.remove(path, { recursive: true });
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+}
+
+/** The last `lines` lines of a log file */
+export async function tail(path: string, lines = 40): Promise<string> {
+  try {
+    const text = await Deno.readTextFile(path);
+    return text.split("\n").slice(-lines).join("\n");
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return "(no log written)";
+    throw error;
+  }
+}
