@@ -31,7 +31,15 @@ Deno.test("a bad setting is a ConfigError naming the variable and its value", ()
 Deno.test("the observer exits 2 with one error line on a bad KAFKA_PORT", async () => {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-all", fileURLToPath(new URL("./main.ts", import.meta.url))],
-    env: { KAFKA_PORT: "nope", NO_COLOR: "1" },
+    // Nothing inherited: a KAFKA_BOOTSTRAP_SERVERS of the caller's would outrank KAFKA_PORT
+    clearEnv: true,
+    env: {
+      KAFKA_PORT: "nope",
+      NO_COLOR: "1",
+      PATH: Deno.env.get("PATH") ?? "",
+      HOME: Deno.env.get("HOME") ?? "",
+      ...(Deno.env.get("DENO_DIR") ? { DENO_DIR: Deno.env.get("DENO_DIR") ?? "" } : {}),
+    },
     stdout: "piped",
     stderr: "piped",
   }).output();
