@@ -21,8 +21,9 @@ import type { Bus, IncomingRecord, Subscription } from "./kafka_bus.ts";
 import type { ChatModel } from "./llm.ts";
 import { OffsetTracker } from "./offset_tracker.ts";
 import { PendingStore } from "./pending_store.ts";
+import { resolveRuntimeOptions, type RuntimeOptions } from "./runtime_options.ts";
 import { Semaphore } from "./semaphore.ts";
-import { groupFor, SENDER_HEADER, topicFor, topicPrefix } from "./topics.ts";
+import { groupFor, SENDER_HEADER, topicFor } from "./topics.ts";
 import {
   childSpan,
   formatTraceparent,
@@ -31,40 +32,8 @@ import {
   TRACEPARENT_HEADER,
 } from "./trace_context.ts";
 
-export interface RuntimeOptions {
-  bus: Bus;
-  model: ChatModel;
-  faults?: FaultPlan;
-  /** Where the done store lives (default `AGENTS_STATE_DIR` or `./.agents`) */
-  stateDir?: string;
-  prefix?: string;
-  /** Deadline of a task that carries none */
-  taskTimeoutMs?: number;
-  concurrency?: number;
-  sessionTimeoutMs?: number;
-  /** Tasks accepted and not answered yet, at most (default `AGENT_MAX_IN_FLIGHT` or 2,000) */
-  maxInFlight?: number;
-  /** How long shutdown waits for tasks in flight before aborting them */
-  shutdownGraceMs?: number;
-  log?: (line: Record<string, unknown>) => void;
-}
-
-/** Default AGENT_MAX_IN_FLIGHT: tasks accepted and not answered yet, per agent process */
-export const DEFAULT_MAX_IN_FLIGHT = 2_000;
-
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** A whole number above 0 from the environment, the fallback when unset; a bad value throws */
-function envNumber(key: string, fallback: number): number {
-  const raw = Deno.env.get(key);
-  if (raw === undefined || raw.trim() === "") return fallback;
-  const n = Number(raw.trim());
-  if (!Number.isSafeInteger(n) || n <= 0) {
-    throw new RangeError(`${key} must be a whole number above 0, got "${raw}"`);
-  }
-  return n;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -98,25 +67,22 @@ export class AgentRuntime {
   #subscription: Subscription | undefined;
 
   constructor(readonly module: AgentModule, options: RuntimeOptions) {
+    const settings = resolveRuntimeOptions(options, module.concurrency);
     this.name = module.name;
-    this.#prefix = options.prefix ?? topicPrefix();
+    this.#prefix = settings.prefix;
     this.topic = topicFor(this.name, this.#prefix);
     this.group = groupFor(this.name, this.#prefix);
     this.#bus = options.bus;
     this.#model = options.model;
     this.#faults = options.faults ?? new FaultPlan([]);
-    this.#stateDir = options.stateDir ?? (Deno.env.get("AGENTS_STATE_DIR") || "./.agents");
-    this.#taskTimeoutMs = options.taskTimeoutMs ?? envNumber("AGENT_TASK_TIMEOUT_MS", 60_000);
-    this.#concurrency = options.concurrency ?? module.concurrency ??
-      envNumber("AGENT_CONCURRENCY", 4);
+    this.#stateDir = settings.stateDir;
+    this.#taskTimeoutMs = settings.taskTimeoutMs;
+    this.#concurrency = settings.concurrency;
     this.#slots = new Semaphore(this.#concurrency);
-    this.#inFlight = new Semaphore(
-      options.maxInFlight ?? envNumber("AGENT_MAX_IN_FLIGHT", DEFAULT_MAX_IN_FLIGHT),
-    );
-    this.#sessionTimeoutMs = options.sessionTimeoutMs ??
-      envNumber("AGENT_SESSION_TIMEOUT_MS", 10_000);
-    this.#graceMs = options.shutdownGraceMs ?? envNumber("AGENT_SHUTDOWN_GRACE_MS", 10_000);
-    this.#emit = options.log ?? ((line) => console.log(JSON.stringify(line)));
+    this.#inFlight = new Semaphore(settings.maxInFlight);
+    this.#sessionTimeoutMs = settings.sessionTimeoutMs;
+    this.#graceMs = settings.shutdownGraceMs;
+    this.#emit = settings.log;
   }
 
   log(level: LogLevel, msg: string, fields: Record<string, unknown> = {}): void {
