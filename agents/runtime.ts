@@ -22,7 +22,7 @@ import type { ChatModel } from "./llm.ts";
 import { OffsetTracker } from "./offset_tracker.ts";
 import { PendingStore } from "./pending_store.ts";
 import { resolveRuntimeOptions, type RuntimeOptions } from "./runtime_options.ts";
-import { Semaphore } from "./semaphore.ts";
+import { TaskPool } from "./task_pool.ts";
 import { groupFor, SENDER_HEADER, topicFor } from "./topics.ts";
 import {
   childSpan,
@@ -57,10 +57,7 @@ export class AgentRuntime {
   readonly #tracker = new OffsetTracker();
   readonly #running = new Map<string, AbortController>();
   readonly #handlers = new Set<Promise<void>>();
-  /** Work slots: a task holds one while it runs, not while it waits in `ctx.wait` */
-  readonly #slots: Semaphore;
-  /** Tasks accepted and not answered yet (running or waiting): what bounds memory */
-  readonly #inFlight: Semaphore;
+  readonly #pool: TaskPool;
   #stopping = false;
   #store: DoneStore | undefined;
   #pending: PendingStore | undefined;
@@ -78,8 +75,7 @@ export class AgentRuntime {
     this.#stateDir = settings.stateDir;
     this.#taskTimeoutMs = settings.taskTimeoutMs;
     this.#concurrency = settings.concurrency;
-    this.#slots = new Semaphore(this.#concurrency);
-    this.#inFlight = new Semaphore(settings.maxInFlight);
+    this.#pool = new TaskPool(this.#concurrency, settings.maxInFlight);
     this.#sessionTimeoutMs = settings.sessionTimeoutMs;
     this.#graceMs = settings.shutdownGraceMs;
     this.#emit = settings.log;
@@ -122,8 +118,7 @@ export class AgentRuntime {
   async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
-    this.#slots.close();
-    this.#inFlight.close();
+    this.#pool.close();
     this.log("info", "agent stopping", { in_flight: this.#handlers.size });
     const drained = Promise.all([...this.#handlers]);
     const timer = sleep(this.#graceMs).then(() => "timeout" as const);
@@ -152,11 +147,7 @@ export class AgentRuntime {
       parsed.envelope.target === this.name;
     if (isTask && parsed.ok) {
       // Not committed when turned away: read again after a restart
-      if (!await this.#inFlight.acquire()) return;
-      if (!await this.#slots.acquire()) {
-        this.#inFlight.release();
-        return;
-      }
+      if (!await this.#pool.enter()) return;
       const task = parsed.envelope;
       const known = this.#pending?.has(task.message_id) === true ||
         this.#running.has(task.message_id);
@@ -171,8 +162,7 @@ export class AgentRuntime {
       await this.#commitPast(record);
       if (known) {
         // Delivered again while it runs, or resumed from the pending store: nothing more to do
-        this.#slots.release();
-        this.#inFlight.release();
+        this.#pool.leave();
         return;
       }
       const handler = this.#handle(record, parsed)
@@ -183,8 +173,7 @@ export class AgentRuntime {
           });
         })
         .finally(() => {
-          this.#slots.release();
-          this.#inFlight.release();
+          this.#pool.leave();
           this.#handlers.delete(handler);
         });
       this.#handlers.add(handler);
@@ -218,11 +207,7 @@ export class AgentRuntime {
 
   /** Runs a task accepted before a restart and not finished then */
   async #resume(task: Envelope): Promise<void> {
-    if (!await this.#inFlight.acquire()) return;
-    if (!await this.#slots.acquire()) {
-      this.#inFlight.release();
-      return;
-    }
+    if (!await this.#pool.enter()) return;
     const handler = this.#handleTask(task, childSpan(undefined), undefined)
       .catch((err) => {
         this.log("error", "unexpected failure resuming a task", {
@@ -231,8 +216,7 @@ export class AgentRuntime {
         });
       })
       .finally(() => {
-        this.#slots.release();
-        this.#inFlight.release();
+        this.#pool.leave();
         this.#handlers.delete(handler);
       });
     this.#handlers.add(handler);
@@ -345,12 +329,7 @@ export class AgentRuntime {
     return {
       wait: async <T>(promise: Promise<T>): Promise<T> => {
         if (!holdsSlot) return await promise;
-        this.#slots.release();
-        try {
-          return await promise;
-        } finally {
-          await this.#slots.acquire(true);
-        }
+        return await this.#pool.waitWithoutSlot(promise);
       },
       agent: this.name,
       signal,
