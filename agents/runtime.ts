@@ -5,47 +5,33 @@
  * and never dies from a malformed record or a handler's exception.
  */
 
+import { type ContextDeps, createContext } from "./agent_context.ts";
 import { AgentError } from "./agent_error.ts";
 import type { AgentContext, AgentModule, LogLevel, TaskOutcome } from "./agent_module.ts";
-import { DoneStore, type StoredReply } from "./done_store.ts";
-import {
-  createEnvelope,
-  encodeEnvelope,
-  type Envelope,
-  isAgentName,
-  parseEnvelope,
-  replyTo,
-} from "./envelope.ts";
+import { DoneStore } from "./done_store.ts";
+import { type Envelope, parseEnvelope, replyTo } from "./envelope.ts";
 import { FaultPlan, holdMemory } from "./faults.ts";
 import type { Bus, IncomingRecord, Subscription } from "./kafka_bus.ts";
-import type { ChatModel } from "./llm.ts";
+import { malformedTaskReply } from "./malformed_reply.ts";
 import { OffsetTracker } from "./offset_tracker.ts";
+import { Outbox } from "./outbox.ts";
 import { PendingStore } from "./pending_store.ts";
 import { resolveRuntimeOptions, type RuntimeOptions } from "./runtime_options.ts";
+import { sleep } from "./sleep.ts";
 import { TaskPool } from "./task_pool.ts";
 import { groupFor, SENDER_HEADER, topicFor } from "./topics.ts";
 import {
   childSpan,
-  formatTraceparent,
   parseTraceparent,
   type TraceContext,
   TRACEPARENT_HEADER,
 } from "./trace_context.ts";
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 export class AgentRuntime {
   readonly name: string;
   readonly topic: string;
   readonly group: string;
   readonly #bus: Bus;
-  readonly #model: ChatModel;
   readonly #faults: FaultPlan;
   readonly #prefix: string;
   readonly #stateDir: string;
@@ -58,6 +44,8 @@ export class AgentRuntime {
   readonly #running = new Map<string, AbortController>();
   readonly #handlers = new Set<Promise<void>>();
   readonly #pool: TaskPool;
+  readonly #outbox: Outbox;
+  readonly #contextDeps: ContextDeps;
   #stopping = false;
   #store: DoneStore | undefined;
   #pending: PendingStore | undefined;
@@ -70,12 +58,24 @@ export class AgentRuntime {
     this.topic = topicFor(this.name, this.#prefix);
     this.group = groupFor(this.name, this.#prefix);
     this.#bus = options.bus;
-    this.#model = options.model;
     this.#faults = options.faults ?? new FaultPlan([]);
     this.#stateDir = settings.stateDir;
     this.#taskTimeoutMs = settings.taskTimeoutMs;
     this.#concurrency = settings.concurrency;
+    this.#outbox = new Outbox(
+      options.bus,
+      this.name,
+      this.#prefix,
+      (level, msg, fields) => this.log(level, msg, fields),
+    );
     this.#pool = new TaskPool(this.#concurrency, settings.maxInFlight);
+    this.#contextDeps = {
+      agent: this.name,
+      model: options.model,
+      outbox: this.#outbox,
+      pool: this.#pool,
+      log: (level, msg, fields) => this.log(level, msg, fields),
+    };
     this.#sessionTimeoutMs = settings.sessionTimeoutMs;
     this.#graceMs = settings.shutdownGraceMs;
     this.#emit = settings.log;
@@ -118,6 +118,7 @@ export class AgentRuntime {
   async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
+    this.#outbox.stopping();
     this.#pool.close();
     this.log("info", "agent stopping", { in_flight: this.#handlers.size });
     const drained = Promise.all([...this.#handlers]);
@@ -241,8 +242,8 @@ export class AgentRuntime {
       const reason = `target "${env.target}" is not this agent "${this.name}"`;
       this.log("warn", "rejected misaddressed message", { reason, message_id: env.message_id });
       if (env.type === "TASK") {
-        await this.#sendReplies([
-          this.#record(
+        await this.#outbox.send([
+          this.#outbox.address(
             replyTo(env, "ERROR", {
               error: { kind: "unknown_agent", message: reason, retryable: false },
             }),
@@ -278,88 +279,16 @@ export class AgentRuntime {
 
   /** A malformed `TASK` whose sender can be read still gets an `ERROR`, so it does not hang */
   async #answerMalformed(json: unknown, reason: string): Promise<void> {
-    if (!isRecord(json) || json["type"] !== "TASK") return;
-    const source = json["source"];
-    const messageId = json["message_id"];
-    if (typeof source !== "string" || !isAgentName(source) || typeof messageId !== "string") return;
-    const text = (k: string) => (typeof json[k] === "string" ? String(json[k]) : "unknown");
-    const error = createEnvelope({
-      type: "ERROR",
-      source: this.name,
-      target: source,
-      conversation_id: text("conversation_id"),
-      task_id: text("task_id"),
-      in_reply_to: messageId,
-      error: { kind: "invalid_message", message: reason, retryable: false },
-    });
-    if (await this.#bus.topicExists(topicFor(source, this.#prefix)).catch(() => false)) {
-      await this.#sendReplies([this.#record(error, childSpan(undefined))]);
-    }
-  }
-
-  #record(env: Envelope, trace: TraceContext): StoredReply {
-    return {
-      topic: topicFor(env.target, this.#prefix),
-      key: env.conversation_id,
-      value: encodeEnvelope(env),
-      headers: {
-        [TRACEPARENT_HEADER]: formatTraceparent(childSpan(trace)),
-        [SENDER_HEADER]: this.name,
-      },
-    };
-  }
-
-  /** Sends, retrying with backoff while the broker is away; gives up only on shutdown */
-  async #sendReplies(replies: StoredReply[]): Promise<boolean> {
-    if (replies.length === 0) return true;
-    for (let attempt = 1;; attempt++) {
-      try {
-        await this.#bus.send(replies);
-        return true;
-      } catch (err) {
-        this.log("warn", "send failed, retrying", { attempt, error: String(err) });
-        if (this.#stopping && attempt >= 3) return false;
-        await sleep(Math.min(5_000, 200 * 2 ** attempt));
-      }
+    const error = malformedTaskReply(json, reason, this.name);
+    if (error === undefined) return;
+    if (await this.#outbox.hasQueue(error.target).catch(() => false)) {
+      await this.#outbox.send([this.#outbox.address(error, childSpan(undefined))]);
     }
   }
 
   /** The context of a handler; `holdsSlot` when it runs a task (and so may give its slot back) */
   #context(signal: AbortSignal, trace: TraceContext, holdsSlot = true): AgentContext {
-    return {
-      wait: async <T>(promise: Promise<T>): Promise<T> => {
-        if (!holdsSlot) return await promise;
-        return await this.#pool.waitWithoutSlot(promise);
-      },
-      agent: this.name,
-      signal,
-      model: this.#model,
-      trace,
-      log: (level, msg, fields) => this.log(level, msg, fields),
-      sendTask: async (task) => {
-        const topic = topicFor(task.target, this.#prefix);
-        if (!await this.#bus.topicExists(topic)) {
-          throw new AgentError(
-            "unknown_agent",
-            `No agent "${task.target}": its queue "${topic}" does not exist`,
-            { retryable: false },
-          );
-        }
-        const env = createEnvelope({
-          ...(task.message_id !== undefined ? { message_id: task.message_id } : {}),
-          type: "TASK",
-          source: this.name,
-          target: task.target,
-          conversation_id: task.conversation_id,
-          task_id: task.task_id,
-          payload: task.payload,
-          attempt: task.attempt ?? 1,
-          ...(task.deadline ? { deadline: task.deadline } : {}),
-        });
-        await this.#sendReplies([this.#record(env, trace)]);
-        return env;
-      },
-    };
+    return createContext(this.#contextDeps, signal, trace, holdsSlot);
   }
 
   async #handleTask(
@@ -374,7 +303,7 @@ export class AgentRuntime {
         task_id: task.task_id,
         ...(record ? this.#coordinates(record) : {}),
       });
-      await this.#sendReplies(stored);
+      await this.#outbox.send(stored);
       await this.#pending?.finish(task.message_id);
       return;
     }
@@ -396,12 +325,12 @@ export class AgentRuntime {
     } finally {
       this.#running.delete(task.message_id);
     }
-    const replies = [this.#record(reply, trace)];
+    const replies = [this.#outbox.address(reply, trace)];
     await this.#store?.put(task.message_id, replies);
     if (this.#faults.take("malformed", payloadText)) {
       this.log("warn", "fault: sending a malformed record", { task_id: task.task_id });
-      await this.#sendReplies([{
-        topic: topicFor(task.source, this.#prefix),
+      await this.#outbox.send([{
+        topic: this.#outbox.queueOf(task.source),
         key: task.conversation_id,
         value: `{"type":"RESULT","task_id":"${task.task_id}",`,
         headers: { [SENDER_HEADER]: this.name },
@@ -412,7 +341,7 @@ export class AgentRuntime {
       await this.#pending?.finish(task.message_id);
       return;
     }
-    await this.#sendReplies(replies);
+    await this.#outbox.send(replies);
     this.log("info", "task answered", {
       task_id: task.task_id,
       type: reply.type,
