@@ -7,10 +7,11 @@
 
 import { type ContextDeps, createContext } from "./agent_context.ts";
 import { AgentError } from "./agent_error.ts";
-import type { AgentContext, AgentModule, LogLevel, TaskOutcome } from "./agent_module.ts";
+import type { AgentContext, AgentModule, LogLevel } from "./agent_module.ts";
 import { DoneStore } from "./done_store.ts";
 import { type Envelope, parseEnvelope, replyTo } from "./envelope.ts";
-import { FaultPlan, holdMemory } from "./faults.ts";
+import { FaultInjector } from "./fault_injection.ts";
+import { FaultPlan } from "./faults.ts";
 import type { Bus, IncomingRecord, Subscription } from "./kafka_bus.ts";
 import { malformedTaskReply } from "./malformed_reply.ts";
 import { OffsetTracker } from "./offset_tracker.ts";
@@ -18,8 +19,9 @@ import { Outbox } from "./outbox.ts";
 import { PendingStore } from "./pending_store.ts";
 import { resolveRuntimeOptions, type RuntimeOptions } from "./runtime_options.ts";
 import { sleep } from "./sleep.ts";
+import { TaskAnswerer } from "./task_answerer.ts";
 import { TaskPool } from "./task_pool.ts";
-import { groupFor, SENDER_HEADER, topicFor } from "./topics.ts";
+import { groupFor, topicFor } from "./topics.ts";
 import {
   childSpan,
   parseTraceparent,
@@ -32,7 +34,7 @@ export class AgentRuntime {
   readonly topic: string;
   readonly group: string;
   readonly #bus: Bus;
-  readonly #faults: FaultPlan;
+  readonly #faults: FaultInjector;
   readonly #prefix: string;
   readonly #stateDir: string;
   readonly #taskTimeoutMs: number;
@@ -49,6 +51,7 @@ export class AgentRuntime {
   #stopping = false;
   #store: DoneStore | undefined;
   #pending: PendingStore | undefined;
+  #answerer: TaskAnswerer | undefined;
   #subscription: Subscription | undefined;
 
   constructor(readonly module: AgentModule, options: RuntimeOptions) {
@@ -58,7 +61,6 @@ export class AgentRuntime {
     this.topic = topicFor(this.name, this.#prefix);
     this.group = groupFor(this.name, this.#prefix);
     this.#bus = options.bus;
-    this.#faults = options.faults ?? new FaultPlan([]);
     this.#stateDir = settings.stateDir;
     this.#taskTimeoutMs = settings.taskTimeoutMs;
     this.#concurrency = settings.concurrency;
@@ -66,6 +68,11 @@ export class AgentRuntime {
       options.bus,
       this.name,
       this.#prefix,
+      (level, msg, fields) => this.log(level, msg, fields),
+    );
+    this.#faults = new FaultInjector(
+      options.faults ?? new FaultPlan([]),
+      this.#outbox,
       (level, msg, fields) => this.log(level, msg, fields),
     );
     this.#pool = new TaskPool(this.#concurrency, settings.maxInFlight);
@@ -88,6 +95,16 @@ export class AgentRuntime {
   async start(): Promise<void> {
     this.#store = await DoneStore.open(`${this.#stateDir}/${this.group}/done.jsonl`);
     this.#pending = await PendingStore.open(`${this.#stateDir}/${this.group}/pending.jsonl`);
+    this.#answerer = new TaskAnswerer({
+      done: this.#store,
+      pending: this.#pending,
+      outbox: this.#outbox,
+      faults: this.#faults,
+      running: this.#running,
+      taskTimeoutMs: this.#taskTimeoutMs,
+      onTask: (task, signal, trace) => this.module.onTask(task, this.#context(signal, trace, true)),
+      log: (level, msg, fields) => this.log(level, msg, fields),
+    });
     const resumed = this.#pending.unfinished();
     for (const task of resumed) void this.#resume(task);
     if (resumed.length > 0) {
@@ -209,7 +226,7 @@ export class AgentRuntime {
   /** Runs a task accepted before a restart and not finished then */
   async #resume(task: Envelope): Promise<void> {
     if (!await this.#pool.enter()) return;
-    const handler = this.#handleTask(task, childSpan(undefined), undefined)
+    const handler = this.#answer(task, childSpan(undefined), undefined)
       .catch((err) => {
         this.log("error", "unexpected failure resuming a task", {
           error: err instanceof Error ? err.stack ?? err.message : String(err),
@@ -255,7 +272,7 @@ export class AgentRuntime {
     }
     switch (env.type) {
       case "TASK":
-        return await this.#handleTask(env, trace, record);
+        return await this.#answer(env, trace, record);
       case "RESULT":
       case "ERROR":
         if (this.module.onReply) {
@@ -286,155 +303,13 @@ export class AgentRuntime {
     }
   }
 
+  /** Answers a task (see TaskAnswerer); `record` is the one it came in, unless resumed */
+  async #answer(task: Envelope, trace: TraceContext, record: IncomingRecord | undefined) {
+    await this.#answerer?.answer(task, trace, record ? this.#coordinates(record) : {});
+  }
+
   /** The context of a handler; `holdsSlot` when it runs a task (and so may give its slot back) */
-  #context(signal: AbortSignal, trace: TraceContext, holdsSlot = true): AgentContext {
+  #context(signal: AbortSignal, trace: TraceContext, holdsSlot: boolean): AgentContext {
     return createContext(this.#contextDeps, signal, trace, holdsSlot);
-  }
-
-  async #handleTask(
-    task: Envelope,
-    trace: TraceContext,
-    record: IncomingRecord | undefined,
-  ): Promise<void> {
-    const stored = this.#store?.get(task.message_id);
-    if (stored !== undefined) {
-      this.log("info", "task delivered again; resending its stored reply, not executing", {
-        message_id: task.message_id,
-        task_id: task.task_id,
-        ...(record ? this.#coordinates(record) : {}),
-      });
-      await this.#outbox.send(stored);
-      await this.#pending?.finish(task.message_id);
-      return;
-    }
-    if (this.#running.has(task.message_id)) {
-      this.log("info", "task already running; duplicate delivery ignored", {
-        message_id: task.message_id,
-      });
-      return;
-    }
-    const deadline = task.deadline !== undefined
-      ? Date.parse(task.deadline)
-      : Date.parse(task.created_at) + this.#taskTimeoutMs;
-    const payloadText = JSON.stringify(task.payload);
-    const controller = new AbortController();
-    this.#running.set(task.message_id, controller);
-    let reply: Envelope;
-    try {
-      reply = await this.#execute(task, deadline, payloadText, controller, trace);
-    } finally {
-      this.#running.delete(task.message_id);
-    }
-    const replies = [this.#outbox.address(reply, trace)];
-    await this.#store?.put(task.message_id, replies);
-    if (this.#faults.take("malformed", payloadText)) {
-      this.log("warn", "fault: sending a malformed record", { task_id: task.task_id });
-      await this.#outbox.send([{
-        topic: this.#outbox.queueOf(task.source),
-        key: task.conversation_id,
-        value: `{"type":"RESULT","task_id":"${task.task_id}",`,
-        headers: { [SENDER_HEADER]: this.name },
-      }]);
-    }
-    if (this.#faults.take("drop", payloadText)) {
-      this.log("warn", "fault: dropping the reply", { task_id: task.task_id });
-      await this.#pending?.finish(task.message_id);
-      return;
-    }
-    await this.#outbox.send(replies);
-    this.log("info", "task answered", {
-      task_id: task.task_id,
-      type: reply.type,
-      attempt: task.attempt,
-      ...(reply.error ? { error_kind: reply.error.kind } : {}),
-    });
-    if (this.#faults.take("crash", payloadText, "after_reply")) {
-      this.log("warn", "fault: crashing after the reply, before the task is marked finished");
-      Deno.kill(Deno.pid, "SIGKILL");
-    }
-    // Finished only once sent: a crash before this resumes it, and the done store resends the
-    // reply (the same message, which receivers know by its id) rather than running it again
-    await this.#pending?.finish(task.message_id);
-  }
-
-  async #execute(
-    task: Envelope,
-    deadline: number,
-    payloadText: string,
-    controller: AbortController,
-    trace: TraceContext,
-  ): Promise<Envelope> {
-    const fail = (kind: AgentError["kind"], message: string, retryable: boolean) =>
-      replyTo(task, "ERROR", { error: { kind, message, retryable } });
-    const remaining = deadline - Date.now();
-    if (Number.isNaN(deadline) || remaining <= 0) {
-      return fail("deadline_exceeded", `deadline ${task.deadline ?? ""} passed before start`, true);
-    }
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const expired = new Promise<"expired">((resolve) => {
-      timer = setTimeout(() => resolve("expired"), remaining);
-    });
-    const work = (async (): Promise<TaskOutcome> => {
-      await this.#injectFaults(task, payloadText, controller.signal);
-      return await this.module.onTask(task, this.#context(controller.signal, trace));
-    })();
-    try {
-      const outcome = await Promise.race([work, expired]);
-      if (outcome === "expired") {
-        controller.abort(
-          new AgentError("deadline_exceeded", "deadline passed", { retryable: true }),
-        );
-        work.catch(() => {});
-        return fail(
-          "deadline_exceeded",
-          `task ran past its deadline of ${new Date(deadline).toISOString()}`,
-          true,
-        );
-      }
-      return replyTo(task, "RESULT", {
-        payload: outcome.payload,
-        ...(outcome.usage ? { usage: outcome.usage } : {}),
-      });
-    } catch (err) {
-      if (err instanceof AgentError) return fail(err.kind, err.message, err.retryable);
-      const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-      this.log("error", "handler threw", { task_id: task.task_id, error: message });
-      // A TypeError is a bug: retrying the same task will not help. Anything else might.
-      return fail("handler_error", message, !(err instanceof TypeError));
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  async #injectFaults(task: Envelope, payloadText: string, signal: AbortSignal): Promise<void> {
-    if (this.#faults.empty) return;
-    if (this.#faults.take("crash", payloadText, "mid_task")) {
-      this.log("warn", "fault: crashing mid-task", { task_id: task.task_id });
-      await sleep(50);
-      Deno.kill(Deno.pid, "SIGKILL");
-    }
-    const memory = this.#faults.take("memory", payloadText);
-    if (memory) {
-      this.log("warn", "fault: holding memory", { task_id: task.task_id, mb: memory.mb });
-      await holdMemory(memory.mb);
-    }
-    const slow = this.#faults.take("slow", payloadText);
-    if (slow) {
-      this.log("warn", "fault: slowing down", { task_id: task.task_id, ms: slow.ms });
-      await sleep(slow.ms);
-    }
-    if (this.#faults.take("hang", payloadText)) {
-      this.log("warn", "fault: hanging", { task_id: task.task_id });
-      await new Promise((_, reject) =>
-        signal.addEventListener("abort", () => reject(signal.reason))
-      );
-    }
-    const error = this.#faults.take("error", payloadText);
-    if (error) {
-      const message = error.errorKind === "llm_rate_limit"
-        ? "LLM rate limit exceeded (HTTP 429): retry after 2s (injected fault)"
-        : `injected fault: ${error.errorKind}`;
-      throw new AgentError(error.errorKind, message, { retryable: true });
-    }
   }
 }
