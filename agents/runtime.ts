@@ -1,33 +1,33 @@
 /**
  * The shared Kafka loop that drives every agent: it consumes `agent-queue-<name>` in group
- * `agent-<name>`, dispatches by message type, replies to the sender's queue, enforces deadlines,
- * limits concurrency, answers a redelivered task from its done store instead of running it twice,
- * and never dies from a malformed record or a handler's exception.
+ * `agent-<name>`, accepts each `TASK` into the pending store and commits past it, hands every
+ * record on as it comes, resumes the tasks left unfinished by a restart, and drains on shutdown.
+ * It never dies from a malformed record or a handler's exception.
+ *
+ * The rest of the loop, job by job: `task_pool.ts` (the in-flight cap and the work slots),
+ * `record_dispatcher.ts` (what each kind of record gets), `task_answerer.ts` (a task answered
+ * once, through the done and pending stores), `task_executor.ts` (a handler against its deadline),
+ * `outbox.ts` (sending, with retries), `agent_context.ts` (what a handler works with),
+ * `fault_injection.ts` (`AGENT_FAULTS`), `runtime_options.ts` (the knobs).
  */
 
 import { type ContextDeps, createContext } from "./agent_context.ts";
-import { AgentError } from "./agent_error.ts";
 import type { AgentContext, AgentModule, LogLevel } from "./agent_module.ts";
 import { DoneStore } from "./done_store.ts";
-import { type Envelope, parseEnvelope, replyTo } from "./envelope.ts";
+import { type Envelope, parseEnvelope } from "./envelope.ts";
 import { FaultInjector } from "./fault_injection.ts";
 import { FaultPlan } from "./faults.ts";
 import type { Bus, IncomingRecord, Subscription } from "./kafka_bus.ts";
-import { malformedTaskReply } from "./malformed_reply.ts";
 import { OffsetTracker } from "./offset_tracker.ts";
 import { Outbox } from "./outbox.ts";
 import { PendingStore } from "./pending_store.ts";
+import { coordinates, RecordDispatcher } from "./record_dispatcher.ts";
 import { resolveRuntimeOptions, type RuntimeOptions } from "./runtime_options.ts";
 import { sleep } from "./sleep.ts";
 import { TaskAnswerer } from "./task_answerer.ts";
 import { TaskPool } from "./task_pool.ts";
 import { groupFor, topicFor } from "./topics.ts";
-import {
-  childSpan,
-  parseTraceparent,
-  type TraceContext,
-  TRACEPARENT_HEADER,
-} from "./trace_context.ts";
+import { childSpan, type TraceContext } from "./trace_context.ts";
 
 export class AgentRuntime {
   readonly name: string;
@@ -35,7 +35,6 @@ export class AgentRuntime {
   readonly group: string;
   readonly #bus: Bus;
   readonly #faults: FaultInjector;
-  readonly #prefix: string;
   readonly #stateDir: string;
   readonly #taskTimeoutMs: number;
   readonly #concurrency: number;
@@ -48,6 +47,7 @@ export class AgentRuntime {
   readonly #pool: TaskPool;
   readonly #outbox: Outbox;
   readonly #contextDeps: ContextDeps;
+  readonly #dispatcher: RecordDispatcher;
   #stopping = false;
   #store: DoneStore | undefined;
   #pending: PendingStore | undefined;
@@ -56,36 +56,42 @@ export class AgentRuntime {
 
   constructor(readonly module: AgentModule, options: RuntimeOptions) {
     const settings = resolveRuntimeOptions(options, module.concurrency);
+    const log: AgentContext["log"] = (level, msg, fields) => this.log(level, msg, fields);
     this.name = module.name;
-    this.#prefix = settings.prefix;
-    this.topic = topicFor(this.name, this.#prefix);
-    this.group = groupFor(this.name, this.#prefix);
+    this.#emit = settings.log;
+    this.topic = topicFor(this.name, settings.prefix);
+    this.group = groupFor(this.name, settings.prefix);
     this.#bus = options.bus;
     this.#stateDir = settings.stateDir;
     this.#taskTimeoutMs = settings.taskTimeoutMs;
     this.#concurrency = settings.concurrency;
-    this.#outbox = new Outbox(
-      options.bus,
-      this.name,
-      this.#prefix,
-      (level, msg, fields) => this.log(level, msg, fields),
-    );
-    this.#faults = new FaultInjector(
-      options.faults ?? new FaultPlan([]),
-      this.#outbox,
-      (level, msg, fields) => this.log(level, msg, fields),
-    );
+    this.#sessionTimeoutMs = settings.sessionTimeoutMs;
+    this.#graceMs = settings.shutdownGraceMs;
+    this.#outbox = new Outbox(options.bus, this.name, settings.prefix, log);
+    this.#faults = new FaultInjector(options.faults ?? new FaultPlan([]), this.#outbox, log);
     this.#pool = new TaskPool(this.#concurrency, settings.maxInFlight);
     this.#contextDeps = {
       agent: this.name,
       model: options.model,
       outbox: this.#outbox,
       pool: this.#pool,
-      log: (level, msg, fields) => this.log(level, msg, fields),
+      log,
     };
-    this.#sessionTimeoutMs = settings.sessionTimeoutMs;
-    this.#graceMs = settings.shutdownGraceMs;
-    this.#emit = settings.log;
+    this.#dispatcher = new RecordDispatcher({
+      agent: this.name,
+      outbox: this.#outbox,
+      running: this.#running,
+      answer: (task, trace, where) => this.#answer(task, trace, where),
+      onReply: async (reply, trace) => {
+        if (this.module.onReply) {
+          await this.module.onReply(
+            reply,
+            this.#context(new AbortController().signal, trace, false),
+          );
+        }
+      },
+      log,
+    });
   }
 
   log(level: LogLevel, msg: string, fields: Record<string, unknown> = {}): void {
@@ -183,11 +189,11 @@ export class AgentRuntime {
         this.#pool.leave();
         return;
       }
-      const handler = this.#handle(record, parsed)
+      const handler = this.#dispatcher.dispatch(record, parsed)
         .catch((err) => {
           this.log("error", "unexpected failure handling a task", {
             error: err instanceof Error ? err.stack ?? err.message : String(err),
-            ...this.#coordinates(record),
+            ...coordinates(record),
           });
         })
         .finally(() => {
@@ -198,11 +204,11 @@ export class AgentRuntime {
       return;
     }
     this.#tracker.begin(record.topic, record.partition, record.offset);
-    const handler = this.#handle(record, parsed)
+    const handler = this.#dispatcher.dispatch(record, parsed)
       .catch((err) => {
         this.log("error", "unexpected failure handling a record", {
           error: err instanceof Error ? err.stack ?? err.message : String(err),
-          ...this.#coordinates(record),
+          ...coordinates(record),
         });
       })
       .then(() => this.#commitPast(record))
@@ -217,7 +223,7 @@ export class AgentRuntime {
       await this.#subscription.commit(record.topic, record.partition, next).catch((err) => {
         this.log("warn", "offset commit failed; the record may be delivered again", {
           error: String(err),
-          ...this.#coordinates(record),
+          ...coordinates(record),
         });
       });
     }
@@ -226,7 +232,7 @@ export class AgentRuntime {
   /** Runs a task accepted before a restart and not finished then */
   async #resume(task: Envelope): Promise<void> {
     if (!await this.#pool.enter()) return;
-    const handler = this.#answer(task, childSpan(undefined), undefined)
+    const handler = this.#answer(task, childSpan(undefined), {})
       .catch((err) => {
         this.log("error", "unexpected failure resuming a task", {
           error: err instanceof Error ? err.stack ?? err.message : String(err),
@@ -240,72 +246,13 @@ export class AgentRuntime {
     this.#handlers.add(handler);
   }
 
-  #coordinates(record: IncomingRecord): Record<string, unknown> {
-    return { topic: record.topic, partition: record.partition, offset: record.offset };
-  }
-
-  async #handle(record: IncomingRecord, parsed: ReturnType<typeof parseEnvelope>): Promise<void> {
-    if (!parsed.ok) {
-      this.log("warn", "rejected malformed record", {
-        reason: parsed.reason,
-        ...this.#coordinates(record),
-      });
-      await this.#answerMalformed(parsed.json, parsed.reason);
-      return;
-    }
-    const env = parsed.envelope;
-    const trace = childSpan(parseTraceparent(record.headers[TRACEPARENT_HEADER]));
-    if (env.target !== this.name) {
-      const reason = `target "${env.target}" is not this agent "${this.name}"`;
-      this.log("warn", "rejected misaddressed message", { reason, message_id: env.message_id });
-      if (env.type === "TASK") {
-        await this.#outbox.send([
-          this.#outbox.address(
-            replyTo(env, "ERROR", {
-              error: { kind: "unknown_agent", message: reason, retryable: false },
-            }),
-            trace,
-          ),
-        ]);
-      }
-      return;
-    }
-    switch (env.type) {
-      case "TASK":
-        return await this.#answer(env, trace, record);
-      case "RESULT":
-      case "ERROR":
-        if (this.module.onReply) {
-          await this.module.onReply(env, this.#context(new AbortController().signal, trace, false));
-        }
-        return;
-      case "CANCEL": {
-        const running = [...this.#running.entries()].find(([id]) => id === env.in_reply_to);
-        running?.[1].abort(
-          new AgentError("cancelled", "task cancelled by sender", {
-            retryable: false,
-          }),
-        );
-        this.log("info", "cancel received", { task_id: env.task_id, found: running !== undefined });
-        return;
-      }
-      case "HEARTBEAT":
-        return;
-    }
-  }
-
-  /** A malformed `TASK` whose sender can be read still gets an `ERROR`, so it does not hang */
-  async #answerMalformed(json: unknown, reason: string): Promise<void> {
-    const error = malformedTaskReply(json, reason, this.name);
-    if (error === undefined) return;
-    if (await this.#outbox.hasQueue(error.target).catch(() => false)) {
-      await this.#outbox.send([this.#outbox.address(error, childSpan(undefined))]);
-    }
-  }
-
-  /** Answers a task (see TaskAnswerer); `record` is the one it came in, unless resumed */
-  async #answer(task: Envelope, trace: TraceContext, record: IncomingRecord | undefined) {
-    await this.#answerer?.answer(task, trace, record ? this.#coordinates(record) : {});
+  /** Answers a task (see TaskAnswerer); `where` it was read, unless resumed */
+  async #answer(
+    task: Envelope,
+    trace: TraceContext,
+    where: Record<string, unknown>,
+  ): Promise<void> {
+    await this.#answerer?.answer(task, trace, where);
   }
 
   /** The context of a handler; `holdsSlot` when it runs a task (and so may give its slot back) */
