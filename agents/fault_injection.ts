@@ -47,7 +47,13 @@ export class FaultInjector {
     if (this.plan.take("hang", payloadText)) {
       this.log("warn", "fault: hanging", { task_id: task.task_id });
       await new Promise((_, reject) =>
-        signal.addEventListener("abort", () => reject(signal.reason))
+        signal.addEventListener("abort", () => {
+          const reason = signal.reason instanceof AgentError
+            ? signal.reason.kind
+            : String(signal.reason);
+          this.log("warn", "fault: hang aborted", { task_id: task.task_id, reason });
+          reject(signal.reason);
+        })
       );
     }
     const error = this.plan.take("error", payloadText);
