@@ -11,8 +11,6 @@ import {
 } from "./record_format.ts";
 import { readHistory } from "./time_machine_reader.ts";
 
-const opts = { sanitizeResources: false, sanitizeOps: false };
-
 function ofType<T extends DiffRecord["type"]>(records: DiffRecord[], type: T) {
   return records.filter((r): r is Extract<DiffRecord, { type: T }> => r.type === type);
 }
@@ -85,7 +83,6 @@ class EventReader {
 }
 
 Deno.test({
-  ...opts,
   name: "each kind of malformed record yields a malformed event with its reason and coordinates",
   fn: async () => {
     const bed = await TestBed.create(["coder"], 1);
@@ -141,7 +138,6 @@ Deno.test({
 });
 
 Deno.test({
-  ...opts,
   name: "secrets in payloads never reach the files",
   fn: async () => {
     const bed = await TestBed.create(["coder"], 1);
@@ -195,7 +191,6 @@ Deno.test({
 });
 
 Deno.test({
-  ...opts,
   name: "a task left unanswered yields a stuck-handoff event, an answered one a completed handoff",
   fn: async () => {
     const bed = await TestBed.create(["researcher", "orchestrator"], 1);
@@ -267,7 +262,6 @@ Deno.test({
 });
 
 Deno.test({
-  ...opts,
   name: "a consumer group that stops committing moves to STOP, with a status-change event",
   fn: async () => {
     const bed = await TestBed.create(["writer"], 1);
@@ -311,7 +305,6 @@ Deno.test({
 });
 
 Deno.test({
-  ...opts,
   name: "the HTTP API answers through app.request() and over a real socket, with a bearer token",
   fn: async () => {
     const bed = await TestBed.create(["coder"], 1);
@@ -412,7 +405,6 @@ Deno.test({
 });
 
 Deno.test({
-  ...opts,
   name:
     "an event stream client too slow for a flood is ended with where to resume, and loses nothing",
   fn: async () => {
@@ -468,7 +460,6 @@ Deno.test({
 });
 
 Deno.test({
-  ...opts,
   name:
     "a runtime source that cannot start is a source error and a health reason, not the end of the observer",
   fn: async () => {
@@ -508,7 +499,6 @@ Deno.test({
 });
 
 Deno.test({
-  ...opts,
   name: "the observer records the options it folds with when it starts and in every snapshot",
   fn: async () => {
     const bed = await TestBed.create(["coder"], 1);
