@@ -30,8 +30,6 @@ async function accepted(path: string): Promise<number> {
 
 Deno.test({
   name: "an orchestrator killed holding 50 accepted requests resumes them and answers each once",
-  sanitizeOps: false,
-  sanitizeResources: false,
   fn: async () => {
     const queues = await TestQueues.create();
     const stateDir = await Deno.makeTempDir({ prefix: "agents-durable-" });

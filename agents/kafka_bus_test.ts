@@ -4,8 +4,6 @@ import { bootstrapServers } from "./bootstrap_servers.ts";
 
 Deno.test({
   name: "a consumer that kafkajs gives up on is created again and reads on",
-  sanitizeOps: false,
-  sanitizeResources: false,
   fn: async () => {
     const topic = `t${crypto.randomUUID().slice(0, 8)}-bus-revive`;
     const bus = new KafkaBus(bootstrapServers(), `test-${topic}`);

@@ -10,8 +10,6 @@ import { USER_INBOX } from "./topics.ts";
 
 Deno.test({
   name: "500 requests written at once are all answered, each exactly once",
-  sanitizeOps: false,
-  sanitizeResources: false,
   fn: async () => {
     const queues = await TestQueues.create();
     const stateDir = await Deno.makeTempDir({ prefix: "agents-load-" });

@@ -1,131 +1,40 @@
 /**
  * The shared Kafka loop that drives every agent: it consumes `agent-queue-<name>` in group
- * `agent-<name>`, dispatches by message type, replies to the sender's queue, enforces deadlines,
- * limits concurrency, answers a redelivered task from its done store instead of running it twice,
- * and never dies from a malformed record or a handler's exception.
+ * `agent-<name>`, accepts each `TASK` into the pending store and commits past it, hands every
+ * record on as it comes, resumes the tasks left unfinished by a restart, and drains on shutdown.
+ * It never dies from a malformed record or a handler's exception.
+ *
+ * The rest of the loop, job by job: `task_pool.ts` (the in-flight cap and the work slots),
+ * `record_dispatcher.ts` (what each kind of record gets), `task_answerer.ts` (a task answered
+ * once, through the done and pending stores), `task_executor.ts` (a handler against its deadline),
+ * `outbox.ts` (sending, with retries), `agent_context.ts` (what a handler works with),
+ * `fault_injection.ts` (`AGENT_FAULTS`), `runtime_options.ts` (the knobs).
  */
 
-import { AgentError } from "./agent_error.ts";
-import { DoneStore, type StoredReply } from "./done_store.ts";
-import {
-  createEnvelope,
-  encodeEnvelope,
-  type Envelope,
-  isAgentName,
-  type LlmUsage,
-  parseEnvelope,
-  replyTo,
-} from "./envelope.ts";
-import { FaultPlan, holdMemory } from "./faults.ts";
+import { type ContextDeps, createContext } from "./agent_context.ts";
+import type { AgentContext, AgentModule, LogLevel } from "./agent_module.ts";
+import { DoneStore } from "./done_store.ts";
+import { type Envelope, parseEnvelope } from "./envelope.ts";
+import { FaultInjector } from "./fault_injection.ts";
+import { FaultPlan } from "./faults.ts";
 import type { Bus, IncomingRecord, Subscription } from "./kafka_bus.ts";
-import type { ChatModel } from "./llm.ts";
 import { OffsetTracker } from "./offset_tracker.ts";
+import { Outbox } from "./outbox.ts";
 import { PendingStore } from "./pending_store.ts";
-import { Semaphore } from "./semaphore.ts";
-import { groupFor, SENDER_HEADER, topicFor, topicPrefix } from "./topics.ts";
-import {
-  childSpan,
-  formatTraceparent,
-  parseTraceparent,
-  type TraceContext,
-  TRACEPARENT_HEADER,
-} from "./trace_context.ts";
-
-export interface TaskOutcome {
-  payload: Record<string, unknown>;
-  usage?: LlmUsage;
-}
-
-export interface NewTask {
-  /**
-   * The TASK's message id. A task resumed after a restart sends its steps again with the same ids,
-   * so a worker that already answered one answers from its done store instead of running it again
-   */
-  message_id?: string;
-  target: string;
-  conversation_id: string;
-  task_id: string;
-  payload: Record<string, unknown>;
-  attempt?: number;
-  deadline?: Date;
-}
-
-export type LogLevel = "debug" | "info" | "warn" | "error";
-
-export interface AgentContext {
-  readonly agent: string;
-  /** Aborted when the task's deadline passes or the agent shuts down */
-  readonly signal: AbortSignal;
-  readonly model: ChatModel;
-  readonly trace: TraceContext;
-  /** Sends a `TASK` to another agent's queue; AgentError `unknown_agent` if it has none */
-  sendTask(task: NewTask): Promise<Envelope>;
-  /**
-   * Waits for `promise` (a reply from another agent, a back-off) without holding a work slot: the
-   * concurrency limit bounds work, not conversations waiting. Resolves or rejects as it does.
-   */
-  wait<T>(promise: Promise<T>): Promise<T>;
-  log(level: LogLevel, msg: string, fields?: Record<string, unknown>): void;
-}
-
-/** An agent: a name and its message handlers */
-export interface AgentModule {
-  readonly name: string;
-  /** Tasks worked on at once (default `AGENT_CONCURRENCY` or 4); tasks waiting in `wait` do not count */
-  readonly concurrency?: number;
-  onTask(task: Envelope, ctx: AgentContext): Promise<TaskOutcome>;
-  /** A `RESULT` or `ERROR` answering a task this agent sent */
-  onReply?(reply: Envelope, ctx: AgentContext): Promise<void>;
-}
-
-export interface RuntimeOptions {
-  bus: Bus;
-  model: ChatModel;
-  faults?: FaultPlan;
-  /** Where the done store lives (default `AGENTS_STATE_DIR` or `./.agents`) */
-  stateDir?: string;
-  prefix?: string;
-  /** Deadline of a task that carries none */
-  taskTimeoutMs?: number;
-  concurrency?: number;
-  sessionTimeoutMs?: number;
-  /** Tasks accepted and not answered yet, at most (default `AGENT_MAX_IN_FLIGHT` or 2,000) */
-  maxInFlight?: number;
-  /** How long shutdown waits for tasks in flight before aborting them */
-  shutdownGraceMs?: number;
-  log?: (line: Record<string, unknown>) => void;
-}
-
-/** Default AGENT_MAX_IN_FLIGHT: tasks accepted and not answered yet, per agent process */
-export const DEFAULT_MAX_IN_FLIGHT = 2_000;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** A whole number above 0 from the environment, the fallback when unset; a bad value throws */
-function envNumber(key: string, fallback: number): number {
-  const raw = Deno.env.get(key);
-  if (raw === undefined || raw.trim() === "") return fallback;
-  const n = Number(raw.trim());
-  if (!Number.isSafeInteger(n) || n <= 0) {
-    throw new RangeError(`${key} must be a whole number above 0, got "${raw}"`);
-  }
-  return n;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
+import { coordinates, RecordDispatcher } from "./record_dispatcher.ts";
+import { resolveRuntimeOptions, type RuntimeOptions } from "./runtime_options.ts";
+import { sleep } from "./sleep.ts";
+import { TaskAnswerer } from "./task_answerer.ts";
+import { TaskPool } from "./task_pool.ts";
+import { groupFor, topicFor } from "./topics.ts";
+import { childSpan, type TraceContext } from "./trace_context.ts";
 
 export class AgentRuntime {
   readonly name: string;
   readonly topic: string;
   readonly group: string;
   readonly #bus: Bus;
-  readonly #model: ChatModel;
-  readonly #faults: FaultPlan;
-  readonly #prefix: string;
+  readonly #faults: FaultInjector;
   readonly #stateDir: string;
   readonly #taskTimeoutMs: number;
   readonly #concurrency: number;
@@ -135,35 +44,54 @@ export class AgentRuntime {
   readonly #tracker = new OffsetTracker();
   readonly #running = new Map<string, AbortController>();
   readonly #handlers = new Set<Promise<void>>();
-  /** Work slots: a task holds one while it runs, not while it waits in `ctx.wait` */
-  readonly #slots: Semaphore;
-  /** Tasks accepted and not answered yet (running or waiting): what bounds memory */
-  readonly #inFlight: Semaphore;
+  readonly #pool: TaskPool;
+  readonly #outbox: Outbox;
+  readonly #contextDeps: ContextDeps;
+  readonly #dispatcher: RecordDispatcher;
   #stopping = false;
   #store: DoneStore | undefined;
   #pending: PendingStore | undefined;
+  #answerer: TaskAnswerer | undefined;
   #subscription: Subscription | undefined;
 
   constructor(readonly module: AgentModule, options: RuntimeOptions) {
+    const settings = resolveRuntimeOptions(options, module.concurrency);
+    const log: AgentContext["log"] = (level, msg, fields) => this.log(level, msg, fields);
     this.name = module.name;
-    this.#prefix = options.prefix ?? topicPrefix();
-    this.topic = topicFor(this.name, this.#prefix);
-    this.group = groupFor(this.name, this.#prefix);
+    this.#emit = settings.log;
+    this.topic = topicFor(this.name, settings.prefix);
+    this.group = groupFor(this.name, settings.prefix);
     this.#bus = options.bus;
-    this.#model = options.model;
-    this.#faults = options.faults ?? new FaultPlan([]);
-    this.#stateDir = options.stateDir ?? (Deno.env.get("AGENTS_STATE_DIR") || "./.agents");
-    this.#taskTimeoutMs = options.taskTimeoutMs ?? envNumber("AGENT_TASK_TIMEOUT_MS", 60_000);
-    this.#concurrency = options.concurrency ?? module.concurrency ??
-      envNumber("AGENT_CONCURRENCY", 4);
-    this.#slots = new Semaphore(this.#concurrency);
-    this.#inFlight = new Semaphore(
-      options.maxInFlight ?? envNumber("AGENT_MAX_IN_FLIGHT", DEFAULT_MAX_IN_FLIGHT),
-    );
-    this.#sessionTimeoutMs = options.sessionTimeoutMs ??
-      envNumber("AGENT_SESSION_TIMEOUT_MS", 10_000);
-    this.#graceMs = options.shutdownGraceMs ?? envNumber("AGENT_SHUTDOWN_GRACE_MS", 10_000);
-    this.#emit = options.log ?? ((line) => console.log(JSON.stringify(line)));
+    this.#stateDir = settings.stateDir;
+    this.#taskTimeoutMs = settings.taskTimeoutMs;
+    this.#concurrency = settings.concurrency;
+    this.#sessionTimeoutMs = settings.sessionTimeoutMs;
+    this.#graceMs = settings.shutdownGraceMs;
+    this.#outbox = new Outbox(options.bus, this.name, settings.prefix, log);
+    this.#faults = new FaultInjector(options.faults ?? new FaultPlan([]), this.#outbox, log);
+    this.#pool = new TaskPool(this.#concurrency, settings.maxInFlight);
+    this.#contextDeps = {
+      agent: this.name,
+      model: options.model,
+      outbox: this.#outbox,
+      pool: this.#pool,
+      log,
+    };
+    this.#dispatcher = new RecordDispatcher({
+      agent: this.name,
+      outbox: this.#outbox,
+      running: this.#running,
+      answer: (task, trace, where) => this.#answer(task, trace, where),
+      onReply: async (reply, trace) => {
+        if (this.module.onReply) {
+          await this.module.onReply(
+            reply,
+            this.#context(new AbortController().signal, trace, false),
+          );
+        }
+      },
+      log,
+    });
   }
 
   log(level: LogLevel, msg: string, fields: Record<string, unknown> = {}): void {
@@ -173,6 +101,16 @@ export class AgentRuntime {
   async start(): Promise<void> {
     this.#store = await DoneStore.open(`${this.#stateDir}/${this.group}/done.jsonl`);
     this.#pending = await PendingStore.open(`${this.#stateDir}/${this.group}/pending.jsonl`);
+    this.#answerer = new TaskAnswerer({
+      done: this.#store,
+      pending: this.#pending,
+      outbox: this.#outbox,
+      faults: this.#faults,
+      running: this.#running,
+      taskTimeoutMs: this.#taskTimeoutMs,
+      onTask: (task, signal, trace) => this.module.onTask(task, this.#context(signal, trace, true)),
+      log: (level, msg, fields) => this.log(level, msg, fields),
+    });
     const resumed = this.#pending.unfinished();
     for (const task of resumed) void this.#resume(task);
     if (resumed.length > 0) {
@@ -203,8 +141,8 @@ export class AgentRuntime {
   async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
-    this.#slots.close();
-    this.#inFlight.close();
+    this.#outbox.stopping();
+    this.#pool.close();
     this.log("info", "agent stopping", { in_flight: this.#handlers.size });
     const drained = Promise.all([...this.#handlers]);
     const timer = sleep(this.#graceMs).then(() => "timeout" as const);
@@ -233,11 +171,7 @@ export class AgentRuntime {
       parsed.envelope.target === this.name;
     if (isTask && parsed.ok) {
       // Not committed when turned away: read again after a restart
-      if (!await this.#inFlight.acquire()) return;
-      if (!await this.#slots.acquire()) {
-        this.#inFlight.release();
-        return;
-      }
+      if (!await this.#pool.enter()) return;
       const task = parsed.envelope;
       const known = this.#pending?.has(task.message_id) === true ||
         this.#running.has(task.message_id);
@@ -252,31 +186,29 @@ export class AgentRuntime {
       await this.#commitPast(record);
       if (known) {
         // Delivered again while it runs, or resumed from the pending store: nothing more to do
-        this.#slots.release();
-        this.#inFlight.release();
+        this.#pool.leave();
         return;
       }
-      const handler = this.#handle(record, parsed)
+      const handler = this.#dispatcher.dispatch(record, parsed)
         .catch((err) => {
           this.log("error", "unexpected failure handling a task", {
             error: err instanceof Error ? err.stack ?? err.message : String(err),
-            ...this.#coordinates(record),
+            ...coordinates(record),
           });
         })
         .finally(() => {
-          this.#slots.release();
-          this.#inFlight.release();
+          this.#pool.leave();
           this.#handlers.delete(handler);
         });
       this.#handlers.add(handler);
       return;
     }
     this.#tracker.begin(record.topic, record.partition, record.offset);
-    const handler = this.#handle(record, parsed)
+    const handler = this.#dispatcher.dispatch(record, parsed)
       .catch((err) => {
         this.log("error", "unexpected failure handling a record", {
           error: err instanceof Error ? err.stack ?? err.message : String(err),
-          ...this.#coordinates(record),
+          ...coordinates(record),
         });
       })
       .then(() => this.#commitPast(record))
@@ -291,7 +223,7 @@ export class AgentRuntime {
       await this.#subscription.commit(record.topic, record.partition, next).catch((err) => {
         this.log("warn", "offset commit failed; the record may be delivered again", {
           error: String(err),
-          ...this.#coordinates(record),
+          ...coordinates(record),
         });
       });
     }
@@ -299,12 +231,8 @@ export class AgentRuntime {
 
   /** Runs a task accepted before a restart and not finished then */
   async #resume(task: Envelope): Promise<void> {
-    if (!await this.#inFlight.acquire()) return;
-    if (!await this.#slots.acquire()) {
-      this.#inFlight.release();
-      return;
-    }
-    const handler = this.#handleTask(task, childSpan(undefined), undefined)
+    if (!await this.#pool.enter()) return;
+    const handler = this.#answer(task, childSpan(undefined), {})
       .catch((err) => {
         this.log("error", "unexpected failure resuming a task", {
           error: err instanceof Error ? err.stack ?? err.message : String(err),
@@ -312,302 +240,23 @@ export class AgentRuntime {
         });
       })
       .finally(() => {
-        this.#slots.release();
-        this.#inFlight.release();
+        this.#pool.leave();
         this.#handlers.delete(handler);
       });
     this.#handlers.add(handler);
   }
 
-  #coordinates(record: IncomingRecord): Record<string, unknown> {
-    return { topic: record.topic, partition: record.partition, offset: record.offset };
-  }
-
-  async #handle(record: IncomingRecord, parsed: ReturnType<typeof parseEnvelope>): Promise<void> {
-    if (!parsed.ok) {
-      this.log("warn", "rejected malformed record", {
-        reason: parsed.reason,
-        ...this.#coordinates(record),
-      });
-      await this.#answerMalformed(parsed.json, parsed.reason);
-      return;
-    }
-    const env = parsed.envelope;
-    const trace = childSpan(parseTraceparent(record.headers[TRACEPARENT_HEADER]));
-    if (env.target !== this.name) {
-      const reason = `target "${env.target}" is not this agent "${this.name}"`;
-      this.log("warn", "rejected misaddressed message", { reason, message_id: env.message_id });
-      if (env.type === "TASK") {
-        await this.#sendReplies([
-          this.#record(
-            replyTo(env, "ERROR", {
-              error: { kind: "unknown_agent", message: reason, retryable: false },
-            }),
-            trace,
-          ),
-        ]);
-      }
-      return;
-    }
-    switch (env.type) {
-      case "TASK":
-        return await this.#handleTask(env, trace, record);
-      case "RESULT":
-      case "ERROR":
-        if (this.module.onReply) {
-          await this.module.onReply(env, this.#context(new AbortController().signal, trace, false));
-        }
-        return;
-      case "CANCEL": {
-        const running = [...this.#running.entries()].find(([id]) => id === env.in_reply_to);
-        running?.[1].abort(
-          new AgentError("cancelled", "task cancelled by sender", {
-            retryable: false,
-          }),
-        );
-        this.log("info", "cancel received", { task_id: env.task_id, found: running !== undefined });
-        return;
-      }
-      case "HEARTBEAT":
-        return;
-    }
-  }
-
-  /** A malformed `TASK` whose sender can be read still gets an `ERROR`, so it does not hang */
-  async #answerMalformed(json: unknown, reason: string): Promise<void> {
-    if (!isRecord(json) || json["type"] !== "TASK") return;
-    const source = json["source"];
-    const messageId = json["message_id"];
-    if (typeof source !== "string" || !isAgentName(source) || typeof messageId !== "string") return;
-    const text = (k: string) => (typeof json[k] === "string" ? String(json[k]) : "unknown");
-    const error = createEnvelope({
-      type: "ERROR",
-      source: this.name,
-      target: source,
-      conversation_id: text("conversation_id"),
-      task_id: text("task_id"),
-      in_reply_to: messageId,
-      error: { kind: "invalid_message", message: reason, retryable: false },
-    });
-    if (await this.#bus.topicExists(topicFor(source, this.#prefix)).catch(() => false)) {
-      await this.#sendReplies([this.#record(error, childSpan(undefined))]);
-    }
-  }
-
-  #record(env: Envelope, trace: TraceContext): StoredReply {
-    return {
-      topic: topicFor(env.target, this.#prefix),
-      key: env.conversation_id,
-      value: encodeEnvelope(env),
-      headers: {
-        [TRACEPARENT_HEADER]: formatTraceparent(childSpan(trace)),
-        [SENDER_HEADER]: this.name,
-      },
-    };
-  }
-
-  /** Sends, retrying with backoff while the broker is away; gives up only on shutdown */
-  async #sendReplies(replies: StoredReply[]): Promise<boolean> {
-    if (replies.length === 0) return true;
-    for (let attempt = 1;; attempt++) {
-      try {
-        await this.#bus.send(replies);
-        return true;
-      } catch (err) {
-        this.log("warn", "send failed, retrying", { attempt, error: String(err) });
-        if (this.#stopping && attempt >= 3) return false;
-        await sleep(Math.min(5_000, 200 * 2 ** attempt));
-      }
-    }
+  /** Answers a task (see TaskAnswerer); `where` it was read, unless resumed */
+  async #answer(
+    task: Envelope,
+    trace: TraceContext,
+    where: Record<string, unknown>,
+  ): Promise<void> {
+    await this.#answerer?.answer(task, trace, where);
   }
 
   /** The context of a handler; `holdsSlot` when it runs a task (and so may give its slot back) */
-  #context(signal: AbortSignal, trace: TraceContext, holdsSlot = true): AgentContext {
-    return {
-      wait: async <T>(promise: Promise<T>): Promise<T> => {
-        if (!holdsSlot) return await promise;
-        this.#slots.release();
-        try {
-          return await promise;
-        } finally {
-          await this.#slots.acquire(true);
-        }
-      },
-      agent: this.name,
-      signal,
-      model: this.#model,
-      trace,
-      log: (level, msg, fields) => this.log(level, msg, fields),
-      sendTask: async (task) => {
-        const topic = topicFor(task.target, this.#prefix);
-        if (!await this.#bus.topicExists(topic)) {
-          throw new AgentError(
-            "unknown_agent",
-            `No agent "${task.target}": its queue "${topic}" does not exist`,
-            { retryable: false },
-          );
-        }
-        const env = createEnvelope({
-          ...(task.message_id !== undefined ? { message_id: task.message_id } : {}),
-          type: "TASK",
-          source: this.name,
-          target: task.target,
-          conversation_id: task.conversation_id,
-          task_id: task.task_id,
-          payload: task.payload,
-          attempt: task.attempt ?? 1,
-          ...(task.deadline ? { deadline: task.deadline } : {}),
-        });
-        await this.#sendReplies([this.#record(env, trace)]);
-        return env;
-      },
-    };
-  }
-
-  async #handleTask(
-    task: Envelope,
-    trace: TraceContext,
-    record: IncomingRecord | undefined,
-  ): Promise<void> {
-    const stored = this.#store?.get(task.message_id);
-    if (stored !== undefined) {
-      this.log("info", "task delivered again; resending its stored reply, not executing", {
-        message_id: task.message_id,
-        task_id: task.task_id,
-        ...(record ? this.#coordinates(record) : {}),
-      });
-      await this.#sendReplies(stored);
-      await this.#pending?.finish(task.message_id);
-      return;
-    }
-    if (this.#running.has(task.message_id)) {
-      this.log("info", "task already running; duplicate delivery ignored", {
-        message_id: task.message_id,
-      });
-      return;
-    }
-    const deadline = task.deadline !== undefined
-      ? Date.parse(task.deadline)
-      : Date.parse(task.created_at) + this.#taskTimeoutMs;
-    const payloadText = JSON.stringify(task.payload);
-    const controller = new AbortController();
-    this.#running.set(task.message_id, controller);
-    let reply: Envelope;
-    try {
-      reply = await this.#execute(task, deadline, payloadText, controller, trace);
-    } finally {
-      this.#running.delete(task.message_id);
-    }
-    const replies = [this.#record(reply, trace)];
-    await this.#store?.put(task.message_id, replies);
-    if (this.#faults.take("malformed", payloadText)) {
-      this.log("warn", "fault: sending a malformed record", { task_id: task.task_id });
-      await this.#sendReplies([{
-        topic: topicFor(task.source, this.#prefix),
-        key: task.conversation_id,
-        value: `{"type":"RESULT","task_id":"${task.task_id}",`,
-        headers: { [SENDER_HEADER]: this.name },
-      }]);
-    }
-    if (this.#faults.take("drop", payloadText)) {
-      this.log("warn", "fault: dropping the reply", { task_id: task.task_id });
-      await this.#pending?.finish(task.message_id);
-      return;
-    }
-    await this.#sendReplies(replies);
-    this.log("info", "task answered", {
-      task_id: task.task_id,
-      type: reply.type,
-      attempt: task.attempt,
-      ...(reply.error ? { error_kind: reply.error.kind } : {}),
-    });
-    if (this.#faults.take("crash", payloadText, "after_reply")) {
-      this.log("warn", "fault: crashing after the reply, before the task is marked finished");
-      Deno.kill(Deno.pid, "SIGKILL");
-    }
-    // Finished only once sent: a crash before this resumes it, and the done store resends the
-    // reply (the same message, which receivers know by its id) rather than running it again
-    await this.#pending?.finish(task.message_id);
-  }
-
-  async #execute(
-    task: Envelope,
-    deadline: number,
-    payloadText: string,
-    controller: AbortController,
-    trace: TraceContext,
-  ): Promise<Envelope> {
-    const fail = (kind: AgentError["kind"], message: string, retryable: boolean) =>
-      replyTo(task, "ERROR", { error: { kind, message, retryable } });
-    const remaining = deadline - Date.now();
-    if (Number.isNaN(deadline) || remaining <= 0) {
-      return fail("deadline_exceeded", `deadline ${task.deadline ?? ""} passed before start`, true);
-    }
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const expired = new Promise<"expired">((resolve) => {
-      timer = setTimeout(() => resolve("expired"), remaining);
-    });
-    const work = (async (): Promise<TaskOutcome> => {
-      await this.#injectFaults(task, payloadText, controller.signal);
-      return await this.module.onTask(task, this.#context(controller.signal, trace));
-    })();
-    try {
-      const outcome = await Promise.race([work, expired]);
-      if (outcome === "expired") {
-        controller.abort(
-          new AgentError("deadline_exceeded", "deadline passed", { retryable: true }),
-        );
-        work.catch(() => {});
-        return fail(
-          "deadline_exceeded",
-          `task ran past its deadline of ${new Date(deadline).toISOString()}`,
-          true,
-        );
-      }
-      return replyTo(task, "RESULT", {
-        payload: outcome.payload,
-        ...(outcome.usage ? { usage: outcome.usage } : {}),
-      });
-    } catch (err) {
-      if (err instanceof AgentError) return fail(err.kind, err.message, err.retryable);
-      const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-      this.log("error", "handler threw", { task_id: task.task_id, error: message });
-      // A TypeError is a bug: retrying the same task will not help. Anything else might.
-      return fail("handler_error", message, !(err instanceof TypeError));
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  async #injectFaults(task: Envelope, payloadText: string, signal: AbortSignal): Promise<void> {
-    if (this.#faults.empty) return;
-    if (this.#faults.take("crash", payloadText, "mid_task")) {
-      this.log("warn", "fault: crashing mid-task", { task_id: task.task_id });
-      await sleep(50);
-      Deno.kill(Deno.pid, "SIGKILL");
-    }
-    const memory = this.#faults.take("memory", payloadText);
-    if (memory) {
-      this.log("warn", "fault: holding memory", { task_id: task.task_id, mb: memory.mb });
-      await holdMemory(memory.mb);
-    }
-    const slow = this.#faults.take("slow", payloadText);
-    if (slow) {
-      this.log("warn", "fault: slowing down", { task_id: task.task_id, ms: slow.ms });
-      await sleep(slow.ms);
-    }
-    if (this.#faults.take("hang", payloadText)) {
-      this.log("warn", "fault: hanging", { task_id: task.task_id });
-      await new Promise((_, reject) =>
-        signal.addEventListener("abort", () => reject(signal.reason))
-      );
-    }
-    const error = this.#faults.take("error", payloadText);
-    if (error) {
-      const message = error.errorKind === "llm_rate_limit"
-        ? "LLM rate limit exceeded (HTTP 429): retry after 2s (injected fault)"
-        : `injected fault: ${error.errorKind}`;
-      throw new AgentError(error.errorKind, message, { retryable: true });
-    }
+  #context(signal: AbortSignal, trace: TraceContext, holdsSlot: boolean): AgentContext {
+    return createContext(this.#contextDeps, signal, trace, holdsSlot);
   }
 }

@@ -143,8 +143,9 @@ Deno.test("malformed records are rejected with a reason while the agent goes on"
       reasons.some((r) => r.includes(`"schema_version" must be an integer`)),
       reasons.join(),
     );
-    const inbox = await queues.read("user");
-    const errors = inbox.filter((r) => r.envelope?.type === "ERROR").map((r) => r.envelope?.error);
+    // Each ERROR is sent after the line that logs its rejection: wait for both to arrive
+    const errors = (await inbox(queues, (r) => r.envelope?.type === "ERROR", 2))
+      .map((r) => r.envelope?.error);
     assert.ok(errors.some((e) => e?.kind === "invalid_message"), "the readable sender is told");
     assert.ok(errors.some((e) => e?.kind === "unknown_agent"), "a misaddressed task is refused");
     const out = await submitRequest({
@@ -157,8 +158,42 @@ Deno.test("malformed records are rejected with a reason while the agent goes on"
   });
 });
 
-Deno.test("a deadline that passes produces an ERROR", async () => {
-  await withSystem({ AGENT_FAULTS: "researcher=hang" }, async ({ queues }) => {
+/**
+ * The records of the user's inbox once `wanted` holds for `count` of them (polled: a reply is
+ * sent after the log line that announces it); throws after `timeoutMs`, a guard against a hang
+ */
+async function inbox(
+  queues: TestQueues,
+  wanted: (r: SeenRecord) => boolean,
+  count = 1,
+  timeoutMs = 60_000,
+): Promise<SeenRecord[]> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const found = (await queues.read("user")).filter(wanted);
+    if (found.length >= count) return found;
+    if (Date.now() > until) {
+      throw new Error(`Timed out waiting for ${count} record(s) in the inbox`);
+    }
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
+/** A log line of `msg` about task `taskId` */
+function logged(msg: string, taskId: string, more: Record<string, unknown> = {}) {
+  return (line: string): boolean => {
+    try {
+      const v = JSON.parse(line);
+      return v.msg === msg && v.task_id === taskId &&
+        Object.entries(more).every(([k, value]) => v[k] === value);
+    } catch {
+      return false;
+    }
+  };
+}
+
+Deno.test("a task still running at its deadline is answered deadline_exceeded and its handler aborted", async () => {
+  await withSystem({ AGENT_FAULTS: "researcher=hang" }, async ({ queues, agents }) => {
     const task = createEnvelope({
       type: "TASK",
       source: "user",
@@ -166,17 +201,20 @@ Deno.test("a deadline that passes produces an ERROR", async () => {
       conversation_id: "c-deadline",
       task_id: "t-deadline",
       payload: { instruction: "never finishes" },
-      deadline: new Date(Date.now() + 1_500),
+      // Room for the agent to start the task first: a task read after its deadline takes the
+      // other path (answered without running), which the assertions below tell apart
+      deadline: new Date(Date.now() + 8_000),
     });
     await queues.bus.send([{ topic: queues.topic("researcher"), value: encodeEnvelope(task) }]);
-    let reply;
-    for (let i = 0; i < 40 && reply === undefined; i++) {
-      await new Promise((r) => setTimeout(r, 500));
-      reply = (await queues.read("user")).find((r) => r.envelope?.in_reply_to === task.message_id);
-    }
+    await agents.waitFor(logged("fault: hanging", "t-deadline"));
+    const [reply] = await inbox(queues, (r) => r.envelope?.in_reply_to === task.message_id);
     assert.equal(reply?.envelope?.type, "ERROR");
     assert.equal(reply?.envelope?.error?.kind, "deadline_exceeded");
     assert.equal(reply?.envelope?.error?.retryable, true);
+    assert.match(reply?.envelope?.error?.message ?? "", /^task ran past its deadline of /);
+    await agents.waitFor(logged("fault: hang aborted", "t-deadline", {
+      reason: "deadline_exceeded",
+    }));
   });
 });
 

@@ -17,8 +17,7 @@ import { type Score, score, summarise } from "./score.ts";
 import { System } from "./system.ts";
 import type { Document } from "../oracle/output_document.ts";
 import { renderText } from "../oracle/render_text.ts";
-import { validate } from "../oracle/json_schema.ts";
-import schema from "../oracle/schema/oracle_output.schema.json" with { type: "json" };
+import { outputProblems } from "../oracle/output_schema.ts";
 
 /** A document the schema accepted: an object with the common head */
 function isDocument(v: unknown): v is Document {
@@ -52,7 +51,7 @@ async function diagnose(
     throw new Error(`diagnose exited ${out.code}: ${new TextDecoder().decode(out.stderr)}`);
   }
   const value: unknown = JSON.parse(stdout);
-  const problems = validate(schema, value);
+  const problems = outputProblems(value);
   if (problems.length > 0 || !isDocument(value)) {
     throw new Error(`diagnose printed JSON outside its schema: ${problems.slice(0, 3).join("; ")}`);
   }

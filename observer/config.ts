@@ -120,6 +120,15 @@ export function loadConfig(env: Env = Deno.env): ObserverConfig {
       undefined,
     );
   }
+  // What a client can send after "Bearer " (RFC 6750); the API refuses anything else with 400
+  if (token !== undefined && token !== "" && !/^[A-Za-z0-9._~+/-]+=*$/.test(token)) {
+    throw new ConfigError(
+      "OBSERVER_TOKEN must hold only letters, digits and -._~+/ (then = padding), " +
+        "the characters a bearer token can carry",
+      "OBSERVER_TOKEN",
+      undefined,
+    );
+  }
   let brokers: string[];
   try {
     brokers = bootstrapServers(env);

@@ -42,8 +42,6 @@ function batch(n: number, from: number): { key: string; value: string }[] {
 
 Deno.test({
   name: "every produced message appears exactly once in the diff file across a kill -9 under load",
-  sanitizeResources: false,
-  sanitizeOps: false,
   fn: async () => {
     const bed = await TestBed.create(["coder", "writer"], 3);
     const children: Deno.ChildProcess[] = [];

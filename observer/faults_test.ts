@@ -10,8 +10,6 @@ import { createApp } from "./http_api.ts";
 import { OwnBroker } from "./testing/own_broker.ts";
 import type { DiffRecord } from "./record_format.ts";
 
-const opts = { sanitizeResources: false, sanitizeOps: false };
-
 function recorded(records: DiffRecord[]): string[] {
   return records.flatMap((r) =>
     r.type === "message" || r.type === "message_malformed"
@@ -43,7 +41,6 @@ async function sendSurely(bed: TestBed, topic: string, records: { value: string 
 }
 
 Deno.test({
-  ...opts,
   name: "a broker that restarts mid-run loses nothing and the observer writes nothing twice",
   fn: async () => {
     const broker = await OwnBroker.create();
@@ -100,7 +97,6 @@ Deno.test({
 });
 
 Deno.test({
-  ...opts,
   name: "a broker down when the observer starts: it stays up, /health is 503, then it catches up",
   fn: async () => {
     const broker = await OwnBroker.create();
@@ -139,7 +135,6 @@ Deno.test({
 });
 
 Deno.test({
-  ...opts,
   name: "a topic deleted and recreated yields topic_reset, and nothing after it is lost",
   fn: async () => {
     const bed = await TestBed.create(["coder"], 1);
@@ -198,7 +193,6 @@ const notRoot = Deno.uid() !== 0;
 if (notRoot) console.log("faults_test: skipping the full-disk test: mounting a tmpfs needs root");
 
 Deno.test({
-  ...opts,
   name: "a full disk makes /health 503, corrupts nothing, and the observer resumes without loss",
   ignore: notRoot,
   fn: async () => {

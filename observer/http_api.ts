@@ -1,6 +1,7 @@
 /**
  * The observer's read-only HTTP API (Hono). With OBSERVER_TOKEN set, every endpoint but
- * `/health` requires `Authorization: Bearer <token>`.
+ * `/health` requires `Authorization: Bearer <token>` (Hono's `bearerAuth`, timing-safe): 401
+ * without it or with a wrong token, 400 to a header that is no bearer token.
  *
  * | endpoint              | answer                                                            |
  * |-----------------------|-------------------------------------------------------------------|
@@ -10,27 +11,18 @@
  * | `GET /errors`         | folded errors, newest first; `?severity=&category=&agent=`        |
  * | `GET /queues`         | per agent queue: lag, group state, members, status               |
  * | `GET /events?since=N` | diff records with seq > N (`limit`, default 500, at most 5000)    |
- * | `GET /events/stream`  | server-sent events: each new diff record (`id` = seq); a client   |
- * |                       | over 4 MiB behind gets `overflow` with the seq to resume from    |
+ * | `GET /events/stream`  | server-sent events: the records after `since` or `Last-Event-ID`, |
+ * |                       | then each new one (`id` = seq); see event_stream.ts               |
  */
 
 import { Hono } from "hono";
+import { bearerAuth } from "hono/bearer-auth";
+import { HTTPException } from "hono/http-exception";
+import { streamSSE } from "hono/streaming";
+import { eventsSince, streamEvents } from "./event_stream.ts";
 import type { Observer } from "./observer.ts";
-import {
-  DIFF_FILE_BASE,
-  type DiffRecord,
-  STATE_FILE_BASE,
-  validateDiffRecord,
-} from "./record_format.ts";
-import { readHistory } from "./time_machine_reader.ts";
+import { DIFF_FILE_BASE, STATE_FILE_BASE } from "./record_format.ts";
 import { listSegments } from "./segment_files.ts";
-
-function constantTimeEqual(a: string, b: string): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
-  return diff === 0;
-}
 
 async function fileBytes(dir: string, base: string): Promise<number> {
   let total = 0;
@@ -38,89 +30,6 @@ async function fileBytes(dir: string, base: string): Promise<number> {
     total += await Deno.stat(s.path).then((st) => st.size, () => 0);
   }
   return total;
-}
-
-/**
- * Bytes of events an SSE client may have waiting; past it the client is too slow for the flow:
- * the stream ends with an `overflow` event naming the seq to resume from (`Last-Event-ID` or
- * `?since=`), so the observer's memory stays bounded and the client loses nothing.
- */
-export const SSE_BUFFER_BYTES = 4 * 1024 * 1024;
-
-/** The event stream of diff records after `since`: the backlog, then each new record */
-function eventStream(observer: Observer, since: number): ReadableStream<Uint8Array> {
-  const encoder = new TextEncoder();
-  let unsubscribe = () => {};
-  let ping: ReturnType<typeof setInterval> | undefined;
-  let open = true;
-  const end = () => {
-    open = false;
-    unsubscribe();
-    clearInterval(ping);
-  };
-  return new ReadableStream<Uint8Array>({
-    async start(controller) {
-      let last = since;
-      const put = (text: string): boolean => {
-        if (!open) return false;
-        if ((controller.desiredSize ?? 0) <= 0) {
-          controller.enqueue(
-            encoder.encode(`event: overflow\ndata: ${JSON.stringify({ resume_since: last })}\n\n`),
-          );
-          controller.close();
-          end();
-          return false;
-        }
-        controller.enqueue(encoder.encode(text));
-        return true;
-      };
-      const send = (records: DiffRecord[]) => {
-        for (const r of records) {
-          if (r.seq <= last) continue;
-          if (!put(`id: ${r.seq}\nevent: ${r.type}\ndata: ${JSON.stringify(r)}\n\n`)) return;
-          last = r.seq;
-        }
-      };
-      const backlog: DiffRecord[] = [];
-      unsubscribe = observer.subscribe((records) => {
-        for (const r of records) backlog.push(r);
-      });
-      // From the files (or memory) up to what was durable when the stream began, 5,000 at a time
-      const until = observer.diff.durableSeq;
-      while (open && last < until) {
-        const batch = await eventsSince(observer, last, 5_000);
-        send(batch);
-        if (batch.length === 0) break;
-      }
-      send(backlog);
-      unsubscribe();
-      if (!open) return;
-      unsubscribe = observer.subscribe(send);
-      ping = setInterval(() => put(": ping\n\n"), 15_000);
-    },
-    cancel: end,
-  }, new ByteLengthQueuingStrategy({ highWaterMark: SSE_BUFFER_BYTES }));
-}
-
-/** Records with seq > `since`, from memory when recent enough, else from the files */
-async function eventsSince(
-  observer: Observer,
-  since: number,
-  limit: number,
-): Promise<DiffRecord[]> {
-  const oldest = observer.recent[0];
-  if (oldest !== undefined && oldest.seq <= since + 1) {
-    return observer.recent.filter((r) => r.seq > since).slice(0, limit);
-  }
-  const out: DiffRecord[] = [];
-  for await (const value of readHistory(observer.config.dataDir, DIFF_FILE_BASE, since)) {
-    const parsed = validateDiffRecord(value);
-    if (!parsed.ok) continue;
-    if (parsed.record.seq > observer.diff.durableSeq) break;
-    out.push(parsed.record);
-    if (out.length >= limit) break;
-  }
-  return out;
 }
 
 function nonNegativeInt(raw: string | undefined, fallback: number, name: string): number {
@@ -137,21 +46,23 @@ export function createApp(observer: Observer): Hono {
   const token = observer.config.token;
 
   app.onError((err, c) => {
+    if (err instanceof HTTPException) return err.getResponse();
     if (err instanceof RangeError) return c.json({ error: err.message }, 400);
     return c.json({ error: err.message }, 500);
   });
 
-  app.use("*", async (c, next) => {
-    if (token !== undefined && c.req.path !== "/health") {
-      const header = c.req.header("authorization") ?? "";
-      const given = header.startsWith("Bearer ") ? header.slice(7) : "";
-      if (!constantTimeEqual(given, token)) {
-        c.header("WWW-Authenticate", 'Bearer realm="observer"');
-        return c.json({ error: "Missing or wrong bearer token" }, 401);
-      }
-    }
-    await next();
-  });
+  if (token !== undefined) {
+    const auth = bearerAuth({
+      token,
+      realm: "observer",
+      noAuthenticationHeader: { message: { error: "Missing bearer token" } },
+      invalidAuthenticationHeader: {
+        message: { error: "Malformed Authorization header: expected Bearer <token>" },
+      },
+      invalidToken: { message: { error: "Wrong bearer token" } },
+    });
+    app.use("*", (c, next) => c.req.path === "/health" ? next() : auth(c, next));
+  }
 
   app.get("/health", (c) => {
     const h = observer.health();
@@ -246,13 +157,7 @@ export function createApp(observer: Observer): Hono {
       observer.diff.durableSeq,
       "since",
     );
-    return new Response(eventStream(observer, since), {
-      headers: {
-        "content-type": "text/event-stream",
-        "cache-control": "no-cache",
-        "connection": "keep-alive",
-      },
-    });
+    return streamSSE(c, (stream) => streamEvents(observer, since, stream));
   });
 
   return app;

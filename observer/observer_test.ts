@@ -11,14 +11,78 @@ import {
 } from "./record_format.ts";
 import { readHistory } from "./time_machine_reader.ts";
 
-const opts = { sanitizeResources: false, sanitizeOps: false };
-
 function ofType<T extends DiffRecord["type"]>(records: DiffRecord[], type: T) {
   return records.filter((r): r is Extract<DiffRecord, { type: T }> => r.type === type);
 }
 
+interface ServerSentEvent {
+  id: number | undefined;
+  event: string;
+  data: string;
+}
+
+/** Reads the events of a server-sent event stream as they come */
+class EventReader {
+  readonly #reader: ReadableStreamDefaultReader<string>;
+  #text = "";
+
+  constructor(body: ReadableStream<Uint8Array>) {
+    this.#reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  }
+
+  /**
+   * The events read until one `matches`, that one last. Throws when the stream ends first, or
+   * when none came within `timeoutMs` (a guard against a hang, not a timing being tested)
+   */
+  async until(
+    matches: (e: ServerSentEvent) => boolean,
+    what: string,
+    timeoutMs = 30_000,
+  ): Promise<ServerSentEvent[]> {
+    const seen: ServerSentEvent[] = [];
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      let end: number;
+      while ((end = this.#text.indexOf("\n\n")) >= 0) {
+        const block = this.#text.slice(0, end);
+        this.#text = this.#text.slice(end + 2);
+        const fields = new Map<string, string>();
+        for (const line of block.split("\n")) {
+          if (line.startsWith(":")) continue;
+          const colon = line.indexOf(": ");
+          if (colon > 0) fields.set(line.slice(0, colon), line.slice(colon + 2));
+        }
+        if (!fields.has("data")) continue;
+        const id = fields.get("id");
+        const event = {
+          id: id === undefined ? undefined : Number(id),
+          event: fields.get("event") ?? "message",
+          data: fields.get("data") ?? "",
+        };
+        seen.push(event);
+        if (matches(event)) return seen;
+      }
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`Timed out waiting for ${what}`)),
+          Math.max(0, deadline - Date.now()),
+        );
+      });
+      const { value, done } = await Promise.race([this.#reader.read(), timeout]).finally(() =>
+        clearTimeout(timer)
+      );
+      if (done) throw new Error(`The event stream ended before ${what}`);
+      this.#text += value;
+    }
+  }
+
+  async cancel(): Promise<void> {
+    await this.#reader.cancel();
+  }
+}
+
 Deno.test({
-  ...opts,
   name: "each kind of malformed record yields a malformed event with its reason and coordinates",
   fn: async () => {
     const bed = await TestBed.create(["coder"], 1);
@@ -74,7 +138,6 @@ Deno.test({
 });
 
 Deno.test({
-  ...opts,
   name: "secrets in payloads never reach the files",
   fn: async () => {
     const bed = await TestBed.create(["coder"], 1);
@@ -128,7 +191,6 @@ Deno.test({
 });
 
 Deno.test({
-  ...opts,
   name: "a task left unanswered yields a stuck-handoff event, an answered one a completed handoff",
   fn: async () => {
     const bed = await TestBed.create(["researcher", "orchestrator"], 1);
@@ -200,7 +262,6 @@ Deno.test({
 });
 
 Deno.test({
-  ...opts,
   name: "a consumer group that stops committing moves to STOP, with a status-change event",
   fn: async () => {
     const bed = await TestBed.create(["writer"], 1);
@@ -244,7 +305,6 @@ Deno.test({
 });
 
 Deno.test({
-  ...opts,
   name: "the HTTP API answers through app.request() and over a real socket, with a bearer token",
   fn: async () => {
     const bed = await TestBed.create(["coder"], 1);
@@ -252,6 +312,8 @@ Deno.test({
     const obs = await running(bed, { OBSERVER_TOKEN: token });
     const app = createApp(obs.observer);
     const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, app.fetch);
+    // Cancelled whatever happens: the server's shutdown waits for every open stream
+    const readers: EventReader[] = [];
     try {
       const auth = { authorization: `Bearer ${token}` };
       await bed.kit.send(bed.topic("coder"), [{ value: "nope" }]);
@@ -265,7 +327,24 @@ Deno.test({
         "events",
       );
       await waitFor(async () => (await app.request("/health")).status === 200, 20_000, "healthy");
-      assert.equal((await app.request("/state")).status, 401);
+      // Without the token, with a wrong one, with a header that is no bearer token
+      const missing = await app.request("/state");
+      assert.equal(missing.status, 401);
+      assert.equal(missing.headers.get("www-authenticate"), 'Bearer realm="observer"');
+      assert.deepEqual(await missing.json(), { error: "Missing bearer token" });
+      const wrong = await app.request("/state", {
+        headers: { authorization: "Bearer wrong-token" },
+      });
+      assert.equal(wrong.status, 401);
+      assert.match(wrong.headers.get("www-authenticate") ?? "", /error="invalid_token"/);
+      assert.deepEqual(await wrong.json(), { error: "Wrong bearer token" });
+      const basic = await app.request("/state", { headers: { authorization: `Basic ${token}` } });
+      assert.equal(basic.status, 400);
+      assert.match(basic.headers.get("www-authenticate") ?? "", /error="invalid_request"/);
+      await basic.body?.cancel();
+      const streamDenied = await app.request("/events/stream?since=0");
+      assert.equal(streamDenied.status, 401);
+      await streamDenied.body?.cancel();
       const state = await (await app.request("/state", { headers: auth })).json();
       assert.equal(state.malformed_seen, 1);
       const errors = await (await app.request("/errors?category=validation", { headers: auth }))
@@ -281,18 +360,43 @@ Deno.test({
       assert.match(metrics, /^observer_messages_seen_total 1$/m);
       const health = await fetch(`${base}/health`);
       assert.deepEqual(await health.json(), { status: "ok" });
-      // the event stream replays from a seq, then follows
+      // The event stream replays from a seq...
       const stream = await fetch(`${base}/events/stream?since=0`, { headers: auth });
-      const reader = stream.body!.pipeThrough(new TextDecoderStream()).getReader();
-      let text = "";
-      while (!text.includes("event: message_malformed")) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        text += value;
-      }
-      assert.match(text, /id: 1\n/);
-      await reader.cancel();
+      assert.equal(stream.headers.get("content-type"), "text/event-stream");
+      const events = new EventReader(stream.body!);
+      readers.push(events);
+      const replay = await events.until((e) => e.event === "message_malformed", "the replay");
+      assert.equal(replay[0]?.id, 1, "the replay starts after the seq asked for");
+      assert.deepEqual(
+        replay.map((e) => e.id),
+        replay.map((_, i) => i + 1),
+        "the replay has every seq, in order",
+      );
+      const replayedId = replay.at(-1)?.id ?? 0;
+      // ...then follows: a record recorded after the replay comes through the same stream
+      const durableBefore = obs.observer.diff.durableSeq;
+      await bed.kit.send(bed.topic("coder"), [{ value: "nope, again" }]);
+      const followed = await events.until(
+        (e) => e.event === "message_malformed" && JSON.parse(e.data).offset === "1",
+        "the record written after the replay",
+      );
+      const second = followed.at(-1);
+      assert.ok(second?.id !== undefined && second.id > durableBefore, "recorded after the replay");
+      assert.deepEqual(
+        [replayedId, ...followed.map((e) => e.id)],
+        Array.from({ length: followed.length + 1 }, (_, i) => replayedId + i),
+        "nothing skipped between the replay and what follows",
+      );
+      // A client reconnecting with Last-Event-ID resumes right after it
+      const resumed = await fetch(`${base}/events/stream`, {
+        headers: { ...auth, "last-event-id": String(replayedId) },
+      });
+      const again = new EventReader(resumed.body!);
+      readers.push(again);
+      const first = await again.until((e) => e.id !== undefined, "the first resumed event");
+      assert.equal(first.at(-1)?.id, replayedId + 1);
     } finally {
+      for (const reader of readers) await reader.cancel();
       await server.shutdown();
       await obs.stop();
       await bed.close();
@@ -301,7 +405,6 @@ Deno.test({
 });
 
 Deno.test({
-  ...opts,
   name:
     "an event stream client too slow for a flood is ended with where to resume, and loses nothing",
   fn: async () => {
@@ -357,7 +460,6 @@ Deno.test({
 });
 
 Deno.test({
-  ...opts,
   name:
     "a process source that cannot start is a source error and a health reason, not the end of the observer",
   fn: async () => {
@@ -397,7 +499,6 @@ Deno.test({
 });
 
 Deno.test({
-  ...opts,
   name: "the observer records the options it folds with when it starts and in every snapshot",
   fn: async () => {
     const bed = await TestBed.create(["coder"], 1);

@@ -120,16 +120,46 @@ Deno.test("files rotate into numbered segments with a header, keep a retention l
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("durable listeners see every record once, in order", async () => {
+/** Polls until `check` holds; throws naming `what` after `timeoutMs` (a guard, not a timing) */
+async function until(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+Deno.test("records are on disk by the sync interval, not at close, and listeners see each once, in order", async () => {
   const dir = await Deno.makeTempDir();
   const w = await TimeMachineWriter.open<Body>(options(dir, { syncIntervalMs: 5 }));
+  const onDisk = () =>
+    new Set(
+      Deno.readTextFileSync(join(dir, "h.jsonl")).split("\n").filter((l) => l !== "")
+        .map((l) => Number(JSON.parse(l).seq)),
+    );
   const seen: number[] = [];
-  w.onDurable((records) => seen.push(...records.map((r) => r.seq)));
-  for (let n = 0; n < 1000; n++) {
-    w.append({ type: "t", n });
-    if (n % 100 === 0) await new Promise((r) => setTimeout(r, 1));
+  const toldBeforeOnDisk: number[] = [];
+  let flushesTold = 0;
+  w.onDurable((records) => {
+    flushesTold++;
+    const disk = onDisk();
+    for (const r of records) {
+      seen.push(r.seq);
+      if (!disk.has(r.seq)) toldBeforeOnDisk.push(r.seq);
+    }
+  });
+  for (let batch = 0; batch < 10; batch++) {
+    for (let n = 0; n < 100; n++) w.append({ type: "t", n: batch * 100 + n });
+    const last = w.lastSeq;
+    // No flush is asked for and the writer stays open: only the sync interval writes them
+    await until(() => seen.at(-1) === last, `records up to ${last} to be durable`);
+    const disk = onDisk();
+    assert.ok(disk.has(last) && disk.size === last, `${disk.size} of ${last} records on disk`);
   }
-  await w.close();
   assert.deepEqual(seen, Array.from({ length: 1000 }, (_, i) => i + 1));
+  assert.ok(flushesTold >= 10, `durable in ${flushesTold} flushes, one per batch at least`);
+  assert.deepEqual(toldBeforeOnDisk, [], "a listener is told of records once they are on disk");
+  await w.close();
+  assert.deepEqual(seen, Array.from({ length: 1000 }, (_, i) => i + 1), "none told twice");
   await Deno.remove(dir, { recursive: true });
 });

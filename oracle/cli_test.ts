@@ -2,8 +2,7 @@
 
 import assert from "node:assert/strict";
 import { COMMANDS } from "./cli_args.ts";
-import { validate } from "./json_schema.ts";
-import schema from "./schema/oracle_output.schema.json" with { type: "json" };
+import { outputProblems } from "./output_schema.ts";
 import { oracle } from "./testing.ts";
 
 function line(seq: number, ts: string, extra: Record<string, unknown> = {}): string {
@@ -64,7 +63,7 @@ Deno.test("an empty history is reported as such, and its JSON validates", async 
   const r = await oracle(["diagnose", "-f", "json"], { TELEMETRY_DATA_DIR: dir });
   assert.equal(r.code, 0, r.stderr);
   const doc = JSON.parse(r.stdout);
-  assert.deepEqual(validate(schema, doc), []);
+  assert.deepEqual(outputProblems(doc), []);
   assert.equal(doc.status, "degraded");
   assert.equal(doc.incidents[0].root_cause.kind, "observer_degraded");
   await Deno.remove(dir, { recursive: true });
@@ -87,7 +86,7 @@ Deno.test("corrupt, torn and newer-schema lines are skipped, counted and reporte
     const r = await oracle([...args, "--format", "json", "--data-dir", dir]);
     assert.equal(r.code, 0, `${command}: ${r.stderr}`);
     const doc = JSON.parse(r.stdout);
-    assert.deepEqual(validate(schema, doc), [], command);
+    assert.deepEqual(outputProblems(doc), [], command);
   }
   const r = await oracle(["diffs", "-f", "json", "--data-dir", dir]);
   const doc = JSON.parse(r.stdout);

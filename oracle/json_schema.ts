@@ -1,7 +1,10 @@
 /**
  * A small JSON Schema (draft 2020-12 subset) validator for the oracle's own output: `type`,
  * `properties`, `required`, `additionalProperties`, `items`, `enum`, `const`, `minimum`, `$ref`
- * to `#/$defs/...`, `oneOf` and `anyOf`. Enough for the committed schema, with no dependency.
+ * to `#/$defs/...`, `oneOf` and `anyOf`. Enough for the committed schema, with no dependency: the
+ * CLI's module graph holds no npm package (network_free_test.ts). A keyword outside that list is a
+ * problem, never ignored. The tests check output with ajv (output_schema.ts), and
+ * json_schema_test.ts shows the two give the same verdicts on the documents the oracle prints.
  */
 
 export type Schema = boolean | { [keyword: string]: unknown };
@@ -17,6 +20,29 @@ function typeOf(v: unknown): string {
   return typeof v;
 }
 
+/** The keywords checked below, and the annotations that check nothing */
+const KNOWN_KEYWORDS = new Set([
+  "type",
+  "properties",
+  "required",
+  "additionalProperties",
+  "items",
+  "enum",
+  "const",
+  "minimum",
+  "$ref",
+  "oneOf",
+  "anyOf",
+  "$schema",
+  "$id",
+  "$defs",
+  "$comment",
+  "title",
+  "description",
+  "default",
+  "examples",
+]);
+
 function typeMatches(actual: string, wanted: string): boolean {
   return actual === wanted || (wanted === "number" && actual === "integer");
 }
@@ -28,6 +54,11 @@ export function validate(root: Schema, value: unknown): string[] {
     if (schema === false) {
       problems.push(`${path}: not allowed`);
       return;
+    }
+    for (const keyword of Object.keys(schema)) {
+      if (!KNOWN_KEYWORDS.has(keyword)) {
+        problems.push(`${path}: schema keyword "${keyword}" is not supported by json_schema.ts`);
+      }
     }
     const ref = schema["$ref"];
     if (typeof ref === "string") {

@@ -1,6 +1,6 @@
 /** The four sample agents, by name. */
 
-import type { AgentModule } from "../runtime.ts";
+import type { AgentModule } from "../agent_module.ts";
 import { createOrchestrator } from "./orchestrator.ts";
 import { coder, researcher, writer } from "./worker.ts";
 

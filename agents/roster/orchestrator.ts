@@ -5,7 +5,7 @@
 
 import { AgentError } from "../agent_error.ts";
 import type { Envelope, LlmUsage } from "../envelope.ts";
-import type { AgentContext, AgentModule, TaskOutcome } from "../runtime.ts";
+import type { AgentContext, AgentModule, TaskOutcome } from "../agent_module.ts";
 
 export interface PlanStep {
   agent: string;

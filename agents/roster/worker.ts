@@ -2,7 +2,7 @@
 
 import { AgentError } from "../agent_error.ts";
 import type { Envelope } from "../envelope.ts";
-import type { AgentContext, AgentModule, TaskOutcome } from "../runtime.ts";
+import type { AgentContext, AgentModule, TaskOutcome } from "../agent_module.ts";
 
 export function createWorker(name: string, systemPrompt: string): AgentModule {
   return {
