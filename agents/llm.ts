@@ -5,6 +5,7 @@
 
 import { AgentError } from "./agent_error.ts";
 import type { LlmUsage } from "./envelope.ts";
+import { isRecord } from "./is_record.ts";
 
 export interface ChatMessage {
   role: "system" | "user" | "assistant";
@@ -84,10 +85,6 @@ export class ScriptedModel implements ChatModel {
       },
     };
   }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /** Narrows a chat-completions response body to its text and token counts */

@@ -9,6 +9,7 @@ import { KafkaBus } from "./kafka_bus.ts";
 import { bootstrapServers } from "./bootstrap_servers.ts";
 import { textLines } from "./line_splitter.ts";
 import { SAMPLE_AGENTS, topicFor, USER_INBOX } from "./topics.ts";
+import { isRecord } from "./is_record.ts";
 
 export interface SeenRecord {
   topic: string;
@@ -125,9 +126,7 @@ export class AgentsProcess {
     for (const line of this.lines) {
       try {
         const v: unknown = JSON.parse(line);
-        if (typeof v === "object" && v !== null && !Array.isArray(v)) {
-          out.push(v as Record<string, unknown>);
-        }
+        if (isRecord(v)) out.push(v);
       } catch { /* not a log line */ }
     }
     return out;

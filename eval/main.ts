@@ -18,10 +18,11 @@ import { System } from "./system.ts";
 import type { Document } from "../oracle/output_document.ts";
 import { renderText } from "../oracle/render_text.ts";
 import { outputProblems } from "../oracle/output_schema.ts";
+import { isRecord } from "@mat/agents/support";
 
 /** A document the schema accepted: an object with the common head */
 function isDocument(v: unknown): v is Document {
-  return typeof v === "object" && v !== null && !Array.isArray(v) && "command" in v;
+  return isRecord(v) && "command" in v;
 }
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));

@@ -8,7 +8,8 @@
 
 import type { ApiConnection } from "./k8s_api_connection.ts";
 import { GoneError, HttpStatusError } from "./k8s_api_errors.ts";
-import { isRecord, type Narrowed, num, quote, rec, str } from "./k8s_json.ts";
+import { type Narrowed, num, quote, rec, str } from "./k8s_json.ts";
+import { isRecord } from "@mat/agents/support";
 
 /** One line of a watch response, narrowed */
 export type WatchEvent =

@@ -6,6 +6,7 @@
 import { AgentError } from "../agent_error.ts";
 import type { Envelope, LlmUsage } from "../envelope.ts";
 import type { AgentContext, AgentModule, TaskOutcome } from "../agent_module.ts";
+import { isRecord } from "../is_record.ts";
 
 export interface PlanStep {
   agent: string;
@@ -17,10 +18,6 @@ export interface OrchestratorOptions {
   stepTimeoutMs: number;
   /** Attempts at a step, the first included */
   maxAttempts: number;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /** The steps for a request: an explicit `plan` in the payload, or the default pipeline */

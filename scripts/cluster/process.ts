@@ -7,6 +7,7 @@
 import { join } from "node:path";
 import { isRunning } from "../kube_apiserver/process.ts";
 import { paths } from "./paths.ts";
+import { isRecord } from "@mat/agents/support";
 
 /** Every process the cluster runs, in start order; `down` stops them in reverse */
 export const COMPONENTS = [
@@ -49,11 +50,8 @@ function pidFile(name: Component): string {
 
 function parseRunning(text: string, file: string): Running {
   const value: unknown = JSON.parse(text);
-  if (typeof value === "object" && value !== null) {
-    const record = value as Record<string, unknown>;
-    if (typeof record.pid === "number" && typeof record.binary === "string") {
-      return { pid: record.pid, binary: record.binary };
-    }
+  if (isRecord(value) && typeof value.pid === "number" && typeof value.binary === "string") {
+    return { pid: value.pid, binary: value.binary };
   }
   throw new SyntaxError(`Pid file "${file}" does not hold {"pid": number, "binary": string}`);
 }

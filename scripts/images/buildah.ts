@@ -7,6 +7,7 @@
 
 import { join } from "node:path";
 import { cache, INPUTS_LABEL } from "./settings.ts";
+import { isRecord } from "@mat/agents/support";
 
 /** Debian packages the builds need and a file each installs, checked before calling apt */
 const PACKAGES: readonly { name: string; file: string }[] = [
@@ -91,9 +92,7 @@ export interface StoredImage {
 }
 
 function record(value: unknown): Record<string, unknown> | undefined {
-  return typeof value === "object" && value !== null && !Array.isArray(value)
-    ? value as Record<string, unknown>
-    : undefined;
+  return isRecord(value) ? value : undefined;
 }
 
 /** Narrows `buildah inspect --type image` output to the image's id and inputs label */

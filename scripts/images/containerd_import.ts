@@ -13,6 +13,7 @@ import { paths } from "../cluster/paths.ts";
 import { running } from "../cluster/process.ts";
 import { buildah, log } from "./buildah.ts";
 import { cache, INPUTS_LABEL } from "./settings.ts";
+import { isRecord } from "@mat/agents/support";
 
 /** True when the cluster's containerd runs (`deno task cluster up`) */
 export async function clusterContainerdRuns(): Promise<boolean> {
@@ -20,9 +21,7 @@ export async function clusterContainerdRuns(): Promise<boolean> {
 }
 
 function field(value: unknown, key: string): unknown {
-  return typeof value === "object" && value !== null && !Array.isArray(value)
-    ? (value as Record<string, unknown>)[key]
-    : undefined;
+  return isRecord(value) ? value[key] : undefined;
 }
 
 async function blobJson(digest: string): Promise<unknown> {
