@@ -23,6 +23,7 @@ import { bootstrapServers, createEnvelope, encodeEnvelope, topicFor } from "@mat
 import { KafkaAdapter } from "../observer/kafka_adapter.ts";
 import { fileChunks, splitLines } from "@mat/agents/lines";
 import { listSegments } from "@mat/observer/segments";
+import { errorText } from "@mat/agents/support";
 
 const MiB = 2 ** 20;
 const REPO = new URL("..", import.meta.url).pathname;
@@ -189,7 +190,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     n = parse(argv).messages;
   } catch (err) {
-    console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(`error: ${errorText(err)}`);
     return 2;
   }
   const prefix = `b${crypto.randomUUID().slice(0, 8)}-agent-queue-`;

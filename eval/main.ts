@@ -18,7 +18,7 @@ import { System } from "./system.ts";
 import type { Document } from "../oracle/output_document.ts";
 import { renderText } from "../oracle/render_text.ts";
 import { outputProblems } from "../oracle/output_schema.ts";
-import { isRecord } from "@mat/agents/support";
+import { errorText, isRecord } from "@mat/agents/support";
 
 /** A document the schema accepted: an object with the common head */
 function isDocument(v: unknown): v is Document {
@@ -102,7 +102,7 @@ async function runOne(scenario: Scenario, bootstrap: string, keep: boolean): Pro
     if (!s.ok) await keepAgentLines(sys);
     return { scenario, score: s, chars: d.chars, ms: d.ms, dir: sys.dataDir };
   } catch (err) {
-    const error = err instanceof Error ? err.message : String(err);
+    const error = errorText(err);
     log(`${scenario.name}: FAILED to run: ${error}`);
     if (sys !== undefined) await keepAgentLines(sys);
     return { scenario, chars: 0, ms: 0, error, ...(sys ? { dir: sys.dataDir } : {}) };
@@ -130,7 +130,7 @@ async function main(argv: string[]): Promise<number> {
       },
     }).values;
   } catch (err) {
-    console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(`error: ${errorText(err)}`);
     return 2;
   }
   if (values.help) {

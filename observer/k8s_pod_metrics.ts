@@ -6,11 +6,11 @@
 
 import { sleep } from "./abortable_sleep.ts";
 import type { ApiConnection } from "./k8s_api_connection.ts";
-import { errorText, HttpStatusError } from "./k8s_api_errors.ts";
+import { HttpStatusError } from "./k8s_api_errors.ts";
 import { type Narrowed, quote, rec, str } from "./k8s_json.ts";
 import { parseQuantity } from "./k8s_quantity.ts";
 import type { LogFn } from "./process_source.ts";
-import { isRecord } from "@mat/agents/support";
+import { errorText, isRecord } from "@mat/agents/support";
 
 /** Pod metrics of one pod, summed over its containers */
 export interface PodUsage {

@@ -21,6 +21,7 @@ import { parseProcessEvent, type ProcessEvent } from "@mat/agents/protocol";
 import type { RuntimeEvent } from "./process_event.ts";
 import type { LogFn, ProcessSource } from "./process_source.ts";
 import { CLOCK_TICKS_PER_SECOND, procStat, readIfPresent, vmRssBytes } from "./proc_files.ts";
+import { errorText } from "@mat/agents/support";
 
 export interface LocalSourceOptions {
   /** The supervisor's state directory (AGENTS_STATE_DIR, default ./.agents) */
@@ -55,10 +56,6 @@ interface LastExit {
 
 /** A pid whose process started this far from the record's started_at is another process */
 const PID_REUSE_TOLERANCE_MS = 10_000;
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 function quote(value: string): string {
   return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);

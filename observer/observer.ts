@@ -21,6 +21,7 @@ import { resumeState } from "./resume_point.ts";
 import { type SegmentDeleted, type Stamped, TimeMachineWriter } from "./time_machine_writer.ts";
 import { Watcher } from "./watcher.ts";
 import type { ProcessSource } from "./process_source.ts";
+import { errorText } from "@mat/agents/support";
 
 export interface Health {
   ok: boolean;
@@ -188,7 +189,7 @@ export class Observer {
     const source = this.processSource;
     if (source === undefined) return;
     source.start((e) => this.recorder.recordRuntime(e)).catch((err: unknown) => {
-      const message = err instanceof Error ? err.message : String(err);
+      const message = errorText(err);
       this.processSourceStartError = message;
       this.#log("error", "the runtime source cannot start", { source: source.source, message });
       this.recorder.recordRuntime({
@@ -220,7 +221,7 @@ export class Observer {
       this.snapshotsWritten++;
       this.snapshotError = undefined;
     } catch (err) {
-      this.snapshotError = err instanceof Error ? err.message : String(err);
+      this.snapshotError = errorText(err);
       throw err;
     }
   }

@@ -19,6 +19,7 @@ import { RECORD_SCHEMA_VERSION } from "./record_format.ts";
 import { cutTornTail } from "./torn_tail.ts";
 import { activePath, closedPath, listSegments, syncDir } from "./segment_files.ts";
 import { lastLine, seqOfLine } from "./time_machine_reader.ts";
+import { errorText } from "@mat/agents/support";
 
 export interface Header {
   schema_version: number;
@@ -301,7 +302,7 @@ export class TimeMachineWriter<B extends { type: string }> {
       // that fails, the next flush cuts it before it writes anything.
       this.#cutPending = true;
       await this.#cutToDurable().catch(() => {});
-      this.#error = err instanceof Error ? err.message : String(err);
+      this.#error = errorText(err);
       throw new WriteFailedError(
         `Cannot write history "${this.#options.base}": ${this.#error}`,
         activePath(this.#options.dir, this.#options.base),
@@ -370,7 +371,7 @@ export class TimeMachineWriter<B extends { type: string }> {
         total -= s.bytes;
         this.#options.onSegmentDeleted?.({ file, bytes: s.bytes, lastSeq });
       } catch (err) {
-        const error = err instanceof Error ? err.message : String(err);
+        const error = errorText(err);
         this.#options.onSegmentDeleted?.({ file, bytes: s.bytes, lastSeq, error });
       }
     }

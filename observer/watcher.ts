@@ -20,6 +20,7 @@ import type { Feed, KafkaRecord, ObserverKafka, StartPosition } from "./kafka_ad
 import type { EventRecorder } from "./event_recorder.ts";
 import type { DiffBody } from "./record_format.ts";
 import type { Stamped } from "./time_machine_writer.ts";
+import { errorText } from "@mat/agents/support";
 
 export interface WatcherOptions {
   kafka: ObserverKafka;
@@ -29,10 +30,6 @@ export interface WatcherOptions {
   topicRefreshMs: number;
   maxPendingBytes: number;
   log?: (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void;
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 export class Watcher {

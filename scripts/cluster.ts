@@ -22,9 +22,10 @@ import {
 import { ensureCoreDns, ensureKubeProxy } from "./cluster/services.ts";
 import { ensureKubelet, readyStatus } from "./cluster/node.ts";
 import { API_SERVER_URL, NODE_NAME, paths } from "./cluster/paths.ts";
-import { COMPONENTS, errorMessage, log, running } from "./cluster/process.ts";
+import { COMPONENTS, log, running } from "./cluster/process.ts";
 import { ensureStorage } from "./cluster/storage.ts";
 import { clusterMounts, down } from "./cluster/teardown.ts";
+import { errorText } from "@mat/agents/support";
 
 const USAGE = `Usage: deno task cluster <command>
 
@@ -124,7 +125,7 @@ async function main(args: string[]): Promise<number> {
         await up();
       } catch (error) {
         throw new Error(
-          `${errorMessage(error)}\nWhat started still runs: "deno task cluster up" again starts ` +
+          `${errorText(error)}\nWhat started still runs: "deno task cluster up" again starts ` +
             `the rest, "deno task cluster down" stops it all`,
           { cause: error },
         );
@@ -148,7 +149,7 @@ if (import.meta.main) {
   try {
     Deno.exit(await main(Deno.args));
   } catch (error) {
-    console.error(`error: ${errorMessage(error)}`);
+    console.error(`error: ${errorText(error)}`);
     Deno.exit(1);
   }
 }

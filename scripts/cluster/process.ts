@@ -7,7 +7,7 @@
 import { join } from "node:path";
 import { isRunning } from "../kube_apiserver/process.ts";
 import { paths } from "./paths.ts";
-import { isRecord } from "@mat/agents/support";
+import { errorText, isRecord } from "@mat/agents/support";
 
 /** Every process the cluster runs, in start order; `down` stops them in reverse */
 export const COMPONENTS = [
@@ -34,10 +34,6 @@ export function log(line: string): void {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-export function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 export function logFile(name: Component): string {
@@ -137,7 +133,7 @@ export async function waitUntil(
     try {
       if (await probe()) return;
     } catch (error) {
-      lastError = errorMessage(error);
+      lastError = errorText(error);
     }
     if (performance.now() > deadline) {
       throw new Error(

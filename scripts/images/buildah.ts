@@ -19,10 +19,6 @@ export function log(line: string): void {
   console.error(`images: ${line}`);
 }
 
-export function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 async function exists(path: string): Promise<boolean> {
   return await Deno.stat(path).then(() => true, (error) => {
     if (error instanceof Deno.errors.NotFound) return false;

@@ -13,7 +13,7 @@ import { paths } from "../cluster/paths.ts";
 import { running } from "../cluster/process.ts";
 import { buildah, log } from "./buildah.ts";
 import { cache, INPUTS_LABEL } from "./settings.ts";
-import { isRecord } from "@mat/agents/support";
+import { errorText, isRecord } from "@mat/agents/support";
 
 /** True when the cluster's containerd runs (`deno task cluster up`) */
 export async function clusterContainerdRuns(): Promise<boolean> {
@@ -81,9 +81,7 @@ export async function importImage(image: ImportRequest): Promise<boolean> {
     // unpack may find a shared parent layer's snapshot just collected ("parent snapshot ... does
     // not exist"). Everything imported so far stays; a second import unpacks what is missing.
     log(
-      `import of ${image.ref} failed once, importing again: ${
-        err instanceof Error ? err.message : String(err)
-      }`,
+      `import of ${image.ref} failed once, importing again: ${errorText(err)}`,
     );
     await ctr(["images", "import", file]);
   }

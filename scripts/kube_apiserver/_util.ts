@@ -12,10 +12,6 @@ export function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)}s`;
 }
 
-export function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 export async function exists(path: string): Promise<boolean> {
   try {
     await Deno.stat(path);
