@@ -6,6 +6,8 @@
 import { Buffer } from "node:buffer";
 import { type Admin, type Consumer, Kafka, logLevel, Partitioners, type Producer } from "kafkajs";
 import { headerText, jsonLogCreator, silenceKafkaJsTimeoutWarnings } from "./kafkajs_support.ts";
+import { backoffMs } from "./backoff.ts";
+import { sleep } from "./sleep.ts";
 
 export interface OutgoingRecord {
   topic: string;
@@ -142,7 +144,7 @@ export class KafkaBus implements Bus {
       while (!stopped) {
         attempt++;
         options.onCrash?.(error, attempt);
-        await new Promise((r) => setTimeout(r, Math.min(10_000, 500 * 2 ** Math.min(attempt, 5))));
+        await sleep(backoffMs(attempt, 500, 10_000));
         if (stopped) return;
         try {
           this.#consumers.delete(current);

@@ -23,7 +23,7 @@ import { bootstrapServers, createEnvelope, encodeEnvelope, topicFor } from "@mat
 import { KafkaAdapter } from "../observer/kafka_adapter.ts";
 import { fileChunks, splitLines } from "@mat/agents/lines";
 import { listSegments } from "@mat/observer/segments";
-import { errorText } from "@mat/agents/support";
+import { errorText, sleep } from "@mat/agents/support";
 
 const MiB = 2 ** 20;
 const REPO = new URL("..", import.meta.url).pathname;
@@ -125,7 +125,7 @@ async function startObserver(prefix: string, name: string): Promise<ObserverRun>
     stderr: "null",
   }).spawn();
   while ((await messagesSeen(port)) === undefined) {
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
   return { child, port, dir };
 }
@@ -201,7 +201,7 @@ async function main(argv: string[]): Promise<number> {
     // Idle: an observer with no agent queue to read
     const idle = await startObserver(`b${crypto.randomUUID().slice(0, 8)}-none-`, "idle");
     dirs.push(idle.dir);
-    await new Promise((r) => setTimeout(r, 3_000));
+    await sleep(3_000);
     const idleRss = (await memoryOf(idle.child.pid))?.rss ?? NaN;
     await stopObserver(idle);
 
@@ -229,7 +229,7 @@ async function main(argv: string[]): Promise<number> {
       while (sampling) {
         const m = await memoryOf(run.child.pid);
         if (m !== undefined) peakSampled = Math.max(peakSampled, m.rss);
-        await new Promise((r) => setTimeout(r, 100));
+        await sleep(100);
       }
     })();
     let started = 0;
@@ -238,11 +238,11 @@ async function main(argv: string[]): Promise<number> {
     while (seen < n && Date.now() < deadline) {
       seen = (await messagesSeen(run.port)) ?? seen;
       if (started === 0 && seen > 0) started = performance.now();
-      if (seen < n) await new Promise((r) => setTimeout(r, 50));
+      if (seen < n) await sleep(50);
     }
     const observerRate = seen / ((performance.now() - started) / 1000);
     // Past the tasks' deadlines, a stuck check and a snapshot or two
-    await new Promise((r) => setTimeout(r, 12_000));
+    await sleep(12_000);
     const hwm = (await memoryOf(run.child.pid))?.hwm ?? NaN;
     sampling = false;
     await sampler;

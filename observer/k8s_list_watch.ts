@@ -11,14 +11,13 @@
  * - One object that does not narrow is skipped and logged, never fatal.
  */
 
-import { sleep } from "./abortable_sleep.ts";
 import type { ApiConnection } from "./k8s_api_connection.ts";
 import { GoneError, HttpStatusError } from "./k8s_api_errors.ts";
 import type { Narrowed } from "./k8s_json.ts";
 import { narrowList } from "./k8s_objects.ts";
 import { openWatch } from "./k8s_watch_stream.ts";
 import type { LogFn } from "./process_source.ts";
-import { errorText } from "@mat/agents/support";
+import { errorText, sleep } from "@mat/agents/support";
 
 /** What a list-watch watches, and what it does with what it sees */
 export interface Resource<T> {

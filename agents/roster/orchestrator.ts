@@ -7,6 +7,8 @@ import { AgentError } from "../agent_error.ts";
 import type { Envelope, LlmUsage } from "../envelope.ts";
 import type { AgentContext, AgentModule, TaskOutcome } from "../agent_module.ts";
 import { isRecord } from "../is_record.ts";
+import { backoffMs } from "../backoff.ts";
+import { sleep } from "../sleep.ts";
 
 export interface PlanStep {
   agent: string;
@@ -145,7 +147,7 @@ export function createOrchestrator(options: OrchestratorOptions): AgentModule {
       lastError = `${err?.kind ?? "unknown"}: ${err?.message ?? "no message"}`;
       ctx.log("warn", "step failed", { step: taskId, attempt, error: lastError });
       if (!err?.retryable) break;
-      await ctx.wait(new Promise((r) => setTimeout(r, Math.min(2_000, 250 * 2 ** attempt))));
+      await ctx.wait(sleep(backoffMs(attempt, 250, 2_000)));
     }
     throw new AgentError("handler_error", `step "${taskId}" failed: ${lastError}`, {
       retryable: false,

@@ -20,7 +20,8 @@ import {
   SERVICE_CIDR,
 } from "./paths.ts";
 import { ensureCertificates, pki } from "./pki.ts";
-import { type Component, log, running, sleep, spawnComponent, waitUntil } from "./process.ts";
+import { type Component, log, running, spawnComponent, waitUntil } from "./process.ts";
+import { sleep } from "@mat/agents/support";
 
 const ADMIN_USER = "cluster-admin";
 const CONTEXT = "multi-agent-telemetry-dev";

@@ -7,7 +7,7 @@
 import { join } from "node:path";
 import { isRunning } from "../kube_apiserver/process.ts";
 import { paths } from "./paths.ts";
-import { errorText, isRecord } from "@mat/agents/support";
+import { errorText, isRecord, sleep } from "@mat/agents/support";
 
 /** Every process the cluster runs, in start order; `down` stops them in reverse */
 export const COMPONENTS = [
@@ -30,10 +30,6 @@ export interface Running {
 
 export function log(line: string): void {
   console.error(`cluster: ${line}`);
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 export function logFile(name: Component): string {

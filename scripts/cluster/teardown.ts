@@ -7,8 +7,8 @@
 
 import { CLUSTER_DIR, CNI_BRIDGE, CNI_NETWORK, paths } from "./paths.ts";
 import { ctr } from "./host.ts";
-import { COMPONENTS, log, run, running, sleep, stopComponent } from "./process.ts";
-import { errorText } from "@mat/agents/support";
+import { COMPONENTS, log, run, running, stopComponent } from "./process.ts";
+import { errorText, sleep } from "@mat/agents/support";
 
 /** Mount points from /proc/mounts, deepest last, octal escapes (`\040`) decoded */
 async function mountPoints(): Promise<string[]> {

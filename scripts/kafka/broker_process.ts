@@ -4,11 +4,12 @@
  */
 
 import { join } from "node:path";
-import { javaCommand, removeIfPresent, seconds, sleep } from "./_util.ts";
+import { javaCommand, removeIfPresent, seconds } from "./_util.ts";
 import { brokerAnswers } from "./admin.ts";
 import { JVM_OPTIONS } from "./broker_config.ts";
 import { LOG4J_CONFIG, LOG_FILE, PID_FILE, SERVER_PROPERTIES, STATE_DIR } from "./paths.ts";
 import type { Env } from "./settings.ts";
+import { sleep } from "@mat/agents/support";
 
 /** How often a start polls the broker (and the start lock) */
 export const POLL_MS = 500;
@@ -181,5 +182,6 @@ export async function waitForBroker(
       );
     }
     await sleep(POLL_MS, signal);
+    signal?.throwIfAborted();
   }
 }

@@ -4,10 +4,6 @@ export function log(line: string): void {
   console.error(`kube: ${line}`);
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 export function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)}s`;
 }

@@ -4,9 +4,9 @@
  * them
  */
 
-import { sleep, tail } from "./_util.ts";
+import { tail } from "./_util.ts";
 import type { BinaryName } from "./build.ts";
-import { errorText } from "@mat/agents/support";
+import { errorText, sleep } from "@mat/agents/support";
 
 export const STOP_TIMEOUT_MS = 15_000;
 export const POLL_MS = 250;
