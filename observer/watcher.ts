@@ -15,7 +15,7 @@
  * - Commits of its own group happen only for offsets already durable in the diff file.
  */
 
-import { agentOfTopic } from "@mat/agents/protocol";
+import { agentOfTopic, compareOffsets } from "@mat/agents/protocol";
 import type { Feed, KafkaRecord, ObserverKafka, StartPosition } from "./kafka_adapter.ts";
 import type { EventRecorder } from "./event_recorder.ts";
 import type { DiffBody } from "./record_format.ts";
@@ -104,7 +104,7 @@ export class Watcher {
     for (const topic of topics) {
       for (const range of await this.#o.kafka.topicRanges(topic)) {
         const pos = this.#o.recorder.state.position(topic, range.partition);
-        if (pos !== undefined && BigInt(pos.offset) >= BigInt(range.high)) {
+        if (pos !== undefined && compareOffsets(pos.offset, range.high) >= 0) {
           this.#o.recorder.record({
             type: "topic_reset",
             topic,
