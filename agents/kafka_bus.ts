@@ -148,6 +148,7 @@ export class KafkaBus implements Bus {
         if (stopped) return;
         try {
           this.#consumers.delete(current);
+          // the crashed consumer may be disconnected already: a new one replaces it either way
           await current.disconnect().catch(() => {});
           current = await this.#startConsumer({ ...options, seekTo: [] }, revive);
           attempt = 0;
@@ -234,6 +235,7 @@ export class KafkaBus implements Bus {
   }
 
   async deleteGroup(groupId: string): Promise<void> {
+    // a group already gone or still in use stays: the broker expires empty groups by itself
     await (await this.#getAdmin()).deleteGroups([groupId]).catch(() => {});
   }
 
@@ -260,6 +262,7 @@ export class KafkaBus implements Bus {
   }
 
   async close(): Promise<void> {
+    // closing: a client that fails to disconnect has nothing left to send
     for (const c of this.#consumers) await c.disconnect().catch(() => {});
     this.#consumers.clear();
     await this.#producer?.disconnect().catch(() => {});

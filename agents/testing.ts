@@ -77,6 +77,7 @@ export class TestQueues {
   }
 
   async close(): Promise<void> {
+    // cleanup: a topic the test never created, or a broker already gone, leaves nothing to delete
     await this.bus.deleteTopics(this.topics).catch(() => {});
     await this.bus.close();
   }
@@ -153,6 +154,7 @@ export class AgentsProcess {
       this.#child.kill("SIGTERM");
     } catch { /* already gone */ }
     const status = await this.#child.status;
+    // the reader ends with an error when the killed child's pipe breaks: its lines are in hand
     await this.#reading.catch(() => {});
     return status;
   }

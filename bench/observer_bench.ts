@@ -278,9 +278,11 @@ async function main(argv: string[]): Promise<number> {
     ));
     return seen >= n && code === 0 ? 0 : 1;
   } finally {
+    // cleanup: topics never created, or a broker already gone, leave nothing to delete
     await kit.deleteTopics([topic]).catch(() => {});
     await kit.deleteGroups([`${prefix}bench-bare`, `${prefix}bench-parse`, `${prefix}catchup`]);
     await kit.close();
+    // cleanup: the directories may not exist: nothing to remove
     for (const d of dirs) await Deno.remove(d, { recursive: true }).catch(() => {});
   }
 }

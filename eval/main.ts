@@ -63,7 +63,7 @@ async function diagnose(
 /** What the agents printed, beside the history, for whoever looks into a wrong answer */
 async function keepAgentLines(sys: System): Promise<void> {
   await Deno.writeTextFile(`${sys.dataDir}/agents.log`, sys.agentLines().join("\n") + "\n")
-    .catch(() => {});
+    .catch((err) => console.error(`eval: cannot keep the agents' lines: ${errorText(err)}`));
 }
 
 function log(line: string): void {
@@ -159,6 +159,7 @@ Example:
       const row = await runOne(scenario, kafka.bootstrap, values.keep);
       rows.push(row);
       if (row.dir && !values.keep && row.score?.ok) {
+        // cleanup: the directory may not exist: nothing to remove
         await Deno.remove(row.dir, { recursive: true }).catch(() => {});
       } else if (row.dir) log(`${scenario.name}: history kept in ${row.dir}`);
     }

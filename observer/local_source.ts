@@ -317,6 +317,7 @@ export class LocalSource implements ProcessSource {
   }
 
   async #sample(): Promise<void> {
+    // no /proc/stat (not Linux): resources are sampled without start times
     const bootMs = await this.#bootTime().catch(() => undefined);
     for (const proc of [...this.#running.values()]) {
       try {

@@ -176,7 +176,13 @@ export class Observer {
     this.#startProcessSource();
     this.#timers.push(setInterval(() => this.recorder.checkStuck(), 1_000));
     this.#timers.push(
-      setInterval(() => void this.snapshot().catch(() => {}), this.config.snapshotIntervalMs),
+      setInterval(
+        () =>
+          void this.snapshot().catch((err) =>
+            this.#log("warn", "snapshot failed; the next one retries", { error: errorText(err) })
+          ),
+        this.config.snapshotIntervalMs,
+      ),
     );
   }
 
@@ -268,8 +274,12 @@ export class Observer {
     for (const t of this.#timers) clearInterval(t);
     await this.queues.stop();
     await this.watcher.stop();
-    await this.processSource?.stop().catch(() => {});
-    await this.snapshot().catch(() => {});
+    await this.processSource?.stop().catch((err) =>
+      this.#log("warn", "the runtime source did not stop cleanly", { error: errorText(err) })
+    );
+    await this.snapshot().catch((err) =>
+      this.#log("warn", "the last snapshot failed", { error: errorText(err) })
+    );
     await this.diff.close();
     await this.stateFile.close();
   }

@@ -200,7 +200,11 @@ export class Watcher {
   async #stopFeed(): Promise<void> {
     const feed = this.#feed;
     this.#feed = undefined;
-    if (feed !== undefined) await feed.stop().catch(() => {});
+    if (feed !== undefined) {
+      await feed.stop().catch((err) =>
+        this.#log("warn", "the feed did not stop cleanly", { error: errorText(err) })
+      );
+    }
   }
 
   async stop(): Promise<void> {

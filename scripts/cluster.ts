@@ -55,6 +55,7 @@ async function up(): Promise<void> {
   const states = await Promise.all(COMPONENTS.map((name) => running(name)));
   if (states.every((state) => state !== undefined)) {
     const client = await apiClient();
+    // an API server that cannot be asked reads as not ready
     const ready = client ? await readyStatus(client).catch(() => undefined) : undefined;
     client?.close();
     if (ready === "True") {
@@ -95,6 +96,7 @@ async function status(): Promise<boolean> {
   const client = await apiClient();
   let ready: string | undefined;
   if (client && (await running("kube-apiserver"))) {
+    // an API server that cannot be asked reads as not ready; the loop asks again
     ready = await readyStatus(client).catch(() => undefined);
   }
   client?.close();

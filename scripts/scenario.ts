@@ -125,8 +125,10 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
       } catch { /* already gone */ }
       await observer.status;
     }
+    // cleanup: topics never created, or a broker already gone, leave nothing to delete
     await bus.deleteTopics(topics).catch(() => {});
     await bus.close();
+    // cleanup: the directory may not exist: nothing to remove
     await Deno.remove(stateDir, { recursive: true }).catch(() => {});
   }
 }

@@ -80,6 +80,7 @@ export async function ensureClusterBinaries(env: Env = Deno.env): Promise<Cluste
     throw new Error(`Cannot build the cluster binaries into "${dir}": no Go toolchain found`);
   }
   const staging = `${dir}.partial-${Deno.pid}`;
+  // a staging directory left by an earlier build may not exist: nothing to remove
   await Deno.remove(staging, { recursive: true }).catch(() => {});
   await Deno.mkdir(staging, { recursive: true });
   const seconds: Record<string, number> = {};
@@ -95,6 +96,7 @@ export async function ensureClusterBinaries(env: Env = Deno.env): Promise<Cluste
       stderr: "piped",
     }).output();
     if (!output.success) {
+      // the build's error is thrown below; a staging directory left behind goes next build
       await Deno.remove(staging, { recursive: true }).catch(() => {});
       const text = new TextDecoder().decode(output.stderr).split("\n").slice(-40).join("\n");
       throw new Error(`Go build of "${name}" failed (exit code ${output.code}):\n${text}`);
@@ -110,6 +112,7 @@ export async function ensureClusterBinaries(env: Env = Deno.env): Promise<Cluste
   try {
     await Deno.rename(staging, dir);
   } catch (error) {
+    // a staging directory that will not go is removed by the next build
     await Deno.remove(staging, { recursive: true }).catch(() => {});
     if (!(await exists(join(dir, COMPLETE_MARKER)))) throw error;
   }

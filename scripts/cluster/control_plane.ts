@@ -144,6 +144,7 @@ async function startEtcd(binary: string): Promise<void> {
 
 async function startApiServer(binary: string): Promise<void> {
   if (await already("kube-apiserver")) return;
+  // a key that does not exist is made below
   if (!(await Deno.stat(pki.saKey).catch(() => undefined))) {
     const keys = await serviceAccountKeyPair();
     await Deno.writeTextFile(pki.saKey, keys.privateKey, { mode: 0o600 });

@@ -169,6 +169,7 @@ async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
 /** An OCI image layout tar of one static binary as `/<name>` and the entrypoint */
 async function singleBinaryImage(binary: string, name: string, ref: string, dir: string) {
   const work = join(dir, `${name}-image`);
+  // the work directory may not exist: nothing to remove
   await Deno.remove(work, { recursive: true }).catch(() => {});
   const rootfs = join(work, "rootfs");
   const blobs = join(work, "layout", "blobs", "sha256");

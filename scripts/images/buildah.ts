@@ -7,7 +7,7 @@
 
 import { join } from "node:path";
 import { cache, INPUTS_LABEL } from "./settings.ts";
-import { isRecord } from "@mat/agents/support";
+import { errorText, isRecord } from "@mat/agents/support";
 
 /** Debian packages the builds need and a file each installs, checked before calling apt */
 const PACKAGES: readonly { name: string; file: string }[] = [
@@ -142,7 +142,9 @@ export async function commitFrom(
     const id = await buildah(["commit", "--quiet", "--rm", container, ref], logName);
     return id.trim();
   } catch (error) {
-    await buildah(["rm", container], logName).catch(() => {});
+    await buildah(["rm", container], logName).catch((rmError) =>
+      log(`cannot remove the build container "${container}": ${errorText(rmError)}`)
+    );
     throw error;
   }
 }

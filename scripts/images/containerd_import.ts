@@ -53,6 +53,7 @@ async function archive(name: string, id: string, ref: string): Promise<string> {
   }
   if (await Deno.stat(file).then(() => true, () => false)) return file;
   const partial = `${file}.partial`;
+  // the partial file may not exist: nothing to remove
   await Deno.remove(partial).catch(() => {});
   await buildah(["push", "--quiet", id, `docker-archive:${partial}:${ref}`], "import");
   await Deno.rename(partial, file);

@@ -150,6 +150,7 @@ export async function spawnBroker(libs: string, env: Env): Promise<BrokerWatch> 
   child.unref();
   const entry = { child, exited: false };
   children.set(child.pid, entry);
+  // only that it exited matters here; its status is read where it is awaited
   child.status.finally(() => entry.exited = true).catch(() => {});
   await Deno.writeTextFile(PID_FILE, `${child.pid}\n`);
   return { pid: child.pid, logOffset };

@@ -17,7 +17,7 @@ import { ensureKafkaJars } from "./jars.ts";
 import { LOCK_FILE, LOG_FILE, STATE_DIR } from "./paths.ts";
 import { AGENT_QUEUES, type Env, type KafkaSettings, kafkaSettings } from "./settings.ts";
 import { stopKafka } from "./stop.ts";
-import { sleep } from "@mat/agents/support";
+import { errorText, sleep } from "@mat/agents/support";
 
 const START_TIMEOUT_MS = 90_000;
 
@@ -114,7 +114,11 @@ async function startManaged(
   try {
     await waitForBroker(settings.brokers, timeoutMs, deadline, spawned, options.signal);
   } catch (error) {
-    if (options.stopOnFailure) await stopKafka({ env, log }).catch(() => {});
+    if (options.stopOnFailure) {
+      await stopKafka({ env, log }).catch((stopError) =>
+        log(`kafka: cannot stop the broker after a failed start: ${errorText(stopError)}`)
+      );
+    }
     throw error;
   }
   return { pid: spawned.pid, started: true };

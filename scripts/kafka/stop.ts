@@ -62,6 +62,7 @@ export async function stopKafka(options: StopOptions = {}): Promise<boolean> {
     if (!(await exited(5_000))) throw new Error(`Kafka broker (pid ${pid}) survived SIGKILL`);
   }
   if (spawned) {
+    // the broker was killed: only its exit is awaited, not its status
     await spawned.child.status.catch(() => {});
     children.delete(pid);
   }
