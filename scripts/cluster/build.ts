@@ -15,6 +15,7 @@ import {
   MODULE_DIR,
 } from "../kube_apiserver/build.ts";
 import { log } from "./process.ts";
+import { exists } from "../files.ts";
 
 export const CLUSTER_BINARY_NAMES = [
   "kubelet",
@@ -28,16 +29,6 @@ export type ClusterBinaryName = typeof CLUSTER_BINARY_NAMES[number];
 export type ClusterBinaries = Record<ClusterBinaryName, string> & { dir: string };
 
 const COMPLETE_MARKER = "complete.json";
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
 
 /** CoreDNS has its own module: its dependencies would move the Kubernetes ones */
 const COREDNS_MODULE_DIR = join(MODULE_DIR, "..", "coredns");

@@ -8,6 +8,7 @@
 import { join } from "node:path";
 import { cache, INPUTS_LABEL } from "./settings.ts";
 import { errorText, isRecord } from "@mat/agents/support";
+import { exists } from "../files.ts";
 
 /** Debian packages the builds need and a file each installs, checked before calling apt */
 const PACKAGES: readonly { name: string; file: string }[] = [
@@ -17,13 +18,6 @@ const PACKAGES: readonly { name: string; file: string }[] = [
 
 export function log(line: string): void {
   console.error(`images: ${line}`);
-}
-
-async function exists(path: string): Promise<boolean> {
-  return await Deno.stat(path).then(() => true, (error) => {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  });
 }
 
 /** Runs a command, its output appended to `<cache>/logs/<logName>.log`; returns its stdout */

@@ -4,12 +4,13 @@
  */
 
 import { join } from "node:path";
-import { javaCommand, removeIfPresent, seconds } from "./_util.ts";
+import { javaCommand, seconds } from "./_util.ts";
 import { brokerAnswers } from "./admin.ts";
 import { JVM_OPTIONS } from "./broker_config.ts";
 import { LOG4J_CONFIG, LOG_FILE, PID_FILE, SERVER_PROPERTIES, STATE_DIR } from "./paths.ts";
 import type { Env } from "./settings.ts";
 import { sleep } from "@mat/agents/support";
+import { removeIfPresent } from "../files.ts";
 
 /** How often a start polls the broker (and the start lock) */
 export const POLL_MS = 500;

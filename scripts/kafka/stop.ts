@@ -1,11 +1,12 @@
 /** `stop`: ends the local broker that `start` spawned, and leaves any other broker alone */
 
-import { logToStderr, removeIfPresent, seconds } from "./_util.ts";
+import { logToStderr, seconds } from "./_util.ts";
 import { brokerAnswers } from "./admin.ts";
 import { brokerPid, children, isAlive } from "./broker_process.ts";
 import { PID_FILE } from "./paths.ts";
 import { type Env, kafkaSettings } from "./settings.ts";
 import { sleep } from "@mat/agents/support";
+import { removeIfPresent } from "../files.ts";
 
 const STOP_TIMEOUT_MS = 30_000;
 

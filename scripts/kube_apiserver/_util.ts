@@ -1,4 +1,4 @@
-/** Small helpers of the kube-apiserver script: logging, waiting, files */
+/** Small helpers of the kube-apiserver script: logging, times, executables */
 
 export function log(line: string): void {
   console.error(`kube: ${line}`);
@@ -6,16 +6,6 @@ export function log(line: string): void {
 
 export function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)}s`;
-}
-
-export async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
 }
 
 export async function isExecutableFile(path: string): Promise<boolean> {
@@ -27,14 +17,6 @@ export async function isExecutableFile(path: string): Promise<boolean> {
       return false;
     }
     throw error;
-  }
-}
-
-export async function removeIfPresent(path: string): Promise<void> {
-  try {
-    await Deno.remove(path, { recursive: true });
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
 }
 

@@ -7,11 +7,12 @@
  */
 
 import { join } from "node:path";
-import { log, removeIfPresent, seconds } from "./_util.ts";
+import { log, seconds } from "./_util.ts";
 import { ensureKubeBinaries, type Env, KUBERNETES_VERSION } from "./build.ts";
 import { ADMIN_USER, kubeconfig } from "./kubeconfig.ts";
 import { randomToken, serviceAccountKeyPair } from "./pki.ts";
 import { type Managed, spawnLogged, spawnWatchdog, terminate, waitFor } from "./process.ts";
+import { removeIfPresent } from "../files.ts";
 
 const START_TIMEOUT_MS = 120_000;
 
