@@ -23,7 +23,7 @@ import { bootstrapServers, createEnvelope, encodeEnvelope, topicFor } from "@mat
 import { KafkaAdapter } from "../observer/kafka_adapter.ts";
 import { fileChunks, splitLines } from "@mat/agents/lines";
 import { listSegments } from "@mat/observer/segments";
-import { errorText, sleep } from "@mat/agents/support";
+import { errorText, isRecord, sleep } from "@mat/agents/support";
 
 const MiB = 2 ** 20;
 const REPO = new URL("..", import.meta.url).pathname;
@@ -92,12 +92,8 @@ interface ObserverRun {
 /** The arguments `deno task observe` runs deno with (its heap limit included), from deno.json */
 async function observeArgs(): Promise<string[]> {
   const config: unknown = JSON.parse(await Deno.readTextFile(`${REPO}deno.json`));
-  const tasks = typeof config === "object" && config !== null && "tasks" in config
-    ? config.tasks
-    : undefined;
-  const task = typeof tasks === "object" && tasks !== null && "observe" in tasks
-    ? tasks.observe
-    : undefined;
+  const tasks = isRecord(config) ? config.tasks : undefined;
+  const task = isRecord(tasks) ? tasks.observe : undefined;
   if (typeof task !== "string" || !task.startsWith("deno ")) {
     throw new TypeError(
       `deno.json has no "observe" task running deno, got ${JSON.stringify(task)}`,

@@ -21,7 +21,7 @@ import {
 } from "./paths.ts";
 import { ensureCertificates, pki } from "./pki.ts";
 import { type Component, log, running, spawnComponent, waitUntil } from "./process.ts";
-import { sleep } from "@mat/agents/support";
+import { isRecord, sleep } from "@mat/agents/support";
 
 const ADMIN_USER = "cluster-admin";
 const CONTEXT = "multi-agent-telemetry-dev";
@@ -136,8 +136,7 @@ async function startEtcd(binary: string): Promise<void> {
   await waitUntil("etcd", `etcd at ${client}/health`, 60_000, async () => {
     const response = await fetch(`${client}/health`, { signal: AbortSignal.timeout(2_000) });
     const body: unknown = await response.json();
-    return response.ok && typeof body === "object" && body !== null &&
-      (body as Record<string, unknown>).health === "true";
+    return response.ok && isRecord(body) && body.health === "true";
   });
   log(`etcd ${ETCD_VERSION} ready (pid ${pid})`);
 }
