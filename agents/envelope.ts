@@ -6,6 +6,8 @@
  * Version 1 fields never change meaning; new fields are added as optional.
  */
 
+import { isRecord } from "./is_record.ts";
+
 /** Version of the envelope format written by this code. */
 export const ENVELOPE_SCHEMA_VERSION = 1;
 
@@ -80,10 +82,6 @@ const AGENT_NAME = /^[a-z][a-z0-9_-]{0,62}$/;
 /** Agent names are lower-case identifiers: they become topic and group names */
 export function isAgentName(value: string): boolean {
   return AGENT_NAME.test(value);
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 function isIsoTime(value: string): boolean {

@@ -20,6 +20,7 @@
  */
 
 import { ERROR_KINDS, type ErrorKind } from "./envelope.ts";
+import { sleep } from "./sleep.ts";
 
 export const FAULT_KINDS = [
   "crash",
@@ -113,7 +114,7 @@ export async function holdMemory(mb: number): Promise<never> {
   for (let i = 0; i < mb; i++) {
     held.push(new Uint8Array(1 << 20).fill(1));
     // Let the loop breathe, so the process is killed mid-task rather than before it logged
-    if (i % 16 === 15) await new Promise((resolve) => setTimeout(resolve, 1));
+    if (i % 16 === 15) await sleep(1);
   }
   return await new Promise<never>(() => {
     // Held until the process is killed: nothing resolves this

@@ -6,6 +6,8 @@
 import { Buffer } from "node:buffer";
 import { type Admin, type Consumer, Kafka, logLevel, Partitioners, type Producer } from "kafkajs";
 import { headerText, jsonLogCreator, silenceKafkaJsTimeoutWarnings } from "./kafkajs_support.ts";
+import { backoffMs } from "./backoff.ts";
+import { sleep } from "./sleep.ts";
 
 export interface OutgoingRecord {
   topic: string;
@@ -142,10 +144,11 @@ export class KafkaBus implements Bus {
       while (!stopped) {
         attempt++;
         options.onCrash?.(error, attempt);
-        await new Promise((r) => setTimeout(r, Math.min(10_000, 500 * 2 ** Math.min(attempt, 5))));
+        await sleep(backoffMs(attempt, 500, 10_000));
         if (stopped) return;
         try {
           this.#consumers.delete(current);
+          // the crashed consumer may be disconnected already: a new one replaces it either way
           await current.disconnect().catch(() => {});
           current = await this.#startConsumer({ ...options, seekTo: [] }, revive);
           attempt = 0;
@@ -232,6 +235,7 @@ export class KafkaBus implements Bus {
   }
 
   async deleteGroup(groupId: string): Promise<void> {
+    // a group already gone or still in use stays: the broker expires empty groups by itself
     await (await this.#getAdmin()).deleteGroups([groupId]).catch(() => {});
   }
 
@@ -258,6 +262,7 @@ export class KafkaBus implements Bus {
   }
 
   async close(): Promise<void> {
+    // closing: a client that fails to disconnect has nothing left to send
     for (const c of this.#consumers) await c.disconnect().catch(() => {});
     this.#consumers.clear();
     await this.#producer?.disconnect().catch(() => {});

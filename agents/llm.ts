@@ -5,6 +5,9 @@
 
 import { AgentError } from "./agent_error.ts";
 import type { LlmUsage } from "./envelope.ts";
+import { isRecord } from "./is_record.ts";
+import { sleep } from "./sleep.ts";
+import { fnv1a } from "./fnv1a.ts";
 
 export interface ChatMessage {
   role: "system" | "user" | "assistant";
@@ -26,30 +29,6 @@ export function estimateTokens(text: string): number {
   return Math.max(1, Math.ceil(text.length / 4));
 }
 
-function fnv1a(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h;
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
 const OPENINGS = ["In short", "Put simply", "At its core", "To summarise", "Briefly"];
 
 /**
@@ -63,6 +42,7 @@ export class ScriptedModel implements ChatModel {
   async complete(messages: ChatMessage[], signal?: AbortSignal): Promise<Completion> {
     const started = performance.now();
     await sleep(this.latencyMs, signal);
+    signal?.throwIfAborted();
     const prompt = messages.map((m) => m.content).join("\n");
     const last = [...messages].reverse().find((m) => m.role === "user")?.content ?? "";
     const system = messages.find((m) => m.role === "system")?.content ?? "assistant";
@@ -84,10 +64,6 @@ export class ScriptedModel implements ChatModel {
       },
     };
   }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /** Narrows a chat-completions response body to its text and token counts */

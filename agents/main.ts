@@ -10,6 +10,7 @@ import { modelFromEnv } from "./llm.ts";
 import { sampleAgent } from "./roster/mod.ts";
 import { AgentRuntime } from "./runtime.ts";
 import { SAMPLE_AGENTS } from "./topics.ts";
+import { errorText } from "./error_text.ts";
 
 const USAGE = `Usage: deno task agent <name>
 
@@ -43,7 +44,7 @@ async function main(args: string[]): Promise<number> {
       faults: FaultPlan.fromEnv(name),
     });
   } catch (err) {
-    console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(`error: ${errorText(err)}`);
     return 2;
   }
   const stopped = Promise.withResolvers<void>();

@@ -4,10 +4,7 @@
  */
 
 import { createEnvelope, type Envelope, isAgentName } from "./envelope.ts";
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
+import { isRecord } from "./is_record.ts";
 
 /**
  * An `invalid_message` ERROR from `agent` to the sender of `json`, giving `reason`; undefined when

@@ -16,6 +16,7 @@ import {
   type TraceContext,
   TRACEPARENT_HEADER,
 } from "./trace_context.ts";
+import { backoffMs } from "./backoff.ts";
 
 /** Attempts a send makes during shutdown before it gives up */
 const ATTEMPTS_WHEN_STOPPING = 3;
@@ -68,7 +69,7 @@ export class Outbox {
       } catch (err) {
         this.log("warn", "send failed, retrying", { attempt, error: String(err) });
         if (this.#stopping && attempt >= ATTEMPTS_WHEN_STOPPING) return false;
-        await sleep(Math.min(MAX_BACKOFF_MS, 200 * 2 ** attempt));
+        await sleep(backoffMs(attempt, 200, MAX_BACKOFF_MS));
       }
     }
   }

@@ -99,6 +99,7 @@ export class PendingStore {
       if (sync) await file.syncData();
     };
     const done = this.#tail.then(write);
+    // the caller gets `done` and its error; the queue's tail only orders the next write after it
     this.#tail = done.catch(() => {});
     return done;
   }

@@ -3,6 +3,8 @@
  * states: `processes.jsonl` (one line per change) beside `processes.json` (the current state).
  */
 
+import { isRecord } from "./is_record.ts";
+
 export const PROCESS_RECORD_SCHEMA_VERSION = 1;
 
 export type ProcessEventKind = "started" | "exited" | "stopped";
@@ -28,10 +30,6 @@ export interface ProcessState {
   started_at: string;
   restart_count: number;
   last_exit?: { ts: string; exit_code: number; signal?: string };
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /** Narrows one line of `processes.jsonl`; undefined when it is not a process event */

@@ -1,6 +1,6 @@
 /**
  * The network-free part of the agents' public surface: the envelope, its validator, topic naming,
- * where the brokers are, trace context and process records. Readers such as the oracle import
+ * where the brokers are, trace context, process records and Kafka offset order. Readers such as the oracle import
  * this, never `mod.ts`.
  */
 
@@ -8,4 +8,5 @@ export * from "./bootstrap_servers.ts";
 export * from "./envelope.ts";
 export * from "./topics.ts";
 export * from "./trace_context.ts";
+export * from "./kafka_offset.ts";
 export * from "./process_record.ts";

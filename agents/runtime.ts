@@ -28,6 +28,7 @@ import { TaskAnswerer } from "./task_answerer.ts";
 import { TaskPool } from "./task_pool.ts";
 import { groupFor, topicFor } from "./topics.ts";
 import { childSpan, type TraceContext } from "./trace_context.ts";
+import { errorText } from "./error_text.ts";
 
 export class AgentRuntime {
   readonly name: string;
@@ -124,7 +125,7 @@ export class AgentRuntime {
       onRecord: (record) => this.#onRecord(record),
       onCrash: (error, attempt) => {
         this.log("warn", "consumer crashed for good; creating it again", {
-          error: error instanceof Error ? error.message : String(error),
+          error: errorText(error),
           attempt,
         });
       },

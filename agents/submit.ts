@@ -94,6 +94,7 @@ export async function submitRequest(options: SubmitOptions): Promise<SubmitOutco
     };
   } finally {
     clearTimeout(timer);
+    // the reply is in hand or the wait failed: a subscription that will not stop holds nothing
     await sub.stop().catch(() => {});
     await options.bus.deleteGroup(groupId);
   }

@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import { bootstrapServers } from "./bootstrap_servers.ts";
 import { KafkaBus } from "./kafka_bus.ts";
 import { submitRequest } from "./submit.ts";
+import { errorText } from "./error_text.ts";
 
 const USAGE =
   `Usage: deno task submit [--plan AGENT,AGENT...] [--timeout SECONDS] [--json] "<request>"
@@ -36,7 +37,7 @@ async function main(argv: string[]): Promise<number> {
       },
     });
   } catch (err) {
-    console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(`error: ${errorText(err)}`);
     return 2;
   }
   const { values, positionals } = parsed;
@@ -59,7 +60,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     brokers = bootstrapServers();
   } catch (err) {
-    console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(`error: ${errorText(err)}`);
     return 2;
   }
   const bus = new KafkaBus(brokers, `submit-${Deno.pid}`);
@@ -90,7 +91,7 @@ async function main(argv: string[]): Promise<number> {
     }
     return 0;
   } catch (err) {
-    console.error(`error: cannot submit: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(`error: cannot submit: ${errorText(err)}`);
     return 1;
   } finally {
     await bus.close();

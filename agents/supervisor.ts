@@ -142,6 +142,7 @@ export class Supervisor {
         forwardLines(child.stderr, this.#opts.output),
       ]);
       const status = await child.status;
+      // output that cannot be forwarded (our stdout closed) must not stop the exit being recorded
       await forwarded.catch(() => {});
       slot.child = undefined;
       const exit = {

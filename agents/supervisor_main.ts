@@ -6,6 +6,7 @@
 import { parseArgs } from "node:util";
 import { Supervisor } from "./supervisor.ts";
 import { SAMPLE_AGENTS } from "./topics.ts";
+import { errorText } from "./error_text.ts";
 
 const USAGE = `Usage: deno task agents [--only AGENT,AGENT...]
 
@@ -24,7 +25,7 @@ function main(argv: string[]): number | Promise<number> {
       options: { only: { type: "string" }, help: { type: "boolean", short: "h", default: false } },
     }).values;
   } catch (err) {
-    console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(`error: ${errorText(err)}`);
     return 2;
   }
   if (values.help) {

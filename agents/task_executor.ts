@@ -37,6 +37,7 @@ export async function executeTask(
       controller.abort(
         new AgentError("deadline_exceeded", "deadline passed", { retryable: true }),
       );
+      // the handler was abandoned at its deadline: deadline_exceeded reports it
       working.catch(() => {});
       return fail(
         "deadline_exceeded",

@@ -9,6 +9,7 @@ import { KafkaBus } from "./kafka_bus.ts";
 import { bootstrapServers } from "./bootstrap_servers.ts";
 import { textLines } from "./line_splitter.ts";
 import { SAMPLE_AGENTS, topicFor, USER_INBOX } from "./topics.ts";
+import { isRecord } from "./is_record.ts";
 
 export interface SeenRecord {
   topic: string;
@@ -76,6 +77,7 @@ export class TestQueues {
   }
 
   async close(): Promise<void> {
+    // cleanup: a topic the test never created, or a broker already gone, leaves nothing to delete
     await this.bus.deleteTopics(this.topics).catch(() => {});
     await this.bus.close();
   }
@@ -125,9 +127,7 @@ export class AgentsProcess {
     for (const line of this.lines) {
       try {
         const v: unknown = JSON.parse(line);
-        if (typeof v === "object" && v !== null && !Array.isArray(v)) {
-          out.push(v as Record<string, unknown>);
-        }
+        if (isRecord(v)) out.push(v);
       } catch { /* not a log line */ }
     }
     return out;
@@ -154,6 +154,7 @@ export class AgentsProcess {
       this.#child.kill("SIGTERM");
     } catch { /* already gone */ }
     const status = await this.#child.status;
+    // the reader ends with an error when the killed child's pipe breaks: its lines are in hand
     await this.#reading.catch(() => {});
     return status;
   }

@@ -62,6 +62,7 @@ async function bareRoundTrip(bus: KafkaBus, n: number, c: number): Promise<Figur
   await all.promise;
   const seconds = (performance.now() - t0) / 1000;
   await sub.stop();
+  // the topic may not exist yet: nothing to delete
   await bus.deleteTopics([topic]).catch(() => {});
   return { done: latencies.length, failed: 0, seconds, latencies };
 }
@@ -173,6 +174,7 @@ export async function benchAgents(argv: string[]): Promise<number> {
   } finally {
     await agents.stop();
     await queues.close();
+    // cleanup: the directory may not exist: nothing to remove
     await Deno.remove(stateDir, { recursive: true }).catch(() => {});
     if (kafka.started) await stopKafka();
   }

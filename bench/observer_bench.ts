@@ -23,6 +23,7 @@ import { bootstrapServers, createEnvelope, encodeEnvelope, topicFor } from "@mat
 import { KafkaAdapter } from "../observer/kafka_adapter.ts";
 import { fileChunks, splitLines } from "@mat/agents/lines";
 import { listSegments } from "@mat/observer/segments";
+import { errorText, isRecord, sleep } from "@mat/agents/support";
 
 const MiB = 2 ** 20;
 const REPO = new URL("..", import.meta.url).pathname;
@@ -91,12 +92,8 @@ interface ObserverRun {
 /** The arguments `deno task observe` runs deno with (its heap limit included), from deno.json */
 async function observeArgs(): Promise<string[]> {
   const config: unknown = JSON.parse(await Deno.readTextFile(`${REPO}deno.json`));
-  const tasks = typeof config === "object" && config !== null && "tasks" in config
-    ? config.tasks
-    : undefined;
-  const task = typeof tasks === "object" && tasks !== null && "observe" in tasks
-    ? tasks.observe
-    : undefined;
+  const tasks = isRecord(config) ? config.tasks : undefined;
+  const task = isRecord(tasks) ? tasks.observe : undefined;
   if (typeof task !== "string" || !task.startsWith("deno ")) {
     throw new TypeError(
       `deno.json has no "observe" task running deno, got ${JSON.stringify(task)}`,
@@ -124,7 +121,7 @@ async function startObserver(prefix: string, name: string): Promise<ObserverRun>
     stderr: "null",
   }).spawn();
   while ((await messagesSeen(port)) === undefined) {
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
   return { child, port, dir };
 }
@@ -189,7 +186,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     n = parse(argv).messages;
   } catch (err) {
-    console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(`error: ${errorText(err)}`);
     return 2;
   }
   const prefix = `b${crypto.randomUUID().slice(0, 8)}-agent-queue-`;
@@ -200,7 +197,7 @@ async function main(argv: string[]): Promise<number> {
     // Idle: an observer with no agent queue to read
     const idle = await startObserver(`b${crypto.randomUUID().slice(0, 8)}-none-`, "idle");
     dirs.push(idle.dir);
-    await new Promise((r) => setTimeout(r, 3_000));
+    await sleep(3_000);
     const idleRss = (await memoryOf(idle.child.pid))?.rss ?? NaN;
     await stopObserver(idle);
 
@@ -228,7 +225,7 @@ async function main(argv: string[]): Promise<number> {
       while (sampling) {
         const m = await memoryOf(run.child.pid);
         if (m !== undefined) peakSampled = Math.max(peakSampled, m.rss);
-        await new Promise((r) => setTimeout(r, 100));
+        await sleep(100);
       }
     })();
     let started = 0;
@@ -237,11 +234,11 @@ async function main(argv: string[]): Promise<number> {
     while (seen < n && Date.now() < deadline) {
       seen = (await messagesSeen(run.port)) ?? seen;
       if (started === 0 && seen > 0) started = performance.now();
-      if (seen < n) await new Promise((r) => setTimeout(r, 50));
+      if (seen < n) await sleep(50);
     }
     const observerRate = seen / ((performance.now() - started) / 1000);
     // Past the tasks' deadlines, a stuck check and a snapshot or two
-    await new Promise((r) => setTimeout(r, 12_000));
+    await sleep(12_000);
     const hwm = (await memoryOf(run.child.pid))?.hwm ?? NaN;
     sampling = false;
     await sampler;
@@ -277,9 +274,11 @@ async function main(argv: string[]): Promise<number> {
     ));
     return seen >= n && code === 0 ? 0 : 1;
   } finally {
+    // cleanup: topics never created, or a broker already gone, leave nothing to delete
     await kit.deleteTopics([topic]).catch(() => {});
     await kit.deleteGroups([`${prefix}bench-bare`, `${prefix}bench-parse`, `${prefix}catchup`]);
     await kit.close();
+    // cleanup: the directories may not exist: nothing to remove
     for (const d of dirs) await Deno.remove(d, { recursive: true }).catch(() => {});
   }
 }

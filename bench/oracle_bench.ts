@@ -85,6 +85,7 @@ export async function benchOracle(argv: string[]): Promise<number> {
   }
   const dir = `${ROOT}bench/.data/history-${mb}mb`;
   if (!(await exists(`${dir}/.complete`))) {
+    // cleanup: the directory may not exist: nothing to remove
     await Deno.remove(dir, { recursive: true }).catch(() => {});
     await Deno.mkdir(dir, { recursive: true });
     console.error(`bench: generating ${mb} MB of history in ${dir} (once; cached)`);

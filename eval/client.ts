@@ -76,6 +76,7 @@ export class Client {
   }
 
   async stop(): Promise<void> {
+    // stopping: a subscription that fails to stop has nothing left to read
     await this.#sub?.stop().catch(() => {});
   }
 }

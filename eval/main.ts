@@ -18,10 +18,11 @@ import { System } from "./system.ts";
 import type { Document } from "../oracle/output_document.ts";
 import { renderText } from "../oracle/render_text.ts";
 import { outputProblems } from "../oracle/output_schema.ts";
+import { errorText, isRecord } from "@mat/agents/support";
 
 /** A document the schema accepted: an object with the common head */
 function isDocument(v: unknown): v is Document {
-  return typeof v === "object" && v !== null && !Array.isArray(v) && "command" in v;
+  return isRecord(v) && "command" in v;
 }
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -62,7 +63,7 @@ async function diagnose(
 /** What the agents printed, beside the history, for whoever looks into a wrong answer */
 async function keepAgentLines(sys: System): Promise<void> {
   await Deno.writeTextFile(`${sys.dataDir}/agents.log`, sys.agentLines().join("\n") + "\n")
-    .catch(() => {});
+    .catch((err) => console.error(`eval: cannot keep the agents' lines: ${errorText(err)}`));
 }
 
 function log(line: string): void {
@@ -101,7 +102,7 @@ async function runOne(scenario: Scenario, bootstrap: string, keep: boolean): Pro
     if (!s.ok) await keepAgentLines(sys);
     return { scenario, score: s, chars: d.chars, ms: d.ms, dir: sys.dataDir };
   } catch (err) {
-    const error = err instanceof Error ? err.message : String(err);
+    const error = errorText(err);
     log(`${scenario.name}: FAILED to run: ${error}`);
     if (sys !== undefined) await keepAgentLines(sys);
     return { scenario, chars: 0, ms: 0, error, ...(sys ? { dir: sys.dataDir } : {}) };
@@ -129,7 +130,7 @@ async function main(argv: string[]): Promise<number> {
       },
     }).values;
   } catch (err) {
-    console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(`error: ${errorText(err)}`);
     return 2;
   }
   if (values.help) {
@@ -158,6 +159,7 @@ Example:
       const row = await runOne(scenario, kafka.bootstrap, values.keep);
       rows.push(row);
       if (row.dir && !values.keep && row.score?.ok) {
+        // cleanup: the directory may not exist: nothing to remove
         await Deno.remove(row.dir, { recursive: true }).catch(() => {});
       } else if (row.dir) log(`${scenario.name}: history kept in ${row.dir}`);
     }

@@ -7,6 +7,7 @@
 
 import { compareSeverity, isSeverity } from "@mat/observer";
 import type { Expectation } from "./scenarios.ts";
+import { isRecord } from "@mat/agents/support";
 
 export interface CauseView {
   kind: string;
@@ -25,10 +26,6 @@ export interface Score {
   ok: boolean;
   status: string;
   top: string;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 function causeOf(v: unknown): CauseView | undefined {

@@ -232,6 +232,7 @@ export class System {
 
   async close(): Promise<void> {
     await this.#client?.stop();
+    // teardown: each step runs whatever the one before did (a stop that fails leaves nothing to do)
     await this.stopAgents().catch(() => {});
     await this.stopObserver().catch(() => {});
     await this.bus.deleteTopics(this.topics).catch(() => {});
@@ -240,6 +241,7 @@ export class System {
   }
 
   async removeHistory(): Promise<void> {
+    // cleanup: the directory may not exist: nothing to remove
     await Deno.remove(this.dataDir, { recursive: true }).catch(() => {});
   }
 }

@@ -52,6 +52,7 @@ import type {
   Position,
   Severity,
 } from "./record_format.ts";
+import { fnv1a } from "@mat/agents/support";
 
 /** Evidence kept per error: the most recent offsets and event sequence numbers */
 export const MAX_EVIDENCE = 10;
@@ -331,13 +332,7 @@ export function fingerprintOf(o: Occurrence): string {
 
 function computeFingerprint(o: Occurrence): string {
   const text = `${o.category}|${o.kind}|${o.agent ?? "-"}|${normalise(o.message)}`;
-  // FNV-1a, 32 bits: short, stable across runs and languages.
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return `${o.category}:${o.kind}:${h.toString(16).padStart(8, "0")}`;
+  return `${o.category}:${o.kind}:${fnv1a(text).toString(16).padStart(8, "0")}`;
 }
 
 /** The `error` record for an occurrence, folded onto what is known of its fingerprint */

@@ -21,8 +21,3 @@ export class GoneError extends Error {
     this.name = "GoneError";
   }
 }
-
-/** The message of anything thrown */
-export function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}

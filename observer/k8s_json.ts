@@ -3,14 +3,12 @@
  * of the Kubernetes source shares, and the result they return.
  */
 
+import { isRecord } from "@mat/agents/support";
+
 /** What a validator returns: the narrowed value, or an error that quotes what did not fit */
 export type Narrowed<T> = { ok: true; value: T } | { ok: false; error: string };
 
 export type Json = Record<string, unknown>;
-
-export function isRecord(value: unknown): value is Json {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 /** `value` as JSON for an error message, cut to 80 characters */
 export function quote(value: unknown): string {

@@ -11,13 +11,13 @@
  * - One object that does not narrow is skipped and logged, never fatal.
  */
 
-import { sleep } from "./abortable_sleep.ts";
 import type { ApiConnection } from "./k8s_api_connection.ts";
-import { errorText, GoneError, HttpStatusError } from "./k8s_api_errors.ts";
+import { GoneError, HttpStatusError } from "./k8s_api_errors.ts";
 import type { Narrowed } from "./k8s_json.ts";
 import { narrowList } from "./k8s_objects.ts";
 import { openWatch } from "./k8s_watch_stream.ts";
 import type { LogFn } from "./process_source.ts";
+import { backoffMs, errorText, sleep } from "@mat/agents/support";
 
 /** What a list-watch watches, and what it does with what it sees */
 export interface Resource<T> {
@@ -67,20 +67,20 @@ export class ListWatch<T> {
   async run(api: ApiConnection, signal: AbortSignal, report: LoopReport): Promise<void> {
     const first = this.timings.backoffMs ?? 500;
     const max = this.timings.maxBackoffMs ?? 30_000;
-    let delay = first;
+    let attempt = 0;
     const loop = `${this.resource.what}s`;
     while (!signal.aborted) {
       try {
         if (this.resourceVersion === undefined) {
           await this.#list(api, signal);
           report.recovered();
-          delay = first;
+          attempt = 0;
         }
         const timeout = this.timings.watchTimeoutSeconds ?? 240 + Math.floor(Math.random() * 60);
         const began = Date.now();
         await this.#watchOnce(api, signal, timeout, () => {
           report.recovered();
-          delay = first;
+          attempt = 0;
         }, (error) => report.log("warn", "k8s source skipped an object", { loop, error }));
         // A watch the server ends at once, again and again, must not spin.
         if (Date.now() - began < 1000) await sleep(first, signal);
@@ -92,8 +92,7 @@ export class ListWatch<T> {
           continue;
         }
         report.failed(errorText(error));
-        await sleep(delay, signal);
-        delay = Math.min(max, delay * 2);
+        await sleep(backoffMs(attempt++, first, max), signal);
       }
     }
   }

@@ -5,16 +5,8 @@
  * that says which and quotes it.
  */
 
-import {
-  copyStrings,
-  isRecord,
-  type Json,
-  type Narrowed,
-  num,
-  quote,
-  rec,
-  str,
-} from "./k8s_json.ts";
+import { copyStrings, type Json, type Narrowed, num, quote, rec, str } from "./k8s_json.ts";
+import { isRecord } from "@mat/agents/support";
 
 export interface TerminatedState {
   exitCode: number;

@@ -4,12 +4,12 @@
  * summed over its containers, and the loop that polls it while it is served.
  */
 
-import { sleep } from "./abortable_sleep.ts";
 import type { ApiConnection } from "./k8s_api_connection.ts";
-import { errorText, HttpStatusError } from "./k8s_api_errors.ts";
-import { isRecord, type Narrowed, quote, rec, str } from "./k8s_json.ts";
+import { HttpStatusError } from "./k8s_api_errors.ts";
+import { type Narrowed, quote, rec, str } from "./k8s_json.ts";
 import { parseQuantity } from "./k8s_quantity.ts";
 import type { LogFn } from "./process_source.ts";
+import { errorText, isRecord, sleep } from "@mat/agents/support";
 
 /** Pod metrics of one pod, summed over its containers */
 export interface PodUsage {

@@ -20,13 +20,13 @@
  */
 
 import { ApiConnection, type ApiConnectionOptions } from "./k8s_api_connection.ts";
-import { errorText } from "./k8s_api_errors.ts";
 import { ListWatch, type ListWatchTimings, type LoopReport } from "./k8s_list_watch.ts";
 import { type EventView, isNewer, narrowEvent, narrowPod, type PodView } from "./k8s_objects.ts";
 import { diffPod, type PodEvent } from "./k8s_pod_diff.ts";
 import { type PodUsage, pollPodMetrics } from "./k8s_pod_metrics.ts";
 import type { RuntimeEvent } from "./process_event.ts";
 import type { LogFn, ProcessSource } from "./process_source.ts";
+import { errorText } from "@mat/agents/support";
 
 export interface K8sSourceOptions extends ApiConnectionOptions, ListWatchTimings {
   /** Namespace of the agents' pods (K8S_NAMESPACE); default "default" */

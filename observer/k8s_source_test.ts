@@ -21,8 +21,7 @@ import { TestBed, waitFor } from "./testing.ts";
 import { CuttableProxy } from "./testing/cuttable_proxy.ts";
 import { Kube } from "./testing/kube_client.ts";
 import { iso, runningStatus, waitingStatus } from "./testing/pod_status.ts";
-import type { RuntimeEvent, RuntimeEventKind } from "./process_event.ts";
-import { parseRuntimeEvent } from "./process_event.ts";
+import { CollectedEvents } from "./testing/collected_events.ts";
 
 const availability = await kubeBinariesAvailability();
 const skipReason = availability.available ? undefined : availability.reason;
@@ -34,37 +33,6 @@ const NAMESPACE = "agents";
 const SELECTOR = "app.kubernetes.io/part-of=multi-agent-system";
 
 /** Every event a source emitted, each checked against the validator, and ways to wait for one */
-class Collected {
-  readonly events: RuntimeEvent[] = [];
-  readonly emit = (e: RuntimeEvent): void => {
-    const parsed = parseRuntimeEvent(JSON.parse(JSON.stringify(e)));
-    assert.ok(parsed.ok, parsed.ok ? "" : parsed.error);
-    this.events.push(e);
-  };
-
-  find(kind: RuntimeEventKind, process: string, extra: (e: RuntimeEvent) => boolean = () => true) {
-    return this.events.find((e) => e.kind === kind && e.process === process && extra(e));
-  }
-
-  async waitFor(
-    kind: RuntimeEventKind,
-    process: string,
-    extra: (e: RuntimeEvent) => boolean = () => true,
-    timeoutMs = 15_000,
-  ): Promise<RuntimeEvent> {
-    const until = Date.now() + timeoutMs;
-    while (Date.now() < until) {
-      const found = this.find(kind, process, extra);
-      if (found) return found;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(
-      `No "${kind}" event for "${process}" within ${timeoutMs} ms; got:\n` +
-        this.events.map((e) => JSON.stringify(e)).join("\n"),
-    );
-  }
-}
-
 async function withServer(
   body: (server: KubeApiServer, kube: Kube) => Promise<void>,
   extraApiServerArgs: string[] = [],
@@ -90,7 +58,7 @@ Deno.test({
   ignore: skipReason !== undefined,
   fn: () =>
     withServer(async (server, kube) => {
-      const seen = new Collected();
+      const seen = new CollectedEvents();
       const source = new K8sSource({
         kubeconfigPath: server.kubeconfigPath,
         namespace: NAMESPACE,
@@ -101,15 +69,15 @@ Deno.test({
       try {
         // A pod that starts, gets ready, is OOM-killed mid-task and comes back.
         await kube.createPod("agent-researcher-0", AGENT_LABELS("researcher"));
-        const created = await seen.waitFor("created", "agent-researcher-0");
+        const created = await seen.waitForKind("created", "agent-researcher-0");
         assert.equal(created.agent, "researcher");
         assert.equal(created.namespace, NAMESPACE);
         assert.equal(source.health().ok, true);
 
         await kube.patchStatus("agent-researcher-0", runningStatus(0));
-        await seen.waitFor("scheduled", "agent-researcher-0");
-        await seen.waitFor("started", "agent-researcher-0");
-        await seen.waitFor("ready", "agent-researcher-0");
+        await seen.waitForKind("scheduled", "agent-researcher-0");
+        await seen.waitForKind("started", "agent-researcher-0");
+        await seen.waitForKind("ready", "agent-researcher-0");
 
         const finishedAt = iso(-1000);
         await kube.patchStatus(
@@ -125,25 +93,25 @@ Deno.test({
             },
           }),
         );
-        const restarted = await seen.waitFor("restarted", "agent-researcher-0");
+        const restarted = await seen.waitForKind("restarted", "agent-researcher-0");
         assert.equal(restarted.reason, "OOMKilled");
         assert.equal(restarted.exit_code, 137);
         assert.equal(restarted.signal, "SIGKILL");
         assert.equal(restarted.restart_count, 1);
         assert.equal(restarted.at, new Date(finishedAt).toISOString().replace(/\.000Z$/, "Z"));
-        await seen.waitFor("not_ready", "agent-researcher-0");
+        await seen.waitForKind("not_ready", "agent-researcher-0");
 
         // A crash-looping pod, a pod whose image cannot be pulled, an unschedulable pod.
         await kube.createPod("agent-writer-0", AGENT_LABELS("writer"));
         await kube.patchStatus("agent-writer-0", waitingStatus("CrashLoopBackOff", 4));
-        const loop = await seen.waitFor("crash_loop", "agent-writer-0");
+        const loop = await seen.waitForKind("crash_loop", "agent-writer-0");
         assert.equal(loop.agent, "writer");
         assert.equal(loop.reason, "CrashLoopBackOff");
         assert.equal(loop.restart_count, 4);
 
         await kube.createPod("agent-coder-0", { ...AGENT_LABELS("coder") });
         await kube.patchStatus("agent-coder-0", waitingStatus("ImagePullBackOff", 0));
-        await seen.waitFor("image_pull_backoff", "agent-coder-0");
+        await seen.waitForKind("image_pull_backoff", "agent-coder-0");
 
         // The agent name falls back to app.kubernetes.io/name.
         await kube.createPod("agent-orchestrator-0", {
@@ -160,7 +128,7 @@ Deno.test({
             lastTransitionTime: iso(),
           }],
         });
-        const unschedulable = await seen.waitFor("unschedulable", "agent-orchestrator-0");
+        const unschedulable = await seen.waitForKind("unschedulable", "agent-orchestrator-0");
         assert.equal(unschedulable.agent, "orchestrator");
         assert.match(unschedulable.message ?? "", /Insufficient memory/);
 
@@ -170,7 +138,7 @@ Deno.test({
           reason: "Evicted",
           message: "The node was low on resource: memory.",
         });
-        const evicted = await seen.waitFor("evicted", "agent-coder-0");
+        const evicted = await seen.waitForKind("evicted", "agent-coder-0");
         assert.equal(evicted.reason, "Evicted");
 
         // Warning events: about a selected pod yes, about another pod no.
@@ -181,14 +149,14 @@ Deno.test({
           "BackOff",
           "Back-off restarting failed container",
         );
-        const warning = await seen.waitFor("warning_event", "agent-writer-0");
+        const warning = await seen.waitForKind("warning_event", "agent-writer-0");
         assert.equal(warning.reason, "BackOff");
         assert.equal(warning.agent, "writer");
         assert.match(warning.message ?? "", /Back-off restarting/);
 
         // Deletion.
         await kube.deletePod("agent-researcher-0");
-        const deleted = await seen.waitFor("deleted", "agent-researcher-0");
+        const deleted = await seen.waitForKind("deleted", "agent-researcher-0");
         assert.equal(deleted.agent, "researcher");
 
         assert.equal(seen.events.filter((e) => e.process === "unrelated-0").length, 0);
@@ -226,7 +194,7 @@ Deno.test({
       const upstreamPort = Number(new URL(server.url).port);
       const proxy = new CuttableProxy(upstreamPort);
       const kubeconfigPath = await kubeconfigVia(server, proxy.port);
-      const seen = new Collected();
+      const seen = new CollectedEvents();
       const logs: string[] = [];
       const source = new K8sSource({
         kubeconfigPath,
@@ -243,15 +211,15 @@ Deno.test({
         await kube.patchStatus("agent-researcher-0", runningStatus(1));
         await source.start(seen.emit);
         // Pods that existed before the source started are reported from the first list.
-        await seen.waitFor("created", "agent-writer-0");
-        const initial = await seen.waitFor("restarted", "agent-researcher-0");
+        await seen.waitForKind("created", "agent-writer-0");
+        const initial = await seen.waitForKind("restarted", "agent-researcher-0");
         assert.equal(initial.restart_count, 1);
         await kube.patchStatus("agent-writer-0", runningStatus(0));
-        await seen.waitFor("started", "agent-writer-0");
+        await seen.waitForKind("started", "agent-writer-0");
 
         // 1. Every connection is cut mid-watch; the pod restarts while the source is away.
         proxy.cut();
-        await seen.waitFor("source_error", "");
+        await seen.waitForKind("source_error", "");
         assert.equal(source.health().ok, false);
         assert.match(source.health().reason ?? "", /.+/);
         await kube.patchStatus(
@@ -260,7 +228,7 @@ Deno.test({
         );
         await new Promise((r) => setTimeout(r, 1500)); // a few failed reconnects
         proxy.resume();
-        const second = await seen.waitFor(
+        const second = await seen.waitForKind(
           "restarted",
           "agent-researcher-0",
           (e) => e.restart_count === 2,
@@ -291,14 +259,14 @@ Deno.test({
         await waitForCompaction(kube);
         source.resumePodWatchFrom("1");
         proxy.resume();
-        await seen.waitFor("resynced", "");
-        const third = await seen.waitFor(
+        await seen.waitForKind("resynced", "");
+        const third = await seen.waitForKind(
           "restarted",
           "agent-researcher-0",
           (e) => e.restart_count === 3,
         );
         assert.equal(third.reason, "OOMKilled");
-        await seen.waitFor("deleted", "agent-writer-0");
+        await seen.waitForKind("deleted", "agent-writer-0");
         assert.ok(
           logs.some((line) => line.includes("relists") && line.includes("410")),
           `the source says it relisted after a 410:\n${logs.join("\n")}`,

@@ -8,7 +8,9 @@
 
 import type { ApiConnection } from "./k8s_api_connection.ts";
 import { GoneError, HttpStatusError } from "./k8s_api_errors.ts";
-import { isRecord, type Narrowed, num, quote, rec, str } from "./k8s_json.ts";
+import { type Narrowed, num, quote, rec, str } from "./k8s_json.ts";
+import { isRecord } from "@mat/agents/support";
+import { textLines } from "@mat/agents/lines";
 
 /** One line of a watch response, narrowed */
 export type WatchEvent =
@@ -90,11 +92,17 @@ export async function openWatch(
   // Deno's fetch stops following `signal` once the Response is garbage-collected (found here: a
   // stop then waited minutes for the server to end the watch), so the body is piped with the
   // signal itself: an abort still ends the read.
-  return watchEvents(response.body.pipeThrough(new TextDecoderStream(), { signal }));
+  return watchEvents(
+    response.body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>(), { signal }),
+  );
 }
 
-async function* watchEvents(text: ReadableStream<string>): AsyncGenerator<Narrowed<WatchEvent>> {
-  for await (const line of textLines(text)) {
+async function* watchEvents(
+  body: ReadableStream<Uint8Array>,
+): AsyncGenerator<Narrowed<WatchEvent>> {
+  for await (const raw of textLines(body)) {
+    const line = raw.trim();
+    if (line === "") continue;
     let parsed: unknown;
     try {
       parsed = JSON.parse(line);
@@ -103,27 +111,5 @@ async function* watchEvents(text: ReadableStream<string>): AsyncGenerator<Narrow
       continue;
     }
     yield narrowWatchEvent(parsed);
-  }
-}
-
-/** The non-empty lines of a text stream, trimmed, as they arrive */
-async function* textLines(text: ReadableStream<string>): AsyncGenerator<string> {
-  const reader = text.getReader();
-  let rest = "";
-  try {
-    while (true) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      rest += value;
-      let nl: number;
-      while ((nl = rest.indexOf("\n")) >= 0) {
-        const line = rest.slice(0, nl).trim();
-        rest = rest.slice(nl + 1);
-        if (line !== "") yield line;
-      }
-    }
-    if (rest.trim() !== "") yield rest.trim();
-  } finally {
-    await reader.cancel().catch(() => {});
   }
 }

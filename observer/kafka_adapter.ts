@@ -134,6 +134,7 @@ export class KafkaAdapter implements ObserverKafka, KafkaTestKit {
       // A broken connection is rebuilt on the next call.
       if (this.#admin === admin) {
         this.#admin = undefined;
+        // the connection is broken already: the next call builds a new one
         await admin.disconnect().catch(() => {});
       }
       throw err;
@@ -233,6 +234,7 @@ export class KafkaAdapter implements ObserverKafka, KafkaTestKit {
       for (const s of options.start) consumer.seek(s);
     } catch (err) {
       this.#consumers.delete(consumer);
+      // the start's error is thrown below; a consumer that never connected has nothing to close
       await consumer.disconnect().catch(() => {});
       throw err;
     }
@@ -246,6 +248,7 @@ export class KafkaAdapter implements ObserverKafka, KafkaTestKit {
       },
       stop: async () => {
         this.#consumers.delete(consumer);
+        // stopping: a consumer that fails to disconnect has nothing left to read
         await consumer.disconnect().catch(() => {});
       },
     };
@@ -314,17 +317,20 @@ export class KafkaAdapter implements ObserverKafka, KafkaTestKit {
         offsets.map((o) => ({ topic, partition: o.partition, offset: o.offset })),
       );
     } finally {
+      // the offsets are committed (or thrown): a failed disconnect leaves nothing to undo
       await consumer.disconnect().catch(() => {});
     }
   }
 
   deleteGroups(groupIds: string[]): Promise<void> {
     return this.#withAdmin(async (a) => {
+      // a group already gone or still in use stays: the broker expires empty groups by itself
       await a.deleteGroups(groupIds).catch(() => {});
     });
   }
 
   async close(): Promise<void> {
+    // closing: a client that fails to disconnect has nothing left to send
     for (const c of this.#consumers) await c.disconnect().catch(() => {});
     this.#consumers.clear();
     await this.#producer?.disconnect().catch(() => {});

@@ -21,6 +21,8 @@ import { parseProcessEvent, type ProcessEvent } from "@mat/agents/protocol";
 import type { RuntimeEvent } from "./process_event.ts";
 import type { LogFn, ProcessSource } from "./process_source.ts";
 import { CLOCK_TICKS_PER_SECOND, procStat, readIfPresent, vmRssBytes } from "./proc_files.ts";
+import { errorText } from "@mat/agents/support";
+import { fileChunks, splitLines } from "@mat/agents/lines";
 
 export interface LocalSourceOptions {
   /** The supervisor's state directory (AGENTS_STATE_DIR, default ./.agents) */
@@ -56,23 +58,8 @@ interface LastExit {
 /** A pid whose process started this far from the record's started_at is another process */
 const PID_REUSE_TOLERANCE_MS = 10_000;
 
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 function quote(value: string): string {
   return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
-}
-
-/**
- * The complete lines in `bytes` and how many bytes they take (up to and including the last
- * newline); what follows the last newline is a line still being written
- */
-export function completeLines(bytes: Uint8Array): { lines: string[]; consumed: number } {
-  const end = bytes.lastIndexOf(0x0a);
-  if (end < 0) return { lines: [], consumed: 0 };
-  const text = new TextDecoder().decode(bytes.subarray(0, end));
-  return { lines: text.split("\n"), consumed: end + 1 };
 }
 
 export class LocalSource implements ProcessSource {
@@ -207,17 +194,16 @@ export class LocalSource implements ProcessSource {
       }
       this.#inode = info.ino;
       if (info.size === this.#offset) return;
-      const bytes = new Uint8Array(info.size - this.#offset);
-      await file.seek(this.#offset, Deno.SeekMode.Start);
-      let filled = 0;
-      while (filled < bytes.length) {
-        const n = await file.read(bytes.subarray(filled));
-        if (n === null) break;
-        filled += n;
+      const from = this.#offset;
+      const chunks = fileChunks(file, { from, to: info.size });
+      // A last line still being written is torn: it is read again, whole, next poll.
+      for await (const batch of splitLines(chunks, { offset: from, unterminated: "torn" })) {
+        if (batch.kind !== "lines") continue;
+        for (let i = 0; i < batch.count; i++) {
+          this.#offset = batch.offset + (batch.ends[i] ?? 0) + 1;
+          this.#consume(batch.line(i));
+        }
       }
-      const { lines, consumed } = completeLines(bytes.subarray(0, filled));
-      this.#offset += consumed;
-      for (const line of lines) this.#consume(line);
     } finally {
       file.close();
     }
@@ -331,6 +317,7 @@ export class LocalSource implements ProcessSource {
   }
 
   async #sample(): Promise<void> {
+    // no /proc/stat (not Linux): resources are sampled without start times
     const bootMs = await this.#bootTime().catch(() => undefined);
     for (const proc of [...this.#running.values()]) {
       try {

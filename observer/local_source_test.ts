@@ -7,38 +7,8 @@
 import assert from "node:assert/strict";
 import { AgentsProcess, TestQueues } from "@mat/agents/testing";
 import { bootstrapServers } from "@mat/agents/protocol";
-import { completeLines, LocalSource } from "./local_source.ts";
-import { parseRuntimeEvent, type RuntimeEvent, type RuntimeEventKind } from "./process_event.ts";
-
-class Collected {
-  readonly events: RuntimeEvent[] = [];
-  readonly emit = (e: RuntimeEvent): void => {
-    const parsed = parseRuntimeEvent(JSON.parse(JSON.stringify(e)));
-    assert.ok(parsed.ok, parsed.ok ? "" : parsed.error);
-    this.events.push(e);
-  };
-
-  kinds(): RuntimeEventKind[] {
-    return this.events.map((e) => e.kind);
-  }
-
-  async waitFor(
-    test: (e: RuntimeEvent) => boolean,
-    what: string,
-    timeoutMs = 30_000,
-  ): Promise<RuntimeEvent> {
-    const until = Date.now() + timeoutMs;
-    while (Date.now() < until) {
-      const found = this.events.find(test);
-      if (found) return found;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(
-      `No ${what} within ${timeoutMs} ms; got:\n` +
-        this.events.map((e) => JSON.stringify(e)).join("\n"),
-    );
-  }
-}
+import { LocalSource } from "./local_source.ts";
+import { CollectedEvents } from "./testing/collected_events.ts";
 
 function line(fields: Record<string, unknown>): string {
   return JSON.stringify({
@@ -86,7 +56,7 @@ Deno.test({
   fn: async () => {
     const stateDir = await Deno.makeTempDir({ prefix: "local-source-" });
     const queues = await TestQueues.create(["researcher"], 1);
-    const seen = new Collected();
+    const seen = new CollectedEvents();
     // Started before the supervisor: processes.jsonl does not exist yet.
     const source = new LocalSource({ stateDir, pollMs: 100, resourcesIntervalMs: 300 });
     await source.start(seen.emit);
@@ -150,7 +120,7 @@ Deno.test({
 Deno.test("a missing file is waited for and a torn last line is read only once complete", async () => {
   const stateDir = await Deno.makeTempDir({ prefix: "local-source-" });
   const path = `${stateDir}/processes.jsonl`;
-  const seen = new Collected();
+  const seen = new CollectedEvents();
   const source = new LocalSource({ stateDir, pollMs: 20, resourcesIntervalMs: 0 });
   try {
     await source.start(seen.emit);
@@ -235,7 +205,7 @@ Deno.test("repeated exits or a long back-off are a crash loop, and fromOffset re
   text += line({ event: "stopped", agent: "researcher", pid: 10, exit_code: 0, signal: "SIGTERM" });
   await Deno.writeTextFile(path, text);
 
-  const seen = new Collected();
+  const seen = new CollectedEvents();
   const source = new LocalSource({ stateDir, pollMs: 20, resourcesIntervalMs: 0 });
   try {
     await source.start(seen.emit); // the first read happens before start resolves
@@ -253,7 +223,7 @@ Deno.test("repeated exits or a long back-off are a crash loop, and fromOffset re
     await source.stop();
   }
 
-  const resumed = new Collected();
+  const resumed = new CollectedEvents();
   const fromOffset = new LocalSource({ stateDir, fromOffset: resumeAt, resourcesIntervalMs: 0 });
   try {
     await fromOffset.start(resumed.emit);
@@ -266,10 +236,4 @@ Deno.test("repeated exits or a long back-off are a crash loop, and fromOffset re
     await fromOffset.stop();
     await Deno.remove(stateDir, { recursive: true });
   }
-});
-
-Deno.test("partial buffers split into the lines the supervisor finished", () => {
-  const bytes = new TextEncoder().encode('{"a":1}\n{"b":');
-  assert.deepEqual(completeLines(bytes), { lines: ['{"a":1}'], consumed: 8 });
-  assert.deepEqual(completeLines(new TextEncoder().encode("{")), { lines: [], consumed: 0 });
 });

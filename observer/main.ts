@@ -10,6 +10,7 @@ import { processSourceFromEnv } from "./process_source_config.ts";
 import { createApp } from "./http_api.ts";
 import { KafkaAdapter } from "./kafka_adapter.ts";
 import { Observer } from "./observer.ts";
+import { errorText } from "@mat/agents/support";
 
 const USAGE = `Usage: deno task observe
 
@@ -36,7 +37,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
   } catch (err) {
-    console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(`error: ${errorText(err)}`);
     return 2;
   }
   let config;
@@ -57,7 +58,7 @@ async function main(argv: string[]): Promise<number> {
     observer = await Observer.open(config, kafka, log);
   } catch (err) {
     log("error", "cannot open the time machine", {
-      error: err instanceof Error ? err.message : String(err),
+      error: errorText(err),
     });
     return 1;
   }

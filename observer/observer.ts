@@ -21,6 +21,7 @@ import { resumeState } from "./resume_point.ts";
 import { type SegmentDeleted, type Stamped, TimeMachineWriter } from "./time_machine_writer.ts";
 import { Watcher } from "./watcher.ts";
 import type { ProcessSource } from "./process_source.ts";
+import { errorText } from "@mat/agents/support";
 
 export interface Health {
   ok: boolean;
@@ -175,7 +176,13 @@ export class Observer {
     this.#startProcessSource();
     this.#timers.push(setInterval(() => this.recorder.checkStuck(), 1_000));
     this.#timers.push(
-      setInterval(() => void this.snapshot().catch(() => {}), this.config.snapshotIntervalMs),
+      setInterval(
+        () =>
+          void this.snapshot().catch((err) =>
+            this.#log("warn", "snapshot failed; the next one retries", { error: errorText(err) })
+          ),
+        this.config.snapshotIntervalMs,
+      ),
     );
   }
 
@@ -188,7 +195,7 @@ export class Observer {
     const source = this.processSource;
     if (source === undefined) return;
     source.start((e) => this.recorder.recordRuntime(e)).catch((err: unknown) => {
-      const message = err instanceof Error ? err.message : String(err);
+      const message = errorText(err);
       this.processSourceStartError = message;
       this.#log("error", "the runtime source cannot start", { source: source.source, message });
       this.recorder.recordRuntime({
@@ -220,7 +227,7 @@ export class Observer {
       this.snapshotsWritten++;
       this.snapshotError = undefined;
     } catch (err) {
-      this.snapshotError = err instanceof Error ? err.message : String(err);
+      this.snapshotError = errorText(err);
       throw err;
     }
   }
@@ -267,8 +274,12 @@ export class Observer {
     for (const t of this.#timers) clearInterval(t);
     await this.queues.stop();
     await this.watcher.stop();
-    await this.processSource?.stop().catch(() => {});
-    await this.snapshot().catch(() => {});
+    await this.processSource?.stop().catch((err) =>
+      this.#log("warn", "the runtime source did not stop cleanly", { error: errorText(err) })
+    );
+    await this.snapshot().catch((err) =>
+      this.#log("warn", "the last snapshot failed", { error: errorText(err) })
+    );
     await this.diff.close();
     await this.stateFile.close();
   }

@@ -25,6 +25,7 @@ import type {
 import { ProcessState as RuntimeState } from "./process_state.ts";
 import { capped, SNAPSHOT_CAPS, type SnapshotCaps } from "./snapshot_caps.ts";
 import { LIMITS } from "./state_limits.ts";
+import { compareOffsets } from "@mat/agents/protocol";
 
 type AgentData = ObserverStateData["agents"][number];
 type QueueData = ObserverStateData["queues"][number];
@@ -32,11 +33,6 @@ type UsageData = ObserverStateData["usage"][number];
 type ConversationData = ObserverStateData["conversations"][number];
 /** A reply held for its TASK (the early-reply rule of `derive_rules.ts`) */
 export type HeldReplyData = NonNullable<ObserverStateData["pending_replies"]>[number];
-
-/** Whether Kafka offset `a` < `b` (decimal strings without leading zeros; no BigInt needed) */
-function offsetBelow(a: string, b: string): boolean {
-  return a.length !== b.length ? a.length < b.length : a < b;
-}
 
 function newAgent(agent: string): AgentData {
   return {
@@ -142,7 +138,7 @@ export class ObserverState {
   #setPosition(p: Position): void {
     const key = `${p.topic}:${p.partition}`;
     const old = this.positions.get(key);
-    if (old === undefined || offsetBelow(old.offset, p.offset)) this.positions.set(key, p);
+    if (old === undefined || compareOffsets(old.offset, p.offset) < 0) this.positions.set(key, p);
   }
 
   /** Folds one record of the diff history into the state */

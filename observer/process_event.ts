@@ -9,6 +9,8 @@
  * process), not the agent loop of `agents/runtime.ts`.
  */
 
+import { isRecord } from "@mat/agents/support";
+
 export const RUNTIME_EVENT_KINDS = [
   "created",
   "scheduled",
@@ -56,10 +58,6 @@ const KIND_SET: ReadonlySet<string> = new Set(RUNTIME_EVENT_KINDS);
 
 export function isRuntimeEventKind(value: unknown): value is RuntimeEventKind {
   return typeof value === "string" && KIND_SET.has(value);
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 function quote(value: unknown): string {

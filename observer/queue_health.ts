@@ -18,6 +18,7 @@ import type { ObserverKafka } from "./kafka_adapter.ts";
 import type { EventRecorder } from "./event_recorder.ts";
 import { evaluateWindow, lagOf, type PartitionPoint, type StatusVerdict } from "./lag_status.ts";
 import type { QueueStatus } from "./record_format.ts";
+import { errorText } from "@mat/agents/support";
 
 /** Samples of one group skipped in a row on retriable errors before it is recorded as ERR */
 export const RETRIABLE_SKIPS = 3;
@@ -55,7 +56,7 @@ export class QueueHealth {
     this.#loop = (async () => {
       while (!this.#stopped) {
         await this.pollOnce().catch((err) => {
-          this.lastError = err instanceof Error ? err.message : String(err);
+          this.lastError = errorText(err);
         });
         if (this.#stopped) break;
         await new Promise<void>((r) => {
@@ -85,7 +86,7 @@ export class QueueHealth {
       if (agent === USER_INBOX) {
         // The user inbox is read by short-lived `submit` groups, not by an agent: no status.
         await this.#sampleInbox(topic).catch((err) => {
-          this.lastError = err instanceof Error ? err.message : String(err);
+          this.lastError = errorText(err);
         });
         continue;
       }
@@ -123,7 +124,7 @@ export class QueueHealth {
         }
         verdict = {
           status: "ERR",
-          reason: `cannot read group: ${err instanceof Error ? err.message : String(err)}`,
+          reason: `cannot read group: ${errorText(err)}`,
         };
       }
       this.#skipped.delete(agent);
@@ -158,7 +159,7 @@ export class QueueHealth {
    * partitions, so the outage is in the history (not merely a gap in it)
    */
   #unreachable(err: unknown): void {
-    const reason = `cannot reach the broker: ${err instanceof Error ? err.message : String(err)}`;
+    const reason = `cannot reach the broker: ${errorText(err)}`;
     for (const q of this.#o.recorder.state.queues.values()) {
       if (q.agent === USER_INBOX) continue;
       this.#o.recorder.record({

@@ -28,7 +28,8 @@ import {
   type DiffRecordType,
 } from "./diff_records.ts";
 import { type Position, position } from "./record_fields.ts";
-import { type Check, isPlainObject, NO_PATH, object, RecordShapeError } from "./record_shape.ts";
+import { type Check, NO_PATH, object, RecordShapeError } from "./record_shape.ts";
+import { isRecord } from "@mat/agents/support";
 import { type SnapshotRecord, snapshotShape } from "./snapshot_record.ts";
 
 export * from "./diff_records.ts";
@@ -60,7 +61,7 @@ function validator<R>(check: Check<R>): (value: unknown) => RecordParse<R> {
         if (!(err instanceof RecordShapeError)) throw err;
         record = check(value, ""); // again, to say where
       }
-      if (isPlainObject(value) && value["schema_version"] !== RECORD_SCHEMA_VERSION) {
+      if (isRecord(value) && value["schema_version"] !== RECORD_SCHEMA_VERSION) {
         const v = value["schema_version"];
         return {
           ok: false,
@@ -95,7 +96,7 @@ const diffValidators = new Map<string, DiffValidator>(
 
 /** Narrows one parsed line of the diff history to a typed record, or says why not */
 export function validateDiffRecord(value: unknown): RecordParse<DiffRecord> {
-  const type = isPlainObject(value) ? value["type"] : undefined;
+  const type = isRecord(value) ? value["type"] : undefined;
   const validate = typeof type === "string" ? diffValidators.get(type) : undefined;
   if (validate === undefined) {
     return { ok: false, reason: `"type" must be a diff record type, got ${JSON.stringify(type)}` };

@@ -4,6 +4,8 @@
  * the type and the check can never drift apart.
  */
 
+import { isRecord } from "@mat/agents/support";
+
 /** Why an `unknown` value is not a record of the expected shape */
 export class RecordShapeError extends Error {
   override name = "RecordShapeError";
@@ -59,10 +61,6 @@ function fail(path: string, expected: string, value: unknown): never {
   throw new RecordShapeError(`"${path}" must be ${expected}, got ${describeValue(value)}`, path);
 }
 
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 export const str: Check<string> = (v: unknown, p: string): string =>
   typeof v === "string" ? v : fail(p, "a string", v);
 export const int: Check<number> = (v: unknown, p: string): number =>
@@ -111,7 +109,7 @@ export function array<T>(check: Check<T>): Check<T[]> {
 
 export function dict<T>(check: Check<T>): Check<Record<string, T>> {
   return (v, p) => {
-    if (!isPlainObject(v)) return fail(p, "an object", v);
+    if (!isRecord(v)) return fail(p, "an object", v);
     const out: Record<string, T> = {};
     for (const [k, item] of Object.entries(v)) {
       // Defined, not assigned: a key such as "__proto__" is data like any other
@@ -138,7 +136,7 @@ export function object<S extends Shape>(shape: S): Check<Infer<S>> {
       : { key, check: field, optional: false }
   );
   return (v, p) => {
-    if (!isPlainObject(v)) return fail(p || "record", "an object", v);
+    if (!isRecord(v)) return fail(p || "record", "an object", v);
     const out: Record<string, unknown> = {};
     for (const { key, check, optional } of fields) {
       const at = p === NO_PATH ? p : p === "" ? key : `${p}.${key}`;

@@ -94,8 +94,10 @@ export class TestBed {
     const topics = (await this.kit.listTopics().catch(() => [])).filter((t) =>
       t.startsWith(this.prefix)
     );
+    // cleanup: a topic the test never created, or a broker already gone, leaves nothing to delete
     if (topics.length > 0) await this.kit.deleteTopics(topics).catch(() => {});
     await this.kit.close();
+    // cleanup: the directory may not exist; a test's result does not hang on it
     await Deno.remove(this.dataDir, { recursive: true }).catch(() => {});
   }
 }

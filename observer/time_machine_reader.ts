@@ -4,7 +4,7 @@
  */
 
 import { fileLines } from "@mat/agents/lines";
-import { isPlainObject } from "./record_shape.ts";
+import { isRecord } from "@mat/agents/support";
 import { listSegments, type SegmentFile } from "./segment_files.ts";
 
 /** Streams the complete lines of a file but empty ones (a partial last line is not a line yet) */
@@ -64,7 +64,7 @@ export function seqOfLine(line: string | undefined): number | undefined {
   if (line === undefined) return undefined;
   try {
     const value: unknown = JSON.parse(line);
-    if (isPlainObject(value) && typeof value["seq"] === "number") return value["seq"];
+    if (isRecord(value) && typeof value["seq"] === "number") return value["seq"];
   } catch {
     // not JSON: no seq
   }
@@ -105,7 +105,7 @@ export async function* readHistory(
       } catch {
         continue; // only a torn tail can be unparsable, and the writer cuts it on start
       }
-      if (isPlainObject(value) && typeof value["seq"] === "number" && value["seq"] <= afterSeq) {
+      if (isRecord(value) && typeof value["seq"] === "number" && value["seq"] <= afterSeq) {
         continue;
       }
       yield value;

@@ -19,6 +19,7 @@ import { RECORD_SCHEMA_VERSION } from "./record_format.ts";
 import { cutTornTail } from "./torn_tail.ts";
 import { activePath, closedPath, listSegments, syncDir } from "./segment_files.ts";
 import { lastLine, seqOfLine } from "./time_machine_reader.ts";
+import { errorText } from "@mat/agents/support";
 
 export interface Header {
   schema_version: number;
@@ -147,6 +148,7 @@ export class TimeMachineWriter<B extends { type: string }> {
     const size = (await file.stat()).size;
     await syncDir(options.dir);
     const writer = new TimeMachineWriter(options, file, closedMax + 1, size, seq, torn);
+    // a failed flush is kept in #error (health reports it, the next append throws it)
     writer.#timer = setInterval(() => void writer.flush().catch(() => {}), options.syncIntervalMs);
     return writer;
   }
@@ -231,6 +233,7 @@ export class TimeMachineWriter<B extends { type: string }> {
     const waiter = Promise.withResolvers<void>();
     this.#roomWaiters.push({ limit, resolve: waiter.resolve });
     if (this.#flushing === undefined && this.#error === undefined) {
+      // a failed flush is kept in #error (health reports it, the next append throws it)
       void this.flush().catch(() => {});
     }
     return waiter.promise;
@@ -300,8 +303,9 @@ export class TimeMachineWriter<B extends { type: string }> {
       // Cut the part of the line the disk took before anyone is told of the failure; if even
       // that fails, the next flush cuts it before it writes anything.
       this.#cutPending = true;
+      // the next flush cuts the part line before it writes anything (#cutPending)
       await this.#cutToDurable().catch(() => {});
-      this.#error = err instanceof Error ? err.message : String(err);
+      this.#error = errorText(err);
       throw new WriteFailedError(
         `Cannot write history "${this.#options.base}": ${this.#error}`,
         activePath(this.#options.dir, this.#options.base),
@@ -363,6 +367,7 @@ export class TimeMachineWriter<B extends { type: string }> {
     let total = closed.reduce((n, s) => n + s.bytes, 0) + segmentBytes;
     for (const s of closed) {
       if (total <= retainBytes) break;
+      // an unreadable segment only loses lastSeq from the notice; the delete is still tried
       const lastSeq = seqOfLine(await lastLine(s.path).catch(() => undefined)) ?? null;
       const file = s.path.slice(s.path.lastIndexOf("/") + 1);
       try {
@@ -370,7 +375,7 @@ export class TimeMachineWriter<B extends { type: string }> {
         total -= s.bytes;
         this.#options.onSegmentDeleted?.({ file, bytes: s.bytes, lastSeq });
       } catch (err) {
-        const error = err instanceof Error ? err.message : String(err);
+        const error = errorText(err);
         this.#options.onSegmentDeleted?.({ file, bytes: s.bytes, lastSeq, error });
       }
     }

@@ -4,12 +4,14 @@
  * first bad line at the end is cut, so the next line appended starts clean.
  */
 
+import { isRecord } from "@mat/agents/support";
+
 const TAIL_WINDOW = 1024 * 1024;
 
 function isJsonObjectLine(bytes: Uint8Array): boolean {
   try {
     const value: unknown = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
-    return typeof value === "object" && value !== null && !Array.isArray(value);
+    return isRecord(value);
   } catch {
     return false;
   }

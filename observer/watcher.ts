@@ -15,11 +15,12 @@
  * - Commits of its own group happen only for offsets already durable in the diff file.
  */
 
-import { agentOfTopic } from "@mat/agents/protocol";
+import { agentOfTopic, compareOffsets } from "@mat/agents/protocol";
 import type { Feed, KafkaRecord, ObserverKafka, StartPosition } from "./kafka_adapter.ts";
 import type { EventRecorder } from "./event_recorder.ts";
 import type { DiffBody } from "./record_format.ts";
 import type { Stamped } from "./time_machine_writer.ts";
+import { errorText } from "@mat/agents/support";
 
 export interface WatcherOptions {
   kafka: ObserverKafka;
@@ -29,10 +30,6 @@ export interface WatcherOptions {
   topicRefreshMs: number;
   maxPendingBytes: number;
   log?: (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void;
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 export class Watcher {
@@ -107,7 +104,7 @@ export class Watcher {
     for (const topic of topics) {
       for (const range of await this.#o.kafka.topicRanges(topic)) {
         const pos = this.#o.recorder.state.position(topic, range.partition);
-        if (pos !== undefined && BigInt(pos.offset) >= BigInt(range.high)) {
+        if (pos !== undefined && compareOffsets(pos.offset, range.high) >= 0) {
           this.#o.recorder.record({
             type: "topic_reset",
             topic,
@@ -203,7 +200,11 @@ export class Watcher {
   async #stopFeed(): Promise<void> {
     const feed = this.#feed;
     this.#feed = undefined;
-    if (feed !== undefined) await feed.stop().catch(() => {});
+    if (feed !== undefined) {
+      await feed.stop().catch((err) =>
+        this.#log("warn", "the feed did not stop cleanly", { error: errorText(err) })
+      );
+    }
   }
 
   async stop(): Promise<void> {

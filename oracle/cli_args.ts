@@ -7,6 +7,7 @@
 import { parseArgs } from "node:util";
 import { isSeverity, SEVERITIES, type Severity } from "@mat/observer";
 import { parseTime } from "./time_spec.ts";
+import { errorText } from "@mat/agents/support";
 
 export const COMMANDS = [
   "diagnose",
@@ -104,7 +105,7 @@ function time(flag: string, value: string, now: number): number {
   try {
     return parseTime(value, now);
   } catch (err) {
-    throw new UsageError(`--${flag}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new UsageError(`--${flag}: ${errorText(err)}`);
   }
 }
 

@@ -7,11 +7,9 @@
  * json_schema_test.ts shows the two give the same verdicts on the documents the oracle prints.
  */
 
-export type Schema = boolean | { [keyword: string]: unknown };
+import { isRecord } from "@mat/agents/support";
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
+export type Schema = boolean | { [keyword: string]: unknown };
 
 function typeOf(v: unknown): string {
   if (v === null) return "null";
@@ -63,9 +61,9 @@ export function validate(root: Schema, value: unknown): string[] {
     const ref = schema["$ref"];
     if (typeof ref === "string") {
       const name = ref.replace(/^#\/\$defs\//, "");
-      const defs = isObject(root) ? root["$defs"] : undefined;
-      const target = isObject(defs) ? defs[name] : undefined;
-      if (!isObject(target) && typeof target !== "boolean") {
+      const defs = isRecord(root) ? root["$defs"] : undefined;
+      const target = isRecord(defs) ? defs[name] : undefined;
+      if (!isRecord(target) && typeof target !== "boolean") {
         problems.push(`${path}: unresolved $ref "${ref}"`);
         return;
       }
@@ -94,7 +92,7 @@ export function validate(root: Schema, value: unknown): string[] {
     for (const key of ["oneOf", "anyOf"] as const) {
       const options = schema[key];
       if (!Array.isArray(options)) continue;
-      const passing = options.filter((o): o is Schema => isObject(o) || typeof o === "boolean")
+      const passing = options.filter((o): o is Schema => isRecord(o) || typeof o === "boolean")
         .filter((o) => {
           const sub: string[] = [];
           check(o, v, path, sub);
@@ -104,8 +102,8 @@ export function validate(root: Schema, value: unknown): string[] {
         problems.push(`${path}: matches ${passing} of the ${key} schemas`);
       }
     }
-    if (isObject(v)) {
-      const props = isObject(schema["properties"]) ? schema["properties"] : {};
+    if (isRecord(v)) {
+      const props = isRecord(schema["properties"]) ? schema["properties"] : {};
       const required = Array.isArray(schema["required"]) ? schema["required"] : [];
       for (const r of required) {
         if (typeof r === "string" && !Object.hasOwn(v, r)) problems.push(`${path}: missing "${r}"`);
@@ -113,15 +111,15 @@ export function validate(root: Schema, value: unknown): string[] {
       for (const [k, child] of Object.entries(v)) {
         // A key of the data ("constructor"...) is looked up among the schema's own properties only
         const sub = Object.hasOwn(props, k) ? props[k] : undefined;
-        if (isObject(sub) || typeof sub === "boolean") check(sub, child, `${path}.${k}`, problems);
+        if (isRecord(sub) || typeof sub === "boolean") check(sub, child, `${path}.${k}`, problems);
         else if (schema["additionalProperties"] === false) {
           problems.push(`${path}: unexpected property "${k}"`);
-        } else if (isObject(schema["additionalProperties"])) {
+        } else if (isRecord(schema["additionalProperties"])) {
           check(schema["additionalProperties"], child, `${path}.${k}`, problems);
         }
       }
     }
-    if (Array.isArray(v) && (isObject(schema["items"]) || typeof schema["items"] === "boolean")) {
+    if (Array.isArray(v) && (isRecord(schema["items"]) || typeof schema["items"] === "boolean")) {
       const items = schema["items"] as Schema;
       v.forEach((item, i) => check(items, item, `${path}[${i}]`, problems));
     }

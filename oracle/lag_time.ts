@@ -11,6 +11,7 @@
  */
 
 import type { QueueSampleRecord } from "@mat/observer";
+import { compareOffsets } from "@mat/agents/protocol";
 
 export type LagTrend = "growing" | "shrinking" | "steady" | "empty";
 
@@ -33,11 +34,6 @@ export interface QueueLagTime {
   oldest_unconsumed_age_ms: number | null;
   older_than_window: boolean;
   partitions: PartitionLagTime[];
-}
-
-/** Whether offset `a` <= `b` (decimal strings without leading zeros) */
-function atMost(a: string, b: string): boolean {
-  return a.length !== b.length ? a.length < b.length : a <= b;
 }
 
 /** Lag in time over a series of samples of one queue, oldest first; undefined when empty */
@@ -64,7 +60,7 @@ export function lagTime(series: QueueSampleRecord[]): QueueLagTime | undefined {
       const s = series[i];
       const q = s?.partitions.find((x) => x.partition === p.partition);
       if (s === undefined || q === undefined) continue;
-      const caughtUp = committed === null ? q.high === "0" : atMost(q.high, committed);
+      const caughtUp = committed === null ? q.high === "0" : compareOffsets(q.high, committed) <= 0;
       if (caughtUp) {
         arrivedBy = Date.parse(series[i + 1]?.ts ?? last.ts);
         break;

@@ -13,6 +13,7 @@ import { validate } from "./json_schema.ts";
 import { ANSI, PLAIN, renderText } from "./render_text.ts";
 import { DataError, TimeMachine } from "./time_machine.ts";
 import schema from "./schema/oracle_output.schema.json" with { type: "json" };
+import { errorText } from "@mat/agents/support";
 
 /** Words of a text in lines of at most `width` characters */
 function wrap(text: string, width = 96): string {
@@ -217,7 +218,7 @@ if (import.meta.main) {
   try {
     Deno.exit(await main(Deno.args));
   } catch (err) {
-    console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(`error: ${errorText(err)}`);
     Deno.exit(1);
   }
 }

@@ -1,6 +1,7 @@
 /**
  * The oracle imports nothing that talks to a network: of the observer and the agents it imports
- * only their network-free contracts (`@mat/observer`, `@mat/observer/state`, `@mat/agents/protocol`).
+ * only their network-free contracts (`@mat/observer`, `@mat/observer/state`, `@mat/agents/protocol`,
+ * `@mat/agents/support`, `@mat/agents/lines`).
  */
 
 import assert from "node:assert/strict";

@@ -6,10 +6,7 @@
 
 import type { Document } from "./output_document.ts";
 import { escapeControl } from "./escape_control.ts";
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
+import { isRecord } from "@mat/agents/support";
 
 function list(doc: Document, key: string): Record<string, unknown>[] {
   const v = doc[key];

@@ -22,9 +22,10 @@ import {
 import { ensureCoreDns, ensureKubeProxy } from "./cluster/services.ts";
 import { ensureKubelet, readyStatus } from "./cluster/node.ts";
 import { API_SERVER_URL, NODE_NAME, paths } from "./cluster/paths.ts";
-import { COMPONENTS, errorMessage, log, running } from "./cluster/process.ts";
+import { COMPONENTS, log, running } from "./cluster/process.ts";
 import { ensureStorage } from "./cluster/storage.ts";
 import { clusterMounts, down } from "./cluster/teardown.ts";
+import { errorText } from "@mat/agents/support";
 
 const USAGE = `Usage: deno task cluster <command>
 
@@ -54,6 +55,7 @@ async function up(): Promise<void> {
   const states = await Promise.all(COMPONENTS.map((name) => running(name)));
   if (states.every((state) => state !== undefined)) {
     const client = await apiClient();
+    // an API server that cannot be asked reads as not ready
     const ready = client ? await readyStatus(client).catch(() => undefined) : undefined;
     client?.close();
     if (ready === "True") {
@@ -94,6 +96,7 @@ async function status(): Promise<boolean> {
   const client = await apiClient();
   let ready: string | undefined;
   if (client && (await running("kube-apiserver"))) {
+    // an API server that cannot be asked reads as not ready; the loop asks again
     ready = await readyStatus(client).catch(() => undefined);
   }
   client?.close();
@@ -124,7 +127,7 @@ async function main(args: string[]): Promise<number> {
         await up();
       } catch (error) {
         throw new Error(
-          `${errorMessage(error)}\nWhat started still runs: "deno task cluster up" again starts ` +
+          `${errorText(error)}\nWhat started still runs: "deno task cluster up" again starts ` +
             `the rest, "deno task cluster down" stops it all`,
           { cause: error },
         );
@@ -148,7 +151,7 @@ if (import.meta.main) {
   try {
     Deno.exit(await main(Deno.args));
   } catch (error) {
-    console.error(`error: ${errorMessage(error)}`);
+    console.error(`error: ${errorText(error)}`);
     Deno.exit(1);
   }
 }

@@ -15,6 +15,7 @@
 import { fileURLToPath } from "node:url";
 import { startKafka, stopKafka } from "./kafka.ts";
 import { runScenario } from "./scenario.ts";
+import { errorText } from "@mat/agents/support";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 export const DEMO_FAULTS = "coder=error(kind=llm_rate_limit);writer=drop(match=incident);" +
@@ -60,7 +61,7 @@ async function main(): Promise<number> {
 if (import.meta.main) {
   Deno.exit(
     await main().catch((err) => {
-      console.error(`demo: ${err instanceof Error ? err.message : String(err)}`);
+      console.error(`demo: ${errorText(err)}`);
       return 1;
     }),
   );

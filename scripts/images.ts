@@ -10,13 +10,14 @@
  * with `cluster up`. Caches live in ~/.cache/multi-agent-telemetry/images.
  */
 
-import { ensureBuildTools, errorMessage, imageSize, log, storedImage } from "./images/buildah.ts";
+import { ensureBuildTools, imageSize, log, storedImage } from "./images/buildah.ts";
 import { ensureApp } from "./images/app_image.ts";
 import { clusterContainerdRuns, importImage } from "./images/containerd_import.ts";
 import { type Built, ensureDebian, ensureJre } from "./images/debian.ts";
 import { ensureDenoBase } from "./images/deno_base.ts";
 import { ensureKafka } from "./images/kafka_image.ts";
 import { cache, DENO_VERSION, type ImageName, IMAGES } from "./images/settings.ts";
+import { errorText } from "@mat/agents/support";
 
 const USAGE = `Usage: deno task images <command>
 
@@ -120,7 +121,7 @@ if (import.meta.main) {
   try {
     Deno.exit(await main(Deno.args));
   } catch (error) {
-    console.error(`error: ${errorMessage(error)}`);
+    console.error(`error: ${errorText(error)}`);
     Deno.exit(1);
   }
 }

@@ -22,6 +22,7 @@ import { AGENT_QUEUES, DEFAULT_PARTITIONS } from "./kafka/settings.ts";
 import { startKafka } from "./kafka/start.ts";
 import { kafkaStatus } from "./kafka/status.ts";
 import { stopKafka } from "./kafka/stop.ts";
+import { errorText } from "@mat/agents/support";
 
 export { BrokerExitedError } from "./kafka/broker_process.ts";
 export { ensureKafkaJars } from "./kafka/jars.ts";
@@ -132,7 +133,7 @@ if (import.meta.main) {
     if (error instanceof BrokerExitedError && error.logTail) {
       console.error(`--- last lines of ${LOG_FILE} ---\n${error.logTail}\n---`);
     }
-    console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
+    console.error(`error: ${errorText(error)}`);
     code = 1;
   }
   Deno.exit(code);

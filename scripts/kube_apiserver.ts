@@ -23,7 +23,7 @@
  */
 
 import { join } from "node:path";
-import { errorMessage, log, seconds } from "./kube_apiserver/_util.ts";
+import { log, seconds } from "./kube_apiserver/_util.ts";
 import {
   BINARY_NAMES,
   ensureKubeBinaries,
@@ -31,6 +31,7 @@ import {
   KUBERNETES_VERSION,
 } from "./kube_apiserver/build.ts";
 import { cliStart, cliStatus, cliStop } from "./kube_apiserver/cli_state.ts";
+import { errorText } from "@mat/agents/support";
 
 export {
   ensureKubeBinaries,
@@ -102,7 +103,7 @@ if (import.meta.main) {
   try {
     Deno.exit(await main(Deno.args));
   } catch (error) {
-    console.error(`error: ${errorMessage(error)}`);
+    console.error(`error: ${errorText(error)}`);
     Deno.exit(1);
   }
 }

@@ -8,6 +8,7 @@ import { KafkaBus, SAMPLE_AGENTS, topicFor, USER_INBOX } from "@mat/agents";
 import { type SubmitOutcome, submitRequest } from "@mat/agents/submit";
 import { AgentsProcess } from "@mat/agents/testing";
 import { fileURLToPath } from "node:url";
+import { sleep } from "@mat/agents/support";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -48,7 +49,7 @@ async function waitForHealth(url: string, child: Deno.ChildProcess, ms: number):
       await res.body?.cancel();
       if (res.status === 200) return;
     } catch { /* not listening yet */ }
-    await new Promise((r) => setTimeout(r, 250));
+    await sleep(250);
   }
   throw new Error(
     exited ? "the observer exited at start" : `the observer at ${url} is not healthy`,
@@ -99,7 +100,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
     });
     await agents.ready();
     // Let the observer sample the groups with their members before work arrives.
-    await new Promise((r) => setTimeout(r, 1_500));
+    await sleep(1_500);
     log(`submitting ${options.requests.length} request(s)`);
     const outcomes = await Promise.all(
       options.requests.map((request) => submitRequest({ bus, request, timeoutMs: 40_000, prefix })),
@@ -113,7 +114,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
         : "no answer";
       log(`  ${out.conversation_id} "${options.requests[i]}": ${verdict}`);
     }
-    await new Promise((r) => setTimeout(r, options.settleMs ?? 3_000));
+    await sleep(options.settleMs ?? 3_000);
     await options.during?.({ observerUrl, prefix });
     return { prefix, outcomes, agentLines: agents.lines };
   } finally {
@@ -124,8 +125,10 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
       } catch { /* already gone */ }
       await observer.status;
     }
+    // cleanup: topics never created, or a broker already gone, leave nothing to delete
     await bus.deleteTopics(topics).catch(() => {});
     await bus.close();
+    // cleanup: the directory may not exist: nothing to remove
     await Deno.remove(stateDir, { recursive: true }).catch(() => {});
   }
 }

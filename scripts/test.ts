@@ -10,6 +10,7 @@
 import { fileURLToPath } from "node:url";
 import { textLines } from "@mat/agents/lines";
 import { BrokerExitedError, startKafka, stopKafka } from "./kafka.ts";
+import { errorText } from "@mat/agents/support";
 
 const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -103,10 +104,6 @@ async function runDenoTest(
   return { code, counts };
 }
 
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 async function main(args: string[]): Promise<number> {
   const interrupt = new AbortController();
   let child: Deno.ChildProcess | undefined;
@@ -142,10 +139,10 @@ async function main(args: string[]): Promise<number> {
     if (error instanceof BrokerExitedError && error.logTail) {
       console.error(`--- last lines of the broker's log ---\n${error.logTail}\n---`);
     }
-    console.error(`error: ${messageOf(error)}`);
+    console.error(`error: ${errorText(error)}`);
   } finally {
     if (startedBroker) {
-      await stopKafka().catch((error) => console.error(`error: ${messageOf(error)}`));
+      await stopKafka().catch((error) => console.error(`error: ${errorText(error)}`));
     }
     for (const { signal, handler } of handlers) Deno.removeSignalListener(signal, handler);
   }

@@ -6,6 +6,9 @@
 import { AgentError } from "../agent_error.ts";
 import type { Envelope, LlmUsage } from "../envelope.ts";
 import type { AgentContext, AgentModule, TaskOutcome } from "../agent_module.ts";
+import { isRecord } from "../is_record.ts";
+import { backoffMs } from "../backoff.ts";
+import { sleep } from "../sleep.ts";
 
 export interface PlanStep {
   agent: string;
@@ -17,10 +20,6 @@ export interface OrchestratorOptions {
   stepTimeoutMs: number;
   /** Attempts at a step, the first included */
   maxAttempts: number;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /** The steps for a request: an explicit `plan` in the payload, or the default pipeline */
@@ -148,7 +147,7 @@ export function createOrchestrator(options: OrchestratorOptions): AgentModule {
       lastError = `${err?.kind ?? "unknown"}: ${err?.message ?? "no message"}`;
       ctx.log("warn", "step failed", { step: taskId, attempt, error: lastError });
       if (!err?.retryable) break;
-      await ctx.wait(new Promise((r) => setTimeout(r, Math.min(2_000, 250 * 2 ** attempt))));
+      await ctx.wait(sleep(backoffMs(attempt, 250, 2_000)));
     }
     throw new AgentError("handler_error", `step "${taskId}" failed: ${lastError}`, {
       retryable: false,

@@ -27,6 +27,7 @@ export class CuttableProxy {
         continue;
       }
       this.accepted++;
+      // a connection the test cut ends with an error: that is the point of the proxy
       this.#pipe(conn).catch(() => {});
     }
   }
@@ -74,6 +75,7 @@ export class CuttableProxy {
   async close(): Promise<void> {
     this.cut();
     this.#listener.close();
+    // the listener was closed to stop accepting: its error is the stop
     await this.#accepting.catch(() => {});
   }
 }

@@ -124,6 +124,7 @@ export class OwnBroker {
 
   async close(): Promise<void> {
     await this.stop("SIGKILL");
+    // cleanup: the directory may not exist; a test's result does not hang on it
     await Deno.remove(this.dir, { recursive: true }).catch(() => {});
   }
 }

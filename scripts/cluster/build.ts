@@ -15,6 +15,7 @@ import {
   MODULE_DIR,
 } from "../kube_apiserver/build.ts";
 import { log } from "./process.ts";
+import { exists } from "../files.ts";
 
 export const CLUSTER_BINARY_NAMES = [
   "kubelet",
@@ -28,16 +29,6 @@ export type ClusterBinaryName = typeof CLUSTER_BINARY_NAMES[number];
 export type ClusterBinaries = Record<ClusterBinaryName, string> & { dir: string };
 
 const COMPLETE_MARKER = "complete.json";
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
 
 /** CoreDNS has its own module: its dependencies would move the Kubernetes ones */
 const COREDNS_MODULE_DIR = join(MODULE_DIR, "..", "coredns");
@@ -80,6 +71,7 @@ export async function ensureClusterBinaries(env: Env = Deno.env): Promise<Cluste
     throw new Error(`Cannot build the cluster binaries into "${dir}": no Go toolchain found`);
   }
   const staging = `${dir}.partial-${Deno.pid}`;
+  // a staging directory left by an earlier build may not exist: nothing to remove
   await Deno.remove(staging, { recursive: true }).catch(() => {});
   await Deno.mkdir(staging, { recursive: true });
   const seconds: Record<string, number> = {};
@@ -95,6 +87,7 @@ export async function ensureClusterBinaries(env: Env = Deno.env): Promise<Cluste
       stderr: "piped",
     }).output();
     if (!output.success) {
+      // the build's error is thrown below; a staging directory left behind goes next build
       await Deno.remove(staging, { recursive: true }).catch(() => {});
       const text = new TextDecoder().decode(output.stderr).split("\n").slice(-40).join("\n");
       throw new Error(`Go build of "${name}" failed (exit code ${output.code}):\n${text}`);
@@ -110,6 +103,7 @@ export async function ensureClusterBinaries(env: Env = Deno.env): Promise<Cluste
   try {
     await Deno.rename(staging, dir);
   } catch (error) {
+    // a staging directory that will not go is removed by the next build
     await Deno.remove(staging, { recursive: true }).catch(() => {});
     if (!(await exists(join(dir, COMPLETE_MARKER)))) throw error;
   }

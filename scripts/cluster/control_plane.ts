@@ -20,7 +20,8 @@ import {
   SERVICE_CIDR,
 } from "./paths.ts";
 import { ensureCertificates, pki } from "./pki.ts";
-import { type Component, log, running, sleep, spawnComponent, waitUntil } from "./process.ts";
+import { type Component, log, running, spawnComponent, waitUntil } from "./process.ts";
+import { isRecord, sleep } from "@mat/agents/support";
 
 const ADMIN_USER = "cluster-admin";
 const CONTEXT = "multi-agent-telemetry-dev";
@@ -135,14 +136,14 @@ async function startEtcd(binary: string): Promise<void> {
   await waitUntil("etcd", `etcd at ${client}/health`, 60_000, async () => {
     const response = await fetch(`${client}/health`, { signal: AbortSignal.timeout(2_000) });
     const body: unknown = await response.json();
-    return response.ok && typeof body === "object" && body !== null &&
-      (body as Record<string, unknown>).health === "true";
+    return response.ok && isRecord(body) && body.health === "true";
   });
   log(`etcd ${ETCD_VERSION} ready (pid ${pid})`);
 }
 
 async function startApiServer(binary: string): Promise<void> {
   if (await already("kube-apiserver")) return;
+  // a key that does not exist is made below
   if (!(await Deno.stat(pki.saKey).catch(() => undefined))) {
     const keys = await serviceAccountKeyPair();
     await Deno.writeTextFile(pki.saKey, keys.privateKey, { mode: 0o600 });

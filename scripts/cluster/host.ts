@@ -16,6 +16,7 @@ import {
   POD_GATEWAY,
 } from "./paths.ts";
 import { log, run, running, spawnComponent, waitUntil } from "./process.ts";
+import { exists } from "../files.ts";
 
 /** Debian packages and a file each installs, checked before calling apt */
 const PACKAGES: readonly { name: string; file: string }[] = [
@@ -29,16 +30,6 @@ const PACKAGES: readonly { name: string; file: string }[] = [
 export const CONTAINERD = "/usr/bin/containerd";
 export const CTR = "/usr/bin/ctr";
 const CNI_BIN_DIR = "/usr/lib/cni";
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
 
 /** Installs the packages whose files are missing (apt-get update first) */
 export async function ensureHostPackages(): Promise<void> {
@@ -169,6 +160,7 @@ async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
 /** An OCI image layout tar of one static binary as `/<name>` and the entrypoint */
 async function singleBinaryImage(binary: string, name: string, ref: string, dir: string) {
   const work = join(dir, `${name}-image`);
+  // the work directory may not exist: nothing to remove
   await Deno.remove(work, { recursive: true }).catch(() => {});
   const rootfs = join(work, "rootfs");
   const blobs = join(work, "layout", "blobs", "sha256");

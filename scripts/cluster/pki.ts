@@ -8,6 +8,7 @@
 import { join } from "node:path";
 import { paths, POD_GATEWAY, SERVICE_CIDR } from "./paths.ts";
 import { run } from "./process.ts";
+import { exists } from "../files.ts";
 
 export const pki = {
   caKey: join(paths.pki, "ca.key"),
@@ -26,10 +27,6 @@ export function firstServiceIp(cidr: string): string {
   const match = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\/\d+$/.exec(cidr);
   if (!match) throw new RangeError(`Cannot parse Service CIDR "${cidr}": expected a.b.c.d/n`);
   return `${match[1]}.${match[2]}.${match[3]}.${Number(match[4]) + 1}`;
-}
-
-async function exists(path: string): Promise<boolean> {
-  return await Deno.stat(path).then(() => true, () => false);
 }
 
 async function signed(

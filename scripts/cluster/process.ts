@@ -7,6 +7,7 @@
 import { join } from "node:path";
 import { isRunning } from "../kube_apiserver/process.ts";
 import { paths } from "./paths.ts";
+import { errorText, isRecord, sleep } from "@mat/agents/support";
 
 /** Every process the cluster runs, in start order; `down` stops them in reverse */
 export const COMPONENTS = [
@@ -31,14 +32,6 @@ export function log(line: string): void {
   console.error(`cluster: ${line}`);
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-export function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 export function logFile(name: Component): string {
   return join(paths.logs, `${name}.log`);
 }
@@ -49,11 +42,8 @@ function pidFile(name: Component): string {
 
 function parseRunning(text: string, file: string): Running {
   const value: unknown = JSON.parse(text);
-  if (typeof value === "object" && value !== null) {
-    const record = value as Record<string, unknown>;
-    if (typeof record.pid === "number" && typeof record.binary === "string") {
-      return { pid: record.pid, binary: record.binary };
-    }
+  if (isRecord(value) && typeof value.pid === "number" && typeof value.binary === "string") {
+    return { pid: value.pid, binary: value.binary };
   }
   throw new SyntaxError(`Pid file "${file}" does not hold {"pid": number, "binary": string}`);
 }
@@ -139,7 +129,7 @@ export async function waitUntil(
     try {
       if (await probe()) return;
     } catch (error) {
-      lastError = errorMessage(error);
+      lastError = errorText(error);
     }
     if (performance.now() > deadline) {
       throw new Error(

@@ -7,7 +7,8 @@
 
 import { CLUSTER_DIR, CNI_BRIDGE, CNI_NETWORK, paths } from "./paths.ts";
 import { ctr } from "./host.ts";
-import { COMPONENTS, errorMessage, log, run, running, sleep, stopComponent } from "./process.ts";
+import { COMPONENTS, log, run, running, stopComponent } from "./process.ts";
+import { errorText, sleep } from "@mat/agents/support";
 
 /** Mount points from /proc/mounts, deepest last, octal escapes (`\040`) decoded */
 async function mountPoints(): Promise<string[]> {
@@ -45,7 +46,7 @@ async function drainPods(kubectl: string): Promise<void> {
       "--wait=false",
     ]);
   } catch (error) {
-    log(`deleting pods failed, going on: ${errorMessage(error)}`);
+    log(`deleting pods failed, going on: ${errorText(error)}`);
     return;
   }
   const deadline = performance.now() + 60_000;
@@ -122,7 +123,7 @@ async function removeIptablesRules(network: string): Promise<void> {
       try {
         text = await run(save, ["-t", table]);
       } catch (error) {
-        log(`cannot read ${table} with ${save}, skipped: ${errorMessage(error)}`);
+        log(`cannot read ${table} with ${save}, skipped: ${errorText(error)}`);
         continue;
       }
       const cleaned = withoutClusterRules(text, network);
@@ -147,7 +148,7 @@ async function removeKubepodsCgroups(): Promise<void> {
       await remove(dir);
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) {
-        log(`cannot remove cgroup "${dir}", left in place: ${errorMessage(error)}`);
+        log(`cannot remove cgroup "${dir}", left in place: ${errorText(error)}`);
       }
     }
   }

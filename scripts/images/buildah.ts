@@ -7,6 +7,8 @@
 
 import { join } from "node:path";
 import { cache, INPUTS_LABEL } from "./settings.ts";
+import { errorText, isRecord } from "@mat/agents/support";
+import { exists } from "../files.ts";
 
 /** Debian packages the builds need and a file each installs, checked before calling apt */
 const PACKAGES: readonly { name: string; file: string }[] = [
@@ -16,17 +18,6 @@ const PACKAGES: readonly { name: string; file: string }[] = [
 
 export function log(line: string): void {
   console.error(`images: ${line}`);
-}
-
-export function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-async function exists(path: string): Promise<boolean> {
-  return await Deno.stat(path).then(() => true, (error) => {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  });
 }
 
 /** Runs a command, its output appended to `<cache>/logs/<logName>.log`; returns its stdout */
@@ -91,9 +82,7 @@ export interface StoredImage {
 }
 
 function record(value: unknown): Record<string, unknown> | undefined {
-  return typeof value === "object" && value !== null && !Array.isArray(value)
-    ? value as Record<string, unknown>
-    : undefined;
+  return isRecord(value) ? value : undefined;
 }
 
 /** Narrows `buildah inspect --type image` output to the image's id and inputs label */
@@ -147,7 +136,9 @@ export async function commitFrom(
     const id = await buildah(["commit", "--quiet", "--rm", container, ref], logName);
     return id.trim();
   } catch (error) {
-    await buildah(["rm", container], logName).catch(() => {});
+    await buildah(["rm", container], logName).catch((rmError) =>
+      log(`cannot remove the build container "${container}": ${errorText(rmError)}`)
+    );
     throw error;
   }
 }

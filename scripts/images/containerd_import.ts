@@ -13,6 +13,7 @@ import { paths } from "../cluster/paths.ts";
 import { running } from "../cluster/process.ts";
 import { buildah, log } from "./buildah.ts";
 import { cache, INPUTS_LABEL } from "./settings.ts";
+import { errorText, isRecord } from "@mat/agents/support";
 
 /** True when the cluster's containerd runs (`deno task cluster up`) */
 export async function clusterContainerdRuns(): Promise<boolean> {
@@ -20,9 +21,7 @@ export async function clusterContainerdRuns(): Promise<boolean> {
 }
 
 function field(value: unknown, key: string): unknown {
-  return typeof value === "object" && value !== null && !Array.isArray(value)
-    ? (value as Record<string, unknown>)[key]
-    : undefined;
+  return isRecord(value) ? value[key] : undefined;
 }
 
 async function blobJson(digest: string): Promise<unknown> {
@@ -54,6 +53,7 @@ async function archive(name: string, id: string, ref: string): Promise<string> {
   }
   if (await Deno.stat(file).then(() => true, () => false)) return file;
   const partial = `${file}.partial`;
+  // the partial file may not exist: nothing to remove
   await Deno.remove(partial).catch(() => {});
   await buildah(["push", "--quiet", id, `docker-archive:${partial}:${ref}`], "import");
   await Deno.rename(partial, file);
@@ -82,9 +82,7 @@ export async function importImage(image: ImportRequest): Promise<boolean> {
     // unpack may find a shared parent layer's snapshot just collected ("parent snapshot ... does
     // not exist"). Everything imported so far stays; a second import unpacks what is missing.
     log(
-      `import of ${image.ref} failed once, importing again: ${
-        err instanceof Error ? err.message : String(err)
-      }`,
+      `import of ${image.ref} failed once, importing again: ${errorText(err)}`,
     );
     await ctr(["images", "import", file]);
   }

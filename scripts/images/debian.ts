@@ -32,6 +32,7 @@ const DEBOOTSTRAP_ARGS = [
 async function ensureRootfsTar(): Promise<void> {
   if (await Deno.stat(cache.rootfsTar).then(() => true, () => false)) return;
   const dir = `${cache.rootfsTar}.d`;
+  // the directory may not exist: nothing to remove
   await Deno.remove(dir, { recursive: true }).catch(() => {});
   log(`debootstrap ${DEBOOTSTRAP_ARGS.join(" ")} (about a minute)`);
   await runLogged("debootstrap", [...DEBOOTSTRAP_ARGS, dir, DEBIAN_MIRROR], "debian");

@@ -28,6 +28,7 @@ async function withAdmin<T>(
     await admin.connect();
     return await use(admin);
   } finally {
+    // the answer is in hand: a client that fails to disconnect has nothing left to do
     await admin.disconnect().catch(() => {});
   }
 }

@@ -4,9 +4,10 @@
  */
 
 import { join } from "node:path";
-import { exists, javaCommand, removeIfPresent, run } from "./_util.ts";
+import { javaCommand, run } from "./_util.ts";
 import { DATA_DIR, LOG4J_CONFIG, SERVER_PROPERTIES } from "./paths.ts";
 import type { Env, KafkaSettings } from "./settings.ts";
+import { exists, removeIfPresent } from "../files.ts";
 
 export const JVM_OPTIONS: readonly string[] = [
   "-Xmx512m",

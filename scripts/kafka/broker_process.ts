@@ -4,11 +4,13 @@
  */
 
 import { join } from "node:path";
-import { javaCommand, removeIfPresent, seconds, sleep } from "./_util.ts";
+import { javaCommand, seconds } from "./_util.ts";
 import { brokerAnswers } from "./admin.ts";
 import { JVM_OPTIONS } from "./broker_config.ts";
 import { LOG4J_CONFIG, LOG_FILE, PID_FILE, SERVER_PROPERTIES, STATE_DIR } from "./paths.ts";
 import type { Env } from "./settings.ts";
+import { sleep } from "@mat/agents/support";
+import { removeIfPresent } from "../files.ts";
 
 /** How often a start polls the broker (and the start lock) */
 export const POLL_MS = 500;
@@ -149,6 +151,7 @@ export async function spawnBroker(libs: string, env: Env): Promise<BrokerWatch> 
   child.unref();
   const entry = { child, exited: false };
   children.set(child.pid, entry);
+  // only that it exited matters here; its status is read where it is awaited
   child.status.finally(() => entry.exited = true).catch(() => {});
   await Deno.writeTextFile(PID_FILE, `${child.pid}\n`);
   return { pid: child.pid, logOffset };
@@ -181,5 +184,6 @@ export async function waitForBroker(
       );
     }
     await sleep(POLL_MS, signal);
+    signal?.throwIfAborted();
   }
 }

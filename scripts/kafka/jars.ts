@@ -4,9 +4,10 @@
  */
 
 import { join } from "node:path";
-import { logToStderr, removeIfPresent, run, seconds } from "./_util.ts";
+import { logToStderr, run, seconds } from "./_util.ts";
 import { POM_FILE } from "./paths.ts";
 import type { Env } from "./settings.ts";
+import { removeIfPresent } from "../files.ts";
 
 async function sha256(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));

@@ -3,7 +3,7 @@
  * it is ours to run and down
  */
 
-import { logToStderr, seconds, sleep } from "./_util.ts";
+import { logToStderr, seconds } from "./_util.ts";
 import { brokerAnswers, ensureTopics } from "./admin.ts";
 import { prepareStateDir } from "./broker_config.ts";
 import {
@@ -17,6 +17,7 @@ import { ensureKafkaJars } from "./jars.ts";
 import { LOCK_FILE, LOG_FILE, STATE_DIR } from "./paths.ts";
 import { AGENT_QUEUES, type Env, type KafkaSettings, kafkaSettings } from "./settings.ts";
 import { stopKafka } from "./stop.ts";
+import { errorText, sleep } from "@mat/agents/support";
 
 const START_TIMEOUT_MS = 90_000;
 
@@ -71,6 +72,7 @@ async function lockStarts(
         throw new Error(`Another start of the broker kept "${LOCK_FILE}" locked for too long`);
       }
       await sleep(POLL_MS, signal);
+      signal?.throwIfAborted();
     }
     return file;
   } catch (error) {
@@ -112,7 +114,11 @@ async function startManaged(
   try {
     await waitForBroker(settings.brokers, timeoutMs, deadline, spawned, options.signal);
   } catch (error) {
-    if (options.stopOnFailure) await stopKafka({ env, log }).catch(() => {});
+    if (options.stopOnFailure) {
+      await stopKafka({ env, log }).catch((stopError) =>
+        log(`kafka: cannot stop the broker after a failed start: ${errorText(stopError)}`)
+      );
+    }
     throw error;
   }
   return { pid: spawned.pid, started: true };

@@ -1,10 +1,12 @@
 /** `stop`: ends the local broker that `start` spawned, and leaves any other broker alone */
 
-import { logToStderr, removeIfPresent, seconds, sleep } from "./_util.ts";
+import { logToStderr, seconds } from "./_util.ts";
 import { brokerAnswers } from "./admin.ts";
 import { brokerPid, children, isAlive } from "./broker_process.ts";
 import { PID_FILE } from "./paths.ts";
 import { type Env, kafkaSettings } from "./settings.ts";
+import { sleep } from "@mat/agents/support";
+import { removeIfPresent } from "../files.ts";
 
 const STOP_TIMEOUT_MS = 30_000;
 
@@ -61,6 +63,7 @@ export async function stopKafka(options: StopOptions = {}): Promise<boolean> {
     if (!(await exited(5_000))) throw new Error(`Kafka broker (pid ${pid}) survived SIGKILL`);
   }
   if (spawned) {
+    // the broker was killed: only its exit is awaited, not its status
     await spawned.child.status.catch(() => {});
     children.delete(pid);
   }

@@ -1,29 +1,11 @@
-/** Small helpers of the kube-apiserver script: logging, waiting, files */
+/** Small helpers of the kube-apiserver script: logging, times, executables */
 
 export function log(line: string): void {
   console.error(`kube: ${line}`);
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 export function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)}s`;
-}
-
-export function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-export async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
 }
 
 export async function isExecutableFile(path: string): Promise<boolean> {
@@ -35,14 +17,6 @@ export async function isExecutableFile(path: string): Promise<boolean> {
       return false;
     }
     throw error;
-  }
-}
-
-export async function removeIfPresent(path: string): Promise<void> {
-  try {
-    await Deno.remove(path, { recursive: true });
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
 }
 

@@ -8,7 +8,8 @@
 
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { exists, isExecutableFile, log, removeIfPresent, seconds } from "./_util.ts";
+import { isExecutableFile, log, seconds } from "./_util.ts";
+import { exists, removeIfPresent } from "../files.ts";
 
 /** The Kubernetes release the wrapper module pins (`k8s.io/kubernetes` and its staging modules) */
 export const KUBERNETES_VERSION = "v1.34.4";

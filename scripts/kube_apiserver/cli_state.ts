@@ -5,10 +5,12 @@
 
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { log, removeIfPresent, sleep } from "./_util.ts";
+import { log } from "./_util.ts";
 import { ensureKubeBinaries } from "./build.ts";
 import { isRunning, POLL_MS, STOP_TIMEOUT_MS } from "./process.ts";
 import { startKubeApiServer } from "./server.ts";
+import { sleep } from "@mat/agents/support";
+import { removeIfPresent } from "../files.ts";
 
 /** Where the CLI's `start` keeps its server's data, certs, logs, kubeconfig and pids */
 export const STATE_DIR: string = fileURLToPath(new URL("../../.kube-test", import.meta.url));

@@ -4,8 +4,9 @@
  * them
  */
 
-import { errorMessage, sleep, tail } from "./_util.ts";
+import { tail } from "./_util.ts";
 import type { BinaryName } from "./build.ts";
+import { errorText, sleep } from "@mat/agents/support";
 
 export const STOP_TIMEOUT_MS = 15_000;
 export const POLL_MS = 250;
@@ -114,7 +115,7 @@ export async function waitFor(
     try {
       if (await probe()) return;
     } catch (error) {
-      lastError = errorMessage(error);
+      lastError = errorText(error);
     }
     if (performance.now() > deadline) {
       const logs = await Promise.all(

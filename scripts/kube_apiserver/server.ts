@@ -7,11 +7,13 @@
  */
 
 import { join } from "node:path";
-import { log, removeIfPresent, seconds } from "./_util.ts";
+import { log, seconds } from "./_util.ts";
 import { ensureKubeBinaries, type Env, KUBERNETES_VERSION } from "./build.ts";
 import { ADMIN_USER, kubeconfig } from "./kubeconfig.ts";
 import { randomToken, serviceAccountKeyPair } from "./pki.ts";
 import { type Managed, spawnLogged, spawnWatchdog, terminate, waitFor } from "./process.ts";
+import { removeIfPresent } from "../files.ts";
+import { isRecord } from "@mat/agents/support";
 
 const START_TIMEOUT_MS = 120_000;
 
@@ -135,8 +137,7 @@ export async function startKubeApiServer(
     await waitFor(`etcd at ${etcdUrl}/health`, deadline, [etcd], async () => {
       const response = await fetch(`${etcdUrl}/health`);
       const body: unknown = await response.json();
-      return response.ok && typeof body === "object" && body !== null &&
-        (body as Record<string, unknown>).health === "true";
+      return response.ok && isRecord(body) && body.health === "true";
     });
 
     const keys = await serviceAccountKeyPair();
