@@ -59,6 +59,8 @@ async function up(): Promise<void> {
     const ready = client ? await readyStatus(client).catch(() => undefined) : undefined;
     client?.close();
     if (ready === "True") {
+      // Volumes released by deleted claims are emptied and offered again, as on a full `up`
+      await ensureStorage((await ensureKubeBinaries({ log })).kubectl);
       log(`already up: node "${NODE_NAME}" Ready at ${API_SERVER_URL}`);
       console.log(`export KUBECONFIG=${paths.kubeconfig}`);
       return;

@@ -283,6 +283,9 @@ Deno.test({
         "--timeout=300s",
       ], env);
       assert.equal(fresh.code, 0, `delete namespace: ${tail(fresh)}`);
+      // `up` again (idempotent) empties the volumes the deleted claims released, for reuse
+      const reuse = await run(deno, ["run", "--allow-all", "scripts/cluster.ts", "up"]);
+      assert.equal(reuse.code, 0, `cluster up: ${tail(reuse)}`);
 
       // 1. ./scripts/setup.sh
       const setup = await run("./scripts/setup.sh", [], env);

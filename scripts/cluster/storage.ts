@@ -49,7 +49,25 @@ function manifests(): unknown {
   };
 }
 
-/** Makes the volumes' directories (mode 0777: pods run as any user) and applies the objects */
+/** The pool's volumes a deleted claim left `Released` (the reclaim policy is Retain) */
+async function releasedVolumes(kubectl: string): Promise<string[]> {
+  const out = await run(kubectl, [
+    `--kubeconfig=${paths.kubeconfig}`,
+    "get",
+    "pv",
+    "-l",
+    "multi-agent-telemetry/cluster=dev",
+    "-o",
+    'jsonpath={range .items[?(@.status.phase=="Released")]}{.metadata.name}{"\\n"}{end}',
+  ]);
+  return out.split("\n").filter((name) => /^local-path-\d+$/.test(name));
+}
+
+/**
+ * Makes the volumes' directories (mode 0777: pods run as any user), applies the objects, and
+ * makes each volume a deleted claim released available again, emptied: what an administrator does
+ * by hand for a Retain volume, so a namespace deleted and made again binds its claims
+ */
 export async function ensureStorage(kubectl: string): Promise<void> {
   for (let i = 0; i < VOLUMES; i++) {
     const dir = join(paths.volumes, `pv-${i}`);
@@ -59,5 +77,23 @@ export async function ensureStorage(kubectl: string): Promise<void> {
   await run(kubectl, [`--kubeconfig=${paths.kubeconfig}`, "apply", "-f", "-"], {
     stdin: new TextEncoder().encode(JSON.stringify(manifests())),
   });
-  log(`default StorageClass "${STORAGE_CLASS}" with ${VOLUMES} hostPath volumes of ${CAPACITY}`);
+  const released = await releasedVolumes(kubectl);
+  for (const name of released) {
+    const dir = join(paths.volumes, `pv-${name.slice("local-path-".length)}`);
+    await Deno.remove(dir, { recursive: true });
+    await Deno.mkdir(dir, { recursive: true });
+    await Deno.chmod(dir, 0o777);
+    await run(kubectl, [
+      `--kubeconfig=${paths.kubeconfig}`,
+      "patch",
+      "pv",
+      name,
+      "--type=json",
+      '-p=[{"op":"remove","path":"/spec/claimRef"}]',
+    ]);
+  }
+  log(
+    `default StorageClass "${STORAGE_CLASS}" with ${VOLUMES} hostPath volumes of ${CAPACITY}` +
+      (released.length > 0 ? `; ${released.length} released volume(s) emptied for reuse` : ""),
+  );
 }
