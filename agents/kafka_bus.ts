@@ -5,7 +5,13 @@
 
 import { Buffer } from "node:buffer";
 import { type Admin, type Consumer, Kafka, logLevel, Partitioners, type Producer } from "kafkajs";
-import { headerText, jsonLogCreator, silenceKafkaJsTimeoutWarnings } from "./kafkajs_support.ts";
+import {
+  createMissingTopics,
+  disconnectAll,
+  headerText,
+  jsonLogCreator,
+  silenceKafkaJsTimeoutWarnings,
+} from "./kafkajs_support.ts";
 import { backoffMs } from "./backoff.ts";
 import { sleep } from "./sleep.ts";
 
@@ -240,19 +246,7 @@ export class KafkaBus implements Bus {
   }
 
   async createTopics(topics: string[], partitions: number): Promise<void> {
-    const admin = await this.#getAdmin();
-    const existing = new Set(await admin.listTopics());
-    const missing = topics.filter((t) => !existing.has(t));
-    if (missing.length > 0) {
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: missing.map((topic) => ({
-          topic,
-          numPartitions: partitions,
-          replicationFactor: 1,
-        })),
-      });
-    }
+    await createMissingTopics(await this.#getAdmin(), topics, partitions);
     for (const t of topics) this.#knownTopics.add(t);
   }
 
@@ -262,11 +256,8 @@ export class KafkaBus implements Bus {
   }
 
   async close(): Promise<void> {
-    // closing: a client that fails to disconnect has nothing left to send
-    for (const c of this.#consumers) await c.disconnect().catch(() => {});
+    await disconnectAll([...this.#consumers, this.#producer, this.#admin]);
     this.#consumers.clear();
-    await this.#producer?.disconnect().catch(() => {});
-    await this.#admin?.disconnect().catch(() => {});
     this.#producer = undefined;
     this.#admin = undefined;
   }

@@ -1,10 +1,11 @@
 /**
  * What every kafkajs adapter of the workspace shares: the filter for kafkajs's timer warning, the
- * decoding of record headers, and JSON log lines on stderr. Exported as `@mat/agents/kafkajs`.
+ * decoding of record headers, JSON log lines on stderr, creating the topics that are missing and
+ * closing clients. Exported as `@mat/agents/kafkajs`.
  */
 
 import process from "node:process";
-import type { LogEntry } from "kafkajs";
+import type { Admin, LogEntry } from "kafkajs";
 
 let filterInstalled = false;
 
@@ -48,4 +49,34 @@ export function jsonLogCreator(clientId: string): () => (entry: LogEntry) => voi
       ...rest,
     }));
   };
+}
+
+/** Creates those of `topics` the broker lacks (one replica each); returns the ones it created */
+export async function createMissingTopics(
+  admin: Admin,
+  topics: readonly string[],
+  partitions: number,
+): Promise<string[]> {
+  const present = new Set(await admin.listTopics());
+  const missing = topics.filter((topic) => !present.has(topic));
+  if (missing.length > 0) {
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: missing.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
+    });
+  }
+  return missing;
+}
+
+/** A kafkajs client: a consumer, a producer or an admin */
+interface Disconnectable {
+  disconnect(): Promise<void>;
+}
+
+/**
+ * Disconnects every client, in order. A client that fails to disconnect has nothing left to send
+ * or read: its error is ignored, so the others are still closed.
+ */
+export async function disconnectAll(clients: Iterable<Disconnectable | undefined>): Promise<void> {
+  for (const client of clients) await client?.disconnect().catch(() => undefined);
 }

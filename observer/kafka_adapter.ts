@@ -7,7 +7,12 @@
 import { Buffer } from "node:buffer";
 import { type Admin, type Consumer, Kafka, logLevel, type Producer } from "kafkajs";
 import type { IncomingRecord } from "@mat/agents";
-import { headerText, jsonLogCreator, silenceKafkaJsTimeoutWarnings } from "@mat/agents/kafkajs";
+import {
+  disconnectAll,
+  headerText,
+  jsonLogCreator,
+  silenceKafkaJsTimeoutWarnings,
+} from "@mat/agents/kafkajs";
 
 /** One record read from an agent queue: the agents' own record shape */
 export type KafkaRecord = IncomingRecord;
@@ -330,11 +335,8 @@ export class KafkaAdapter implements ObserverKafka, KafkaTestKit {
   }
 
   async close(): Promise<void> {
-    // closing: a client that fails to disconnect has nothing left to send
-    for (const c of this.#consumers) await c.disconnect().catch(() => {});
+    await disconnectAll([...this.#consumers, this.#producer, this.#admin]);
     this.#consumers.clear();
-    await this.#producer?.disconnect().catch(() => {});
-    await this.#admin?.disconnect().catch(() => {});
     this.#producer = undefined;
     this.#admin = undefined;
   }

@@ -1,7 +1,7 @@
 /** Talking to the broker with kafkajs' admin client: is it up, which topics, create the missing */
 
 import { type Admin, Kafka, logLevel } from "kafkajs";
-import { silenceKafkaJsTimeoutWarnings } from "@mat/agents/kafkajs";
+import { createMissingTopics, silenceKafkaJsTimeoutWarnings } from "@mat/agents/kafkajs";
 import { kafkaSettings } from "./settings.ts";
 
 interface ClientOptions {
@@ -75,18 +75,7 @@ export async function ensureTopics(
   partitions: number,
 ): Promise<EnsuredTopics> {
   return await withAdmin(brokers, { retries: 5 }, async (admin) => {
-    const present = new Set(await admin.listTopics());
-    const missing = topics.filter((topic) => !present.has(topic));
-    if (missing.length > 0) {
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: missing.map((topic) => ({
-          topic,
-          numPartitions: partitions,
-          replicationFactor: 1,
-        })),
-      });
-    }
-    return { created: missing, existing: topics.filter((topic) => present.has(topic)) };
+    const created = await createMissingTopics(admin, topics, partitions);
+    return { created, existing: topics.filter((topic) => !created.includes(topic)) };
   });
 }
