@@ -30,7 +30,7 @@
  */
 
 import { agentOfTopic } from "@mat/agents/protocol";
-import type { HandoffData } from "./open_handoffs.ts";
+import { type HandoffData, handoffOf } from "./open_handoffs.ts";
 import type { HeldReplyData, ObserverState } from "./observer_state.ts";
 import type { DiffBody, MessageRecord } from "./record_format.ts";
 import { LIMITS } from "./state_limits.ts";
@@ -105,18 +105,7 @@ export function derive(state: ObserverState, r: MessageRecord): DiffBody[] {
     }
     const held = state.heldReplies.get(r.message_id);
     if (held !== undefined) {
-      out.push(answer(
-        {
-          task_message_id: r.message_id,
-          task_id: r.task_id,
-          conversation_id: r.conversation_id,
-          from: r.source,
-          to: r.target,
-          attempt: r.attempt,
-          created_at: r.created_at,
-        },
-        held,
-      ));
+      out.push(answer(handoffOf(r), held));
     }
     const c = state.conversations.get(r.conversation_id);
     if (r.attempt === 1 && c !== undefined && !c.loop_reported) {

@@ -13,7 +13,7 @@
 
 import { bump, touch } from "./bounded_map.ts";
 import { type FoldOptions, recordFoldOptions } from "./fold_options.ts";
-import { type HandoffData, OpenHandoffs } from "./open_handoffs.ts";
+import { type HandoffData, handoffOf, OpenHandoffs } from "./open_handoffs.ts";
 import type {
   DiffRecord,
   ErrorFold,
@@ -164,13 +164,7 @@ export class ObserverState {
         }
         if (r.handoff === "started") {
           const h: HandoffData = {
-            task_message_id: r.message_id,
-            task_id: r.task_id,
-            conversation_id: r.conversation_id,
-            from: r.source,
-            to: r.target,
-            attempt: r.attempt,
-            created_at: r.created_at,
+            ...handoffOf(r),
             observed_at: r.ts,
             started_seq: r.seq,
             stuck: false,

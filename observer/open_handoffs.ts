@@ -5,9 +5,25 @@
  * handoffs it does not know come from that agent.
  */
 
-import type { ObserverStateData } from "./record_format.ts";
+import type { MessageRecord, ObserverStateData } from "./record_format.ts";
 
 export type HandoffData = ObserverStateData["handoffs_open"][number];
+
+/** What a TASK's message says of the handoff it opens: who to whom, which task and attempt */
+export function handoffOf(r: MessageRecord): Pick<
+  HandoffData,
+  "task_message_id" | "task_id" | "conversation_id" | "from" | "to" | "attempt" | "created_at"
+> {
+  return {
+    task_message_id: r.message_id,
+    task_id: r.task_id,
+    conversation_id: r.conversation_id,
+    from: r.source,
+    to: r.target,
+    attempt: r.attempt,
+    created_at: r.created_at,
+  };
+}
 
 export class OpenHandoffs {
   readonly #byId = new Map<string, HandoffData>();

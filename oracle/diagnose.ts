@@ -11,7 +11,7 @@ import { groupIncidents, type Incident, statusOf } from "./incidents.ts";
 import type { Invocation } from "./cli_args.ts";
 import { errorRules } from "./rules/errors.ts";
 import { handoffRules } from "./rules/handoffs.ts";
-import { historyRules } from "./rules/history.ts";
+import { type HistoryContext, historyRules } from "./rules/history.ts";
 import { processRules } from "./rules/processes.ts";
 import { queueRules } from "./rules/queues.ts";
 import type { TimeMachine } from "./time_machine.ts";
@@ -23,14 +23,8 @@ export const DIAGNOSE_MAX_CHARS = 7_500;
 const SYMPTOMS_SHOWN = 4;
 const NOTES_SHOWN = 3;
 
-export interface DiagnoseContext {
-  now: number;
-  empty: boolean;
-  skippedLines: number;
-  skippedWhere: string[];
-  oracle: string;
-  chosenEnd: boolean;
-}
+/** What diagnose knows beside the window's facts: what the history rules need */
+export type DiagnoseContext = HistoryContext;
 
 /** Every finding of the window, from every rule */
 export function findingsOf(facts: WindowFacts, ctx: DiagnoseContext): Finding[] {
