@@ -6,6 +6,9 @@
 
 import process from "node:process";
 import type { Admin, LogEntry } from "kafkajs";
+import { backoffMs } from "./backoff.ts";
+import { isRecord } from "./is_record.ts";
+import { sleep } from "./sleep.ts";
 
 let filterInstalled = false;
 
@@ -51,21 +54,47 @@ export function jsonLogCreator(clientId: string): () => (entry: LogEntry) => voi
   };
 }
 
-/** Creates those of `topics` the broker lacks (one replica each); returns the ones it created */
+/** Tries of `createMissingTopics` when the broker answers with a retriable error */
+const TOPIC_TRIES = 6;
+
+/**
+ * Creates those of `topics` the broker lacks (one replica each) and waits until every partition of
+ * every one has a leader; returns the ones it created. A broker just started may answer "does not
+ * host this topic-partition" while leadership settles: retriable errors are tried again, the
+ * topics listed anew each time (so none is created twice).
+ */
 export async function createMissingTopics(
   admin: Admin,
   topics: readonly string[],
   partitions: number,
 ): Promise<string[]> {
-  const present = new Set(await admin.listTopics());
-  const missing = topics.filter((topic) => !present.has(topic));
-  if (missing.length > 0) {
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: missing.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
-    });
+  const created: string[] = [];
+  for (let attempt = 0;; attempt++) {
+    try {
+      const present = new Set(await admin.listTopics());
+      const missing = topics.filter((topic) => !present.has(topic));
+      if (missing.length > 0) {
+        await admin.createTopics({
+          waitForLeaders: true,
+          topics: missing.map((topic) => ({
+            topic,
+            numPartitions: partitions,
+            replicationFactor: 1,
+          })),
+        });
+        created.push(...missing);
+      }
+      const metadata = await admin.fetchTopicMetadata({ topics: [...topics] });
+      const leaderless = metadata.topics.filter((t) => t.partitions.some((p) => p.leader < 0));
+      if (leaderless.length === 0) return created;
+      if (attempt + 1 >= TOPIC_TRIES) {
+        throw new Error(`Topics without a leader: ${leaderless.map((t) => t.name).join(", ")}`);
+      }
+    } catch (err) {
+      if (!(isRecord(err) && err["retriable"] === true) || attempt + 1 >= TOPIC_TRIES) throw err;
+    }
+    await sleep(backoffMs(attempt, 200, 3_000));
   }
-  return missing;
 }
 
 /** A kafkajs client: a consumer, a producer or an admin */
