@@ -9,15 +9,13 @@
 import { type Envelope, KafkaBus, SAMPLE_AGENTS, topicFor, USER_INBOX } from "@mat/agents";
 import { AgentsProcess } from "@mat/agents/testing";
 import { DIFF_FILE_BASE } from "@mat/observer";
+import { spawnObserver } from "@mat/observer/process";
 import { activePath } from "@mat/observer/segments";
-import { fileURLToPath } from "node:url";
 import { Client } from "./client.ts";
 import { HistoryTail } from "./history_tail.ts";
 import { until } from "./until.ts";
 
 export { Client, HistoryTail, until };
-
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 export interface SystemOptions {
   bootstrap: string;
@@ -101,22 +99,14 @@ export class System {
     );
     try {
       await bus.createTopics(topics, 2);
-      sys.#observer = new Deno.Command(Deno.execPath(), {
-        args: ["run", "--allow-all", `${ROOT}observer/main.ts`],
-        env: {
-          KAFKA_BOOTSTRAP_SERVERS: options.bootstrap,
-          KAFKA_TOPIC_PREFIX: prefix,
-          TELEMETRY_DATA_DIR: dataDir,
-          OBSERVER_PORT: String(port),
-          SNAPSHOT_INTERVAL: "2",
-          OBSERVER_QUEUE_POLL_MS: "500",
-          RUNTIME_SOURCE: "local",
-          AGENTS_STATE_DIR: stateDir,
-        },
-        stdin: "null",
-        stdout: "null",
-        stderr: "null",
-      }).spawn();
+      sys.#observer = spawnObserver({
+        bootstrap: options.bootstrap,
+        prefix,
+        dataDir,
+        port,
+        stateDir,
+        snapshotIntervalS: 2,
+      });
       // The observer is up once it recorded its start and sampled the queues.
       await sys.history.waitFor(
         "the observer's first queue samples",

@@ -7,10 +7,8 @@
 import { KafkaBus, SAMPLE_AGENTS, topicFor, USER_INBOX } from "@mat/agents";
 import { type SubmitOutcome, submitRequest } from "@mat/agents/submit";
 import { AgentsProcess } from "@mat/agents/testing";
-import { fileURLToPath } from "node:url";
+import { spawnObserver } from "@mat/observer/process";
 import { sleep } from "@mat/agents/support";
-
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 export interface ScenarioOptions {
   bootstrap: string;
@@ -70,22 +68,14 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
     const port = freePort();
     const observerUrl = `http://127.0.0.1:${port}`;
     log(`observer on ${observerUrl}, time machine in ${options.dataDir}`);
-    observer = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-all", `${ROOT}observer/main.ts`],
-      env: {
-        KAFKA_BOOTSTRAP_SERVERS: options.bootstrap,
-        KAFKA_TOPIC_PREFIX: prefix,
-        TELEMETRY_DATA_DIR: options.dataDir,
-        OBSERVER_PORT: String(port),
-        SNAPSHOT_INTERVAL: "1",
-        OBSERVER_QUEUE_POLL_MS: "500",
-        RUNTIME_SOURCE: "local",
-        AGENTS_STATE_DIR: stateDir,
-      },
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
+    observer = spawnObserver({
+      bootstrap: options.bootstrap,
+      prefix,
+      dataDir: options.dataDir,
+      port,
+      stateDir,
+      snapshotIntervalS: 1,
+    });
     await waitForHealth(`${observerUrl}/health`, observer, 60_000);
     log(`starting the four agents with AGENT_FAULTS="${options.faults}"`);
     agents = AgentsProcess.start({ prefix }, {
