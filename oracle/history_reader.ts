@@ -11,7 +11,7 @@
  * an incomplete last line however long, costs a scan.
  */
 
-import { fileChunks, LineBatch, splitLines } from "@mat/agents/lines";
+import { fileChunksSync, LineBatch, splitLines } from "@mat/agents/lines";
 import { listSegments } from "@mat/observer/segments";
 import { BackwardReader, readLineAt } from "./file_reads.ts";
 import { seekLine } from "./history_seek.ts";
@@ -166,9 +166,10 @@ export class History {
       const limit = to !== undefined && s === to.segment ? Math.min(to.offset, seg.size) : seg.size;
       const base = s === from.segment ? from.offset : 0;
       if (base >= limit) continue;
-      const file = await Deno.open(seg.path, { read: true });
+      const file = Deno.openSync(seg.path, { read: true });
       try {
-        const splits = splitLines(fileChunks(file, { from: base, to: limit, size: READ_BYTES }), {
+        const chunks = fileChunksSync(file, { from: base, to: limit, size: READ_BYTES });
+        const splits = splitLines(chunks, {
           offset: base,
           maxLine: Math.min(GROW_LIMIT, this.maxLine),
           unterminated: "torn",
@@ -184,7 +185,7 @@ export class History {
                 break;
               }
               // Read on its own file: the reads of the chunks own this one's position.
-              const line = await readLineAt(seg.path, split.offset, split.length);
+              const line = readLineAt(seg.path, split.offset, split.length);
               const batch = new LineBatch(line, undefined, split.offset, [0], [line.length], 1);
               yield { segment: s, path: seg.path, batch };
               break;
@@ -295,7 +296,7 @@ export class History {
   }
 
   /** Complete lines before `end`, newest first */
-  async *linesBackward(end: Cursor, sink: ReadSink): AsyncGenerator<Line> {
+  *linesBackward(end: Cursor, sink: ReadSink): Generator<Line> {
     const h = newHeader();
     const last = Math.min(end.segment, this.segments.length - 1);
     for (let s = last; s >= 0; s--) {
@@ -303,20 +304,20 @@ export class History {
       if (seg === undefined) continue;
       const hi = s === end.segment ? Math.min(end.offset, seg.size) : seg.size;
       if (hi === 0) continue;
-      const file = await Deno.open(seg.path, { read: true });
+      const file = Deno.openSync(seg.path, { read: true });
       try {
         const r = new BackwardReader(file);
-        let nl = await r.newlineBefore(hi);
+        let nl = r.newlineBefore(hi);
         if (nl + 1 < hi) {
           sink.skip("torn", seg.path, nl + 1, `an incomplete last line of ${hi - nl - 1} bytes`);
         }
         while (nl >= 0) {
-          const previous = nl === 0 ? -1 : await r.newlineBefore(nl);
+          const previous = nl === 0 ? -1 : r.newlineBefore(nl);
           const start = previous + 1;
           if (nl - start > this.maxLine) {
             sink.skip("oversized", seg.path, start, this.#over(nl - start));
           } else if (nl > start) {
-            const bytes = await r.bytes(start, nl);
+            const bytes = r.bytes(start, nl);
             const cursor = { segment: s, offset: start };
             const line = readHeaderBytes(bytes, 0, bytes.length, h)
               ? new Line(bytes, h.ts, h.seq, cursor)
@@ -332,23 +333,23 @@ export class History {
   }
 
   /** The complete record just before a cursor (undefined at the start) */
-  async before(cursor: Cursor, sink: ReadSink = QUIET): Promise<Line | undefined> {
-    for await (const line of this.linesBackward(cursor, sink)) return line;
+  before(cursor: Cursor, sink: ReadSink = QUIET): Line | undefined {
+    for (const line of this.linesBackward(cursor, sink)) return line;
     return undefined;
   }
 
   /** The newest complete record, reading backwards from the end */
-  last(sink: ReadSink = QUIET): Promise<Line | undefined> {
+  last(sink: ReadSink = QUIET): Line | undefined {
     return this.before(this.end, sink);
   }
 
   /** The position of the first line with `ts >= t` (the end when there is none) */
-  seek(t: number): Promise<Cursor> {
+  seek(t: number): Cursor {
     return seekLine(this.segments, "ts", t);
   }
 
   /** The position of the first line with `seq >= n` (the end when there is none) */
-  seekSeq(n: number): Promise<Cursor> {
+  seekSeq(n: number): Cursor {
     return seekLine(this.segments, "seq", n);
   }
 }

@@ -124,7 +124,7 @@ export class TimeMachine {
   ): Promise<T> {
     const a = after ?? -Infinity;
     const b = before ?? Infinity;
-    const start = a > -Infinity ? await this.diff.seek(a) : this.diff.start;
+    const start = a > -Infinity ? this.diff.seek(a) : this.diff.start;
     // Already all of it: lines out of order need no second read.
     const everything = a === -Infinity && b === Infinity;
     let scanFrom = start;
@@ -132,7 +132,7 @@ export class TimeMachine {
     if (a > -Infinity) {
       // The landing is right when the lines before it are older than `after`, in order.
       const back: Line[] = [];
-      for await (const line of this.diff.linesBackward(start, this.report)) {
+      for (const line of this.diff.linesBackward(start, this.report)) {
         back.unshift(line);
         if (back.length === 2) break;
       }
@@ -240,11 +240,11 @@ export class TimeMachine {
    * walking back over what cannot be used: each line passed over is reported, and the newest
    * snapshot that could not be used is named in a notice with the one used instead
    */
-  async snapshotAt(t?: number): Promise<SnapshotRecord | undefined> {
-    const end = t === undefined ? this.states.end : await this.states.seek(t + 1);
+  snapshotAt(t?: number): SnapshotRecord | undefined {
+    const end = t === undefined ? this.states.end : this.states.seek(t + 1);
     let failed: { line: Line; reason: string } | undefined;
     let found: SnapshotRecord | undefined;
-    for await (const line of this.states.linesBackward(end, this.report)) {
+    for (const line of this.states.linesBackward(end, this.report)) {
       const value = this.#valueOf(this.states, line);
       if (value === undefined) {
         const v = line.value()?.["schema_version"];
@@ -285,11 +285,8 @@ export class TimeMachine {
    * The newest record time (ms) of either history, NaN when both are empty: a history that is
    * missing or empty has no say (Math.max with its NaN made the whole answer NaN)
    */
-  async lastTime(): Promise<number> {
-    const times = [
-      (await this.diff.last(this.report))?.ts,
-      (await this.states.last(this.report))?.ts,
-    ]
+  lastTime(): number {
+    const times = [this.diff.last(this.report)?.ts, this.states.last(this.report)?.ts]
       .filter((t): t is number => t !== undefined && Number.isFinite(t));
     return times.length > 0 ? Math.max(...times) : NaN;
   }

@@ -99,8 +99,8 @@ export interface WindowChoice {
 }
 
 /** The window `diagnose` reads: the choice given, else the last 15 minutes of history */
-export async function windowOf(tm: TimeMachine, choice: WindowChoice): Promise<[number, number]> {
-  const last = await tm.lastTime();
+export function windowOf(tm: TimeMachine, choice: WindowChoice): [number, number] {
+  const last = tm.lastTime();
   const to = choice.before ?? (Number.isFinite(last) ? last : Date.now());
   const from = choice.after ?? to - DEFAULT_WINDOW_MS;
   return [from, to];
