@@ -101,6 +101,28 @@ export interface Tally {
   count: number;
 }
 
+/**
+ * A line seen in passing by a skim: its text is `text.slice(start, end)` (`text` may hold more
+ * than the line: no string is made for it), and it is `length` bytes at `cursor`. A view, valid
+ * during the call only.
+ */
+export interface SkimmedLine {
+  text: string;
+  start: number;
+  end: number;
+  cursor: Cursor;
+  length: number;
+}
+
+/**
+ * Lines of some types that a read looks at without returning them: each line of those types
+ * the gate keeps is shown to `visit`, whatever the read's own `types`, `prefilter` and `tally`
+ */
+export interface Skim {
+  types: ReadonlySet<string>;
+  visit(line: SkimmedLine): void;
+}
+
 export interface HistoryOptions {
   /** Lines longer than this are skipped as oversized */
   maxLine?: number;
@@ -241,7 +263,8 @@ export class History {
    * Reads lines from `from` (up to `to`), oldest first. `gate` sees every line with a time first;
    * `types` keeps only the lines whose header names one of those record types, decided before
    * the line is decoded; `prefilter` then the lines whose text passes. Once `tally.counting` is
-   * set, the lines that pass are counted instead.
+   * set, the lines that pass are counted instead. `skim` sees the lines of its types the gate
+   * keeps, before any other filter.
    */
   async *lines(
     from: Cursor,
@@ -252,10 +275,12 @@ export class History {
       types?: ReadonlySet<string>;
       gate?: Gate;
       tally?: Tally;
+      skim?: Skim;
     } = {},
   ): AsyncGenerator<Line> {
-    const { types, gate, tally } = options;
+    const { types, gate, tally, skim } = options;
     const h = newHeader();
+    const seen: SkimmedLine = { text: "", start: 0, end: 0, cursor: this.start, length: 0 };
     for await (const { segment, path, batch: c } of this.#chunks(from, options.to, sink)) {
       for (let i = 0; i < c.count; i++) {
         const start = c.starts[i] ?? 0;
@@ -269,7 +294,22 @@ export class History {
         if (read) {
           const g = gate === undefined ? "keep" : gate(h.ts, h.seq, cursor);
           if (g === "stop") return;
-          if (g === "skip" || (types !== undefined && !types.has(h.type))) continue;
+          if (g === "skip") continue;
+          if (skim?.types.has(h.type)) {
+            if (c.text !== undefined) {
+              seen.text = c.text;
+              seen.start = start;
+              seen.end = end;
+            } else {
+              seen.text = c.line(i);
+              seen.start = 0;
+              seen.end = seen.text.length;
+            }
+            seen.cursor = cursor;
+            seen.length = end - start;
+            skim.visit(seen);
+          }
+          if (types !== undefined && !types.has(h.type)) continue;
           if (tally?.counting && options.prefilter === undefined) {
             tally.count++;
             continue;
@@ -281,7 +321,18 @@ export class History {
           const g = gate === undefined ? "keep" : gate(line.ts, line.seq, cursor);
           if (g === "stop") return;
           if (g === "skip") continue;
-          if (types !== undefined && !types.has(String(line.value()?.["type"]))) continue;
+          const type = skim === undefined && types === undefined
+            ? ""
+            : String(line.value()?.["type"]);
+          if (skim?.types.has(type)) {
+            seen.text = line.text;
+            seen.start = 0;
+            seen.end = seen.text.length;
+            seen.cursor = cursor;
+            seen.length = end - start;
+            skim.visit(seen);
+          }
+          if (types !== undefined && !types.has(type)) continue;
         }
         if (options.prefilter && !options.prefilter(line.text)) continue;
         if (tally?.counting) {
@@ -293,6 +344,20 @@ export class History {
         yield line;
       }
     }
+  }
+
+  /**
+   * The line of `length` bytes at `cursor`, as a read found it, read once more (undefined when it
+   * has no time: reported as corrupt)
+   */
+  lineAt(cursor: Cursor, length: number, sink: ReadSink): Line | undefined {
+    const seg = this.segments[cursor.segment];
+    if (seg === undefined) return undefined;
+    const bytes = readLineAt(seg.path, cursor.offset, length);
+    const h = newHeader();
+    return readHeaderBytes(bytes, 0, bytes.length, h)
+      ? new Line(bytes, h.ts, h.seq, cursor)
+      : this.#unusual(bytes, 0, bytes.length, cursor, seg.path, sink);
   }
 
   /** Complete lines before `end`, newest first */

@@ -14,7 +14,14 @@ import {
   validateDiffRecord,
   validateSnapshot,
 } from "@mat/observer";
-import { type Cursor, type Gate, History, type Line, type Tally } from "./history_reader.ts";
+import {
+  type Cursor,
+  type Gate,
+  History,
+  type Line,
+  type Skim,
+  type Tally,
+} from "./history_reader.ts";
 import { ReadReport } from "./read_report.ts";
 import { replayState, type StateAt } from "./state_replay.ts";
 
@@ -115,11 +122,12 @@ export class TimeMachine {
    * are checked too. Where lines are out of time order (each is reported) the search and the stop
    * cannot be trusted: `read` is then called again over the whole history, and must start afresh.
    * `read` may set `tally.counting` to have the lines still to come counted rather than read.
+   * `skim` sees the window's lines of its types in passing (afresh on a second read, as `read`).
    */
   async readWindow<T>(
     after: number | undefined,
     before: number | undefined,
-    options: Omit<RecordOptions, "after" | "before">,
+    options: Omit<RecordOptions, "after" | "before"> & { skim?: Skim },
     read: (lines: AsyncGenerator<Line>, tally: Tally) => Promise<T>,
   ): Promise<T> {
     const a = after ?? -Infinity;
@@ -148,6 +156,7 @@ export class TimeMachine {
       const opts = {
         ...(options.prefilter ? { prefilter: options.prefilter } : {}),
         ...(options.types ? { types: options.types } : {}),
+        ...(options.skim ? { skim: options.skim } : {}),
       };
       let lastTs = NaN;
       let lastSeq = NaN;
