@@ -15,7 +15,14 @@ import { fileChunksSync, LineBatch, splitLines } from "@mat/agents/lines";
 import { listSegments } from "@mat/observer/segments";
 import { BackwardReader, readLineAt } from "./file_reads.ts";
 import { seekLine } from "./history_seek.ts";
-import { newHeader, readHeader, readHeaderBytes } from "./line_header.ts";
+import { HeaderTypes } from "./header_types.ts";
+import {
+  headText,
+  newHeader,
+  newHeaderSpan,
+  readHeaderBytes,
+  readHeaderSpan,
+} from "./line_header.ts";
 import { QUIET, type ReadSink } from "./read_sink.ts";
 
 export interface Segment {
@@ -64,6 +71,10 @@ export class Line {
   }
 }
 
+/** The bits of `HeaderTypes` matches in `lines`: a type the read keeps, one its skim sees */
+const KEEP = 1;
+const SKIM = 2;
+
 /** How much is read at once */
 const READ_BYTES = 1 << 20;
 /** A line up to this long is held while it is read; a longer one is scanned, then re-read */
@@ -91,9 +102,14 @@ interface Chunk {
 
 /**
  * Decides on each line with a readable time, in order, before any other filter: keep it, skip
- * it, or stop reading
+ * it, or stop reading. The line starts at byte `offset` of segment `segment`.
  */
-export type Gate = (ts: number, seq: number, cursor: Cursor) => "keep" | "skip" | "stop";
+export type Gate = (
+  ts: number,
+  seq: number,
+  segment: number,
+  offset: number,
+) => "keep" | "skip" | "stop";
 
 /** Set `counting` and the lines still to come are counted, not made and returned */
 export interface Tally {
@@ -279,25 +295,33 @@ export class History {
     } = {},
   ): AsyncGenerator<Line> {
     const { types, gate, tally, skim } = options;
-    const h = newHeader();
+    // Types are matched where the header holds them: bit KEEP for `types`, SKIM for the skim's.
+    const matching = types !== undefined || skim !== undefined;
+    const matcher = new HeaderTypes([types ?? new Set(), skim?.types ?? new Set()]);
+    const h = newHeaderSpan();
     const seen: SkimmedLine = { text: "", start: 0, end: 0, cursor: this.start, length: 0 };
     for await (const { segment, path, batch: c } of this.#chunks(from, options.to, sink)) {
+      const text = c.text;
       for (let i = 0; i < c.count; i++) {
         const start = c.starts[i] ?? 0;
         const end = c.ends[i] ?? 0;
         if (end === start) continue; // an empty line
-        const cursor = { segment, offset: c.offset + start };
+        const offset = c.offset + start;
         let line: Line | undefined;
-        const read = c.text !== undefined
-          ? readHeader(c.text, start, end, h)
-          : readHeaderBytes(c.bytes, start, end, h);
+        // The header of an ASCII chunk's line is read in the chunk's text; else from the line's
+        // first bytes, decoded.
+        const head = text ?? headText(c.bytes, start, end);
+        const read = text !== undefined
+          ? readHeaderSpan(text, start, end, h)
+          : readHeaderSpan(head, 0, head.length, h);
         if (read) {
-          const g = gate === undefined ? "keep" : gate(h.ts, h.seq, cursor);
+          const g = gate === undefined ? "keep" : gate(h.ts, h.seq, segment, offset);
           if (g === "stop") return;
           if (g === "skip") continue;
-          if (skim?.types.has(h.type)) {
-            if (c.text !== undefined) {
-              seen.text = c.text;
+          const bits = matching ? matcher.match(head, h.typeFrom, h.typeTo) : 0;
+          if (skim !== undefined && (bits & SKIM) !== 0) {
+            if (text !== undefined) {
+              seen.text = text;
               seen.start = start;
               seen.end = end;
             } else {
@@ -305,20 +329,21 @@ export class History {
               seen.start = 0;
               seen.end = seen.text.length;
             }
-            seen.cursor = cursor;
+            seen.cursor = { segment, offset };
             seen.length = end - start;
             skim.visit(seen);
           }
-          if (types !== undefined && !types.has(h.type)) continue;
+          if (types !== undefined && (bits & KEEP) === 0) continue;
           if (tally?.counting && options.prefilter === undefined) {
             tally.count++;
             continue;
           }
-          line = new Line(c.line(i), h.ts, h.seq, cursor);
+          line = new Line(c.line(i), h.ts, h.seq, { segment, offset });
         } else {
+          const cursor = { segment, offset };
           line = this.#unusual(c.bytes, start, end, cursor, path, sink);
           if (line === undefined) continue;
-          const g = gate === undefined ? "keep" : gate(line.ts, line.seq, cursor);
+          const g = gate === undefined ? "keep" : gate(line.ts, line.seq, segment, offset);
           if (g === "stop") return;
           if (g === "skip") continue;
           const type = skim === undefined && types === undefined

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { newHeader, readHeader, readHeaderBytes } from "./line_header.ts";
+import {
+  newHeader,
+  newHeaderSpan,
+  readHeader,
+  readHeaderBytes,
+  readHeaderSpan,
+} from "./line_header.ts";
 
 function header(line: string) {
   const h = newHeader();
@@ -52,4 +58,14 @@ Deno.test("a header is read from bytes, within the line only", () => {
   assert.ok(readHeaderBytes(bytes, 0, bytes.indexOf(10), h));
   assert.deepEqual({ ...h }, { seq: 7, ts: Date.parse("2026-11-24T10:00:00.000Z"), type: "error" });
   assert.equal(readHeaderBytes(bytes, 0, 30, newHeader()), false, "cut before its type");
+});
+
+Deno.test("a header's type can be left in place, in the text it was read from", () => {
+  const text =
+    `x\n{"schema_version":1,"seq":9,"ts":"2026-11-24T10:00:03.000Z","type":"queue_sample"}`;
+  const h = newHeaderSpan();
+  assert.ok(readHeaderSpan(text, 2, text.length, h));
+  assert.equal(h.seq, 9);
+  assert.equal(h.ts, Date.parse("2026-11-24T10:00:03.000Z"));
+  assert.equal(text.slice(h.typeFrom, h.typeTo), "queue_sample");
 });

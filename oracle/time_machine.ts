@@ -151,7 +151,7 @@ export class TimeMachine {
       let disordered = false;
       const from = whole ? this.diff.start : scanFrom;
       const report = this.report;
-      const path = (c: Cursor) => this.diff.segments[c.segment]?.path ?? "?";
+      const path = (segment: number) => this.diff.segments[segment]?.path ?? "?";
       const diff = this.diff;
       const opts = {
         ...(options.prefilter ? { prefilter: options.prefilter } : {}),
@@ -162,11 +162,11 @@ export class TimeMachine {
       let lastSeq = NaN;
       let past = false;
       // Order is checked on every line, of any type, before the type filter.
-      const gate: Gate = (ts, seq, cursor) => {
+      const gate: Gate = (ts, seq, segment, offset) => {
         if (ts < lastTs || seq <= lastSeq) {
           report.outOfOrder({
-            path: path(cursor),
-            offset: cursor.offset,
+            path: path(segment),
+            offset,
             seq,
             ts,
             previousSeq: lastSeq,
