@@ -137,8 +137,43 @@ export function readHeader(text: string, from: number, to: number, out: Header):
 
 const scratch = newHeaderSpan();
 
+/**
+ * The header as the observer writes it, up to its type's first character: a one-digit version,
+ * a time as `toISOString` writes it. One test of this (native) pattern costs a third of the
+ * character comparisons it stands for; a header it does not match is read in full.
+ */
+const WRITTEN =
+  /\{"schema_version":\d,"seq":\d{1,15},"ts":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z","type":"/y;
+/** Where a written header's seq starts, after `{"schema_version":V,"seq":` */
+const SEQ_AT = 26;
+
 /** readHeader, with the type left in place: text[out.typeFrom, out.typeTo) */
 export function readHeaderSpan(text: string, from: number, to: number, out: HeaderSpan): boolean {
+  WRITTEN.lastIndex = from;
+  if (!WRITTEN.test(text)) return readAnyHeader(text, from, to, out);
+  // What readAnyHeader would find in such a header: the pattern matched within the line (it
+  // matches no newline) and within its first HEADER_BYTES.
+  const typeStart = WRITTEN.lastIndex;
+  const tsEnd = typeStart - 10;
+  const tsStart = tsEnd - 24;
+  let seq = 0;
+  for (let i = from + SEQ_AT; i < tsStart - 7; i++) seq = seq * 10 + text.charCodeAt(i) - 0x30;
+  const ts = timeAt(text, tsStart, tsEnd);
+  if (Number.isNaN(ts)) return false;
+  const typeEnd = find(text, QUOTE, typeStart, Math.min(to, from + HEADER_BYTES));
+  if (typeEnd < 0) return false;
+  out.seq = seq;
+  out.ts = ts;
+  out.typeFrom = typeStart;
+  out.typeTo = typeEnd;
+  return true;
+}
+
+/**
+ * readHeaderSpan of any header, a character at a time, without the pattern: what readHeaderSpan
+ * must agree with on every line
+ */
+export function readAnyHeader(text: string, from: number, to: number, out: HeaderSpan): boolean {
   const limit = Math.min(to, from + HEADER_BYTES);
   if (!holds(text, from, `{"schema_version":`)) return false;
   // One digit of version, as the observer writes; else the comma is looked for.
