@@ -119,13 +119,15 @@ export interface Tally {
 
 /**
  * A line seen in passing by a skim: its text is `text.slice(start, end)` (`text` may hold more
- * than the line: no string is made for it), and it is `length` bytes at `cursor`. A view, valid
- * during the call only.
+ * than the line: no string is made for it), and it is `length` bytes at `cursor`. Its header, read
+ * as `readHeaderSpan` reads it, ends with the closing quote of its type at `typeTo` in `text`
+ * (-1 when the line has no such header). A view, valid during the call only.
  */
 export interface SkimmedLine {
   text: string;
   start: number;
   end: number;
+  typeTo: number;
   cursor: Cursor;
   length: number;
 }
@@ -299,7 +301,14 @@ export class History {
     const matching = types !== undefined || skim !== undefined;
     const matcher = new HeaderTypes([types ?? new Set(), skim?.types ?? new Set()]);
     const h = newHeaderSpan();
-    const seen: SkimmedLine = { text: "", start: 0, end: 0, cursor: this.start, length: 0 };
+    const seen: SkimmedLine = {
+      text: "",
+      start: 0,
+      end: 0,
+      typeTo: -1,
+      cursor: this.start,
+      length: 0,
+    };
     for await (const { segment, path, batch: c } of this.#chunks(from, options.to, sink)) {
       const text = c.text;
       for (let i = 0; i < c.count; i++) {
@@ -325,10 +334,12 @@ export class History {
               seen.start = start;
               seen.end = end;
             } else {
+              // The header was read in the line's first bytes decoded: the line's first characters
               seen.text = c.line(i);
               seen.start = 0;
               seen.end = seen.text.length;
             }
+            seen.typeTo = h.typeTo;
             seen.cursor = { segment, offset };
             seen.length = end - start;
             skim.visit(seen);
@@ -353,6 +364,7 @@ export class History {
             seen.text = line.text;
             seen.start = 0;
             seen.end = seen.text.length;
+            seen.typeTo = -1;
             seen.cursor = cursor;
             seen.length = end - start;
             skim.visit(seen);

@@ -31,20 +31,35 @@ export function idHash(id: string): number {
   return hash(id, 0, id.length);
 }
 
+/** Whether text holds `literal` at `at` */
+function holds(text: string, at: number, literal: string): boolean {
+  for (let k = 0; k < literal.length; k++) {
+    if (text.charCodeAt(at + k) !== literal.charCodeAt(k)) return false;
+  }
+  return true;
+}
+
 /**
- * The hash of the string value of the first `"key":"` in text[start, end), as `fieldOf` reads it
- * from the line alone (up to the next quote; the empty string when either is missing)
+ * Where the first `"key":"` (`marker`) of the line text[start, end) is, -1 when it has none.
+ * Where the observer writes it, `expected`, it is checked first: the caller knows no earlier one
+ * can be there.
  */
-function fieldHash(text: string, start: number, end: number, marker: string): number {
+function markerAt(text: string, start: number, end: number, marker: string, expected: number) {
+  if (expected >= 0 && holds(text, expected, marker)) return expected;
   const at = text.indexOf(marker, start);
-  if (at < 0 || at >= end) return idHash("");
-  const from = at + marker.length;
-  for (let i = from; i < end; i++) if (text.charCodeAt(i) === QUOTE) return hash(text, from, i);
-  return idHash("");
+  return at < 0 || at >= end ? -1 : at;
+}
+
+/** Where the string value at `from` ends (its closing quote) in text[.., end); -1 if it does not */
+function valueEnd(text: string, from: number, end: number): number {
+  for (let i = from; i < end; i++) if (text.charCodeAt(i) === QUOTE) return i;
+  return -1;
 }
 
 const MESSAGE_ID = '"task_message_id":"';
 const TASK_ID = '"task_id":"';
+const EMPTY = idHash("");
+const COMMA = 0x2c;
 
 export class ReplyLines {
   readonly #messageIds: number[] = [];
@@ -53,10 +68,31 @@ export class ReplyLines {
   readonly #offsets: number[] = [];
   readonly #lengths: number[] = [];
 
-  /** Notes a reply line */
+  /**
+   * Notes a reply line, hashing its ids as `fieldOf` reads them: the string value of the first
+   * `"task_message_id":"` (and `"task_id":"`) in the line, up to the next quote; the empty
+   * string when either is missing. The observer writes both right after the type:
+   * `..."type":"handoff_completed","task_message_id":"M","task_id":"T"`; with a one-character
+   * version, the header before them cannot hold either marker (nor can M, which has no quote),
+   * so when they are found there they are the first.
+   */
   add(line: SkimmedLine): void {
-    this.#messageIds.push(fieldHash(line.text, line.start, line.end, MESSAGE_ID));
-    this.#taskIds.push(fieldHash(line.text, line.start, line.end, TASK_ID));
+    const { text, start, end, typeTo } = line;
+    const standard = typeTo >= 0 && text.charCodeAt(start + 19) === COMMA;
+    const m = markerAt(text, start, end, MESSAGE_ID, standard ? typeTo + 2 : -1);
+    const mFrom = m + MESSAGE_ID.length;
+    const mEnd = m < 0 ? -1 : valueEnd(text, mFrom, end);
+    const t = markerAt(
+      text,
+      start,
+      end,
+      TASK_ID,
+      standard && mEnd >= 0 && m === typeTo + 2 ? mEnd + 2 : -1,
+    );
+    const tFrom = t + TASK_ID.length;
+    const tEnd = t < 0 ? -1 : valueEnd(text, tFrom, end);
+    this.#messageIds.push(mEnd < 0 ? EMPTY : hash(text, mFrom, mEnd));
+    this.#taskIds.push(tEnd < 0 ? EMPTY : hash(text, tFrom, tEnd));
     this.#segments.push(line.cursor.segment);
     this.#offsets.push(line.cursor.offset);
     this.#lengths.push(line.length);
