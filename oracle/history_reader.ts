@@ -119,7 +119,8 @@ export interface Tally {
 
 /**
  * A line seen in passing by a skim: its text is `text.slice(start, end)` (`text` may hold more
- * than the line: no string is made for it), and it is `length` bytes at `cursor`. Its header, read
+ * than the line: no string is made for it), and it is `length` bytes at byte `offset` of segment
+ * `segment`. Its header, read
  * as `readHeaderSpan` reads it, ends with the closing quote of its type at `typeTo` in `text`
  * (-1 when the line has no such header). A view, valid during the call only.
  */
@@ -128,7 +129,8 @@ export interface SkimmedLine {
   start: number;
   end: number;
   typeTo: number;
-  cursor: Cursor;
+  segment: number;
+  offset: number;
   length: number;
 }
 
@@ -306,7 +308,8 @@ export class History {
       start: 0,
       end: 0,
       typeTo: -1,
-      cursor: this.start,
+      segment: 0,
+      offset: 0,
       length: 0,
     };
     for await (const { segment, path, batch: c } of this.#chunks(from, options.to, sink)) {
@@ -340,7 +343,8 @@ export class History {
               seen.end = seen.text.length;
             }
             seen.typeTo = h.typeTo;
-            seen.cursor = { segment, offset };
+            seen.segment = segment;
+            seen.offset = offset;
             seen.length = end - start;
             skim.visit(seen);
           }
@@ -365,7 +369,8 @@ export class History {
             seen.start = 0;
             seen.end = seen.text.length;
             seen.typeTo = -1;
-            seen.cursor = cursor;
+            seen.segment = segment;
+            seen.offset = offset;
             seen.length = end - start;
             skim.visit(seen);
           }

@@ -19,16 +19,11 @@ const QUOTE = 0x22;
 const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
 
-/** FNV-1a of the UTF-16 code units of text[from, to) */
-function hash(text: string, from: number, to: number): number {
-  let h = FNV_OFFSET;
-  for (let i = from; i < to; i++) h = Math.imul(h ^ text.charCodeAt(i), FNV_PRIME);
-  return h | 0;
-}
-
-/** The hash of a whole string */
+/** The FNV-1a hash of an id's UTF-16 code units */
 export function idHash(id: string): number {
-  return hash(id, 0, id.length);
+  let h = FNV_OFFSET;
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), FNV_PRIME);
+  return h | 0;
 }
 
 /** Whether text holds `literal` at `at` */
@@ -50,12 +45,6 @@ function markerAt(text: string, start: number, end: number, marker: string, expe
   return at < 0 || at >= end ? -1 : at;
 }
 
-/** Where the string value at `from` ends (its closing quote) in text[.., end); -1 if it does not */
-function valueEnd(text: string, from: number, end: number): number {
-  for (let i = from; i < end; i++) if (text.charCodeAt(i) === QUOTE) return i;
-  return -1;
-}
-
 const MESSAGE_ID = '"task_message_id":"';
 const TASK_ID = '"task_id":"';
 const EMPTY = idHash("");
@@ -67,6 +56,23 @@ export class ReplyLines {
   readonly #segments: number[] = [];
   readonly #offsets: number[] = [];
   readonly #lengths: number[] = [];
+  /** Where the value `#valueHash` last read ends (its closing quote), -1 when it does not */
+  #valueEnd = -1;
+
+  /** The hash of the string value at `from` of text[.., end), read up to its closing quote */
+  #valueHash(text: string, from: number, end: number): number {
+    let h = FNV_OFFSET;
+    for (let i = from; i < end; i++) {
+      const c = text.charCodeAt(i);
+      if (c === QUOTE) {
+        this.#valueEnd = i;
+        return h | 0;
+      }
+      h = Math.imul(h ^ c, FNV_PRIME);
+    }
+    this.#valueEnd = -1;
+    return EMPTY;
+  }
 
   /**
    * Notes a reply line, hashing its ids as `fieldOf` reads them: the string value of the first
@@ -80,21 +86,15 @@ export class ReplyLines {
     const { text, start, end, typeTo } = line;
     const standard = typeTo >= 0 && text.charCodeAt(start + 19) === COMMA;
     const m = markerAt(text, start, end, MESSAGE_ID, standard ? typeTo + 2 : -1);
-    const mFrom = m + MESSAGE_ID.length;
-    const mEnd = m < 0 ? -1 : valueEnd(text, mFrom, end);
-    const t = markerAt(
-      text,
-      start,
-      end,
-      TASK_ID,
-      standard && mEnd >= 0 && m === typeTo + 2 ? mEnd + 2 : -1,
-    );
-    const tFrom = t + TASK_ID.length;
-    const tEnd = t < 0 ? -1 : valueEnd(text, tFrom, end);
-    this.#messageIds.push(mEnd < 0 ? EMPTY : hash(text, mFrom, mEnd));
-    this.#taskIds.push(tEnd < 0 ? EMPTY : hash(text, tFrom, tEnd));
-    this.#segments.push(line.cursor.segment);
-    this.#offsets.push(line.cursor.offset);
+    this.#valueEnd = -1;
+    const messageId = m < 0 ? EMPTY : this.#valueHash(text, m + MESSAGE_ID.length, end);
+    const mEnd = this.#valueEnd;
+    const expected = standard && mEnd >= 0 && m === typeTo + 2 ? mEnd + 2 : -1;
+    const t = markerAt(text, start, end, TASK_ID, expected);
+    this.#messageIds.push(messageId);
+    this.#taskIds.push(t < 0 ? EMPTY : this.#valueHash(text, t + TASK_ID.length, end));
+    this.#segments.push(line.segment);
+    this.#offsets.push(line.offset);
     this.#lengths.push(line.length);
   }
 

@@ -15,7 +15,8 @@ function noted(lines: string[]): ReplyLines {
       start,
       end: start + l.length,
       typeTo: readHeaderSpan(text, start, start + l.length, h) ? h.typeTo : -1,
-      cursor: { segment: 0, offset: start },
+      segment: 0,
+      offset: start,
       length: l.length,
     };
     replies.add(line);
