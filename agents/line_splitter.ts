@@ -2,7 +2,8 @@
  * The one line splitter for every reader of JSONL (the observer's and the oracle's histories, the
  * agents' done and pending stores): bytes in, complete lines out, each with its byte offset.
  *
- * `splitLines` takes chunks of bytes (a file read by `fileChunks`, a `ReadableStream`...) and
+ * `splitLines` takes chunks of bytes (a file read by `fileChunks` or `fileChunksSync`, a
+ * `ReadableStream`...) and
  * yields the lines of each chunk as one `LineBatch`: views of the chunk, with the chunk decoded
  * once when it is ASCII (as records nearly always are), so that a reader can look at a line's
  * header before it makes a string of it, or never make one. A line split across chunks is joined,
@@ -99,7 +100,7 @@ function asciiText(bytes: Uint8Array): string | undefined {
  * come. A chunk is not used once the next is asked for, so a source may read into one buffer.
  */
 export async function* splitLines(
-  chunks: AsyncIterable<Uint8Array>,
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   options: SplitOptions = {},
 ): AsyncGenerator<LineSplit> {
   const maxLine = options.maxLine ?? Infinity;
@@ -190,7 +191,7 @@ export interface TextLineOptions extends SplitOptions {
 
 /** The lines of a source of chunks as strings, empty ones included */
 export async function* textLines(
-  chunks: AsyncIterable<Uint8Array>,
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   options: TextLineOptions = {},
 ): AsyncGenerator<string> {
   for await (const split of splitLines(chunks, options)) {
@@ -237,12 +238,42 @@ export async function* fileChunks(
   let pos = options.from ?? 0;
   if (pos > 0) await file.seek(pos, Deno.SeekMode.Start);
   while (pos < to) {
-    const skew = (pos + PAGE / 2) % PAGE;
-    const n = await file.read(buffer.subarray(skew, skew + Math.min(size, to - pos)));
+    const into = readWindow(buffer, pos, Math.min(size, to - pos));
+    const n = await file.read(into);
     if (n === null || n === 0) return;
     pos += n;
-    yield buffer.subarray(skew, skew + n);
+    yield into.subarray(0, n);
   }
+}
+
+/**
+ * `fileChunks` read with `readSync`: for a reader with nothing else to do meanwhile (a CLI),
+ * which then waits on no thread pool and no event loop between reads. From the page cache, a
+ * 1 MiB read costs about its copy either way, while each async read is a round trip through
+ * Deno's blocking pool that a loaded machine makes slow.
+ */
+export function* fileChunksSync(
+  file: Deno.FsFile,
+  options: FileChunkOptions = {},
+): Generator<Uint8Array> {
+  const size = options.size ?? CHUNK_BYTES;
+  const buffer = new Uint8Array(size + PAGE);
+  const to = options.to ?? Infinity;
+  let pos = options.from ?? 0;
+  if (pos > 0) file.seekSync(pos, Deno.SeekMode.Start);
+  while (pos < to) {
+    const into = readWindow(buffer, pos, Math.min(size, to - pos));
+    const n = file.readSync(into);
+    if (n === null || n === 0) return;
+    pos += n;
+    yield into.subarray(0, n);
+  }
+}
+
+/** Where in `buffer` the read of `length` bytes at file offset `pos` lands (see fileChunks) */
+function readWindow(buffer: Uint8Array, pos: number, length: number): Uint8Array {
+  const skew = (pos + PAGE / 2) % PAGE;
+  return buffer.subarray(skew, skew + length);
 }
 
 /** The lines of a file as strings, none when it does not exist; the file is closed after */

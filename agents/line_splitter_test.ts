@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { fileChunks, fileLines, type LineSplit, splitLines, textLines } from "./line_splitter.ts";
+import {
+  fileChunks,
+  fileChunksSync,
+  fileLines,
+  type LineSplit,
+  splitLines,
+  textLines,
+} from "./line_splitter.ts";
 
 const encoder = new TextEncoder();
 
@@ -105,12 +112,14 @@ Deno.test("textLines gives the lines as strings, and tells of those passed over"
 Deno.test("a file is read in chunks, from and up to a byte", async () => {
   const path = await Deno.makeTempFile();
   await Deno.writeTextFile(path, "skip\none\ntwo\nthree\nfour");
-  using file = await Deno.open(path);
-  const lines = [];
-  for await (
-    const line of textLines(fileChunks(file, { from: 5, to: 19, size: 3 }), { offset: 5 })
-  ) lines.push(line);
-  assert.deepEqual(lines, ["one", "two", "three"]);
+  for (const read of [fileChunks, fileChunksSync]) {
+    using file = await Deno.open(path);
+    const lines = [];
+    for await (
+      const line of textLines(read(file, { from: 5, to: 19, size: 3 }), { offset: 5 })
+    ) lines.push(line);
+    assert.deepEqual(lines, ["one", "two", "three"], read.name);
+  }
   await Deno.remove(path);
 });
 

@@ -111,14 +111,18 @@ export function dict<T>(check: Check<T>): Check<Record<string, T>> {
   return (v, p) => {
     if (!isRecord(v)) return fail(p, "an object", v);
     const out: Record<string, T> = {};
-    for (const [k, item] of Object.entries(v)) {
-      // Defined, not assigned: a key such as "__proto__" is data like any other
-      Object.defineProperty(out, k, {
-        value: check(item, p === NO_PATH ? p : `${p}.${k}`),
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
+    for (const k of Object.keys(v)) {
+      const item = check(v[k], p === NO_PATH ? p : `${p}.${k}`);
+      // "__proto__" is data like any other: defined, not assigned (which would set the
+      // prototype). Any other key is assigned: the same own property, made much faster.
+      if (k === "__proto__") {
+        Object.defineProperty(out, k, {
+          value: item,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      } else out[k] = item;
     }
     return out;
   };

@@ -8,7 +8,7 @@
  * functions. The oracle imports this file, so it must import nothing that talks to a network.
  */
 
-import { join } from "node:path";
+import { joinPath as join } from "./path_join.ts";
 
 export interface SegmentFile {
   path: string;

@@ -2,10 +2,13 @@
  * The oracle's command line: a command, its flags and the global ones (`--format/-f`,
  * `--data-dir`, `--limit/-l`, `--help/-h`) accepted anywhere on the line. Unknown flags and bad
  * values are usage errors (exit 2) with a one-line message.
+ *
+ * Flags are read as node:util's `parseArgs` reads them: by `quickFlags` when the line is plain,
+ * else by `parseArgs` itself, loaded only then (`readInvocation`).
  */
 
-import { parseArgs } from "node:util";
 import { isSeverity, SEVERITIES, type Severity } from "@mat/observer";
+import { type FlagParser, type FlagSpec, FlagsUnsure, quickFlags } from "./quick_flags.ts";
 import { parseTime } from "./time_spec.ts";
 import { errorText } from "@mat/agents/support";
 
@@ -44,7 +47,7 @@ export interface Invocation {
   id?: string;
 }
 
-type OptionSpec = { type: "string" | "boolean"; short?: string };
+type OptionSpec = FlagSpec;
 
 const GLOBAL: Record<string, OptionSpec> = {
   format: { type: "string", short: "f" },
@@ -159,11 +162,15 @@ function commandIndex(argv: string[]): number {
   return -1;
 }
 
-/** Parses argv (after `oracle`) into an invocation, or throws UsageError */
+/**
+ * Parses argv (after `oracle`) into an invocation, or throws UsageError; its flags read by
+ * `parseFlags` (FlagsUnsure from `quickFlags`: a line for `parseArgs`)
+ */
 export function parseInvocation(
   args: string[],
   env: { get(key: string): string | undefined },
   now: number = Date.now(),
+  parseFlags: FlagParser = quickFlags,
 ): Invocation {
   const argv = joinDashValues(args);
   const first = commandIndex(argv);
@@ -186,17 +193,18 @@ export function parseInvocation(
   const rest = [...argv.slice(0, first), ...argv.slice(first + 1)];
   let parsed;
   try {
-    parsed = parseArgs({
+    parsed = parseFlags({
       args: rest,
       options: { ...GLOBAL, ...PER_COMMAND[name] },
       allowPositionals: true,
       strict: true,
     });
   } catch (err) {
+    if (err instanceof FlagsUnsure) throw err;
     const msg = err instanceof Error ? err.message.split("\n")[0] ?? err.message : String(err);
     throw new UsageError(`${name}: ${msg.replace(/\. To specify.*$/, "")}`);
   }
-  const v = parsed.values as Record<string, string | boolean | undefined>;
+  const v = parsed.values;
   const str = (k: string) => (typeof v[k] === "string" ? String(v[k]) : undefined);
   const positionals = parsed.positionals;
   if (name === "trace") {
@@ -268,4 +276,22 @@ export function parseInvocation(
   }
   if (positionals[0] !== undefined) inv.id = positionals[0];
   return inv;
+}
+
+/**
+ * parseInvocation, its flags read by `quickFlags`, or by node:util's `parseArgs` (loaded then)
+ * when the line is not plain
+ */
+export async function readInvocation(
+  args: string[],
+  env: { get(key: string): string | undefined },
+  now: number = Date.now(),
+): Promise<Invocation> {
+  try {
+    return parseInvocation(args, env, now);
+  } catch (err) {
+    if (!(err instanceof FlagsUnsure)) throw err;
+  }
+  const { parseArgs } = await import("node:util");
+  return parseInvocation(args, env, now, parseArgs);
 }

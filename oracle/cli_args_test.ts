@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { parseInvocation, UsageError } from "./cli_args.ts";
+import { parseArgs } from "node:util";
+import { parseInvocation, readInvocation, UsageError } from "./cli_args.ts";
+import { type FlagConfig, FlagsUnsure, type ParsedFlags, quickFlags } from "./quick_flags.ts";
 
 const env = { get: (k: string) => (k === "TELEMETRY_DATA_DIR" ? "/data" : undefined) };
 const NOW = Date.parse("2026-11-24T12:00:00Z");
@@ -35,7 +37,7 @@ Deno.test("flags take the design's names and defaults", () => {
   assert.equal(parseInvocation(["state", "--data-dir", "x"], env, NOW).dataDir, "x");
 });
 
-Deno.test("bad flags and values are usage errors naming the value", () => {
+Deno.test("bad flags and values are usage errors naming the value", async () => {
   const cases: [string[], RegExp][] = [
     [[], /a command is required/],
     [["diagnoze"], /unknown command "diagnoze"/],
@@ -52,7 +54,7 @@ Deno.test("bad flags and values are usage errors naming the value", () => {
     [["queues", "extra"], /queues takes no arguments, got "extra"/],
   ];
   for (const [argv, pattern] of cases) {
-    assert.throws(() => parseInvocation(argv, env, NOW), (err: unknown) => {
+    await assert.rejects(readInvocation(argv, env, NOW), (err: unknown) => {
       assert.ok(err instanceof UsageError, `${argv.join(" ")} is a usage error`);
       assert.match(err.message, pattern);
       return true;
@@ -60,7 +62,7 @@ Deno.test("bad flags and values are usage errors naming the value", () => {
   }
 });
 
-Deno.test("out-of-range times, an empty data dir and negative numbers are usage errors naming flag and value", () => {
+Deno.test("out-of-range times, an empty data dir and negative numbers are usage errors naming flag and value", async () => {
   const cases: [string[], RegExp][] = [
     [
       ["diffs", "--after", "99999999999d"],
@@ -77,10 +79,125 @@ Deno.test("out-of-range times, an empty data dir and negative numbers are usage 
     [["diffs", "-l", "-f", "json"], /^--limit needs a value, got the option "-f"$/],
   ];
   for (const [argv, pattern] of cases) {
-    assert.throws(() => parseInvocation(argv, env, NOW), (err: unknown) => {
+    await assert.rejects(readInvocation(argv, env, NOW), (err: unknown) => {
       assert.ok(err instanceof UsageError, `${argv.join(" ")} is a usage error`);
       assert.match(err.message, pattern, argv.join(" "));
       return true;
     });
+  }
+});
+
+Deno.test("plain flags are read as parseArgs reads them, and any other line is left to it", () => {
+  const options: FlagConfig["options"] = {
+    format: { type: "string", short: "f" },
+    "data-dir": { type: "string" },
+    limit: { type: "string", short: "l" },
+    help: { type: "boolean", short: "h" },
+    after: { type: "string" },
+  };
+  const read = (args: string[]): ParsedFlags | "unsure" | "error" => {
+    const config: FlagConfig = { args, options, allowPositionals: true, strict: true };
+    try {
+      const { values, positionals } = quickFlags(config);
+      return { values: { ...values }, positionals };
+    } catch (err) {
+      if (err instanceof FlagsUnsure) return "unsure";
+      throw err;
+    }
+  };
+  const node = (args: string[]): ParsedFlags | "error" => {
+    try {
+      const { values, positionals } = parseArgs({ args, options, allowPositionals: true });
+      return { values: { ...values }, positionals };
+    } catch {
+      return "error";
+    }
+  };
+  const words = [
+    "--format",
+    "json",
+    "-f",
+    "-l",
+    "5",
+    "--data-dir",
+    "x",
+    "--data-dir=",
+    "--format=json",
+    "--format=",
+    "-h",
+    "--help",
+    "--help=1",
+    "-h=1",
+    "-fjson",
+    "-hl",
+    "--",
+    "-",
+    "-5",
+    "--colour",
+    "-x",
+    "--=x",
+    "",
+    "word",
+    "--after",
+    "-1",
+    "--constructor",
+    "--__proto__",
+    "-l=5",
+  ];
+  const lines: string[][] = [[]];
+  for (const a of words) {
+    lines.push([a]);
+    for (const b of words) {
+      lines.push([a, b]);
+      for (const c of ["json", "-h", "--", "x"]) lines.push([a, b, c]);
+    }
+  }
+  let quick = 0;
+  for (const args of lines) {
+    const mine = read(args);
+    if (mine === "unsure") continue;
+    quick++;
+    assert.deepEqual(mine, node(args), JSON.stringify(args));
+  }
+  assert.ok(quick > 500, `${quick} lines read quickly`);
+  for (const args of [["--data-dir", "x", "-f", "json"], ["-h"], ["word", "--format=json"]]) {
+    assert.notEqual(read(args), "unsure", args.join(" "));
+  }
+  // A line parseArgs refuses is never read quickly.
+  assert.equal(read(["--colour"]), "unsure");
+  assert.equal(read(["-f"]), "unsure");
+});
+
+Deno.test("an invocation reads the same whichever reads its flags", async () => {
+  for (
+    const argv of [
+      ["diagnose", "--data-dir", "d", "-f", "json"],
+      ["errors", "-s", "critical", "-a", "researcher", "--after", "10m", "-l", "5"],
+      ["trace", "conv-1", "--format=json"],
+      ["replay", "-m", "10"],
+      ["diffs", "-fjson"],
+      ["state", "--", "x"],
+    ]
+  ) {
+    let quick;
+    try {
+      quick = parseInvocation(argv, env, NOW);
+    } catch (err) {
+      assert.ok(err instanceof FlagsUnsure, argv.join(" "));
+    }
+    let node;
+    try {
+      node = parseInvocation(argv, env, NOW, parseArgs);
+    } catch (err) {
+      node = err instanceof Error ? err.message : err;
+    }
+    let read;
+    try {
+      read = await readInvocation(argv, env, NOW);
+    } catch (err) {
+      read = err instanceof Error ? err.message : err;
+    }
+    assert.deepEqual(read, node, argv.join(" "));
+    if (quick !== undefined) assert.deepEqual(quick, node, argv.join(" "));
   }
 });

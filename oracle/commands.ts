@@ -119,7 +119,7 @@ export async function runState(tm: TimeMachine, inv: Invocation): Promise<Docume
 }
 
 export async function runReplay(tm: TimeMachine, inv: Invocation): Promise<Document> {
-  const [after, before] = await replayWindow(tm, inv);
+  const [after, before] = replayWindow(tm, inv);
   const startState = after === undefined ? undefined : (await tm.stateAt(after)).state;
   const { shown, total } = await windowRecords(tm, after, before, inv.limit);
   return {
@@ -149,7 +149,7 @@ export async function runDiffs(tm: TimeMachine, inv: Invocation): Promise<Docume
 }
 
 export async function runQueues(tm: TimeMachine, inv: Invocation): Promise<Document> {
-  const [from, to] = await historyWindow(tm, {});
+  const [from, to] = historyWindow(tm, {});
   const at = await tm.stateAt();
   // The window's samples, for lag in time (backlog age, trend)
   const series = await tm.readWindow(from, to, { types: QUEUE_SAMPLES }, async (lines) => {

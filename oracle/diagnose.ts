@@ -90,7 +90,7 @@ export async function runDiagnose(
   head: (asOf: number) => Document,
   ctx: Omit<DiagnoseContext, "empty" | "skippedLines" | "skippedWhere" | "chosenEnd">,
 ): Promise<Document> {
-  const [from, to] = await windowOf(tm, {
+  const [from, to] = windowOf(tm, {
     ...(inv.after !== undefined ? { after: inv.after } : {}),
     ...(inv.before !== undefined ? { before: inv.before } : {}),
   });

@@ -11,11 +11,18 @@
  * an incomplete last line however long, costs a scan.
  */
 
-import { fileChunks, LineBatch, splitLines } from "@mat/agents/lines";
+import { fileChunksSync, LineBatch, splitLines } from "@mat/agents/lines";
 import { listSegments } from "@mat/observer/segments";
 import { BackwardReader, readLineAt } from "./file_reads.ts";
 import { seekLine } from "./history_seek.ts";
-import { newHeader, readHeader, readHeaderBytes } from "./line_header.ts";
+import { HeaderTypes } from "./header_types.ts";
+import {
+  headText,
+  newHeader,
+  newHeaderSpan,
+  readHeaderBytes,
+  readHeaderSpan,
+} from "./line_header.ts";
 import { QUIET, type ReadSink } from "./read_sink.ts";
 
 export interface Segment {
@@ -64,6 +71,10 @@ export class Line {
   }
 }
 
+/** The bits of `HeaderTypes` matches in `lines`: a type the read keeps, one its skim sees */
+const KEEP = 1;
+const SKIM = 2;
+
 /** How much is read at once */
 const READ_BYTES = 1 << 20;
 /** A line up to this long is held while it is read; a longer one is scanned, then re-read */
@@ -91,14 +102,45 @@ interface Chunk {
 
 /**
  * Decides on each line with a readable time, in order, before any other filter: keep it, skip
- * it, or stop reading
+ * it, or stop reading. The line starts at byte `offset` of segment `segment`.
  */
-export type Gate = (ts: number, seq: number, cursor: Cursor) => "keep" | "skip" | "stop";
+export type Gate = (
+  ts: number,
+  seq: number,
+  segment: number,
+  offset: number,
+) => "keep" | "skip" | "stop";
 
 /** Set `counting` and the lines still to come are counted, not made and returned */
 export interface Tally {
   counting: boolean;
   count: number;
+}
+
+/**
+ * A line seen in passing by a skim: its text is `text.slice(start, end)` (`text` may hold more
+ * than the line: no string is made for it), and it is `length` bytes at byte `offset` of segment
+ * `segment`. Its header, read
+ * as `readHeaderSpan` reads it, ends with the closing quote of its type at `typeTo` in `text`
+ * (-1 when the line has no such header). A view, valid during the call only.
+ */
+export interface SkimmedLine {
+  text: string;
+  start: number;
+  end: number;
+  typeTo: number;
+  segment: number;
+  offset: number;
+  length: number;
+}
+
+/**
+ * Lines of some types that a read looks at without returning them: each line of those types
+ * the gate keeps is shown to `visit`, whatever the read's own `types`, `prefilter` and `tally`
+ */
+export interface Skim {
+  types: ReadonlySet<string>;
+  visit(line: SkimmedLine): void;
 }
 
 export interface HistoryOptions {
@@ -166,9 +208,10 @@ export class History {
       const limit = to !== undefined && s === to.segment ? Math.min(to.offset, seg.size) : seg.size;
       const base = s === from.segment ? from.offset : 0;
       if (base >= limit) continue;
-      const file = await Deno.open(seg.path, { read: true });
+      const file = Deno.openSync(seg.path, { read: true });
       try {
-        const splits = splitLines(fileChunks(file, { from: base, to: limit, size: READ_BYTES }), {
+        const chunks = fileChunksSync(file, { from: base, to: limit, size: READ_BYTES });
+        const splits = splitLines(chunks, {
           offset: base,
           maxLine: Math.min(GROW_LIMIT, this.maxLine),
           unterminated: "torn",
@@ -184,7 +227,7 @@ export class History {
                 break;
               }
               // Read on its own file: the reads of the chunks own this one's position.
-              const line = await readLineAt(seg.path, split.offset, split.length);
+              const line = readLineAt(seg.path, split.offset, split.length);
               const batch = new LineBatch(line, undefined, split.offset, [0], [line.length], 1);
               yield { segment: s, path: seg.path, batch };
               break;
@@ -240,7 +283,8 @@ export class History {
    * Reads lines from `from` (up to `to`), oldest first. `gate` sees every line with a time first;
    * `types` keeps only the lines whose header names one of those record types, decided before
    * the line is decoded; `prefilter` then the lines whose text passes. Once `tally.counting` is
-   * set, the lines that pass are counted instead.
+   * set, the lines that pass are counted instead. `skim` sees the lines of its types the gate
+   * keeps, before any other filter.
    */
   async *lines(
     from: Cursor,
@@ -251,36 +295,86 @@ export class History {
       types?: ReadonlySet<string>;
       gate?: Gate;
       tally?: Tally;
+      skim?: Skim;
     } = {},
   ): AsyncGenerator<Line> {
-    const { types, gate, tally } = options;
-    const h = newHeader();
+    const { types, gate, tally, skim } = options;
+    // Types are matched where the header holds them: bit KEEP for `types`, SKIM for the skim's.
+    const matching = types !== undefined || skim !== undefined;
+    const matcher = new HeaderTypes([types ?? new Set(), skim?.types ?? new Set()]);
+    const h = newHeaderSpan();
+    const seen: SkimmedLine = {
+      text: "",
+      start: 0,
+      end: 0,
+      typeTo: -1,
+      segment: 0,
+      offset: 0,
+      length: 0,
+    };
     for await (const { segment, path, batch: c } of this.#chunks(from, options.to, sink)) {
+      const text = c.text;
       for (let i = 0; i < c.count; i++) {
         const start = c.starts[i] ?? 0;
         const end = c.ends[i] ?? 0;
         if (end === start) continue; // an empty line
-        const cursor = { segment, offset: c.offset + start };
+        const offset = c.offset + start;
         let line: Line | undefined;
-        const read = c.text !== undefined
-          ? readHeader(c.text, start, end, h)
-          : readHeaderBytes(c.bytes, start, end, h);
+        // The header of an ASCII chunk's line is read in the chunk's text; else from the line's
+        // first bytes, decoded.
+        const head = text ?? headText(c.bytes, start, end);
+        const read = text !== undefined
+          ? readHeaderSpan(text, start, end, h)
+          : readHeaderSpan(head, 0, head.length, h);
         if (read) {
-          const g = gate === undefined ? "keep" : gate(h.ts, h.seq, cursor);
+          const g = gate === undefined ? "keep" : gate(h.ts, h.seq, segment, offset);
           if (g === "stop") return;
-          if (g === "skip" || (types !== undefined && !types.has(h.type))) continue;
+          if (g === "skip") continue;
+          const bits = matching ? matcher.match(head, h.typeFrom, h.typeTo) : 0;
+          if (skim !== undefined && (bits & SKIM) !== 0) {
+            if (text !== undefined) {
+              seen.text = text;
+              seen.start = start;
+              seen.end = end;
+            } else {
+              // The header was read in the line's first bytes decoded: the line's first characters
+              seen.text = c.line(i);
+              seen.start = 0;
+              seen.end = seen.text.length;
+            }
+            seen.typeTo = h.typeTo;
+            seen.segment = segment;
+            seen.offset = offset;
+            seen.length = end - start;
+            skim.visit(seen);
+          }
+          if (types !== undefined && (bits & KEEP) === 0) continue;
           if (tally?.counting && options.prefilter === undefined) {
             tally.count++;
             continue;
           }
-          line = new Line(c.line(i), h.ts, h.seq, cursor);
+          line = new Line(c.line(i), h.ts, h.seq, { segment, offset });
         } else {
+          const cursor = { segment, offset };
           line = this.#unusual(c.bytes, start, end, cursor, path, sink);
           if (line === undefined) continue;
-          const g = gate === undefined ? "keep" : gate(line.ts, line.seq, cursor);
+          const g = gate === undefined ? "keep" : gate(line.ts, line.seq, segment, offset);
           if (g === "stop") return;
           if (g === "skip") continue;
-          if (types !== undefined && !types.has(String(line.value()?.["type"]))) continue;
+          const type = skim === undefined && types === undefined
+            ? ""
+            : String(line.value()?.["type"]);
+          if (skim?.types.has(type)) {
+            seen.text = line.text;
+            seen.start = 0;
+            seen.end = seen.text.length;
+            seen.typeTo = -1;
+            seen.segment = segment;
+            seen.offset = offset;
+            seen.length = end - start;
+            skim.visit(seen);
+          }
+          if (types !== undefined && !types.has(type)) continue;
         }
         if (options.prefilter && !options.prefilter(line.text)) continue;
         if (tally?.counting) {
@@ -294,8 +388,22 @@ export class History {
     }
   }
 
+  /**
+   * The line of `length` bytes at `cursor`, as a read found it, read once more (undefined when it
+   * has no time: reported as corrupt)
+   */
+  lineAt(cursor: Cursor, length: number, sink: ReadSink): Line | undefined {
+    const seg = this.segments[cursor.segment];
+    if (seg === undefined) return undefined;
+    const bytes = readLineAt(seg.path, cursor.offset, length);
+    const h = newHeader();
+    return readHeaderBytes(bytes, 0, bytes.length, h)
+      ? new Line(bytes, h.ts, h.seq, cursor)
+      : this.#unusual(bytes, 0, bytes.length, cursor, seg.path, sink);
+  }
+
   /** Complete lines before `end`, newest first */
-  async *linesBackward(end: Cursor, sink: ReadSink): AsyncGenerator<Line> {
+  *linesBackward(end: Cursor, sink: ReadSink): Generator<Line> {
     const h = newHeader();
     const last = Math.min(end.segment, this.segments.length - 1);
     for (let s = last; s >= 0; s--) {
@@ -303,20 +411,20 @@ export class History {
       if (seg === undefined) continue;
       const hi = s === end.segment ? Math.min(end.offset, seg.size) : seg.size;
       if (hi === 0) continue;
-      const file = await Deno.open(seg.path, { read: true });
+      const file = Deno.openSync(seg.path, { read: true });
       try {
         const r = new BackwardReader(file);
-        let nl = await r.newlineBefore(hi);
+        let nl = r.newlineBefore(hi);
         if (nl + 1 < hi) {
           sink.skip("torn", seg.path, nl + 1, `an incomplete last line of ${hi - nl - 1} bytes`);
         }
         while (nl >= 0) {
-          const previous = nl === 0 ? -1 : await r.newlineBefore(nl);
+          const previous = nl === 0 ? -1 : r.newlineBefore(nl);
           const start = previous + 1;
           if (nl - start > this.maxLine) {
             sink.skip("oversized", seg.path, start, this.#over(nl - start));
           } else if (nl > start) {
-            const bytes = await r.bytes(start, nl);
+            const bytes = r.bytes(start, nl);
             const cursor = { segment: s, offset: start };
             const line = readHeaderBytes(bytes, 0, bytes.length, h)
               ? new Line(bytes, h.ts, h.seq, cursor)
@@ -332,23 +440,23 @@ export class History {
   }
 
   /** The complete record just before a cursor (undefined at the start) */
-  async before(cursor: Cursor, sink: ReadSink = QUIET): Promise<Line | undefined> {
-    for await (const line of this.linesBackward(cursor, sink)) return line;
+  before(cursor: Cursor, sink: ReadSink = QUIET): Line | undefined {
+    for (const line of this.linesBackward(cursor, sink)) return line;
     return undefined;
   }
 
   /** The newest complete record, reading backwards from the end */
-  last(sink: ReadSink = QUIET): Promise<Line | undefined> {
+  last(sink: ReadSink = QUIET): Line | undefined {
     return this.before(this.end, sink);
   }
 
   /** The position of the first line with `ts >= t` (the end when there is none) */
-  seek(t: number): Promise<Cursor> {
+  seek(t: number): Cursor {
     return seekLine(this.segments, "ts", t);
   }
 
   /** The position of the first line with `seq >= n` (the end when there is none) */
-  seekSeq(n: number): Promise<Cursor> {
+  seekSeq(n: number): Cursor {
     return seekLine(this.segments, "seq", n);
   }
 }

@@ -144,7 +144,7 @@ Deno.test("a line over the history's limit is skipped as oversized, reading on a
   assert.deepEqual(stats.where, [`${dir}/diff_time_machine.jsonl:${headerLine(0).length}`]);
   const back = new ReadStats();
   const newestFirst: unknown[] = [];
-  for await (const l of h.linesBackward(h.end, back)) newestFirst.push(l.value()?.["seq"]);
+  for (const l of h.linesBackward(h.end, back)) newestFirst.push(l.value()?.["seq"]);
   assert.deepEqual(newestFirst, [2, 0]);
   assert.equal(back.oversized, 1);
   await Deno.remove(dir, { recursive: true });

@@ -28,25 +28,25 @@ interface Probed {
  * The first line at or after `offset` (and starting before `hi`) of an open segment with a
  * readable header, from a read of its first bytes; undefined when there is none before `hi`
  */
-async function probeLine(
+function probeLine(
   file: Deno.FsFile,
   size: number,
   offset: number,
   hi: number,
   scratch: Uint8Array,
-): Promise<Probed | undefined> {
+): Probed | undefined {
   const limit = Math.min(hi, size);
   const h = newHeader();
   let pos = 0;
   if (offset > 0) {
     // The line holding offset-1 is partial: its end is the next newline.
-    const nl = await newlineFrom(file, offset - 1, limit, scratch);
+    const nl = newlineFrom(file, offset - 1, limit, scratch);
     if (nl < 0) return undefined;
     pos = nl + 1;
   }
   const buf = scratch.subarray(0, PROBE_BYTES);
   while (pos < limit) {
-    const n = await readAt(file, pos, buf.subarray(0, Math.min(buf.length, size - pos)));
+    const n = readAt(file, pos, buf.subarray(0, Math.min(buf.length, size - pos)));
     if (n === 0) return undefined;
     const view = buf.subarray(0, n);
     let i = 0;
@@ -65,7 +65,7 @@ async function probeLine(
       if (i > 0 && n - i < HEADER_BYTES && pos + n < size) {
         pos += i;
       } else {
-        const next = await newlineFrom(file, pos + n, limit, scratch);
+        const next = newlineFrom(file, pos + n, limit, scratch);
         if (next < 0) return undefined;
         pos = next + 1;
       }
@@ -76,53 +76,41 @@ async function probeLine(
 }
 
 /** Runs `f` with a segment open for probes */
-async function probing<T>(
+function probing<T>(
   segments: readonly Segment[],
   segment: number,
-  f: (probe: (offset: number, hi: number) => Promise<Probed | undefined>) => Promise<T>,
-): Promise<T | undefined> {
+  f: (probe: (offset: number, hi: number) => Probed | undefined) => T,
+): T | undefined {
   const seg = segments[segment];
   if (seg === undefined) return undefined;
-  const file = await Deno.open(seg.path, { read: true });
-  try {
-    const scratch = new Uint8Array(SCAN_BYTES);
-    return await f((offset, hi) => probeLine(file, seg.size, offset, hi, scratch));
-  } finally {
-    file.close();
-  }
+  using file = Deno.openSync(seg.path, { read: true });
+  const scratch = new Uint8Array(SCAN_BYTES);
+  return f((offset, hi) => probeLine(file, seg.size, offset, hi, scratch));
 }
 
 /** The start of the line in which `offset` falls */
-async function lineStart(
-  segments: readonly Segment[],
-  segment: number,
-  offset: number,
-): Promise<number> {
+function lineStart(segments: readonly Segment[], segment: number, offset: number): number {
   const seg = segments[segment];
   if (seg === undefined || offset === 0) return 0;
-  const file = await Deno.open(seg.path, { read: true });
-  try {
-    return (await new BackwardReader(file, 64 * 1024).newlineBefore(offset)) + 1;
-  } finally {
-    file.close();
-  }
+  using file = Deno.openSync(seg.path, { read: true });
+  return new BackwardReader(file, 64 * 1024).newlineBefore(offset) + 1;
 }
 
 /**
  * The position of the first line whose key (its time, or its seq) is >= target; the end of the
  * history when there is none
  */
-export async function seekLine(
+export function seekLine(
   segments: readonly Segment[],
   key: "ts" | "seq",
   target: number,
-): Promise<Cursor> {
+): Cursor {
   const end = { segment: segments.length, offset: 0 };
   const keyOf = (l: Probed) => key === "ts" ? l.ts : l.seq;
   // The last segment whose first line is at or before the target.
   let segment = 0;
   for (let s = segments.length - 1; s > 0; s--) {
-    const first = await probing(segments, s, (probe) => probe(0, Infinity));
+    const first = probing(segments, s, (probe) => probe(0, Infinity));
     if (first !== undefined && keyOf(first) <= target) {
       segment = s;
       break;
@@ -130,13 +118,13 @@ export async function seekLine(
   }
   const seg = segments[segment];
   if (seg === undefined) return end;
-  const lo = await probing(segments, segment, async (probe) => {
+  const lo = probing(segments, segment, (probe) => {
     // Invariant: every line starting before lo has key < target; none from hi on is needed.
     let lo = 0;
     let hi = seg.size;
     while (hi - lo > LINEAR_BYTES) {
       const mid = lo + Math.floor((hi - lo) / 2);
-      const line = await probe(mid, hi);
+      const line = probe(mid, hi);
       if (line === undefined || keyOf(line) >= target) hi = mid;
       else lo = line.offset + 1;
     }
@@ -144,13 +132,13 @@ export async function seekLine(
   }) ?? 0;
   // Back to the start of the line holding lo, then step forward over lower lines, reading
   // their headers only.
-  let pos = await lineStart(segments, segment, lo);
+  let pos = lineStart(segments, segment, lo);
   for (let s = segment; s < segments.length; s++) {
-    const found = await probing(segments, s, async (probe) => {
+    const found = probing(segments, s, (probe) => {
       for (
-        let line = await probe(pos, Infinity);
+        let line = probe(pos, Infinity);
         line;
-        line = await probe(line.offset + 1, Infinity)
+        line = probe(line.offset + 1, Infinity)
       ) {
         if (keyOf(line) >= target) return line.offset;
       }

@@ -5,7 +5,7 @@ import { headerLine, segmentedDir, T0 } from "./testdata/history.ts";
 
 async function seqsFrom(h: History, t: number): Promise<number[]> {
   const out: number[] = [];
-  for await (const l of h.lines(await h.seek(t), new ReadStats())) {
+  for await (const l of h.lines(h.seek(t), new ReadStats())) {
     out.push(Number(l.value()?.["seq"]));
   }
   return out;
@@ -22,16 +22,16 @@ Deno.test("seek finds the first record at or after a time across segments", asyn
     assert.equal(seqs.length, 2000 - target);
   }
   for (const target of [0, 699, 700, 1400, 1999, 2000]) {
-    assert.deepEqual(await h.seekSeq(target), await h.seek(T0 + target * 1000), `seq ${target}`);
+    assert.deepEqual(h.seekSeq(target), h.seek(T0 + target * 1000), `seq ${target}`);
   }
   assert.deepEqual(await seqsFrom(h, T0 + 5_000_000), []);
   assert.equal((await seqsFrom(h, T0 - 1000))[0], 0);
-  assert.equal(Number((await h.last())?.value()?.["seq"]), 1999);
+  assert.equal(Number(h.last()?.value()?.["seq"]), 1999);
   for (const target of [1, 700, 1400, 1999]) {
-    const before = await h.before(await h.seek(T0 + target * 1000));
+    const before = h.before(h.seek(T0 + target * 1000));
     assert.equal(before?.value()?.["seq"], target - 1, `before ${target}`);
   }
-  assert.equal(await h.before(h.start), undefined);
-  assert.equal((await h.before(await h.seek(T0 + 9_999_000)))?.value()?.["seq"], 1999);
+  assert.equal(h.before(h.start), undefined);
+  assert.equal(h.before(h.seek(T0 + 9_999_000))?.value()?.["seq"], 1999);
   await Deno.remove(dir, { recursive: true });
 });

@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { newHeader, readHeader, readHeaderBytes } from "./line_header.ts";
+import {
+  type HeaderSpan,
+  newHeader,
+  newHeaderSpan,
+  readAnyHeader,
+  readHeader,
+  readHeaderBytes,
+  readHeaderSpan,
+} from "./line_header.ts";
 
 function header(line: string) {
   const h = newHeader();
@@ -52,4 +60,57 @@ Deno.test("a header is read from bytes, within the line only", () => {
   assert.ok(readHeaderBytes(bytes, 0, bytes.indexOf(10), h));
   assert.deepEqual({ ...h }, { seq: 7, ts: Date.parse("2026-11-24T10:00:00.000Z"), type: "error" });
   assert.equal(readHeaderBytes(bytes, 0, 30, newHeader()), false, "cut before its type");
+});
+
+Deno.test("a header's type can be left in place, in the text it was read from", () => {
+  const text =
+    `x\n{"schema_version":1,"seq":9,"ts":"2026-11-24T10:00:03.000Z","type":"queue_sample"}`;
+  const h = newHeaderSpan();
+  assert.ok(readHeaderSpan(text, 2, text.length, h));
+  assert.equal(h.seq, 9);
+  assert.equal(h.ts, Date.parse("2026-11-24T10:00:03.000Z"));
+  assert.equal(text.slice(h.typeFrom, h.typeTo), "queue_sample");
+});
+
+Deno.test("a header as the observer writes it is read as any header is, whatever is changed in it", () => {
+  const bases = [
+    `{"schema_version":1,"seq":7,"ts":"2026-11-24T10:00:00.125Z","type":"handoff_completed","x":1}`,
+    `{"schema_version":1,"seq":123456789012345,"ts":"2026-02-28T23:59:59.999Z","type":"e"}`,
+    `{"schema_version":1,"seq":1234567890123456,"ts":"2026-11-24T10:00:00.000Z","type":"e"}`,
+    `{"schema_version":12,"seq":3,"ts":"2026-11-24T10:00:00.000Z","type":"error"}`,
+    `{"schema_version":1,"seq":3,"ts":"2026-11-24T11:00:00+01:00","type":"error"}`,
+    `{"schema_version":1,"seq":3,"ts":"2026-13-24T10:00:00.000Z","type":"error"}`,
+  ];
+  const edits = ["", '"', ",", "0", "9", "x", ".", "\n", "\u00e9"];
+  const read = (f: typeof readAnyHeader, line: string) => {
+    const h: HeaderSpan = newHeaderSpan();
+    return f(line, 0, line.length, h) ? { ...h } : undefined;
+  };
+  let lines = 0;
+  for (const base of bases) {
+    for (let at = 0; at < 80; at++) {
+      for (const edit of edits) {
+        for (
+          const line of [
+            base.slice(0, at) + edit + base.slice(at + 1),
+            base.slice(0, at) + edit + base.slice(at),
+          ]
+        ) {
+          // A line in a text, as a read sees it: after another line, before the next.
+          const text = `{"a":1}\n${line}\n{"b":2}`;
+          const from = 8;
+          const to = from + line.length;
+          const fast = newHeaderSpan();
+          const slow = newHeaderSpan();
+          const a = readHeaderSpan(text, from, to, fast);
+          const b = readAnyHeader(text, from, to, slow);
+          assert.equal(a, b, line);
+          if (a) assert.deepEqual(fast, slow, line);
+          lines++;
+        }
+      }
+    }
+  }
+  assert.ok(lines > 8000);
+  assert.deepEqual(read(readHeaderSpan, bases[0]!), read(readAnyHeader, bases[0]!));
 });

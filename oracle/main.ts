@@ -6,7 +6,7 @@
  */
 
 import { DIFF_RECORD_TYPES, SEVERITIES } from "@mat/observer";
-import { type Command, COMMANDS, DEFAULT_LIMITS, parseInvocation, UsageError } from "./cli_args.ts";
+import { type Command, COMMANDS, DEFAULT_LIMITS, readInvocation, UsageError } from "./cli_args.ts";
 import { RUNNERS } from "./commands.ts";
 import type { Document } from "./output_document.ts";
 import { validate } from "./json_schema.ts";
@@ -160,7 +160,7 @@ function useColour(): boolean {
 export async function main(argv: string[]): Promise<number> {
   let inv;
   try {
-    inv = parseInvocation(argv, Deno.env);
+    inv = await readInvocation(argv, Deno.env);
   } catch (err) {
     if (err instanceof UsageError) {
       console.error(`error: ${err.message}`);

@@ -77,7 +77,7 @@ function countsByName(counts: Record<string, number>): Record<string, number> {
  * `diff_seq` or below is not applied (as on the observer's restart) and is a skipped line.
  */
 export async function replayState(tm: TimeMachine, t?: number): Promise<StateAt> {
-  const snap = await tm.snapshotAt(t);
+  const snap = tm.snapshotAt(t);
   let options = snap?.fold_options === undefined
     ? defaultOptions
     : recordedOptions(snap.fold_options, "snapshot");
@@ -89,7 +89,7 @@ export async function replayState(tm: TimeMachine, t?: number): Promise<StateAt>
     by_agent: countsByName(state.errorCounts.by_agent),
   };
   let asOf = snap ? Date.parse(snap.ts) : NaN;
-  const from = snap ? await tm.diff.seekSeq(snap.diff_seq + 1) : tm.diff.start;
+  const from = snap ? tm.diff.seekSeq(snap.diff_seq + 1) : tm.diff.start;
   let replayed = 0;
   let previous: { seq: number; ts: number } | undefined;
   // One pass from the snapshot: up to the first line stamped after `t` whose next line is in

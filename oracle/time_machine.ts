@@ -14,7 +14,14 @@ import {
   validateDiffRecord,
   validateSnapshot,
 } from "@mat/observer";
-import { type Cursor, type Gate, History, type Line, type Tally } from "./history_reader.ts";
+import {
+  type Cursor,
+  type Gate,
+  History,
+  type Line,
+  type Skim,
+  type Tally,
+} from "./history_reader.ts";
 import { ReadReport } from "./read_report.ts";
 import { replayState, type StateAt } from "./state_replay.ts";
 
@@ -115,16 +122,17 @@ export class TimeMachine {
    * are checked too. Where lines are out of time order (each is reported) the search and the stop
    * cannot be trusted: `read` is then called again over the whole history, and must start afresh.
    * `read` may set `tally.counting` to have the lines still to come counted rather than read.
+   * `skim` sees the window's lines of its types in passing (afresh on a second read, as `read`).
    */
   async readWindow<T>(
     after: number | undefined,
     before: number | undefined,
-    options: Omit<RecordOptions, "after" | "before">,
+    options: Omit<RecordOptions, "after" | "before"> & { skim?: Skim },
     read: (lines: AsyncGenerator<Line>, tally: Tally) => Promise<T>,
   ): Promise<T> {
     const a = after ?? -Infinity;
     const b = before ?? Infinity;
-    const start = a > -Infinity ? await this.diff.seek(a) : this.diff.start;
+    const start = a > -Infinity ? this.diff.seek(a) : this.diff.start;
     // Already all of it: lines out of order need no second read.
     const everything = a === -Infinity && b === Infinity;
     let scanFrom = start;
@@ -132,7 +140,7 @@ export class TimeMachine {
     if (a > -Infinity) {
       // The landing is right when the lines before it are older than `after`, in order.
       const back: Line[] = [];
-      for await (const line of this.diff.linesBackward(start, this.report)) {
+      for (const line of this.diff.linesBackward(start, this.report)) {
         back.unshift(line);
         if (back.length === 2) break;
       }
@@ -143,21 +151,22 @@ export class TimeMachine {
       let disordered = false;
       const from = whole ? this.diff.start : scanFrom;
       const report = this.report;
-      const path = (c: Cursor) => this.diff.segments[c.segment]?.path ?? "?";
+      const path = (segment: number) => this.diff.segments[segment]?.path ?? "?";
       const diff = this.diff;
       const opts = {
         ...(options.prefilter ? { prefilter: options.prefilter } : {}),
         ...(options.types ? { types: options.types } : {}),
+        ...(options.skim ? { skim: options.skim } : {}),
       };
       let lastTs = NaN;
       let lastSeq = NaN;
       let past = false;
       // Order is checked on every line, of any type, before the type filter.
-      const gate: Gate = (ts, seq, cursor) => {
+      const gate: Gate = (ts, seq, segment, offset) => {
         if (ts < lastTs || seq <= lastSeq) {
           report.outOfOrder({
-            path: path(cursor),
-            offset: cursor.offset,
+            path: path(segment),
+            offset,
             seq,
             ts,
             previousSeq: lastSeq,
@@ -240,11 +249,11 @@ export class TimeMachine {
    * walking back over what cannot be used: each line passed over is reported, and the newest
    * snapshot that could not be used is named in a notice with the one used instead
    */
-  async snapshotAt(t?: number): Promise<SnapshotRecord | undefined> {
-    const end = t === undefined ? this.states.end : await this.states.seek(t + 1);
+  snapshotAt(t?: number): SnapshotRecord | undefined {
+    const end = t === undefined ? this.states.end : this.states.seek(t + 1);
     let failed: { line: Line; reason: string } | undefined;
     let found: SnapshotRecord | undefined;
-    for await (const line of this.states.linesBackward(end, this.report)) {
+    for (const line of this.states.linesBackward(end, this.report)) {
       const value = this.#valueOf(this.states, line);
       if (value === undefined) {
         const v = line.value()?.["schema_version"];
@@ -285,11 +294,8 @@ export class TimeMachine {
    * The newest record time (ms) of either history, NaN when both are empty: a history that is
    * missing or empty has no say (Math.max with its NaN made the whole answer NaN)
    */
-  async lastTime(): Promise<number> {
-    const times = [
-      (await this.diff.last(this.report))?.ts,
-      (await this.states.last(this.report))?.ts,
-    ]
+  lastTime(): number {
+    const times = [this.diff.last(this.report)?.ts, this.states.last(this.report)?.ts]
       .filter((t): t is number => t !== undefined && Number.isFinite(t));
     return times.length > 0 ? Math.max(...times) : NaN;
   }

@@ -4,6 +4,8 @@
  * every error occurrence, failed and stuck handoffs, unread and malformed records, and the state
  * at the window's end. Only those record types are decoded: the frequent `message` and
  * `handoff_*` lines are skipped on their header bytes, so a window costs about a read of its bytes.
+ * The replies (`handoff_completed`, `handoff_failed`) are noted in the same pass by their ids
+ * (reply_lines.ts), and the few worth a look read again once the window is known.
  * Tasks sent to unread queues are read from their error folds (kind `task_unconsumed`, with
  * `occurrences`), never from the message lines; a `handoffs_stuck` line counts as one
  * `handoff_stuck` per handoff it names.
@@ -24,6 +26,8 @@ import type {
   RuntimeEventRecord,
 } from "@mat/observer";
 import { foldKindOf, type HandoffLoopRecord } from "@mat/observer";
+import type { SkimmedLine } from "./history_reader.ts";
+import { ReplyLines } from "./reply_lines.ts";
 import { type RebuiltFrom, rebuiltFrom } from "./state_replay.ts";
 import type { TimeMachine } from "./time_machine.ts";
 
@@ -99,8 +103,8 @@ export interface WindowChoice {
 }
 
 /** The window `diagnose` reads: the choice given, else the last 15 minutes of history */
-export async function windowOf(tm: TimeMachine, choice: WindowChoice): Promise<[number, number]> {
-  const last = await tm.lastTime();
+export function windowOf(tm: TimeMachine, choice: WindowChoice): [number, number] {
+  const last = tm.lastTime();
   const to = choice.before ?? (Number.isFinite(last) ? last : Date.now());
   const from = choice.after ?? to - DEFAULT_WINDOW_MS;
   return [from, to];
@@ -196,8 +200,13 @@ export async function gatherFacts(tm: TimeMachine, from: number, to: number): Pr
     replies: new Map(),
     requestsFailed: new Map(),
   });
-  const facts = await tm.readWindow(from, to, { types: WINDOW_TYPES }, async (lines) => {
+  // The reply lines are noted in the same pass, to be read again once it is known which are
+  // worth a look (below).
+  let replyLines = new ReplyLines();
+  const skim = { types: REPLY_TYPES, visit: (line: SkimmedLine) => replyLines.add(line) };
+  const facts = await tm.readWindow(from, to, { types: WINDOW_TYPES, skim }, async (lines) => {
     const facts = fresh();
+    replyLines = new ReplyLines();
     for await (const line of lines) {
       const r = tm.typed(line);
       if (r === undefined) continue;
@@ -219,7 +228,8 @@ export async function gatherFacts(tm: TimeMachine, from: number, to: number): Pr
   }
   // Replies worth a look: to a stuck handoff closed since (a late reply, or a retry), and to the
   // earlier attempts of retried tasks (a retry of a task already answered). A stuck handoff still
-  // open at the end got no reply: no need to look. Only the lines naming them are parsed.
+  // open at the end got no reply: no need to look. Only the lines naming them are read again and
+  // parsed, in the order of the window.
   const open = new Set(endState.state.handoffs_open.map((h) => h.task_message_id));
   const stuckClosed = new Set(
     facts.stuck.map((s) => s.task_message_id).filter((id) => !open.has(id)),
@@ -229,21 +239,14 @@ export async function gatherFacts(tm: TimeMachine, from: number, to: number): Pr
     const wanted = (text: string) =>
       stuckClosed.has(fieldOf(text, "task_message_id")) ||
       retriedTasks.has(fieldOf(text, "task_id"));
-    facts.replies = await tm.readWindow(
-      from,
-      to,
-      { types: REPLY_TYPES, prefilter: wanted },
-      async (lines) => {
-        const replies: WindowFacts["replies"] = new Map();
-        for await (const line of lines) {
-          const r = tm.typed(line);
-          if (r?.type === "handoff_completed" || r?.type === "handoff_failed") {
-            replies.set(r.task_message_id, r);
-          }
-        }
-        return replies;
-      },
-    );
+    for (const place of replyLines.candidates(stuckClosed, retriedTasks)) {
+      const line = tm.diff.lineAt(place.cursor, place.length, tm.report);
+      if (line === undefined || !wanted(line.text)) continue;
+      const r = tm.typed(line);
+      if (r?.type === "handoff_completed" || r?.type === "handoff_failed") {
+        facts.replies.set(r.task_message_id, r);
+      }
+    }
   }
   return facts;
 }

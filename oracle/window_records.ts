@@ -8,12 +8,12 @@ import type { Invocation } from "./cli_args.ts";
 import type { TimeMachine } from "./time_machine.ts";
 
 /** `replay -m N` counts back from the end of the history, not from the wall clock */
-export async function replayWindow(
+export function replayWindow(
   tm: TimeMachine,
   inv: Invocation,
-): Promise<[number | undefined, number | undefined]> {
+): [number | undefined, number | undefined] {
   if (inv.minutes !== undefined) {
-    const end = await tm.lastTime();
+    const end = tm.lastTime();
     const last = Number.isFinite(end) ? end : Date.now();
     return [last - inv.minutes * 60_000, last];
   }
