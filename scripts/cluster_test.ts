@@ -1,20 +1,10 @@
 import { strictEqual } from "node:assert/strict";
+import { runScript } from "./run_script.ts";
 
 const SCRIPT = new URL("./cluster.ts", import.meta.url).pathname;
 
-async function cluster(...args: string[]) {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", SCRIPT, ...args],
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
+function cluster(...args: string[]) {
+  return runScript(SCRIPT, args);
 }
 
 Deno.test("cluster with an unknown command is a usage error: exit 2, one error line first", async () => {

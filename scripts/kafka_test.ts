@@ -5,24 +5,13 @@
  */
 
 import assert from "node:assert/strict";
+import { runScript } from "./run_script.ts";
 
 const KAFKA = new URL("./kafka.ts", import.meta.url).pathname;
 const HELP = new URL("./testdata/kafka_help.txt", import.meta.url);
 
-async function kafka(args: string[], env: Record<string, string> = {}) {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", KAFKA, ...args],
-    env: { KAFKA_BOOTSTRAP_SERVERS: "", KAFKA_PORT: "", ...env, NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
+function kafka(args: string[], env: Record<string, string> = {}) {
+  return runScript(KAFKA, args, { KAFKA_BOOTSTRAP_SERVERS: "", KAFKA_PORT: "", ...env });
 }
 
 Deno.test("kafka --help and -h print the help on stdout and exit 0", async () => {

@@ -4,24 +4,13 @@
  */
 
 import assert from "node:assert/strict";
+import { runScript } from "./run_script.ts";
 
 const KUBE = new URL("./kube_apiserver.ts", import.meta.url).pathname;
 const HELP = new URL("./testdata/kube_apiserver_help.txt", import.meta.url);
 
-async function kube(args: string[]) {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", KUBE, ...args],
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
+function kube(args: string[]) {
+  return runScript(KUBE, args);
 }
 
 Deno.test("kube_apiserver --help, -h and help print the help on stdout and exit 0", async () => {
