@@ -20,6 +20,24 @@ interface Hop {
   error: string | null;
 }
 
+/** A hop just opened by its TASK (or its handoff record) at `at` */
+function openHop(
+  h: Pick<Hop, "task_id" | "from" | "to" | "attempt">,
+  at: { ts: string; seq: number },
+): Hop {
+  return {
+    task_id: h.task_id,
+    from: h.from,
+    to: h.to,
+    attempt: h.attempt,
+    started_at: at.ts,
+    started_seq: at.seq,
+    outcome: "open",
+    latency_ms: null,
+    error: null,
+  };
+}
+
 export async function runTrace(tm: TimeMachine, inv: Invocation): Promise<Document> {
   const id = inv.id ?? "";
   const hops = new Map<string, Hop>();
@@ -56,32 +74,13 @@ export async function runTrace(tm: TimeMachine, inv: Invocation): Promise<Docume
       case "message":
         // A TASK's message that opened its handoff (the `handoff_started` of older histories)
         if (r.handoff === "started") {
-          hops.set(r.message_id, {
-            task_id: r.task_id,
-            from: r.source,
-            to: r.target,
-            attempt: r.attempt,
-            started_at: r.ts,
-            started_seq: r.seq,
-            outcome: "open",
-            latency_ms: null,
-            error: null,
-          });
+          const { task_id, attempt, source: from, target: to } = r;
+          hops.set(r.message_id, openHop({ task_id, from, to, attempt }, r));
         }
         break;
       case "handoff_started":
       case "handoff_retried":
-        hops.set(r.task_message_id, {
-          task_id: r.task_id,
-          from: r.from,
-          to: r.to,
-          attempt: r.attempt,
-          started_at: r.ts,
-          started_seq: r.seq,
-          outcome: "open",
-          latency_ms: null,
-          error: null,
-        });
+        hops.set(r.task_message_id, openHop(r, r));
         break;
       case "handoff_completed":
       case "handoff_failed": {
