@@ -3,14 +3,14 @@
  * agents' done and pending stores): bytes in, complete lines out, each with its byte offset.
  *
  * `splitLines` takes chunks of bytes (a file read by `fileChunks` or `fileChunksSync`, a
- * `ReadableStream`...) and
- * yields the lines of each chunk as one `LineBatch`: views of the chunk, with the chunk decoded
- * once when it is ASCII (as records nearly always are), so that a reader can look at a line's
- * header before it makes a string of it, or never make one. A line split across chunks is joined,
- * UTF-8 characters split across chunks included. A line longer than `maxLine` is not held: it is
- * reported as `long`, with its offset and length, so that a reader with the file at hand can read
- * it once more or pass it over. The bytes after the last newline are a last line, or `torn` for a
- * reader of files still being written. `textLines` is the same as strings.
+ * `ReadableStream`...) and yields the lines of each chunk as one `LineBatch`: views of the chunk,
+ * with the chunk decoded once when it is ASCII (as records nearly always are), so that a reader
+ * can look at a line's header before it makes a string of it, or never make one. A line split
+ * across chunks is joined, UTF-8 characters split across chunks included. A line longer than
+ * `maxLine` is not held: it is reported as `long`, with its offset and length, so that a reader
+ * with the file at hand can read it once more or pass it over. The bytes after the last newline
+ * are a last line, or `torn` for a reader of files still being written. `textLines` is the same
+ * as strings.
  *
  * A `\r` before a newline stays in the line (`JSON.parse` reads it as white space).
  */

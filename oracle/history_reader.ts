@@ -120,9 +120,8 @@ export interface Tally {
 /**
  * A line seen in passing by a skim: its text is `text.slice(start, end)` (`text` may hold more
  * than the line: no string is made for it), and it is `length` bytes at byte `offset` of segment
- * `segment`. Its header, read
- * as `readHeaderSpan` reads it, ends with the closing quote of its type at `typeTo` in `text`
- * (-1 when the line has no such header). A view, valid during the call only.
+ * `segment`. Its header, as `readHeaderSpan` reads it, ends with the closing quote of its type at
+ * `typeTo` in `text` (-1 when the line has no such header). A view, valid during the call only.
  */
 export interface SkimmedLine {
   text: string;
