@@ -1,0 +1,104 @@
+/**
+ * What a read of a history hands out and takes: places in it (`Cursor`), its lines (`Line`, parsed
+ * on demand), the gate that decides on each line by its time, the tally that counts instead of
+ * returning, and the skim that looks at lines in passing. The reading itself is history_reader.ts.
+ */
+
+export interface Segment {
+  path: string;
+  size: number;
+}
+
+/** A place in a history: a segment and a byte offset at the start of a line */
+export interface Cursor {
+  segment: number;
+  offset: number;
+}
+
+const decoder = new TextDecoder();
+
+/**
+ * One line of a history, with the `ts` (ms) and `seq` of its header (`seq` NaN when it has none).
+ * `value()` parses it on demand (undefined when the line is not a JSON object).
+ */
+export class Line {
+  #text: string | undefined;
+  #bytes: Uint8Array | undefined;
+  #value: Record<string, unknown> | null | undefined = null;
+
+  constructor(
+    text: string | Uint8Array,
+    readonly ts: number,
+    readonly seq: number,
+    readonly cursor: Cursor,
+  ) {
+    if (typeof text === "string") this.#text = text;
+    else this.#bytes = text;
+  }
+
+  get text(): string {
+    if (this.#text === undefined) {
+      this.#text = decoder.decode(this.#bytes);
+      this.#bytes = undefined;
+    }
+    return this.#text;
+  }
+
+  value(): Record<string, unknown> | undefined {
+    if (this.#value === null) this.#value = parseObject(this.text);
+    return this.#value;
+  }
+}
+
+export function parseObject(text: string): Record<string, unknown> | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
+  return value as Record<string, unknown>;
+}
+
+/**
+ * Decides on each line with a readable time, in order, before any other filter: keep it, skip
+ * it, or stop reading. The line starts at byte `offset` of segment `segment`.
+ */
+export type Gate = (
+  ts: number,
+  seq: number,
+  segment: number,
+  offset: number,
+) => "keep" | "skip" | "stop";
+
+/** Set `counting` and the lines still to come are counted, not made and returned */
+export interface Tally {
+  counting: boolean;
+  count: number;
+}
+
+/**
+ * A line seen in passing by a skim: its text is `text.slice(start, end)` (`text` may hold more
+ * than the line: no string is made for it), and it is `length` bytes at byte `offset` of segment
+ * `segment`. Its header, as `readHeaderSpan` reads it, ends with the closing quote of its type at
+ * `typeTo` in `text` (-1 when the line has no such header). A view, valid during the call only.
+ */
+export interface SkimmedLine {
+  text: string;
+  start: number;
+  end: number;
+  typeTo: number;
+  segment: number;
+  offset: number;
+  length: number;
+}
+
+/**
+ * Lines of some types that a read looks at without returning them: each line of those types
+ * the gate keeps is shown to `visit`, whatever the read's own `types`, `prefilter` and `tally`
+ */
+export interface Skim {
+  types: ReadonlySet<string>;
+  visit(line: SkimmedLine): void;
+}
