@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import type { SkimmedLine } from "./history_reader.ts";
 import { newHeaderSpan, readHeaderSpan } from "./line_header.ts";
 import { ReplyLines } from "./reply_lines.ts";
+import { fieldOf } from "./window_facts.ts";
 
 /** The lines of a text, noted as a read's skim shows them: views of the whole text */
 function noted(lines: string[]): ReplyLines {
@@ -51,16 +52,6 @@ Deno.test("an id is read within its own line, and a missing one is the empty id"
   // An id cut off by the end of its line (no closing quote) is the empty id too.
   assert.deepEqual(places(noted(['{"task_id":"t1']), [], [""]), [0]);
 });
-
-/** The string value of the first `"key":"` of a line, as diagnose asks for it */
-function fieldOf(text: string, key: string): string {
-  const marker = `"${key}":"`;
-  const at = text.indexOf(marker);
-  if (at < 0) return "";
-  const from = at + marker.length;
-  const end = text.indexOf('"', from);
-  return end < 0 ? "" : text.slice(from, end);
-}
 
 Deno.test("the ids of a reply line are the first of the line, where the observer writes them or not", () => {
   const head = (version: string, seq: number) =>

@@ -88,7 +88,7 @@ const REPLY_TYPES: ReadonlySet<DiffRecord["type"]> = new Set(
 );
 
 /** The string value of a top-level `"key":"value"` in a JSON line, "" when absent */
-function fieldOf(text: string, key: string): string {
+export function fieldOf(text: string, key: string): string {
   const marker = `"${key}":"`;
   const at = text.indexOf(marker);
   if (at < 0) return "";
