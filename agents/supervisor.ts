@@ -9,8 +9,13 @@ import { textLines } from "./line_splitter.ts";
 
 export interface SupervisorOptions {
   agents: string[];
-  /** Script that runs one agent given its name */
+  /** Script that runs one agent given its name (a Deno script, run with --allow-all) */
   agentScript: string;
+  /**
+   * The command line that runs one agent, for agents that are not Deno scripts (a Python or Node
+   * agent of another stack); `agentScript` is then unused
+   */
+  agentCommand?: (agent: string) => string[];
   stateDir: string;
   env?: Record<string, string>;
   /** First restart delay; doubles per quick failure up to `maxBackoffMs` */
@@ -41,7 +46,10 @@ async function forwardLines(
 
 export class Supervisor {
   readonly #slots: Slot[];
-  readonly #opts: Required<Omit<SupervisorOptions, "env">> & { env: Record<string, string> };
+  readonly #opts:
+    & Required<Omit<SupervisorOptions, "env" | "agentCommand">>
+    & Pick<SupervisorOptions, "agentCommand">
+    & { env: Record<string, string> };
   readonly #loops: Promise<void>[] = [];
   #stopping = false;
   #log: Deno.FsFile | undefined;
@@ -114,8 +122,11 @@ export class Supervisor {
 
   async #run(slot: Slot): Promise<void> {
     while (!this.#stopping) {
-      const command = new Deno.Command(Deno.execPath(), {
-        args: ["run", "--allow-all", this.#opts.agentScript, slot.agent],
+      const [program, ...args] = this.#opts.agentCommand?.(slot.agent) ??
+        [Deno.execPath(), "run", "--allow-all", this.#opts.agentScript, slot.agent];
+      if (program === undefined) throw new RangeError(`Empty command for agent "${slot.agent}"`);
+      const command = new Deno.Command(program, {
+        args,
         env: { ...this.#opts.env, AGENT_RESTART_COUNT: String(slot.state.restart_count) },
         stdin: "null",
         stdout: "piped",
