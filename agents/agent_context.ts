@@ -5,7 +5,7 @@
 
 import type { AgentContext } from "./agent_module.ts";
 import { AgentError } from "./agent_error.ts";
-import { createEnvelope } from "./envelope.ts";
+import { createEnvelope } from "./protocol/envelope.ts";
 import type { ChatModel } from "./llm.ts";
 import type { Outbox } from "./outbox.ts";
 import type { TaskPool } from "./task_pool.ts";

@@ -1,4 +1,4 @@
-import type { ErrorKind } from "./envelope.ts";
+import type { ErrorKind } from "./protocol/envelope.ts";
 
 /**
  * An error a handler throws to answer its task with a structured `ERROR`. `retryable` tells the

@@ -3,7 +3,7 @@
  * handler works with (`AgentContext`) and what it answers (`TaskOutcome`).
  */
 
-import type { Envelope, LlmUsage } from "./envelope.ts";
+import type { Envelope, LlmUsage } from "./protocol/envelope.ts";
 import type { ChatModel } from "./llm.ts";
 import type { TraceContext } from "./trace_context.ts";
 

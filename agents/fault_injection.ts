@@ -6,7 +6,7 @@
 
 import type { AgentContext } from "./agent_module.ts";
 import { AgentError } from "./agent_error.ts";
-import type { Envelope } from "./envelope.ts";
+import type { Envelope } from "./protocol/envelope.ts";
 import { type FaultPlan, holdMemory } from "./faults.ts";
 import type { Outbox } from "./outbox.ts";
 import { sleep } from "./sleep.ts";

@@ -19,7 +19,7 @@
  * times; for `crash` counted across restarts with the `AGENT_RESTART_COUNT` the supervisor sets).
  */
 
-import { ERROR_KINDS, type ErrorKind } from "./envelope.ts";
+import { ERROR_KINDS, type ErrorKind } from "./protocol/envelope.ts";
 import { sleep } from "./sleep.ts";
 
 export const FAULT_KINDS = [

@@ -4,7 +4,7 @@
  */
 
 import { AgentError } from "./agent_error.ts";
-import type { LlmUsage } from "./envelope.ts";
+import type { LlmUsage } from "./protocol/envelope.ts";
 import { isRecord } from "./is_record.ts";
 import { sleep } from "./sleep.ts";
 import { fnv1a } from "./fnv1a.ts";

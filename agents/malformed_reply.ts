@@ -3,7 +3,7 @@
  * not wait for an answer that will never come.
  */
 
-import { createEnvelope, type Envelope, isAgentName } from "./envelope.ts";
+import { createEnvelope, type Envelope, isAgentName } from "./protocol/envelope.ts";
 import { isRecord } from "./is_record.ts";
 
 /**

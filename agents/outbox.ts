@@ -6,7 +6,7 @@
 
 import type { AgentContext } from "./agent_module.ts";
 import type { StoredReply } from "./done_store.ts";
-import { encodeEnvelope, type Envelope } from "./envelope.ts";
+import { encodeEnvelope, type Envelope } from "./protocol/envelope.ts";
 import type { Bus } from "./kafka_bus.ts";
 import { sleep } from "./sleep.ts";
 import { SENDER_HEADER, topicFor } from "./topics.ts";

@@ -5,7 +5,7 @@
  * before the task's offset is committed; `finish` after its reply is in the done store.
  */
 
-import { type Envelope, parseEnvelope } from "./envelope.ts";
+import { type Envelope, parseEnvelope } from "./protocol/envelope.ts";
 import { fileLines } from "./line_splitter.ts";
 
 type PendingLine =

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createEnvelope, encodeEnvelope } from "./envelope.ts";
+import { createEnvelope, encodeEnvelope } from "./protocol/envelope.ts";
 import { PendingStore } from "./pending_store.ts";
 
 function task(id: string) {

@@ -5,8 +5,11 @@
  */
 
 export * from "./bootstrap_servers.ts";
-export * from "./envelope.ts";
+export * from "./protocol/envelope.ts";
 export * from "./topics.ts";
 export * from "./trace_context.ts";
 export * from "./kafka_offset.ts";
 export * from "./process_record.ts";
+export * from "./protocol/normalized.ts";
+export * from "./protocol/read_record.ts";
+export * from "./protocol/mapping.ts";

@@ -8,7 +8,7 @@
 
 import type { AgentContext } from "./agent_module.ts";
 import { AgentError } from "./agent_error.ts";
-import { type Envelope, type EnvelopeParse, replyTo } from "./envelope.ts";
+import { type Envelope, type EnvelopeParse, replyTo } from "./protocol/envelope.ts";
 import type { IncomingRecord } from "./kafka_bus.ts";
 import { malformedTaskReply } from "./malformed_reply.ts";
 import type { Outbox } from "./outbox.ts";

@@ -14,7 +14,7 @@
 import { type ContextDeps, createContext } from "./agent_context.ts";
 import type { AgentContext, AgentModule, LogLevel } from "./agent_module.ts";
 import { DoneStore } from "./done_store.ts";
-import { type Envelope, parseEnvelope } from "./envelope.ts";
+import { type Envelope, parseEnvelope } from "./protocol/envelope.ts";
 import { FaultInjector } from "./fault_injection.ts";
 import { FaultPlan } from "./faults.ts";
 import type { Bus, IncomingRecord, Subscription } from "./kafka_bus.ts";

@@ -1,6 +1,11 @@
 /** Sends a user request to the orchestrator and waits for its answer in the user's inbox. */
 
-import { createEnvelope, encodeEnvelope, type Envelope, parseEnvelope } from "./envelope.ts";
+import {
+  createEnvelope,
+  encodeEnvelope,
+  type Envelope,
+  parseEnvelope,
+} from "./protocol/envelope.ts";
 import type { Bus, OutgoingRecord } from "./kafka_bus.ts";
 import { SENDER_HEADER, topicFor, topicPrefix, USER_INBOX } from "./topics.ts";
 import { childSpan, formatTraceparent, TRACEPARENT_HEADER } from "./trace_context.ts";

@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { createEnvelope, encodeEnvelope } from "./envelope.ts";
+import { createEnvelope, encodeEnvelope } from "./protocol/envelope.ts";
 import { parseProcessEvent } from "./process_record.ts";
 import { submitRequest } from "./submit.ts";
 import { AgentsProcess, type SeenRecord, TestQueues } from "./testing.ts";

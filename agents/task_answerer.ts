@@ -8,7 +8,7 @@
 
 import type { AgentContext, TaskOutcome } from "./agent_module.ts";
 import type { DoneStore } from "./done_store.ts";
-import type { Envelope } from "./envelope.ts";
+import type { Envelope } from "./protocol/envelope.ts";
 import type { FaultInjector } from "./fault_injection.ts";
 import type { Outbox } from "./outbox.ts";
 import type { PendingStore } from "./pending_store.ts";

@@ -6,7 +6,7 @@
 
 import type { AgentContext, TaskOutcome } from "./agent_module.ts";
 import { AgentError } from "./agent_error.ts";
-import { type Envelope, replyTo } from "./envelope.ts";
+import { type Envelope, replyTo } from "./protocol/envelope.ts";
 
 /**
  * The reply to `task`. `work` is started at once unless `deadline` (epoch milliseconds) has passed

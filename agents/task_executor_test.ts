@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { AgentError } from "./agent_error.ts";
-import { createEnvelope, type Envelope } from "./envelope.ts";
+import { createEnvelope, type Envelope } from "./protocol/envelope.ts";
 import { executeTask } from "./task_executor.ts";
 
 const task: Envelope = createEnvelope({

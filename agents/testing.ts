@@ -4,7 +4,7 @@
  * Exported as `@mat/agents/testing` for the other members' tests.
  */
 
-import { type Envelope, parseEnvelope } from "./envelope.ts";
+import { type Envelope, parseEnvelope } from "./protocol/envelope.ts";
 import { KafkaBus } from "./kafka_bus.ts";
 import { bootstrapServers } from "./bootstrap_servers.ts";
 import { textLines } from "./line_splitter.ts";

@@ -5,7 +5,13 @@
  * malformed records, some tasks never answered (stuck), and a snapshot every few thousand records.
  */
 
-import { createEnvelope, encodeEnvelope, replyTo, topicFor } from "@mat/agents/protocol";
+import {
+  ALL_DIALECTS,
+  createEnvelope,
+  encodeEnvelope,
+  replyTo,
+  topicFor,
+} from "@mat/agents/protocol";
 import { DIFF_FILE_BASE, type DiffBody, type SnapshotBody, STATE_FILE_BASE } from "@mat/observer";
 import { EventRecorder } from "../observer/event_recorder.ts";
 import type { KafkaRecord } from "../observer/kafka_adapter.ts";
@@ -57,7 +63,11 @@ export async function generateHistory(options: GenerateOptions): Promise<{ recor
     syncIntervalMs: 60_000,
     now,
   });
-  const recorder = new EventRecorder(diff, state, { prefix: PREFIX, previewBytes: 512, now });
+  const recorder = new EventRecorder(diff, state, {
+    dialects: ALL_DIALECTS,
+    previewBytes: 512,
+    now,
+  });
   const offsets = new Map<string, number>();
   const kafka = (topic: string, value: string | Uint8Array): KafkaRecord => {
     const partition = (offsets.size + topic.length) % 3;

@@ -5,11 +5,17 @@
 
 import { bootstrapServers, DEFAULT_TOPIC_PREFIX, topicPrefix } from "@mat/agents/protocol";
 import { DEFAULT_FOLD_OPTIONS } from "./fold_options.ts";
+import { ConfigError } from "./config_error.ts";
+import { type ReadingConfig, readingConfig } from "./dialect_config.ts";
+
+export { ConfigError };
 
 export interface ObserverConfig {
   dataDir: string;
   brokers: string[];
   topicPrefix: string;
+  /** Which topics are agent queues, who the requester is, which dialects read records */
+  reading: ReadingConfig;
   /** The observer's own consumer group (a hint only: its files are the source of truth) */
   groupId: string;
   snapshotIntervalMs: number;
@@ -38,14 +44,6 @@ export interface ObserverConfig {
   maxPendingBytes: number;
   /** The observer is unhealthy when its own lag exceeds this many messages */
   maxOwnLag: number;
-}
-
-/** A setting that is missing or wrong */
-export class ConfigError extends Error {
-  override name = "ConfigError";
-  constructor(message: string, readonly variable: string, readonly value: string | undefined) {
-    super(message);
-  }
 }
 
 type Env = { get(key: string): string | undefined };
@@ -148,6 +146,7 @@ export function loadConfig(env: Env = Deno.env): ObserverConfig {
     dataDir: env.get("TELEMETRY_DATA_DIR")?.trim() || "./telemetry_data",
     brokers,
     topicPrefix: prefix,
+    reading: readingConfig(env, prefix),
     groupId: env.get("OBSERVER_GROUP")?.trim() ||
       (prefix === DEFAULT_TOPIC_PREFIX ? "telemetry-observer" : `${prefix}telemetry-observer`),
     snapshotIntervalMs: seconds(env, "SNAPSHOT_INTERVAL", 5_000),

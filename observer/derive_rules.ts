@@ -29,11 +29,11 @@
  *   that attempt, if the stuck rule (`stuck_rules.ts`) had not reported it yet.
  */
 
-import { agentOfTopic } from "@mat/agents/protocol";
 import { type HandoffData, handoffOf } from "./open_handoffs.ts";
 import type { HeldReplyData, ObserverState } from "./observer_state.ts";
 import type { DiffBody, MessageRecord } from "./record_format.ts";
 import { LIMITS } from "./state_limits.ts";
+import { topicPatternOf } from "./fold_options.ts";
 
 export const LOOP_TASKS = 4;
 
@@ -47,9 +47,32 @@ export type MessageBody = Omit<MessageRecord, "schema_version" | "seq" | "ts">;
 export function annotate(state: ObserverState, body: MessageBody): void {
   if (body.msg_type !== "TASK" || state.recentIds.has(body.message_id)) return;
   if (body.attempt === 1) body.handoff = "started";
-  const agent = agentOfTopic(body.topic, state.options.prefix);
+  const agent = topicPatternOf(state.options).agentOf(body.topic);
   const queue = agent === undefined ? undefined : state.queues.get(agent);
   if (queue !== undefined && queue.members === 0) body.unconsumed = true;
+}
+
+/**
+ * Finds the task a reply or progress message answers when the record names none (some A2A
+ * objects, a mapping without `in_reply_to`): the oldest attempt of its task open on the agent
+ * that answers, else the oldest task open on that agent in its conversation. A record that names
+ * its task message is left as it is (an early reply is held for its TASK, not joined elsewhere).
+ */
+export function correlate(state: ObserverState, body: MessageBody): void {
+  if (body.msg_type === "TASK" || body.in_reply_to !== undefined) return;
+  const byTask = state.handoffs.oldestAttempt(body.task_id, body.source);
+  if (byTask !== undefined) {
+    body.in_reply_to = byTask.task_message_id;
+    body.correlated_by = "task";
+    return;
+  }
+  for (const h of state.handoffs.values()) {
+    if (h.to === body.source && h.conversation_id === body.conversation_id) {
+      body.in_reply_to = h.task_message_id;
+      body.correlated_by = "conversation";
+      return;
+    }
+  }
 }
 
 /** Derived events for a `message` record (annotated, appended) not yet applied */

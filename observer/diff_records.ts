@@ -4,6 +4,7 @@
  * derived from it, so a type added here is everywhere at once.
  */
 
+import { WAITING_ON } from "@mat/agents/protocol";
 import { foldOptionsShape } from "./fold_options.ts";
 import { RUNTIME_EVENT_KINDS } from "./process_event.ts";
 import {
@@ -49,6 +50,14 @@ function entry<S extends Shape>(when: string, fields: S, legacy?: true): Entry<S
   return legacy ? { when, fields, legacy } : { when, fields };
 }
 
+/** Where a message's sender came from */
+export const SOURCE_ORIGINS = ["dialect", "header", "key", "unknown"] as const;
+/**
+ * How the observer found the task a reply answers when the record did not name its message: by
+ * the task id among the tasks open on the replying agent, or by the conversation
+ */
+export const CORRELATIONS = ["task", "conversation"] as const;
+
 const stuckHandoff = {
   ...handoffFields,
   reason: literal(...STUCK_REASONS),
@@ -65,6 +74,8 @@ export const DIFF_RECORDS = {
     positions: array(position),
     /** The options it folds with from now on (absent in records of older observers) */
     fold_options: optional(object(foldOptionsShape)),
+    /** The dialects it reads records with (absent in records of older observers: ours only) */
+    dialects: optional(array(str)),
   }),
   segment_started: entry("first line of every diff segment: the observer's position everywhere", {
     segment: nat,
@@ -104,6 +115,25 @@ export const DIFF_RECORDS = {
     handoff: optional(literal("started")),
     /** A TASK to a queue whose consumer group had no members when it was seen */
     unconsumed: optional(bool),
+    /**
+     * The dialects that read it, outermost first (`mat`, `cloudevents-binary/a2a-v1`,
+     * `mapping:<name>`...); absent in records of observers that read only our envelope
+     */
+    dialect: optional(str),
+    /** Where `source` came from: the dialect, a header, the record key, or nowhere (`unknown`) */
+    source_from: optional(literal(...SOURCE_ORIGINS)),
+    /** A progress message of a task that waits on a person (A2A input/auth required) */
+    waiting_on: optional(literal(...WAITING_ON)),
+    /** The task a reply answers, found by the observer: the record named no task message */
+    correlated_by: optional(literal(...CORRELATIONS)),
+    /** The CloudEvents attributes of the event that carried it */
+    cloudevent: optional(object({
+      type: str,
+      source: str,
+      id: str,
+      subject: optional(str),
+      time: optional(isoTime),
+    })),
   }),
   message_malformed: entry("a record that is not JSON or not a valid envelope, with the reason", {
     ...coordinates,

@@ -14,9 +14,11 @@
 
 import type { KafkaRecord } from "./kafka_adapter.ts";
 import { messageBody } from "./message_record.ts";
+import type { DialectChoice } from "@mat/agents/protocol";
+import { topicPatternOf } from "./fold_options.ts";
 import type { Body, DiffBody, DiffRecord, ErrorRecord, ProcessData } from "./record_format.ts";
 import type { ObserverState } from "./observer_state.ts";
-import { annotate, derive, expiredReplies } from "./derive_rules.ts";
+import { annotate, correlate, derive, expiredReplies } from "./derive_rules.ts";
 import { stuckHandoffs } from "./stuck_rules.ts";
 import type { TimeMachineWriter } from "./time_machine_writer.ts";
 import {
@@ -47,7 +49,7 @@ export class EventRecorder {
   constructor(
     readonly writer: TimeMachineWriter<DiffBody>,
     readonly state: ObserverState,
-    readonly options: { prefix: string; previewBytes: number; now?: () => Date },
+    readonly options: { dialects: DialectChoice; previewBytes: number; now?: () => Date },
   ) {
     // Coalesced folds are durable in the same flush as the records they count
     writer.beforeFlush(() => this.flushFolds());
@@ -126,13 +128,16 @@ export class EventRecorder {
 
   /** Records one Kafka record and everything derived from it */
   ingest(kafkaRecord: KafkaRecord): void {
-    const body = messageBody(
-      kafkaRecord,
-      this.options.prefix,
-      this.options.previewBytes,
-      this.#now(),
-    );
-    if (body.type === "message") annotate(this.state, body);
+    const body = messageBody(kafkaRecord, {
+      topics: topicPatternOf(this.state.options),
+      dialects: this.options.dialects,
+      previewBytes: this.options.previewBytes,
+      isAgent: (name) => this.state.queues.has(name),
+    }, this.#now());
+    if (body.type === "message") {
+      correlate(this.state, body);
+      annotate(this.state, body);
+    }
     const record = this.writer.append(body) as DiffRecord;
     const derived = record.type === "message" ? derive(this.state, record) : [];
     this.state.apply(record);

@@ -69,7 +69,7 @@ export class Observer {
     this.watcher = new Watcher({
       kafka,
       recorder,
-      prefix: config.topicPrefix,
+      topics: config.reading.topicPattern,
       groupId: config.groupId,
       topicRefreshMs: config.topicRefreshMs,
       maxPendingBytes: config.maxPendingBytes,
@@ -79,6 +79,8 @@ export class Observer {
       kafka,
       recorder,
       prefix: config.topicPrefix,
+      topics: config.reading.topicPattern,
+      userInbox: config.reading.userInbox,
       windowSize: config.queueWindow,
       pollMs: config.queuePollMs,
     });
@@ -102,6 +104,8 @@ export class Observer {
   ): Promise<Observer> {
     const stateOptions: FoldOptions = {
       prefix: config.topicPrefix,
+      topicPattern: config.reading.topicPattern.source,
+      userInbox: config.reading.userInbox,
       windowSize: config.queueWindow,
       stuckAfterMs: config.stuckAfterMs,
       orphanGraceMs: config.orphanGraceMs,
@@ -146,7 +150,7 @@ export class Observer {
     });
     const resumed = await resumeState(config.dataDir, diff.lastSeq, stateOptions);
     const recorder = new EventRecorder(diff, resumed.state, {
-      prefix: config.topicPrefix,
+      dialects: config.reading.dialects,
       previewBytes: config.previewBytes,
     });
     late.recorder = recorder;
@@ -158,6 +162,7 @@ export class Observer {
       torn_bytes_cut: diff.tornBytesCut,
       positions: [...resumed.state.positions.values()],
       fold_options: recordFoldOptions(stateOptions),
+      dialects: config.reading.dialectNames,
     });
     log("info", "observer resumed", {
       diff_seq: diff.lastSeq,

@@ -173,6 +173,12 @@ export class ObserverState {
           this.#openHandoff(h);
           target.in_flight = this.handoffs.inFlight(r.target);
         }
+        if (r.msg_type === "HEARTBEAT" && r.in_reply_to !== undefined) {
+          // Progress of a task: waiting on a person, or going again
+          const h = this.handoffs.get(r.in_reply_to);
+          if (h !== undefined && r.waiting_on !== undefined) h.waiting_on = r.waiting_on;
+          else if (h !== undefined) delete h.waiting_on;
+        }
         if (r.usage !== undefined) {
           const key = `${r.source}|${r.usage.model}`;
           const u = this.usage.get(key) ?? {

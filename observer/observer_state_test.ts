@@ -149,7 +149,13 @@ Deno.test("senders past the cap of agents are counted as dropped, not kept", () 
 });
 
 Deno.test("a snapshot records the options its state was folded with", () => {
-  const state = new ObserverState({ ...OPTIONS, prefix: "team-a-", windowSize: 7 });
+  const state = new ObserverState({
+    ...OPTIONS,
+    prefix: "team-a-",
+    topicPattern: "^team-a-(?<agent>[a-z]+)$",
+    userInbox: "desk",
+    windowSize: 7,
+  });
   const parsed = validateSnapshot({
     schema_version: 1,
     seq: 1,
@@ -159,6 +165,8 @@ Deno.test("a snapshot records the options its state was folded with", () => {
   assert.ok(parsed.ok, parsed.ok ? "" : parsed.reason);
   assert.deepEqual(parsed.record.fold_options, {
     topic_prefix: "team-a-",
+    topic_pattern: "^team-a-(?<agent>[a-z]+)$",
+    user_inbox: "desk",
     queue_window: 7,
     stuck_after_ms: OPTIONS.stuckAfterMs,
     orphan_grace_ms: OPTIONS.orphanGraceMs,

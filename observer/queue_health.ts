@@ -13,7 +13,7 @@
  *   a group status would only be noise. Its high watermarks still count for the observer's own lag.
  */
 
-import { agentOfTopic, groupFor, USER_INBOX } from "@mat/agents/protocol";
+import { agentOfTopic, groupFor, type TopicPattern } from "@mat/agents/protocol";
 import type { ObserverKafka } from "./kafka_adapter.ts";
 import type { EventRecorder } from "./event_recorder.ts";
 import { evaluateWindow, lagOf, type PartitionPoint, type StatusVerdict } from "./lag_status.ts";
@@ -32,6 +32,10 @@ export interface QueueHealthOptions {
   kafka: ObserverKafka;
   recorder: EventRecorder;
   prefix: string;
+  /** Which topics are agent queues */
+  topics: TopicPattern;
+  /** The requester's inbox: no agent's queue, no status */
+  userInbox: string;
   windowSize: number;
   pollMs: number;
 }
@@ -68,7 +72,7 @@ export class QueueHealth {
   }
 
   async pollOnce(): Promise<void> {
-    const { kafka, recorder, prefix } = this.#o;
+    const { kafka, recorder, prefix, topics: pattern, userInbox } = this.#o;
     let listed: string[];
     try {
       listed = await kafka.listTopics();
@@ -76,14 +80,14 @@ export class QueueHealth {
       this.#unreachable(err);
       throw err;
     }
-    const topics = listed.filter((t) => agentOfTopic(t, prefix) !== undefined);
+    const topics = listed.filter((t) => agentOfTopic(t, pattern) !== undefined);
     this.lastError = undefined;
     for (const topic of topics.sort()) {
-      const agent = agentOfTopic(topic, prefix);
+      const agent = agentOfTopic(topic, pattern);
       if (agent === undefined) continue;
       const group = groupFor(agent, prefix);
       const previous = recorder.state.queues.get(agent);
-      if (agent === USER_INBOX) {
+      if (agent === userInbox) {
         // The user inbox is read by short-lived `submit` groups, not by an agent: no status.
         await this.#sampleInbox(topic).catch((err) => {
           this.lastError = errorText(err);
@@ -161,7 +165,7 @@ export class QueueHealth {
   #unreachable(err: unknown): void {
     const reason = `cannot reach the broker: ${errorText(err)}`;
     for (const q of this.#o.recorder.state.queues.values()) {
-      if (q.agent === USER_INBOX) continue;
+      if (q.agent === this.#o.userInbox) continue;
       this.#o.recorder.record({
         type: "queue_sample",
         agent: q.agent,

@@ -3,6 +3,7 @@
  * `diff_seq` of the last diff record it reflects.
  */
 
+import { WAITING_ON } from "@mat/agents/protocol";
 import { foldOptionsShape } from "./fold_options.ts";
 import {
   errorFoldShape,
@@ -36,6 +37,8 @@ const openHandoffShape = {
   observed_at: isoTime,
   started_seq: nat,
   stuck: bool,
+  /** The task waits on a person (its agent said input or auth is required): never stuck */
+  waiting_on: optional(literal(...WAITING_ON)),
 };
 
 const partitionSample = object({

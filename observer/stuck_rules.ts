@@ -2,7 +2,8 @@
  * The stuck rule, read from the state: an open handoff past its `deadline` -> `handoff_stuck`
  * (`deadline_passed`); with no deadline reached, older than max(STUCK_AFTER_MS, 5x the p95 of the
  * agent's recent latencies) -> `handoff_stuck` (`slower_than_normal`). Reported once (the record
- * marks it stuck when applied); a late answer still completes it.
+ * marks it stuck when applied); a late answer still completes it. A handoff whose agent said it
+ * waits on a person (`waiting_on`: A2A input or auth required) is not stuck while it waits.
  */
 
 import type { ObserverState } from "./observer_state.ts";
@@ -25,7 +26,8 @@ export function stuckHandoffs(state: ObserverState, now: Date): Body<HandoffStuc
   const t = now.getTime();
   const limits = new Map<string, number>();
   for (const h of state.handoffs.values()) {
-    if (h.stuck) continue;
+    // A task waiting on a person is no agent's delay
+    if (h.stuck || h.waiting_on !== undefined) continue;
     const age = t - Date.parse(h.created_at);
     const fields = {
       task_message_id: h.task_message_id,

@@ -1,5 +1,5 @@
 /**
- * The passive watcher: reads every agent queue (`<prefix><agent>`) in the observer's own group,
+ * The passive watcher: reads every agent queue (a topic KAFKA_TOPIC_PATTERN matches) in the observer's own group,
  * from the positions in its own files, and hands each record to the recorder exactly once.
  *
  * - Exactly once: per partition it keeps the next offset it expects. A record below it was
@@ -15,7 +15,7 @@
  * - Commits of its own group happen only for offsets already durable in the diff file.
  */
 
-import { agentOfTopic, compareOffsets } from "@mat/agents/protocol";
+import { agentOfTopic, compareOffsets, type TopicPattern } from "@mat/agents/protocol";
 import type { Feed, KafkaRecord, ObserverKafka, StartPosition } from "./kafka_adapter.ts";
 import type { EventRecorder } from "./event_recorder.ts";
 import type { DiffBody } from "./record_format.ts";
@@ -25,7 +25,8 @@ import { errorText } from "@mat/agents/support";
 export interface WatcherOptions {
   kafka: ObserverKafka;
   recorder: EventRecorder;
-  prefix: string;
+  /** Which topics are agent queues */
+  topics: TopicPattern;
   groupId: string;
   topicRefreshMs: number;
   maxPendingBytes: number;
@@ -97,7 +98,7 @@ export class Watcher {
 
   async #refresh(): Promise<void> {
     const all = await this.#o.kafka.listTopics();
-    const topics = all.filter((t) => agentOfTopic(t, this.#o.prefix) !== undefined).sort();
+    const topics = all.filter((t) => agentOfTopic(t, this.#o.topics) !== undefined).sort();
     const changed = topics.join("\n") !== this.#topics.join("\n");
     // A recreated topic: its end fell below what we recorded.
     let reset = false;

@@ -64,7 +64,8 @@ export async function runErrors(tm: TimeMachine, inv: Invocation): Promise<Docum
     asOf = at.asOf;
   }
   const filtered = errors
-    // The user inbox has no consumer group of an agent: older observers folded its status as errors
+    // The user inbox has no consumer group of an agent: older observers (always `user`) folded
+    // its status as errors
     .filter((e) => !(e.agent === USER_INBOX && e.kind.startsWith("queue_")))
     .filter((e) => inv.severity === undefined || e.severity === inv.severity)
     .filter((e) => inv.agent === undefined || e.agent === inv.agent)
@@ -161,7 +162,8 @@ export async function runQueues(tm: TimeMachine, inv: Invocation): Promise<Docum
     }
     return series;
   });
-  const queues = at.state.queues.filter((q) => q.agent !== USER_INBOX).map((q) => {
+  const inbox = at.foldOptions.options.userInbox;
+  const queues = at.state.queues.filter((q) => q.agent !== inbox).map((q) => {
     const time = lagTime(series.get(q.agent) ?? []);
     return {
       agent: q.agent,
@@ -199,7 +201,8 @@ export async function runQueues(tm: TimeMachine, inv: Invocation): Promise<Docum
 
 export async function runAgents(tm: TimeMachine, inv: Invocation): Promise<Document> {
   const at = await tm.stateAt();
-  const agents = at.state.agents.filter((a) => a.agent !== USER_INBOX).map((
+  const inbox = at.foldOptions.options.userInbox;
+  const agents = at.state.agents.filter((a) => a.agent !== inbox).map((
     { recent_latencies_ms, ...a },
   ) => {
     const sorted = [...recent_latencies_ms].sort((x, y) => x - y);

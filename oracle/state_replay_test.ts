@@ -20,6 +20,8 @@ import { TimeMachine } from "./time_machine.ts";
 /** An observer of team A's queues, its queue window 2 samples */
 const TEAM_A: FoldOptions = {
   prefix: "team-a-",
+  topicPattern: "^team-a-(?<agent>[a-z][a-z0-9_-]{0,62})$",
+  userInbox: "user",
   windowSize: 2,
   stuckAfterMs: 30_000,
   orphanGraceMs: 1_000,
@@ -65,6 +67,8 @@ Deno.test("a history written with other options than the defaults is replayed wi
   assert.deepEqual(outputProblems(doc), []);
   assert.deepEqual(doc.rebuilt_from.fold_options, {
     topic_prefix: "team-a-",
+    topic_pattern: "^team-a-(?<agent>[a-z][a-z0-9_-]{0,62})$",
+    user_inbox: "user",
     queue_window: 2,
     stuck_after_ms: 30_000,
     orphan_grace_ms: 1_000,
@@ -126,6 +130,8 @@ Deno.test("a history of an older observer is replayed with the observer's defaul
   assert.deepEqual(outputProblems(doc), []);
   assert.deepEqual(doc.rebuilt_from.fold_options, {
     topic_prefix: "agent-queue-",
+    topic_pattern: "^agent-queue-(?<agent>[a-z][a-z0-9_-]{0,62})$",
+    user_inbox: "user",
     queue_window: 5,
     stuck_after_ms: 60_000,
     orphan_grace_ms: 5_000,

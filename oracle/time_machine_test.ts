@@ -69,6 +69,8 @@ Deno.test("an invalid newest snapshot falls back to the previous good one, and s
     diff_records_replayed: 2,
     fold_options: {
       topic_prefix: "agent-queue-",
+      topic_pattern: "^agent-queue-(?<agent>[a-z][a-z0-9_-]{0,62})$",
+      user_inbox: "user",
       queue_window: 5,
       stuck_after_ms: 60_000,
       orphan_grace_ms: 5_000,

@@ -11,7 +11,6 @@
  * `handoff_stuck` per handoff it names.
  */
 
-import { USER_INBOX } from "@mat/agents/protocol";
 import type {
   DiffRecord,
   ErrorRecord,
@@ -61,8 +60,13 @@ export interface WindowFacts {
    * the task message they answer
    */
   replies: Map<string, HandoffCompletedRecord | HandoffFailedRecord>;
-  /** User requests (TASKs from the user inbox) that failed or went unanswered, by conversation */
-  requestsFailed: Map<string, { at: string; seq: number; reason: string }>;
+  /**
+   * User requests (TASKs the requester sent: `fold_options.user_inbox`) that failed or went
+   * unanswered, by conversation
+   */
+  requestsFailed: Map<string, { at: string; seq: number; reason: string; task_id: string }>;
+  /** The requester's name the history was folded with (`user` unless the observer was told) */
+  userInbox: string;
 }
 
 const WINDOW_TYPES: ReadonlySet<DiffRecord["type"]> = new Set(
@@ -114,7 +118,7 @@ export function windowOf(tm: TimeMachine, choice: WindowChoice): [number, number
 function record(facts: WindowFacts, r: DiffRecord): void {
   switch (r.type) {
     case "queue_sample": {
-      if (r.agent === USER_INBOX) break;
+      if (r.agent === facts.userInbox) break;
       const series = facts.queues.get(r.agent) ?? [];
       series.push(r);
       facts.queues.set(r.agent, series);
@@ -124,7 +128,7 @@ function record(facts: WindowFacts, r: DiffRecord): void {
       facts.runtime.push(r);
       break;
     case "error":
-      if (r.agent !== USER_INBOX) facts.errors.push(r);
+      if (r.agent !== facts.userInbox) facts.errors.push(r);
       if (foldKindOf(r.kind) === "task_unconsumed" && r.agent !== null) {
         const count = r.occurrences ?? 1;
         facts.unconsumed.push({
@@ -138,10 +142,11 @@ function record(facts: WindowFacts, r: DiffRecord): void {
       break;
     case "handoff_failed":
       facts.failed.push(r);
-      if (r.from === USER_INBOX) {
+      if (r.from === facts.userInbox) {
         facts.requestsFailed.set(r.conversation_id, {
           at: r.ts,
           seq: r.seq,
+          task_id: r.task_id,
           reason: `${r.error_kind}: ${r.error_message}`,
         });
       }
@@ -199,6 +204,7 @@ export async function gatherFacts(tm: TimeMachine, from: number, to: number): Pr
     observerStarts: [],
     replies: new Map(),
     requestsFailed: new Map(),
+    userInbox: endState.foldOptions.options.userInbox,
   });
   // The reply lines are noted in the same pass, to be read again once it is known which are
   // worth a look (below).
@@ -216,12 +222,15 @@ export async function gatherFacts(tm: TimeMachine, from: number, to: number): Pr
   });
   // Requests still open at the end and past their deadline: unanswered.
   for (const h of endState.state.handoffs_open) {
-    if (h.from !== USER_INBOX || facts.requestsFailed.has(h.conversation_id)) continue;
+    if (h.from !== facts.userInbox || facts.requestsFailed.has(h.conversation_id)) continue;
+    // A request waiting on a person (input or auth required) is not failing
+    if (h.waiting_on !== undefined) continue;
     const overdue = h.deadline !== undefined && Date.parse(h.deadline) < to;
     if (h.stuck || overdue) {
       facts.requestsFailed.set(h.conversation_id, {
         at: h.deadline ?? h.created_at,
         seq: h.started_seq,
+        task_id: h.task_id,
         reason: "never answered",
       });
     }

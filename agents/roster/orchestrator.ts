@@ -4,7 +4,7 @@
  */
 
 import { AgentError } from "../agent_error.ts";
-import type { Envelope, LlmUsage } from "../envelope.ts";
+import type { Envelope, LlmUsage } from "../protocol/envelope.ts";
 import type { AgentContext, AgentModule, TaskOutcome } from "../agent_module.ts";
 import { isRecord } from "../is_record.ts";
 import { backoffMs } from "../backoff.ts";

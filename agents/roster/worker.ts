@@ -1,7 +1,7 @@
 /** A worker agent: answers each task with one LLM completion under its own system prompt. */
 
 import { AgentError } from "../agent_error.ts";
-import type { Envelope } from "../envelope.ts";
+import type { Envelope } from "../protocol/envelope.ts";
 import type { AgentContext, AgentModule, TaskOutcome } from "../agent_module.ts";
 
 export function createWorker(name: string, systemPrompt: string): AgentModule {

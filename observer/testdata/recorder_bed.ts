@@ -8,6 +8,7 @@ import { EventRecorder } from "../event_recorder.ts";
 import type { FoldOptions } from "../fold_options.ts";
 import type { KafkaRecord } from "../kafka_adapter.ts";
 import { ObserverState } from "../observer_state.ts";
+import { ALL_DIALECTS, TopicPattern, USER_INBOX } from "@mat/agents/protocol";
 import { type DiffBody, type DiffRecord, validateDiffRecord } from "../record_format.ts";
 import { TimeMachineWriter } from "../time_machine_writer.ts";
 import { readHistory } from "../time_machine_reader.ts";
@@ -16,6 +17,8 @@ export const PREFIX = "agent-queue-";
 export const GRACE = 5_000;
 export const OPTIONS: FoldOptions = {
   prefix: PREFIX,
+  topicPattern: TopicPattern.ofPrefix(PREFIX).source,
+  userInbox: USER_INBOX,
   windowSize: 3,
   stuckAfterMs: 60_000,
   orphanGraceMs: GRACE,
@@ -47,7 +50,7 @@ export async function bed(state: ObserverState = new ObserverState(OPTIONS)): Pr
     now: () => clock.now,
   });
   const recorder = new EventRecorder(writer, state, {
-    prefix: PREFIX,
+    dialects: ALL_DIALECTS,
     previewBytes: 256,
     now: () => clock.now,
   });

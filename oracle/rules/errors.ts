@@ -90,8 +90,8 @@ export function errorRules(facts: WindowFacts, oracle: string): Finding[] {
   const out: Finding[] = [];
   // The ERRORs that answered user requests are the requests' failures.
   const own = facts.errors.filter((e) =>
-    !(e.conversation_id !== null && e.task_id === e.conversation_id &&
-      facts.requestsFailed.has(e.conversation_id))
+    !(e.conversation_id !== null &&
+      facts.requestsFailed.get(e.conversation_id)?.task_id === e.task_id)
   );
   for (const errors of groupBy(own, (e) => `${e.kind}\u0000${e.agent ?? ""}`).values()) {
     const first = errors[0];

@@ -37,7 +37,9 @@ Deno.test("the ERROR answering a user request is the request's failure, not a sp
     errors: [1, 2, 3].map((s) =>
       error("orchestrator", s, "handler_error", { conversation_id: `c${s}`, task_id: `c${s}` })
     ),
-    requestsFailed: new Map([1, 2, 3].map((s) => [`c${s}`, { at: "x", seq: s, reason: "r" }])),
+    requestsFailed: new Map(
+      [1, 2, 3].map((s) => [`c${s}`, { at: "x", seq: s, reason: "r", task_id: `c${s}` }]),
+    ),
   });
   assert.deepEqual(errorRules(f, O), []);
 });

@@ -8,7 +8,6 @@
  *   claims the failed requests of its conversations; what no cause claims stays on its own.
  */
 
-import { USER_INBOX } from "@mat/agents/protocol";
 import type { HandoffStuckRecord } from "@mat/observer";
 import { duration, evidence, type Finding, noImpact, plural } from "../finding.ts";
 import { groupBy } from "../group_by.ts";
@@ -23,7 +22,7 @@ export function handoffRules(facts: WindowFacts, oracle: string): Finding[] {
   const out: Finding[] = [];
   // One stuck record per task message (the observer reports each once; a replayed one twice)
   const stuck = [...new Map(facts.stuck.map((s) => [s.task_message_id, s])).values()]
-    .filter((s) => s.from !== USER_INBOX);
+    .filter((s) => s.from !== facts.userInbox);
   for (const [agent, list] of groupBy(stuck, (s) => s.to)) {
     const late: HandoffStuckRecord[] = [];
     const never: HandoffStuckRecord[] = [];

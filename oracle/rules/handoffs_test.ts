@@ -41,8 +41,8 @@ Deno.test("tasks bouncing between two agents are a loop", () => {
 Deno.test("failed user requests are one finding with their conversations", () => {
   const f = facts({
     requestsFailed: new Map([
-      ["c1", { at: "2026-11-29T10:00:05.000Z", seq: 3, reason: "handler_error: x" }],
-      ["c2", { at: "2026-11-29T10:00:06.000Z", seq: 4, reason: "never answered" }],
+      ["c1", { at: "2026-11-29T10:00:05.000Z", seq: 3, reason: "handler_error: x", task_id: "c1" }],
+      ["c2", { at: "2026-11-29T10:00:06.000Z", seq: 4, reason: "never answered", task_id: "c2" }],
     ]),
   });
   const [finding] = handoffRules(f, O);

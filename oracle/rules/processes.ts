@@ -12,7 +12,6 @@
  * - an agent with no running process at the end of the window (`agent_down`).
  */
 
-import { USER_INBOX } from "@mat/agents/protocol";
 import type { ProcessData, RuntimeEventRecord, Severity } from "@mat/observer";
 import { duration, evidence, type Finding, iso, noImpact, plural } from "../finding.ts";
 import type { WindowFacts } from "../window_facts.ts";
@@ -90,12 +89,12 @@ export function processRules(facts: WindowFacts, oracle: string): Finding[] {
   const out: Finding[] = [];
   const byAgent = new Map<string, RuntimeEventRecord[]>();
   for (const r of facts.runtime) {
-    if (r.agent === null || r.agent === USER_INBOX || r.process === "") continue;
+    if (r.agent === null || r.agent === facts.userInbox || r.process === "") continue;
     byAgent.set(r.agent, [...(byAgent.get(r.agent) ?? []), r]);
   }
   const procsByAgent = new Map<string, ProcessData[]>();
   for (const p of facts.end.processes ?? []) {
-    if (p.agent === null || p.agent === USER_INBOX) continue;
+    if (p.agent === null || p.agent === facts.userInbox) continue;
     procsByAgent.set(p.agent, [...(procsByAgent.get(p.agent) ?? []), p]);
   }
   // By task id: a retry of a lost task is a new message with the same task id, still unanswered

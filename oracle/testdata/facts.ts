@@ -67,6 +67,7 @@ export function facts(partial: Partial<WindowFacts> = {}, endAt = 120): WindowFa
     observerStarts: [],
     replies: new Map(),
     requestsFailed: new Map(),
+    userInbox: DEFAULT_FOLD_OPTIONS.userInbox,
     ...partial,
   };
 }

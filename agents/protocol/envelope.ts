@@ -6,7 +6,7 @@
  * Version 1 fields never change meaning; new fields are added as optional.
  */
 
-import { isRecord } from "./is_record.ts";
+import { isRecord } from "../is_record.ts";
 
 /** Version of the envelope format written by this code. */
 export const ENVELOPE_SCHEMA_VERSION = 1;
