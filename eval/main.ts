@@ -13,6 +13,8 @@ import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { startKafka, stopKafka } from "../scripts/kafka.ts";
 import { type Scenario, SCENARIOS } from "./scenarios.ts";
+import { FOREIGN_SCENARIOS, type ForeignScenario } from "./foreign_scenarios.ts";
+import { ForeignRun } from "./foreign/foreign_run.ts";
 import { type Score, score, summarise } from "./score.ts";
 import { System } from "./system.ts";
 import type { Document } from "../oracle/output_document.ts";
@@ -27,8 +29,18 @@ function isDocument(v: unknown): v is Document {
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
+/** What a scenario runs on: our own agents, or a system of another stack */
+interface Running {
+  dataDir: string;
+  settle(): Promise<void>;
+  agentLines(): string[];
+  close(): Promise<void>;
+}
+
+type AnyScenario = Scenario | ForeignScenario;
+
 interface Row {
-  scenario: Scenario;
+  scenario: AnyScenario;
   score?: Score;
   chars: number;
   ms: number;
@@ -61,7 +73,7 @@ async function diagnose(
 }
 
 /** What the agents printed, beside the history, for whoever looks into a wrong answer */
-async function keepAgentLines(sys: System): Promise<void> {
+async function keepAgentLines(sys: Running): Promise<void> {
   await Deno.writeTextFile(`${sys.dataDir}/agents.log`, sys.agentLines().join("\n") + "\n")
     .catch((err) => console.error(`eval: cannot keep the agents' lines: ${errorText(err)}`));
 }
@@ -70,10 +82,10 @@ function log(line: string): void {
   console.error(`eval: ${line}`);
 }
 
-async function runOne(scenario: Scenario, bootstrap: string, keep: boolean): Promise<Row> {
+async function runOne(scenario: AnyScenario, bootstrap: string, keep: boolean): Promise<Row> {
   log(`${scenario.name}: ${scenario.breaks}`);
   const began = performance.now();
-  let sys: System | undefined;
+  let sys: Running | undefined;
   const broker = {
     stop: async () => {
       if (!(await stopKafka({ log }))) {
@@ -88,8 +100,20 @@ async function runOne(scenario: Scenario, bootstrap: string, keep: boolean): Pro
     },
   };
   try {
-    sys = await System.start({ bootstrap, log, ...scenario.system });
-    await scenario.run({ sys, broker, log });
+    if ("foreign" in scenario) {
+      const run = await ForeignRun.start(scenario.foreign, {
+        bootstrap,
+        log,
+        ...(scenario.faults === undefined ? {} : { faults: scenario.faults }),
+        ...(scenario.only === undefined ? {} : { only: scenario.only }),
+      });
+      sys = run;
+      await scenario.run({ sys: run, log });
+    } else {
+      const own = await System.start({ bootstrap, log, ...scenario.system });
+      sys = own;
+      await scenario.run({ sys: own, broker, log });
+    }
     await sys.settle();
     const d = await diagnose(sys.dataDir);
     const s = score(d.doc, scenario.expect);
@@ -114,7 +138,7 @@ async function runOne(scenario: Scenario, bootstrap: string, keep: boolean): Pro
   }
 }
 
-function expected(s: Scenario): string {
+function expected(s: AnyScenario): string {
   return "status" in s.expect ? "healthy (control)" : `${s.expect.kind}:${s.expect.agent}`;
 }
 
@@ -136,8 +160,9 @@ async function main(argv: string[]): Promise<number> {
   if (values.help) {
     console.log(`Usage: deno task eval [--only NAME,NAME...] [--keep]
 
-Runs the scenario corpus (eval/scenarios.ts) against the real broker, observer and agents and
-scores what "oracle diagnose" answers. --keep keeps every scenario's history and prints every
+Runs the scenario corpus (eval/scenarios.ts on our agents, eval/foreign_scenarios.ts on agent
+systems of other stacks: A2A Python, A2A JS, a team's own JSON) against the real broker and
+observer and scores what "oracle diagnose" answers. --keep keeps every scenario's history and prints every
 diagnosis (by default only a wrong one's).
 
 Example:
@@ -145,12 +170,13 @@ Example:
     return 0;
   }
   const names = values.only?.split(",").map((s) => s.trim()).filter((s) => s !== "");
-  const unknown = names?.find((n) => !SCENARIOS.some((s) => s.name === n));
+  const all: AnyScenario[] = [...SCENARIOS, ...FOREIGN_SCENARIOS];
+  const unknown = names?.find((n) => !all.some((s) => s.name === n));
   if (unknown !== undefined) {
     console.error(`error: unknown scenario "${unknown}"`);
     return 2;
   }
-  const chosen = names ? SCENARIOS.filter((s) => names.includes(s.name)) : SCENARIOS;
+  const chosen = names ? all.filter((s) => names.includes(s.name)) : all;
   Deno.env.delete("KAFKA_BOOTSTRAP_SERVERS");
   const kafka = await startKafka({ log, stopOnFailure: true });
   const rows: Row[] = [];

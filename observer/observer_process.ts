@@ -21,6 +21,8 @@ export interface ObserverProcessOptions {
   stateDir: string;
   /** `SNAPSHOT_INTERVAL`, seconds */
   snapshotIntervalS: number;
+  /** More settings (KAFKA_TOPIC_PATTERN, OBSERVER_MAPPINGS...), over the ones above */
+  env?: Record<string, string>;
 }
 
 /** Starts the observer with the local runtime source and a queue poll of 500 ms */
@@ -36,6 +38,7 @@ export function spawnObserver(options: ObserverProcessOptions): Deno.ChildProces
       OBSERVER_QUEUE_POLL_MS: "500",
       RUNTIME_SOURCE: "local",
       AGENTS_STATE_DIR: options.stateDir,
+      ...options.env,
     },
     stdin: "null",
     stdout: "null",

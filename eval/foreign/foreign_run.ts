@@ -1,0 +1,199 @@
+/**
+ * One running foreign system for a scenario: its topics on the broker (unique to the run), the
+ * real observer told how to read it the way a user would tell it (its `observerEnv`), our
+ * supervisor running each of its agents as a process (so the observer's local source sees them
+ * start, die and restart), its own client, and hands to break it from outside (signals to agent
+ * pids). Every wait is on a condition, never a fixed sleep.
+ */
+
+import { KafkaBus } from "@mat/agents";
+import { Supervisor } from "@mat/agents/supervisor";
+import { DIFF_FILE_BASE } from "@mat/observer";
+import { spawnObserver } from "@mat/observer/process";
+import { activePath } from "@mat/observer/segments";
+import { HistoryTail } from "../history_tail.ts";
+import { until } from "../until.ts";
+import type { ForeignAnswer, ForeignSystem } from "./foreign_system.ts";
+
+export interface ForeignRunOptions {
+  bootstrap: string;
+  /** FOREIGN_FAULTS for its agents */
+  faults?: string;
+  /** The agents started (default: all); the others' topics exist, and nobody reads them */
+  only?: readonly string[];
+  log?: (line: string) => void;
+}
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** The running pid of an agent in the supervisor's processes.json, narrowed from unknown */
+function runningPid(file: unknown, agent: string): number | undefined {
+  if (typeof file !== "object" || file === null || !("processes" in file)) return undefined;
+  const list = file.processes;
+  if (!Array.isArray(list)) return undefined;
+  for (const p of list) {
+    if (typeof p !== "object" || p === null) continue;
+    const { agent: a, pid, status } = p as Record<string, unknown>;
+    if (a === agent && status === "running" && typeof pid === "number") return pid;
+  }
+  return undefined;
+}
+
+export class ForeignRun {
+  readonly history: HistoryTail;
+  readonly lines: string[] = [];
+  #observer: Deno.ChildProcess | undefined;
+  #supervisor: Supervisor | undefined;
+  #stopped = { agents: false, observer: false };
+
+  private constructor(
+    readonly system: ForeignSystem,
+    readonly options: ForeignRunOptions,
+    readonly run: string,
+    readonly dataDir: string,
+    readonly stateDir: string,
+    readonly bus: KafkaBus,
+    readonly topics: string[],
+  ) {
+    this.history = new HistoryTail(activePath(dataDir, DIFF_FILE_BASE));
+  }
+
+  static async start(system: ForeignSystem, options: ForeignRunOptions): Promise<ForeignRun> {
+    const log = options.log ?? (() => {});
+    await system.install(log);
+    const run = `f${crypto.randomUUID().slice(0, 6)}`;
+    const dataDir = await Deno.makeTempDir({ prefix: "eval-history-" });
+    const stateDir = await Deno.makeTempDir({ prefix: "eval-agents-" });
+    const bus = new KafkaBus(options.bootstrap.split(","), `eval-${run}`);
+    const topics = [...system.agents, system.userInbox].map((a) => system.topic(a, run));
+    const r = new ForeignRun(system, options, run, dataDir, stateDir, bus, topics);
+    try {
+      await bus.createTopics(topics, 3);
+      r.#observer = spawnObserver({
+        bootstrap: options.bootstrap,
+        // Its own group and nothing of ours under this prefix: the pattern says what to read
+        prefix: `${run}-`,
+        dataDir,
+        port: freePort(),
+        stateDir,
+        snapshotIntervalS: 2,
+        env: system.observerEnv(run),
+      });
+      await r.history.waitFor(
+        "the observer's first queue samples",
+        (x) => x.type === "queue_sample",
+        60_000,
+      );
+      const started = options.only ?? system.agents;
+      r.#supervisor = new Supervisor({
+        agents: [...started],
+        agentScript: "",
+        agentCommand: (agent) => system.command(agent),
+        stateDir,
+        env: {
+          ...system.env(run),
+          KAFKA_BOOTSTRAP_SERVERS: options.bootstrap,
+          FOREIGN_FAULTS: options.faults ?? "",
+        },
+        output: (line) => r.lines.push(line),
+      });
+      await r.#supervisor.start();
+      // Work waits until the observer saw every running agent's consumer read its topic
+      for (const agent of started) {
+        await r.history.waitFor(
+          `${agent}'s consumer reading its topic`,
+          (x) => x.type === "queue_sample" && x.agent === agent && x.members.length > 0,
+          90_000,
+        );
+      }
+      return r;
+    } catch (err) {
+      await r.close();
+      throw err;
+    }
+  }
+
+  /** Sends requests through the system's own client and waits for their answers */
+  ask(prompts: string[], timeoutMs = 60_000): Promise<ForeignAnswer[]> {
+    return this.system.ask(this.options.bootstrap, this.run, prompts, timeoutMs);
+  }
+
+  /** The pid of an agent's running process, from the supervisor's processes.json */
+  async pid(agent: string): Promise<number> {
+    const text = await Deno.readTextFile(`${this.stateDir}/processes.json`);
+    const pid = runningPid(JSON.parse(text), agent);
+    if (pid === undefined) throw new Error(`No running process of ${agent} in processes.json`);
+    return pid;
+  }
+
+  /** Sends a signal to an agent's process from outside (kill -9, SIGSTOP, SIGCONT) */
+  async signal(agent: string, signal: Deno.Signal): Promise<number> {
+    const pid = await this.pid(agent);
+    Deno.kill(pid, signal);
+    this.options.log?.(`sent ${signal} to ${agent} (pid ${pid})`);
+    return pid;
+  }
+
+  /** Waits for a line an agent printed (its own log of the work it does) */
+  async waitForLine(what: string, match: RegExp, timeoutMs = 60_000): Promise<string> {
+    return await until(what, () => this.lines.find((l) => match.test(l)), timeoutMs);
+  }
+
+  /** Waits until the observer has recorded everything in the topics, then one more sample */
+  async settle(timeoutMs = 60_000): Promise<void> {
+    const highs = new Map<string, number>();
+    for (const topic of this.topics) {
+      for (const p of await this.bus.highWatermarks(topic)) {
+        highs.set(`${topic}:${p.partition}`, Number(p.offset));
+      }
+    }
+    await until("the observer caught up with the topics", async () => {
+      const seen = new Map<string, number>();
+      for (const x of await this.history.refresh()) {
+        if (x.type !== "message" && x.type !== "message_malformed") continue;
+        const key = `${x.topic}:${x.partition}`;
+        seen.set(key, Math.max(seen.get(key) ?? -1, Number(x.offset)));
+      }
+      return [...highs].every(([key, high]) => (seen.get(key) ?? -1) >= high - 1)
+        ? true
+        : undefined;
+    }, timeoutMs);
+    const now = this.history.records.at(-1)?.seq ?? 0;
+    await this.history.waitForCount(
+      "a queue sample since",
+      (x) => x.type === "queue_sample" && x.seq > now,
+      1,
+      timeoutMs,
+    );
+  }
+
+  agentLines(): string[] {
+    return this.lines;
+  }
+
+  async stopAgents(): Promise<void> {
+    if (this.#stopped.agents) return;
+    this.#stopped.agents = true;
+    await this.#supervisor?.stop();
+  }
+
+  async close(): Promise<void> {
+    // teardown: each step runs whatever the one before did (a stop that fails leaves nothing to do)
+    await this.stopAgents().catch(() => {});
+    if (this.#observer !== undefined && !this.#stopped.observer) {
+      this.#stopped.observer = true;
+      try {
+        this.#observer.kill("SIGTERM");
+      } catch { /* already gone */ }
+      await this.#observer.status;
+    }
+    await this.bus.deleteTopics(this.topics).catch(() => {});
+    await this.bus.close().catch(() => {});
+    await Deno.remove(this.stateDir, { recursive: true }).catch(() => {});
+  }
+}
