@@ -75,6 +75,29 @@ Deno.test("an agent whose queue does not exist says so in one line and exits 3",
   }
 });
 
+Deno.test("submit under a prefix whose queues do not exist names the missing inbox and exits 1", async () => {
+  const brokers = bootstrapServers().join(",");
+  const prefix = `t${crypto.randomUUID().slice(0, 8)}-team-a-`;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", new URL("./submit_main.ts", import.meta.url).pathname, "hello"],
+    env: { NO_COLOR: "1", KAFKA_BOOTSTRAP_SERVERS: brokers, KAFKA_TOPIC_PREFIX: prefix },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  assert.deepEqual({
+    code: out.code,
+    stdout: decoder.decode(out.stdout),
+    stderr: decoder.decode(out.stderr),
+  }, {
+    code: 1,
+    stdout: "",
+    stderr: `error: cannot submit: topic "${prefix}user" does not exist on ${brokers}; create ` +
+      `it with "KAFKA_TOPIC_PREFIX=${prefix} deno task kafka start" (or kafka-topics.sh ` +
+      `--bootstrap-server ${brokers} --create --topic ${prefix}user)\n`,
+  });
+});
+
 Deno.test({
   name: "an agent whose reply queue does not exist names it at every retry of the send",
   fn: async () => {
