@@ -1,6 +1,7 @@
 /**
  * The only file of `agents` that imports kafkajs. The rest of the code sees `Bus`: send records,
- * ask whether a queue exists, consume a group's topics with manual commits.
+ * ask whether a queue exists, consume a group's topics with manual commits. A topic the broker
+ * lacks is a `MissingTopicError`, found by asking the broker, never by reading kafkajs's messages.
  */
 
 import { Buffer } from "node:buffer";
@@ -13,6 +14,7 @@ import {
   silenceKafkaJsTimeoutWarnings,
 } from "./kafkajs_support.ts";
 import { backoffMs } from "./backoff.ts";
+import { MissingTopicError } from "./missing_topic.ts";
 import { sleep } from "./sleep.ts";
 
 export interface OutgoingRecord {
@@ -53,8 +55,12 @@ export interface Subscription {
 }
 
 export interface Bus {
+  /** Rejects with a `MissingTopicError` when a record's topic does not exist */
   send(records: OutgoingRecord[]): Promise<void>;
   topicExists(topic: string): Promise<boolean>;
+  /** Rejects with a `MissingTopicError` naming the first of `topics` the broker does not have */
+  requireTopics(topics: readonly string[]): Promise<void>;
+  /** Rejects with a `MissingTopicError` before subscribing when a topic does not exist */
   consume(options: ConsumeOptions): Promise<Subscription>;
   /** The next offset to be written, per partition of a topic */
   highWatermarks(topic: string): Promise<{ partition: number; offset: string }[]>;
@@ -79,8 +85,10 @@ export class KafkaBus implements Bus {
   #admin: Admin | undefined;
   readonly #consumers = new Set<Consumer>();
   readonly #knownTopics = new Set<string>();
+  readonly #brokers: readonly string[];
 
   constructor(brokers: string[], readonly clientId: string) {
+    this.#brokers = [...brokers];
     this.#kafka = new Kafka({
       clientId,
       brokers,
@@ -114,9 +122,27 @@ export class KafkaBus implements Bus {
   }
 
   async send(records: OutgoingRecord[]): Promise<void> {
-    const producer = await this.#getProducer();
     const byTopic = new Map<string, OutgoingRecord[]>();
     for (const r of records) byTopic.set(r.topic, [...(byTopic.get(r.topic) ?? []), r]);
+    // asked first (once per topic that exists): kafkajs would retry a missing one for half a
+    // minute, logging an error at each metadata request, before failing without naming it
+    await this.requireTopics([...byTopic.keys()]);
+    const producer = await this.#getProducer();
+    try {
+      await this.#sendBatch(producer, byTopic);
+    } catch (error) {
+      // a topic deleted since it was known: kafkajs says "does not host this topic-partition" for
+      // it and for one whose leader moves, and the broker's topic list tells them apart (when it
+      // cannot, the send's own error stands)
+      const missing = await this.#missingTopics([...byTopic.keys()]).catch(() => []);
+      if (missing[0] !== undefined) {
+        throw new MissingTopicError(missing[0], this.#brokers, { cause: error });
+      }
+      throw error;
+    }
+  }
+
+  async #sendBatch(producer: Producer, byTopic: Map<string, OutgoingRecord[]>): Promise<void> {
     await producer.sendBatch({
       acks: -1,
       topicMessages: [...byTopic].map(([topic, rs]) => ({
@@ -137,6 +163,20 @@ export class KafkaBus implements Bus {
     return this.#knownTopics.has(topic);
   }
 
+  async requireTopics(topics: readonly string[]): Promise<void> {
+    for (const topic of topics) {
+      if (!await this.topicExists(topic)) throw new MissingTopicError(topic, this.#brokers);
+    }
+  }
+
+  /** Those of `topics` the broker does not have now (the known ones are asked about again) */
+  async #missingTopics(topics: readonly string[]): Promise<string[]> {
+    const present = new Set(await (await this.#getAdmin()).listTopics());
+    for (const topic of topics) if (!present.has(topic)) this.#knownTopics.delete(topic);
+    for (const topic of present) this.#knownTopics.add(topic);
+    return topics.filter((topic) => !present.has(topic));
+  }
+
   /**
    * Consumes with manual commits. kafkajs restarts a consumer that crashed on a retriable error,
    * but one that crashed on any other (a group error while the broker restarts, say) stays down
@@ -144,6 +184,8 @@ export class KafkaBus implements Bus {
    * needed, and `onCrash` hears about each time.
    */
   async consume(options: ConsumeOptions): Promise<Subscription> {
+    // kafkajs would only fail deep in its subscribe, with a message that names no topic
+    await this.requireTopics(options.topics);
     let stopped = false;
     let attempt = 0;
     const revive = async (error: unknown): Promise<void> => {

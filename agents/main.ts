@@ -1,6 +1,8 @@
 /**
  * Runs one agent process: `deno task agent <name>`. Exit codes: 0 after a clean shutdown on
- * SIGTERM/SIGINT, 1 when it cannot start (bad configuration, broker unreachable), 2 usage error.
+ * SIGTERM/SIGINT, 1 when it cannot start (broker unreachable), 2 usage or configuration error,
+ * 3 when its queue does not exist (one `error:` line on stderr names it and how to create it; a
+ * supervisor or Kubernetes restarting the agent shows that line as its last).
  */
 
 import { bootstrapServers } from "./bootstrap_servers.ts";
@@ -10,14 +12,22 @@ import { modelFromEnv } from "./llm.ts";
 import { sampleAgent } from "./roster/mod.ts";
 import { AgentRuntime } from "./runtime.ts";
 import { SAMPLE_AGENTS } from "./topics.ts";
+import { MissingTopicError, missingTopicLine } from "./missing_topic.ts";
 import { errorText } from "./error_text.ts";
 
 const USAGE = `Usage: deno task agent <name>
 
-Runs one sample agent (${SAMPLE_AGENTS.join(", ")}) on its queue agent-queue-<name>.
+Runs one sample agent (${SAMPLE_AGENTS.join(", ")}) on its queue
+$KAFKA_TOPIC_PREFIX<name> (default agent-queue-<name>), which \`deno task kafka start\` creates.
 
 Example:
-  AGENT_FAULTS="researcher=slow(ms=2000)" deno task agent researcher`;
+  AGENT_FAULTS="researcher=slow(ms=2000)" deno task agent researcher
+
+Exit codes:
+  0  Stopped by SIGTERM or SIGINT
+  1  Cannot start (the broker does not answer)
+  2  Usage or configuration error
+  3  Its queue does not exist on the broker`;
 
 async function main(args: string[]): Promise<number> {
   if (args.includes("--help") || args.includes("-h")) {
@@ -54,8 +64,12 @@ async function main(args: string[]): Promise<number> {
   try {
     await runtime.start();
   } catch (err) {
-    console.error(`error: agent "${name}" could not start: ${String(err)}`);
     await bus.close();
+    if (err instanceof MissingTopicError) {
+      console.error(`error: agent "${name}": ${missingTopicLine(err, runtime.prefix)}`);
+      return 3;
+    }
+    console.error(`error: agent "${name}" could not start: ${String(err)}`);
     return 1;
   }
   await stopped.promise;

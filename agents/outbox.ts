@@ -1,7 +1,8 @@
 /**
  * What an agent sends, and how: every envelope addressed to its target's queue, keyed by its
  * conversation, with the sender and a child span of the trace in its headers; sent with retries
- * while the broker is away, given up only during shutdown.
+ * while the broker is away or a queue is missing (each retry logged, a missing queue named with
+ * how to create it), given up only during shutdown.
  */
 
 import type { AgentContext } from "./agent_module.ts";
@@ -17,6 +18,7 @@ import {
   TRACEPARENT_HEADER,
 } from "./trace_context.ts";
 import { backoffMs } from "./backoff.ts";
+import { MissingTopicError, missingTopicLine } from "./missing_topic.ts";
 
 /** Attempts a send makes during shutdown before it gives up */
 const ATTEMPTS_WHEN_STOPPING = 3;
@@ -67,7 +69,10 @@ export class Outbox {
         await this.bus.send(records);
         return true;
       } catch (err) {
-        this.log("warn", "send failed, retrying", { attempt, error: String(err) });
+        const error = err instanceof MissingTopicError
+          ? missingTopicLine(err, this.prefix)
+          : String(err);
+        this.log("warn", "send failed, retrying", { attempt, error });
         if (this.#stopping && attempt >= ATTEMPTS_WHEN_STOPPING) return false;
         await sleep(backoffMs(attempt, 200, MAX_BACKOFF_MS));
       }

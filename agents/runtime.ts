@@ -1,8 +1,10 @@
 /**
- * The shared Kafka loop that drives every agent: it consumes `agent-queue-<name>` in group
- * `agent-<name>`, accepts each `TASK` into the pending store and commits past it, hands every
- * record on as it comes, resumes the tasks left unfinished by a restart, and drains on shutdown.
- * It never dies from a malformed record or a handler's exception.
+ * The shared Kafka loop that drives every agent: it consumes `<prefix><name>` (the prefix is
+ * `KAFKA_TOPIC_PREFIX`, default `agent-queue-`) in group `agent-<name>`, accepts each `TASK` into
+ * the pending store and commits past it, hands every record on as it comes, resumes the tasks left
+ * unfinished by a restart, and drains on shutdown. It never dies from a malformed record or a
+ * handler's exception. It does not start without its queue: `start` asks the broker first and
+ * rejects with a `MissingTopicError`, before it touches its stores.
  *
  * The rest of the loop, job by job: `task_pool.ts` (the in-flight cap and the work slots),
  * `record_dispatcher.ts` (what each kind of record gets), `task_answerer.ts` (a task answered
@@ -32,6 +34,8 @@ import { errorText } from "./error_text.ts";
 
 export class AgentRuntime {
   readonly name: string;
+  /** The prefix of every queue it reads and sends to */
+  readonly prefix: string;
   readonly topic: string;
   readonly group: string;
   readonly #bus: Bus;
@@ -60,6 +64,7 @@ export class AgentRuntime {
     const log: AgentContext["log"] = (level, msg, fields) => this.log(level, msg, fields);
     this.name = module.name;
     this.#emit = settings.log;
+    this.prefix = settings.prefix;
     this.topic = topicFor(this.name, settings.prefix);
     this.group = groupFor(this.name, settings.prefix);
     this.#bus = options.bus;
@@ -100,6 +105,7 @@ export class AgentRuntime {
   }
 
   async start(): Promise<void> {
+    await this.#bus.requireTopics([this.topic]);
     this.#store = await DoneStore.open(`${this.#stateDir}/${this.group}/done.jsonl`);
     this.#pending = await PendingStore.open(`${this.#stateDir}/${this.group}/pending.jsonl`);
     this.#answerer = new TaskAnswerer({

@@ -62,6 +62,8 @@ export async function submitRequest(options: SubmitOptions): Promise<SubmitOutco
   const conversationId = options.conversationId ?? `conv-${crypto.randomUUID().slice(0, 8)}`;
   const groupId = `submit-${conversationId}`;
   const answered = Promise.withResolvers<Envelope>();
+  // both queues asked about first: a missing one is a MissingTopicError naming it
+  await options.bus.requireTopics([inbox, topicFor("orchestrator", prefix)]);
   const start = await options.bus.highWatermarks(inbox);
   const sub = await options.bus.consume({
     groupId,

@@ -8,6 +8,8 @@ import { bootstrapServers } from "./bootstrap_servers.ts";
 import { KafkaBus } from "./kafka_bus.ts";
 import { submitRequest } from "./submit.ts";
 import { errorText } from "./error_text.ts";
+import { MissingTopicError, missingTopicLine } from "./missing_topic.ts";
+import { topicPrefix } from "./topics.ts";
 
 const USAGE =
   `Usage: deno task submit [--plan AGENT,AGENT...] [--timeout SECONDS] [--json] "<request>"
@@ -91,7 +93,10 @@ async function main(argv: string[]): Promise<number> {
     }
     return 0;
   } catch (err) {
-    console.error(`error: cannot submit: ${errorText(err)}`);
+    const why = err instanceof MissingTopicError
+      ? missingTopicLine(err, topicPrefix())
+      : errorText(err);
+    console.error(`error: cannot submit: ${why}`);
     return 1;
   } finally {
     await bus.close();

@@ -10,7 +10,7 @@ export function topicPrefix(env: { get(key: string): string | undefined } = Deno
   return env.get("KAFKA_TOPIC_PREFIX") || DEFAULT_TOPIC_PREFIX;
 }
 
-/** The queue an agent reads: `agent-queue-<agent>` */
+/** The queue an agent reads: `<prefix><agent>`, by default `agent-queue-<agent>` */
 export function topicFor(agent: string, prefix: string = topicPrefix()): string {
   if (!isAgentName(agent)) throw new RangeError(`Invalid agent name "${agent}"`);
   return `${prefix}${agent}`;
@@ -82,6 +82,11 @@ export function groupFor(agent: string, prefix: string = topicPrefix()): string 
 /** The four sample agents, and `user`: the inbox where `submit` reads answers. */
 export const SAMPLE_AGENTS = ["orchestrator", "researcher", "writer", "coder"] as const;
 export const USER_INBOX = "user";
+
+/** The queues `deno task kafka start` creates: the sample agents' and the user inbox */
+export function sampleQueues(prefix: string = topicPrefix()): string[] {
+  return [...SAMPLE_AGENTS, USER_INBOX].map((agent) => topicFor(agent, prefix));
+}
 
 /**
  * Record header naming the agent that produced a record. It lets a reader attribute even a record

@@ -5,7 +5,8 @@
  * (`KAFKA_PORT` overrides the port, the controller listens on the next one). Its jars come from
  * Maven (scripts/kafka/pom.xml) into a cache outside the repo; its state lives in `.kafka/`.
  * With `KAFKA_BOOTSTRAP_SERVERS` set, nothing is managed: `start` waits for that cluster and
- * creates the agent queues, `status` reports whether it answers.
+ * creates the agent queues, `status` reports whether it answers. The queues are named as the
+ * agents name them: `KAFKA_TOPIC_PREFIX<agent>` (`topicFor` of the agents' protocol).
  *
  * This file is the command line; each job lives in scripts/kafka/: `settings.ts` (the
  * environment), `admin.ts` (kafkajs admin requests), `jars.ts` (Maven), `broker_config.ts` (the
@@ -15,10 +16,15 @@
  * imported from its file.
  */
 
-import { DEFAULT_KAFKA_PORT } from "@mat/agents/protocol";
+import {
+  DEFAULT_KAFKA_PORT,
+  DEFAULT_TOPIC_PREFIX,
+  sampleQueues,
+  topicPrefix,
+} from "@mat/agents/protocol";
 import { BrokerExitedError } from "./kafka/broker_process.ts";
 import { LOG_FILE, STATE_DIR } from "./kafka/paths.ts";
-import { AGENT_QUEUES, DEFAULT_PARTITIONS } from "./kafka/settings.ts";
+import { DEFAULT_PARTITIONS } from "./kafka/settings.ts";
 import { startKafka } from "./kafka/start.ts";
 import { kafkaStatus } from "./kafka/status.ts";
 import { stopKafka } from "./kafka/stop.ts";
@@ -26,22 +32,25 @@ import { errorText } from "@mat/agents/support";
 
 export { BrokerExitedError } from "./kafka/broker_process.ts";
 export { ensureKafkaJars } from "./kafka/jars.ts";
-export { AGENT_QUEUES, type KafkaSettings, kafkaSettings } from "./kafka/settings.ts";
+export { type KafkaSettings, kafkaSettings } from "./kafka/settings.ts";
 export { startKafka, type StartOptions, type StartResult } from "./kafka/start.ts";
 export { type KafkaStatus, kafkaStatus } from "./kafka/status.ts";
 export { stopKafka, type StopOptions } from "./kafka/stop.ts";
 
-const USAGE = `Usage: deno task kafka <command>
+/** The help, its queue names under `prefix` (`KAFKA_TOPIC_PREFIX`) */
+function usage(prefix: string): string {
+  return `Usage: deno task kafka <command>
 
 Runs the Kafka broker the agents use.
 
 Commands:
   start    Start the local broker unless it already answers (the first run fetches its jars
            with Maven and formats .kafka/data), wait up to 90 s for it, then create the agent
-           queues that are missing:
-             ${AGENT_QUEUES.join("\n             ")}
+           queues that are missing (named with KAFKA_TOPIC_PREFIX):
+             ${sampleQueues(prefix).join("\n             ")}
   stop     Stop the local broker started by \`start\` (SIGTERM, SIGKILL after 30 s)
-  status   Show the broker's pid, whether it answers, and its topics
+  status   Show the broker's pid, whether it answers, its topics and which agent queues
+           are missing
 
 Options:
   -h, --help   Show this help
@@ -51,6 +60,7 @@ Environment:
                            only waits for it and creates the queues, \`stop\` does nothing
   KAFKA_PORT               Port of the local broker (default ${DEFAULT_KAFKA_PORT}; controller: port + 1)
   KAFKA_PARTITIONS         Partitions per queue and the broker default (default ${DEFAULT_PARTITIONS})
+  KAFKA_TOPIC_PREFIX       Prefix of the agent queues (default ${DEFAULT_TOPIC_PREFIX}), as the agents read it
   XDG_CACHE_HOME           Jars are cached in \${XDG_CACHE_HOME:-$HOME/.cache}/multi-agent-telemetry
 
 Exit codes:
@@ -58,6 +68,7 @@ Exit codes:
   1  Failure
   2  Usage error
   3  \`status\`: the broker does not answer`;
+}
 
 class UsageError extends Error {}
 
@@ -89,11 +100,16 @@ async function main(args: string[]): Promise<number> {
   }
   switch (command) {
     case "help":
-      console.log(USAGE);
+      console.log(usage(topicPrefix()));
       return 0;
     case "start": {
       const result = await startKafka();
-      console.log(`kafka: ready on ${result.bootstrap} (topics: ${result.topics.join(", ")})`);
+      const present = result.topics.filter((topic) => !result.created.includes(topic));
+      const parts = [
+        ...(result.created.length > 0 ? [`created: ${result.created.join(", ")}`] : []),
+        ...(present.length > 0 ? [`already present: ${present.join(", ")}`] : []),
+      ];
+      console.log(`kafka: ready on ${result.bootstrap} (${parts.join("; ")})`);
       return 0;
     }
     case "stop":
@@ -119,6 +135,14 @@ async function main(args: string[]): Promise<number> {
           const count = `${topic.partitions} partition${topic.partitions === 1 ? "" : "s"}`;
           console.log(`  ${topic.name.padEnd(width)}  ${count}`);
         }
+        const { prefix, names, missing } = status.queues;
+        const present = `${names.length - missing.length} of ${names.length} present`;
+        console.log(
+          missing.length === 0
+            ? `agent queues (prefix "${prefix}"): ${present}`
+            : `agent queues (prefix "${prefix}"): ${present}, missing ${missing.join(", ")} ` +
+              "(`deno task kafka start` creates them)",
+        );
       }
       return status.answers ? 0 : 3;
     }

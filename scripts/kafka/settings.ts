@@ -1,24 +1,22 @@
 /**
  * Where the broker is, whether `deno task kafka` runs it, and how its queues are made: read from
- * `KAFKA_BOOTSTRAP_SERVERS`, `KAFKA_PORT` and `KAFKA_PARTITIONS`. Where the brokers are means what
- * it means to every client: `bootstrapServers` of the agents' protocol.
+ * `KAFKA_BOOTSTRAP_SERVERS`, `KAFKA_PORT`, `KAFKA_PARTITIONS` and `KAFKA_TOPIC_PREFIX`. Where the
+ * brokers are and what the queues are called mean what they mean to every client:
+ * `bootstrapServers` and `sampleQueues` of the agents' protocol.
  */
 
-import { bootstrapServers, configuredBootstrapServers, kafkaPort } from "@mat/agents/protocol";
+import {
+  bootstrapServers,
+  configuredBootstrapServers,
+  kafkaPort,
+  sampleQueues,
+  topicPrefix,
+} from "@mat/agents/protocol";
 
 /** Something to read environment variables from: `Deno.env`, or a stub in tests */
 export interface Env {
   get(key: string): string | undefined;
 }
-
-/** The queues `start` creates: the four sample agents' and `user`, where `submit` reads answers */
-export const AGENT_QUEUES: readonly string[] = [
-  "agent-queue-orchestrator",
-  "agent-queue-researcher",
-  "agent-queue-writer",
-  "agent-queue-coder",
-  "agent-queue-user",
-];
 
 export const DEFAULT_PARTITIONS = 3;
 
@@ -34,6 +32,13 @@ export interface KafkaSettings {
   controllerPort: number;
   /** Partitions of each agent queue and the broker's `num.partitions` (`KAFKA_PARTITIONS`) */
   partitions: number;
+  /** Prefix of the agent queues (`KAFKA_TOPIC_PREFIX`, default `agent-queue-`) */
+  topicPrefix: string;
+  /**
+   * The queues `start` creates under that prefix: the four sample agents' and `user`, where
+   * `submit` reads answers
+   */
+  queues: string[];
 }
 
 function positiveInteger(env: Env, name: string, fallback: number, max: number): number {
@@ -46,7 +51,7 @@ function positiveInteger(env: Env, name: string, fallback: number, max: number):
   return value;
 }
 
-/** Reads `KAFKA_BOOTSTRAP_SERVERS`, `KAFKA_PORT` and `KAFKA_PARTITIONS` */
+/** Reads `KAFKA_BOOTSTRAP_SERVERS`, `KAFKA_PORT`, `KAFKA_PARTITIONS` and `KAFKA_TOPIC_PREFIX` */
 export function kafkaSettings(env: Env = Deno.env): KafkaSettings {
   const port = kafkaPort(env);
   const partitions = positiveInteger(env, "KAFKA_PARTITIONS", DEFAULT_PARTITIONS, 1000);
@@ -56,11 +61,20 @@ export function kafkaSettings(env: Env = Deno.env): KafkaSettings {
       throw new RangeError(`Invalid KAFKA_BOOTSTRAP_SERVERS entry "${server}": expected host:port`);
     }
   }
+  const prefix = topicPrefix(env);
+  // Kafka's legal topic characters; a topic name's 249 characters leave room for the agent names
+  if (!/^[a-zA-Z0-9._-]{1,200}$/.test(prefix)) {
+    throw new RangeError(
+      `Invalid KAFKA_TOPIC_PREFIX "${prefix}": expected up to 200 letters, digits, ".", "_" or "-"`,
+    );
+  }
   return {
     brokers: bootstrapServers(env),
     managed: configured.length === 0,
     port,
     controllerPort: port + 1,
     partitions,
+    topicPrefix: prefix,
+    queues: sampleQueues(prefix),
   };
 }

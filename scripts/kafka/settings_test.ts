@@ -12,6 +12,14 @@ Deno.test("without KAFKA_BOOTSTRAP_SERVERS the local broker on 127.0.0.1:9092 is
     port: 9092,
     controllerPort: 9093,
     partitions: 3,
+    topicPrefix: "agent-queue-",
+    queues: [
+      "agent-queue-orchestrator",
+      "agent-queue-researcher",
+      "agent-queue-writer",
+      "agent-queue-coder",
+      "agent-queue-user",
+    ],
   });
 });
 
@@ -22,7 +30,27 @@ Deno.test("KAFKA_PORT moves the local broker and its controller, KAFKA_PARTITION
     port: 39092,
     controllerPort: 39093,
     partitions: 5,
+    topicPrefix: "agent-queue-",
+    queues: [
+      "agent-queue-orchestrator",
+      "agent-queue-researcher",
+      "agent-queue-writer",
+      "agent-queue-coder",
+      "agent-queue-user",
+    ],
   });
+});
+
+Deno.test("KAFKA_TOPIC_PREFIX names the agent queues start creates, as the agents name them", () => {
+  const settings = kafkaSettings(env({ KAFKA_TOPIC_PREFIX: "team-a-" }));
+  assert.equal(settings.topicPrefix, "team-a-");
+  assert.deepEqual(settings.queues, [
+    "team-a-orchestrator",
+    "team-a-researcher",
+    "team-a-writer",
+    "team-a-coder",
+    "team-a-user",
+  ]);
 });
 
 Deno.test("KAFKA_BOOTSTRAP_SERVERS names the brokers and no broker is managed", () => {
@@ -47,6 +75,10 @@ Deno.test("bad settings are refused with the variable and the value quoted", () 
     [
       { KAFKA_BOOTSTRAP_SERVERS: "kafka-0" },
       'Invalid KAFKA_BOOTSTRAP_SERVERS entry "kafka-0": expected host:port',
+    ],
+    [
+      { KAFKA_TOPIC_PREFIX: "team a/" },
+      'Invalid KAFKA_TOPIC_PREFIX "team a/": expected up to 200 letters, digits, ".", "_" or "-"',
     ],
   ];
   for (const [vars, message] of cases) {

@@ -1,6 +1,6 @@
 /**
- * `start`: makes sure a broker answers and the agent queues exist, starting the local broker when
- * it is ours to run and down
+ * `start`: makes sure a broker answers and the agent queues exist (under `KAFKA_TOPIC_PREFIX`),
+ * starting the local broker when it is ours to run and down
  */
 
 import { logToStderr, seconds } from "./_util.ts";
@@ -15,7 +15,7 @@ import {
 } from "./broker_process.ts";
 import { ensureKafkaJars } from "./jars.ts";
 import { LOCK_FILE, LOG_FILE, STATE_DIR } from "./paths.ts";
-import { AGENT_QUEUES, type Env, type KafkaSettings, kafkaSettings } from "./settings.ts";
+import { type Env, type KafkaSettings, kafkaSettings } from "./settings.ts";
 import { stopKafka } from "./stop.ts";
 import { errorText, sleep } from "@mat/agents/support";
 
@@ -38,8 +38,10 @@ export interface StartResult {
   bootstrap: string;
   /** True when this call spawned the broker (so the caller may want to stop it) */
   started: boolean;
-  /** The agent queues, all present now */
+  /** The agent queues (`KAFKA_TOPIC_PREFIX<agent>`), all present now */
   topics: string[];
+  /** Those of `topics` this call created */
+  created: string[];
   /** Pid of the local broker, when it is managed here and known */
   pid?: number;
 }
@@ -155,7 +157,7 @@ export async function startKafka(options: StartOptions = {}): Promise<StartResul
     if (started) log(`kafka: broker answered after ${seconds(performance.now() - began)}`);
   }
 
-  const ensured = await ensureTopics(settings.brokers, AGENT_QUEUES, settings.partitions);
+  const ensured = await ensureTopics(settings.brokers, settings.queues, settings.partitions);
   if (ensured.created.length > 0) {
     log(
       `kafka: created ${
@@ -164,7 +166,12 @@ export async function startKafka(options: StartOptions = {}): Promise<StartResul
     );
   }
   if (ensured.existing.length > 0) log(`kafka: already present: ${ensured.existing.join(", ")}`);
-  const result: StartResult = { bootstrap, started, topics: [...AGENT_QUEUES] };
+  const result: StartResult = {
+    bootstrap,
+    started,
+    topics: [...settings.queues],
+    created: ensured.created,
+  };
   if (pid !== undefined) result.pid = pid;
   return result;
 }
