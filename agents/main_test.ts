@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { bootstrapServers } from "./bootstrap_servers.ts";
-import { createEnvelope, encodeEnvelope } from "./envelope.ts";
+import { createEnvelope, encodeEnvelope } from "./protocol/envelope.ts";
 import { KafkaBus } from "./kafka_bus.ts";
 import { textLines } from "./line_splitter.ts";
 import { isRecord } from "./is_record.ts";
