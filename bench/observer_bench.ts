@@ -52,6 +52,30 @@ function tasks(n: number, from: number): { value: string }[] {
   }));
 }
 
+/**
+ * The same tasks as A2A v1.0 Messages in CloudEvents binary mode (the shape the A2A Python SDK and
+ * the CloudEvents SDK's Kafka binding write: ProtoJSON value, `ce_*` headers), for the dialect run
+ */
+function a2aTasks(n: number, from: number): { value: string; headers: Record<string, string> }[] {
+  const time = new Date().toISOString();
+  return Array.from({ length: n }, (_, i) => ({
+    value: JSON.stringify({
+      messageId: `bench-msg-${from + i}`,
+      contextId: `bench-conv-${from + i}`,
+      taskId: `bench-task-${from + i}`,
+      role: "ROLE_USER",
+      parts: [{ text: "x".repeat(160) }],
+    }),
+    headers: {
+      ce_specversion: "1.0",
+      ce_type: "a2a.message",
+      ce_source: "orchestrator",
+      ce_id: `bench-ce-${from + i}`,
+      ce_time: time,
+    },
+  }));
+}
+
 /** Resident and peak resident memory of a process, from the kernel, in bytes */
 async function memoryOf(pid: number): Promise<{ rss: number; hwm: number } | undefined> {
   try {
@@ -102,7 +126,11 @@ async function observeArgs(): Promise<string[]> {
   return task.split(/\s+/).slice(1).map((a) => a.endsWith(".ts") ? `${REPO}${a}` : a);
 }
 
-async function startObserver(prefix: string, name: string): Promise<ObserverRun> {
+async function startObserver(
+  prefix: string,
+  name: string,
+  env: Record<string, string> = {},
+): Promise<ObserverRun> {
   const dir = await Deno.makeTempDir({ prefix: `observer-bench-${name}-` });
   const port = freePort();
   const child = new Deno.Command(Deno.execPath(), {
@@ -116,6 +144,7 @@ async function startObserver(prefix: string, name: string): Promise<ObserverRun>
       RUNTIME_SOURCE: "none",
       // Everything kept, so that the lines and bytes per message are counted on disk
       OBSERVER_RETAIN_BYTES: String(2 ** 40),
+      ...env,
     },
     stdout: "null",
     stderr: "null",
@@ -181,6 +210,75 @@ async function bareConsumer(
   return rate;
 }
 
+interface CatchUp {
+  seen: number;
+  rate: number;
+  code: number;
+  peakSampled: number;
+  hwm: number;
+  diff: { lines: number; bytes: number; longest: number };
+  state: { lines: number; bytes: number; longest: number };
+}
+
+/** The observer, a process of its own, catching up on a backlog of n messages */
+async function catchUp(
+  prefix: string,
+  name: string,
+  n: number,
+  dirs: string[],
+  env: Record<string, string> = {},
+): Promise<CatchUp> {
+  const run = await startObserver(prefix, name, env);
+  dirs.push(run.dir);
+  let peakSampled = 0;
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      const m = await memoryOf(run.child.pid);
+      if (m !== undefined) peakSampled = Math.max(peakSampled, m.rss);
+      await sleep(100);
+    }
+  })();
+  let started = 0;
+  let seen = 0;
+  const deadline = Date.now() + 30 * 60_000;
+  while (seen < n && Date.now() < deadline) {
+    seen = (await messagesSeen(run.port)) ?? seen;
+    if (started === 0 && seen > 0) started = performance.now();
+    if (seen < n) await sleep(50);
+  }
+  const observerRate = seen / ((performance.now() - started) / 1000);
+  // Past the tasks' deadlines, a stuck check and a snapshot or two
+  await sleep(12_000);
+  const hwm = (await memoryOf(run.child.pid))?.hwm ?? NaN;
+  sampling = false;
+  await sampler;
+  const code = await stopObserver(run);
+  const diff = await historyFigures(run.dir, "diff_time_machine");
+  const state = await historyFigures(run.dir, "state_time_machine");
+  return { seen, rate: observerRate, code, peakSampled, hwm, diff, state };
+}
+
+function figures(c: CatchUp, bareRate: number, parseRate: number) {
+  return {
+    observed: c.seen,
+    observer_exit_code: c.code,
+    observer_msgs_per_s: Math.round(c.rate),
+    ingest_ratio: Number((c.rate / bareRate).toFixed(2)),
+    ingest_ratio_to_parsing_consumer: Number((c.rate / parseRate).toFixed(2)),
+    observer_rss_mib: {
+      peak_sampled: Math.round(c.peakSampled / MiB),
+      peak_kernel_vmhwm: Math.round(c.hwm / MiB),
+    },
+    diff_lines_per_message: Number((c.diff.lines / c.seen).toFixed(3)),
+    diff_bytes_per_message: Math.round(c.diff.bytes / c.seen),
+    diff_mib: Number((c.diff.bytes / MiB).toFixed(1)),
+    state_mib: Number((c.state.bytes / MiB).toFixed(1)),
+    state_lines: c.state.lines,
+    largest_snapshot_kib: Math.round(c.state.longest / 1024),
+  };
+}
+
 async function main(argv: string[]): Promise<number> {
   let n: number;
   try {
@@ -191,6 +289,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const prefix = `b${crypto.randomUUID().slice(0, 8)}-agent-queue-`;
   const topic = topicFor("researcher", prefix);
+  const topics = [topic];
   const kit = new KafkaAdapter({ brokers: bootstrapServers(), clientId: "bench", log: "error" });
   const dirs: string[] = [];
   try {
@@ -215,68 +314,60 @@ async function main(argv: string[]): Promise<number> {
       if (JSON.parse(decoder.decode(value)) !== null) parsed++;
     });
 
-    // 2. the observer process catching up
-    console.error("bench observer: the observer catches up");
-    const run = await startObserver(prefix, "catchup");
-    dirs.push(run.dir);
-    let peakSampled = 0;
-    let sampling = true;
-    const sampler = (async () => {
-      while (sampling) {
-        const m = await memoryOf(run.child.pid);
-        if (m !== undefined) peakSampled = Math.max(peakSampled, m.rss);
-        await sleep(100);
-      }
-    })();
-    let started = 0;
-    let seen = 0;
-    const deadline = Date.now() + 30 * 60_000;
-    while (seen < n && Date.now() < deadline) {
-      seen = (await messagesSeen(run.port)) ?? seen;
-      if (started === 0 && seen > 0) started = performance.now();
-      if (seen < n) await sleep(50);
+    // 2. the observer process catching up, on our envelope
+    console.error("bench observer: the observer catches up (our envelope)");
+    const mat = await catchUp(prefix, "catchup", n, dirs);
+
+    // 3. the same on A2A Messages in binary CloudEvents, read by the dialect layer
+    const a2aTopic = `${prefix}a2a.inbox.researcher`;
+    topics.push(a2aTopic);
+    await kit.createTopics([a2aTopic], 4);
+    console.error(
+      `bench observer: producing ${n} A2A Messages (CloudEvents binary) to ${a2aTopic}`,
+    );
+    for (let sent = 0; sent < n; sent += 2_000) {
+      await kit.send(a2aTopic, a2aTasks(Math.min(2_000, n - sent), sent));
     }
-    const observerRate = seen / ((performance.now() - started) / 1000);
-    // Past the tasks' deadlines, a stuck check and a snapshot or two
-    await sleep(12_000);
-    const hwm = (await memoryOf(run.child.pid))?.hwm ?? NaN;
-    sampling = false;
-    await sampler;
-    const code = await stopObserver(run);
-    const diff = await historyFigures(run.dir, "diff_time_machine");
-    const state = await historyFigures(run.dir, "state_time_machine");
+    const a2aParseRate = await bareConsumer(
+      kit,
+      a2aTopic,
+      `${prefix}bench-parse-a2a`,
+      n,
+      (value) => {
+        if (JSON.parse(decoder.decode(value)) !== null) parsed++;
+      },
+    );
+    console.error("bench observer: the observer catches up (A2A in CloudEvents)");
+    const a2a = await catchUp(prefix, "catchup-a2a", n, dirs, {
+      KAFKA_TOPIC_PATTERN: `^${prefix.replaceAll(".", "\\.")}a2a\\.inbox\\.(?<agent>[a-z]+)$`,
+    });
 
     console.log(JSON.stringify(
       {
         messages: n,
-        observed: seen,
-        observer_exit_code: code,
         bare_consumer_msgs_per_s: Math.round(bareRate),
         bare_consumer_parsing_msgs_per_s: Math.round(parseRate),
+        bare_consumer_parsing_a2a_msgs_per_s: Math.round(a2aParseRate),
         values_parsed: parsed,
-        observer_msgs_per_s: Math.round(observerRate),
-        ingest_ratio: Number((observerRate / bareRate).toFixed(2)),
-        ingest_ratio_to_parsing_consumer: Number((observerRate / parseRate).toFixed(2)),
-        observer_rss_mib: {
-          idle: Math.round(idleRss / MiB),
-          peak_sampled: Math.round(peakSampled / MiB),
-          peak_kernel_vmhwm: Math.round(hwm / MiB),
-        },
-        diff_lines_per_message: Number((diff.lines / n).toFixed(3)),
-        diff_bytes_per_message: Math.round(diff.bytes / n),
-        diff_mib: Number((diff.bytes / MiB).toFixed(1)),
-        state_mib: Number((state.bytes / MiB).toFixed(1)),
-        state_lines: state.lines,
-        largest_snapshot_kib: Math.round(state.longest / 1024),
+        observer_rss_mib_idle: Math.round(idleRss / MiB),
+        envelope: figures(mat, bareRate, parseRate),
+        a2a_cloudevents: figures(a2a, bareRate, a2aParseRate),
+        a2a_cost_ratio: Number((mat.rate / a2a.rate).toFixed(2)),
       },
       null,
       2,
     ));
-    return seen >= n && code === 0 ? 0 : 1;
+    return mat.seen >= n && a2a.seen >= n && mat.code === 0 && a2a.code === 0 ? 0 : 1;
   } finally {
     // cleanup: topics never created, or a broker already gone, leave nothing to delete
-    await kit.deleteTopics([topic]).catch(() => {});
-    await kit.deleteGroups([`${prefix}bench-bare`, `${prefix}bench-parse`, `${prefix}catchup`]);
+    await kit.deleteTopics(topics).catch(() => {});
+    await kit.deleteGroups([
+      `${prefix}bench-bare`,
+      `${prefix}bench-parse`,
+      `${prefix}bench-parse-a2a`,
+      `${prefix}catchup`,
+      `${prefix}catchup-a2a`,
+    ]);
     await kit.close();
     // cleanup: the directories may not exist: nothing to remove
     for (const d of dirs) await Deno.remove(d, { recursive: true }).catch(() => {});
