@@ -96,7 +96,7 @@ export class ForeignRun {
         agentCommand: (agent) => system.command(agent),
         stateDir,
         env: {
-          ...system.env(run),
+          ...system.env(run, stateDir),
           KAFKA_BOOTSTRAP_SERVERS: options.bootstrap,
           FOREIGN_FAULTS: options.faults ?? "",
         },

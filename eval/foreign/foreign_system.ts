@@ -39,8 +39,11 @@ export interface ForeignSystem {
   install(log: (line: string) => void): Promise<void>;
   /** The command line that runs one agent (the eval's supervisor runs it and restarts it) */
   command(agent: string): string[];
-  /** Environment of every agent process and the client, besides KAFKA_BOOTSTRAP_SERVERS */
-  env(run: string): Record<string, string>;
+  /**
+   * Environment of every agent process and the client, besides KAFKA_BOOTSTRAP_SERVERS; an agent
+   * that keeps state on disk keeps it under `stateDir` (the run's own, removed after it)
+   */
+  env(run: string, stateDir?: string): Record<string, string>;
   /**
    * The observer's settings to read this system (KAFKA_TOPIC_PATTERN, OBSERVER_USER_INBOX,
    * OBSERVER_MAPPINGS...), as a user would set them
