@@ -135,7 +135,8 @@ function frozen(foreign: ForeignSystem, agent: string): ForeignScenario {
         await sys.history.waitFor(`a task sent to the frozen ${agent}`, taskTo(agent));
         await sys.history.waitFor(
           `${agent}'s consumer gone from its group`,
-          (r) => r.type === "queue_sample" && r.agent === agent && r.lag > 0 && r.members.length === 0,
+          (r) =>
+            r.type === "queue_sample" && r.agent === agent && r.lag > 0 && r.members.length === 0,
           90_000,
         );
         await asked;
