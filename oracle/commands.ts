@@ -276,7 +276,22 @@ export async function runLlm(tm: TimeMachine, inv: Invocation): Promise<Document
       };
     });
   const { shown, omitted } = cut(usage, inv.limit);
-  return { ...head(inv, at.asOf), usage: shown, total: usage.length, omitted };
+  // Agents that answered without ever saying what they used: unknown, which is not zero
+  const inbox = at.foldOptions.options.userInbox;
+  const withUsage = new Set(at.state.usage.map((u) => u.agent));
+  const withoutUsage = at.state.agents
+    .filter((a) =>
+      a.agent !== inbox && !withUsage.has(a.agent) && a.tasks_completed + a.tasks_failed > 0 &&
+      (inv.agent === undefined || a.agent === inv.agent)
+    )
+    .map((a) => ({ agent: a.agent, replies: a.tasks_completed + a.tasks_failed }));
+  return {
+    ...head(inv, at.asOf),
+    usage: shown,
+    total: usage.length,
+    omitted,
+    without_usage: withoutUsage,
+  };
 }
 
 export type Runner = (tm: TimeMachine, inv: Invocation) => Promise<Document>;

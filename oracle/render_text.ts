@@ -248,7 +248,16 @@ export function renderText(doc: Document, style: Style = PLAIN): string {
           }`,
         );
       }
-      if (list(doc, "usage").length === 0) out.push("No LLM usage seen yet");
+      if (list(doc, "usage").length === 0 && list(doc, "without_usage").length === 0) {
+        out.push("No LLM usage seen yet");
+      }
+      for (const w of list(doc, "without_usage")) {
+        out.push(
+          `${s(w["agent"])}: ${
+            s(w["replies"])
+          } replies, none saying what LLM use they cost (its messages carry no usage, as A2A's do not): unknown, not zero`,
+        );
+      }
       out.push(...omitted(doc, "usage rows"));
       break;
     default:
