@@ -6,6 +6,7 @@
 import { foldOptionsShape } from "./fold_options.ts";
 import {
   errorFoldShape,
+  GROUP_SOURCES,
   handoffFields,
   header,
   heldReplyShape,
@@ -78,6 +79,8 @@ export const stateShape = {
     partitions: array(partitionSample),
     sampled_at: isoTime,
     window: array(object({ at: isoTime, partitions: array(partitionSample) })),
+    /** Where the group came from (its last sample's `group_source`; absent in older snapshots) */
+    group_source: optional(literal(...GROUP_SOURCES)),
   })),
   handoffs_open: array(object(openHandoffShape)),
   errors: array(object(errorFoldShape)),
