@@ -81,6 +81,9 @@ export class Observer {
       prefix: config.topicPrefix,
       windowSize: config.queueWindow,
       pollMs: config.queuePollMs,
+      groupRefreshMs: config.groupRefreshMs,
+      ownGroup: config.groupId,
+      declaredGroups: config.declaredGroups,
     });
     diff.onDurable((records) => {
       const typed = records as DiffRecord[];
