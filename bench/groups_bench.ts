@@ -102,14 +102,17 @@ async function main(argv: string[]): Promise<number> {
       const topic = topics[i % topics.length] ?? "";
       await kit.setGroupOffsets(groupId, topic, [{ topic, partition: 0, offset: "1" }]);
     }
-    const found = await kit.groupsReading(topics, () => false);
+    const found = await kit.groupsReading(topics, { skip: () => false });
     const readers = [...found.readers].flatMap(([topic, rs]) => rs.map((r) => ({ topic, ...r })));
     console.log(
       `${found.groups} consumer groups on the broker, ${readers.length} reading the ` +
         `${topics.length} queues (${readers.filter((r) => r.assigned).length} by their members, ` +
         `${readers.filter((r) => !r.assigned).length} by committed offsets only)`,
     );
-    const discovery = await timed(options.runs, () => kit.groupsReading(topics, () => false));
+    const discovery = await timed(
+      options.runs,
+      () => kit.groupsReading(topics, { skip: () => false }),
+    );
     const poll = await timed(options.runs, async () => {
       await kit.describeGroups([...new Set(readers.map((r) => r.group))]);
       await Promise.all(readers.map((r) => kit.groupOffsets(r.group, r.topic)));

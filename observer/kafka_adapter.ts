@@ -56,10 +56,21 @@ export interface TopicReader {
   committed: boolean;
 }
 
+/**
+ * Which groups a discovery examines: every group the broker lists (of the consumer protocol, or
+ * that only ever committed offsets), and the `known` ones even when it does not list them (a
+ * coordinator still loading its groups may leave some out), but those `skip` names. A group
+ * examined reads a topic when its members are assigned it, or when it committed offsets on it.
+ */
+export interface DiscoveryOptions {
+  skip(group: string): boolean;
+  known?: readonly string[];
+}
+
 export interface GroupDiscovery {
   /** Per topic asked about, the groups the broker says read it, sorted by name ([] for none) */
   readers: Map<string, TopicReader[]>;
-  /** Consumer groups the broker listed and examined (those skipped left out) */
+  /** Consumer groups examined (those skipped left out) */
   groups: number;
   /** Members whose assignment is not in the consumer protocol's format (not counted) */
   undecodable: number;
@@ -100,14 +111,8 @@ export interface ObserverKafka {
   describeGroup(groupId: string): Promise<GroupDescription>;
   /** Several groups described at once (one request per coordinator), by group id */
   describeGroups(groupIds: readonly string[]): Promise<Map<string, GroupDescription>>;
-  /**
-   * The consumer groups reading `topics`: every group the broker lists (but those `skip` names)
-   * whose members are assigned one of them, or that committed offsets on one
-   */
-  groupsReading(
-    topics: readonly string[],
-    skip: (group: string) => boolean,
-  ): Promise<GroupDiscovery>;
+  /** The consumer groups reading `topics` (see `DiscoveryOptions`) */
+  groupsReading(topics: readonly string[], options: DiscoveryOptions): Promise<GroupDiscovery>;
   feed(options: FeedOptions): Promise<Feed>;
   close(): Promise<void>;
 }
@@ -275,10 +280,7 @@ export class KafkaAdapter implements ObserverKafka, KafkaTestKit {
     });
   }
 
-  groupsReading(
-    topics: readonly string[],
-    skip: (group: string) => boolean,
-  ): Promise<GroupDiscovery> {
+  groupsReading(topics: readonly string[], options: DiscoveryOptions): Promise<GroupDiscovery> {
     return this.#withAdmin(async (a) => {
       const wanted = new Set(topics);
       const readers = new Map<string, Map<string, TopicReader>>(topics.map((t) => [t, new Map()]));
@@ -291,10 +293,14 @@ export class KafkaAdapter implements ObserverKafka, KafkaTestKit {
       };
       const { groups: listed } = await a.listGroups();
       // "consumer": the classic consumer protocol; "": a group that only ever committed offsets
-      const candidates = listed
-        .filter((g) => (g.protocolType === "consumer" || g.protocolType === "") && !skip(g.groupId))
-        .map((g) => g.groupId)
-        .sort();
+      const candidates = [
+        ...new Set([
+          ...listed
+            .filter((g) => g.protocolType === "consumer" || g.protocolType === "")
+            .map((g) => g.groupId),
+          ...(options.known ?? []),
+        ]),
+      ].filter((g) => !options.skip(g)).sort();
       let undecodable = 0;
       if (candidates.length > 0) {
         const { groups } = await a.describeGroups(candidates);

@@ -185,7 +185,12 @@ export class QueueHealth {
     if (!current) {
       const t0 = performance.now();
       try {
-        const found = await kafka.groupsReading(queues.map((q) => q.topic), (g) => g === ownGroup);
+        // The groups found last time are examined even if the broker does not list them now
+        const known = [...new Set([...(last?.readers.values() ?? [])].flat().map((r) => r.group))];
+        const found = await kafka.groupsReading(queues.map((q) => q.topic), {
+          skip: (g) => g === ownGroup,
+          known,
+        });
         this.discovery = {
           at: Date.now(),
           ms: performance.now() - t0,
