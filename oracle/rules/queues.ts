@@ -292,9 +292,10 @@ function classify(
   // No group of the queue ever had a member nor committed (a queue no group reads: nor any other)
   const neverRead = !everRead([...series, ...others.flat()]);
   const noMembers = e.samples.some((s) => s.members.length === 0);
-  // Other groups with a member on the queue meanwhile: this group's episode is its own
+  // Other groups with a member on the queue meanwhile (from the poll it began in: the groups of a
+  // poll are sampled one after the other): this group's episode is its own
   const readers = others.flat().filter((s) =>
-    s.members.length > 0 && Date.parse(s.ts) >= start && Date.parse(s.ts) <= end
+    s.members.length > 0 && Date.parse(s.ts) >= start - 5_000 && Date.parse(s.ts) <= end
   );
   const deaths = facts.runtime.filter((r) =>
     r.agent === agent && deathOf(r) !== undefined && Date.parse(r.at) <= end &&

@@ -207,6 +207,10 @@ Deno.test("a queue read by two groups is judged per group: only the one without 
   }));
   const findings = queueRules(facts({ queues: queues(reading, stopped) }), O);
   assert.equal(findings.length, 1, JSON.stringify(findings));
+  // Judged the same when the reading group's last sample came just before the other's first
+  // (the groups of one poll are sampled one after the other)
+  const early = queueRules(facts({ queues: queues(reading.slice(0, 3), stopped) }), O);
+  assert.equal(early[0]?.kind, "consumer_stalled", JSON.stringify(early));
   const [finding] = findings;
   assert.equal(finding?.kind, "consumer_stalled");
   assert.equal(finding?.severity, "error");
