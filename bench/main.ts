@@ -6,12 +6,14 @@
  *   latency, memory (needs the broker: `deno task kafka start`);
  * - `oracle [--mb N] [--runs N]`: the oracle on a generated history against grep and jq;
  * - `agents [--requests N] [--concurrency C]`: user requests through the four real agents against
- *   the broker's bare round trip (starts the broker when none answers).
+ *   the broker's bare round trip (starts the broker when none answers);
+ * - `groups [--groups N] [--runs R]`: asking the broker which groups read the agent queues, against
+ *   the reads of one poll (needs the broker).
  *
  * With no name, all run with their defaults.
  */
 
-const USAGE = "Usage: deno task bench [observer|oracle|agents] [options]";
+const USAGE = "Usage: deno task bench [observer|oracle|agents|groups] [options]";
 
 async function run(script: string, args: string[]): Promise<number> {
   const { code } = await new Deno.Command(Deno.execPath(), {
@@ -26,6 +28,7 @@ const SCRIPTS: Record<string, string> = {
   observer: "./observer_bench.ts",
   oracle: "./oracle_bench.ts",
   agents: "./agents_bench.ts",
+  groups: "./groups_bench.ts",
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -41,7 +44,9 @@ async function main(argv: string[]): Promise<number> {
   }
   const script = SCRIPTS[name];
   if (script === undefined) {
-    console.error(`error: unknown benchmark "${name}": expected observer, oracle or agents`);
+    console.error(
+      `error: unknown benchmark "${name}": expected observer, oracle, agents or groups`,
+    );
     return 2;
   }
   return await run(script, rest);

@@ -3,7 +3,12 @@
  * precise errors. README.md's "Environment variables" has the table.
  */
 
-import { bootstrapServers, DEFAULT_TOPIC_PREFIX, topicPrefix } from "@mat/agents/protocol";
+import {
+  bootstrapServers,
+  DEFAULT_TOPIC_PREFIX,
+  isAgentLabel,
+  topicPrefix,
+} from "@mat/agents/protocol";
 import { DEFAULT_FOLD_OPTIONS } from "./fold_options.ts";
 import { ConfigError } from "./config_error.ts";
 import { type ReadingConfig, readingConfig } from "./dialect_config.ts";
@@ -35,6 +40,16 @@ export interface ObserverConfig {
   /** A reply seen before its TASK waits this long for it before it is `reply_orphaned` */
   orphanGraceMs: number;
   queuePollMs: number;
+  /**
+   * How often the broker is asked which consumer groups read the agent queues (ListGroups,
+   * DescribeGroups, OffsetFetch per group); between two, the groups found are sampled every poll
+   */
+  groupRefreshMs: number;
+  /**
+   * Groups declared to read an agent's queue (OBSERVER_GROUPS), by agent: sampled whether or not
+   * the broker knows them, beside the groups it says read the queue
+   */
+  declaredGroups: ReadonlyMap<string, readonly string[]>;
   /** Samples in the Burrow-style window */
   queueWindow: number;
   topicRefreshMs: number;
@@ -70,6 +85,41 @@ function seconds(env: Env, name: string, fallbackMs: number): number {
     throw new ConfigError(`${name} must be a number of seconds above 0, got "${raw}"`, name, raw);
   }
   return Math.round(value * 1000);
+}
+
+/**
+ * OBSERVER_GROUPS: `agent=group` pairs joined by commas, several groups of one agent joined by `+`
+ * (`summarizer=a2a-summarizer,search=a2a-search+search-audit`); blanks around names are ignored
+ */
+function declaredGroups(env: Env, ownGroup: string, userInbox: string): Map<string, string[]> {
+  const name = "OBSERVER_GROUPS";
+  const raw = env.get(name);
+  const out = new Map<string, string[]>();
+  if (raw === undefined || raw.trim() === "") return out;
+  const fail = (message: string) => new ConfigError(`${name} ${message}`, name, raw);
+  for (const pair of raw.split(",")) {
+    const eq = pair.indexOf("=");
+    if (pair.trim() === "") throw fail(`has an empty entry, got "${raw}"`);
+    if (eq < 0) throw fail(`must list agent=group pairs, got "${pair.trim()}"`);
+    const agent = pair.slice(0, eq).trim();
+    if (!isAgentLabel(agent)) {
+      throw fail(`must name agents (letters, digits, ._-), got "${agent}"`);
+    }
+    if (agent === userInbox) {
+      throw fail(`cannot declare groups of the user inbox "${agent}": it is not sampled`);
+    }
+    if (out.has(agent)) throw fail(`names agent "${agent}" twice`);
+    const groups: string[] = [];
+    for (const g of pair.slice(eq + 1).split("+").map((g) => g.trim())) {
+      if (g === "") throw fail(`gives agent "${agent}" an empty group, got "${pair.trim()}"`);
+      if (/\s/.test(g)) throw fail(`group names cannot hold blanks, got "${g}"`);
+      if (g === ownGroup) throw fail(`names the observer's own group "${g}" (OBSERVER_GROUP)`);
+      if (groups.includes(g)) throw fail(`names group "${g}" twice for agent "${agent}"`);
+      groups.push(g);
+    }
+    out.set(agent, groups);
+  }
+  return out;
 }
 
 /**
@@ -142,13 +192,15 @@ export function loadConfig(env: Env = Deno.env): ObserverConfig {
       env.get("KAFKA_BOOTSTRAP_SERVERS"),
     );
   }
+  const groupId = env.get("OBSERVER_GROUP")?.trim() ||
+    (prefix === DEFAULT_TOPIC_PREFIX ? "telemetry-observer" : `${prefix}telemetry-observer`);
+  const reading = readingConfig(env, prefix);
   return {
     dataDir: env.get("TELEMETRY_DATA_DIR")?.trim() || "./telemetry_data",
     brokers,
     topicPrefix: prefix,
-    reading: readingConfig(env, prefix),
-    groupId: env.get("OBSERVER_GROUP")?.trim() ||
-      (prefix === DEFAULT_TOPIC_PREFIX ? "telemetry-observer" : `${prefix}telemetry-observer`),
+    reading,
+    groupId,
     snapshotIntervalMs: seconds(env, "SNAPSHOT_INTERVAL", 5_000),
     port: integer(env, "OBSERVER_PORT", 8080, 0, 65_535),
     host,
@@ -171,6 +223,8 @@ export function loadConfig(env: Env = Deno.env): ObserverConfig {
       3_600_000,
     ),
     queuePollMs: integer(env, "OBSERVER_QUEUE_POLL_MS", 2_000, 100, 3_600_000),
+    groupRefreshMs: integer(env, "OBSERVER_GROUP_REFRESH_MS", 10_000, 100, 3_600_000),
+    declaredGroups: declaredGroups(env, groupId, reading.userInbox),
     queueWindow: integer(env, "OBSERVER_QUEUE_WINDOW", DEFAULT_FOLD_OPTIONS.windowSize, 2, 1_000),
     topicRefreshMs: integer(env, "OBSERVER_TOPIC_REFRESH_MS", 3_000, 100, 3_600_000),
     previewBytes: integer(env, "OBSERVER_PREVIEW_BYTES", 1_024, 0, 1024 * 1024),

@@ -33,6 +33,59 @@ Deno.test("a bad setting is a ConfigError naming the variable and its value", ()
   }
 });
 
+Deno.test("OBSERVER_GROUPS declares groups per agent, several joined by +", () => {
+  const config = loadConfig(env({
+    OBSERVER_GROUPS: " summarizer = a2a-summarizer , search=a2a-search+ search-audit",
+  }));
+  assert.deepEqual(
+    config.declaredGroups,
+    new Map([["summarizer", ["a2a-summarizer"]], ["search", ["a2a-search", "search-audit"]]]),
+  );
+  assert.deepEqual(loadConfig(env({})).declaredGroups, new Map());
+  assert.deepEqual(loadConfig(env({ OBSERVER_GROUPS: "  " })).declaredGroups, new Map());
+  assert.equal(loadConfig(env({})).groupRefreshMs, 10_000);
+});
+
+Deno.test("a bad OBSERVER_GROUPS is a ConfigError saying what is wrong with which entry", () => {
+  const cases: [string, string][] = [
+    ["summarizer", 'OBSERVER_GROUPS must list agent=group pairs, got "summarizer"'],
+    [
+      "sum/marizer=a2a",
+      'OBSERVER_GROUPS must name agents (letters, digits, ._-), got "sum/marizer"',
+    ],
+    ["=a2a", 'OBSERVER_GROUPS must name agents (letters, digits, ._-), got ""'],
+    ["search=", 'OBSERVER_GROUPS gives agent "search" an empty group, got "search="'],
+    ["search=a+", 'OBSERVER_GROUPS gives agent "search" an empty group, got "search=a+"'],
+    ["search=a,,b=c", 'OBSERVER_GROUPS has an empty entry, got "search=a,,b=c"'],
+    ["search=a b", 'OBSERVER_GROUPS group names cannot hold blanks, got "a b"'],
+    ["search=a,search=b", 'OBSERVER_GROUPS names agent "search" twice'],
+    ["search=a+a", 'OBSERVER_GROUPS names group "a" twice for agent "search"'],
+    [
+      "user=submitters",
+      'OBSERVER_GROUPS cannot declare groups of the user inbox "user": it is not sampled',
+    ],
+    [
+      "search=telemetry-observer",
+      `OBSERVER_GROUPS names the observer's own group "telemetry-observer" (OBSERVER_GROUP)`,
+    ],
+  ];
+  for (const [value, message] of cases) {
+    assert.throws(
+      () => loadConfig(env({ OBSERVER_GROUPS: value })),
+      (err) =>
+        err instanceof ConfigError && err.variable === "OBSERVER_GROUPS" &&
+        err.value === value && err.message === message,
+      value,
+    );
+  }
+  assert.throws(
+    () => loadConfig(env({ OBSERVER_GROUP_REFRESH_MS: "50" })),
+    (err) =>
+      err instanceof ConfigError &&
+      err.message === 'OBSERVER_GROUP_REFRESH_MS must be an integer from 100 to 3600000, got "50"',
+  );
+});
+
 Deno.test("the observer exits 2 with one error line on a bad KAFKA_PORT", async () => {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-all", fileURLToPath(new URL("./main.ts", import.meta.url))],

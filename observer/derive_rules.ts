@@ -7,8 +7,8 @@
  *   previous attempt of the same task to the same agent is closed, and kept aside as superseded:
  *   a late reply to it still yields its `handoff_completed`/`handoff_failed`, so a slow agent
  *   shows as slow);
- * - `TASK` to a queue whose group was last sampled with no members -> `unconsumed: true` on its
- *   `message` record;
+ * - `TASK` to a queue none of whose groups had a member at its last sample (or that no group
+ *   reads: its one series has group "") -> `unconsumed: true` on its `message` record;
  * - `TASK`s of one conversation going both a->b and b->a, LOOP_TASKS or more in all ->
  *   `handoff_loop` (once per conversation);
  * - `RESULT`/`ERROR` answering an open handoff -> `handoff_completed`/`handoff_failed` with the
@@ -48,8 +48,8 @@ export function annotate(state: ObserverState, body: MessageBody): void {
   if (body.msg_type !== "TASK" || state.recentIds.has(body.message_id)) return;
   if (body.attempt === 1) body.handoff = "started";
   const agent = topicPatternOf(state.options).agentOf(body.topic);
-  const queue = agent === undefined ? undefined : state.queues.get(agent);
-  if (queue !== undefined && queue.members === 0) body.unconsumed = true;
+  const series = agent === undefined ? [] : state.queuesOf(agent);
+  if (series.length > 0 && series.every((q) => q.members === 0)) body.unconsumed = true;
 }
 
 /**

@@ -11,6 +11,7 @@ import {
   coordinates,
   envelopeError,
   errorFoldShape,
+  GROUP_SOURCES,
   handoffFields,
   header,
   heldReplyShape,
@@ -228,9 +229,10 @@ export const DIFF_RECORDS = {
     tasks: nat,
     message_seq: nat,
   }),
-  queue_sample: entry("one poll of an agent's queue and consumer group (lag, members...)", {
+  queue_sample: entry("one poll of an agent's queue and one group reading it (lag, members...)", {
     agent: str,
     topic: str,
+    /** The group sampled; "" when no group reads the topic (`group_source` "none") */
     group: str,
     group_state: str,
     members: array(object({ member_id: str, client_id: str, host: str })),
@@ -240,13 +242,25 @@ export const DIFF_RECORDS = {
     lag: nat,
     status: literal(...QUEUE_STATUSES),
     status_reason: str,
+    /**
+     * Where the observer learnt that the group reads the topic (`GROUP_SOURCES`); absent in
+     * records of older observers, whose group was the naming convention's
+     */
+    group_source: optional(literal(...GROUP_SOURCES)),
+    /**
+     * Every group read for the topic at this poll, this one among them ([] when none reads it):
+     * a series of samples of a group not listed here has ended. Absent in older records
+     */
+    topic_groups: optional(array(str)),
   }),
-  queue_status_changed: entry("the Burrow-style status of a group changed", {
+  queue_status_changed: entry("the Burrow-style status of a group on a queue changed", {
     agent: str,
     group: str,
     from: nullable(literal(...QUEUE_STATUSES)),
     to: literal(...QUEUE_STATUSES),
     reason: str,
+    /** As in the group's `queue_sample` (absent in records of older observers) */
+    group_source: optional(literal(...GROUP_SOURCES)),
   }),
   error: entry("a structured error occurrence, folded by fingerprint (with count)", {
     ...errorFoldShape,

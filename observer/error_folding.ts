@@ -191,7 +191,9 @@ export function occurrenceOf(record: DiffRecord): Occurrence | undefined {
         severity,
         category,
         kind: queueKind(record.to),
-        message: `Consumer group "${record.group}" is ${record.to}: ${record.reason}`,
+        message: record.group === ""
+          ? `No consumer group reads ${record.agent}'s queue (${record.to}): ${record.reason}`
+          : `Consumer group "${record.group}" is ${record.to}: ${record.reason}`,
         agent: record.agent,
         task_id: null,
         conversation_id: null,

@@ -6,6 +6,9 @@
  * `observer_started` record and in every snapshot, so a replay folds with them. Histories of older
  * observers lack them; a replay of those uses DEFAULT_FOLD_OPTIONS, the observer's defaults, and
  * says so.
+ *
+ * The groups declared to read a queue (OBSERVER_GROUPS) are not among them: no fold depends on
+ * them, and each sample of a declared group records it (`group_source: "declared"`).
  */
 
 import { DEFAULT_TOPIC_PREFIX, TopicPattern, USER_INBOX } from "@mat/agents/protocol";

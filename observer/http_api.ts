@@ -32,6 +32,11 @@ async function fileBytes(dir: string, base: string): Promise<number> {
   return total;
 }
 
+/** A Prometheus label value: backslash, double quote and line feed escaped (a group's name is any text) */
+function labelValue(text: string): string {
+  return text.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n");
+}
+
 function nonNegativeInt(raw: string | undefined, fallback: number, name: string): number {
   if (raw === undefined || raw === "") return fallback;
   const n = Number(raw);
@@ -113,8 +118,30 @@ export function createApp(observer: Observer): Hono {
       "# TYPE observer_healthy gauge",
       `observer_healthy ${observer.health().ok ? 1 : 0}`,
     ];
+    const discovery = observer.queues.discovery;
+    if (discovery !== undefined) {
+      lines.push(
+        "# HELP observer_group_discovery_seconds How long the last ask of which groups read the queues took",
+        "# TYPE observer_group_discovery_seconds gauge",
+        `observer_group_discovery_seconds ${(discovery.ms / 1000).toFixed(4)}`,
+        "# HELP observer_consumer_groups Consumer groups the broker listed at the last discovery",
+        "# TYPE observer_consumer_groups gauge",
+        `observer_consumer_groups ${discovery.groups}`,
+        "# HELP observer_undecodable_assignments Members whose assignment is not the consumer protocol's",
+        "# TYPE observer_undecodable_assignments gauge",
+        `observer_undecodable_assignments ${discovery.undecodable}`,
+        "# HELP observer_group_discovery_failing 1 while the last discovery failed (the one before is used)",
+        "# TYPE observer_group_discovery_failing gauge",
+        `observer_group_discovery_failing ${observer.queues.discoveryError === undefined ? 0 : 1}`,
+      );
+    }
+    // One series per queue and group reading it (group "" for a queue no group reads)
     for (const q of s.queues.values()) {
-      lines.push(`observer_queue_lag{agent="${q.agent}",status="${q.status}"} ${q.lag}`);
+      lines.push(
+        `observer_queue_lag{agent="${q.agent}",group="${
+          labelValue(q.group)
+        }",status="${q.status}"} ${q.lag}`,
+      );
     }
     return c.text(lines.join("\n") + "\n", 200, {
       "content-type": "text/plain; version=0.0.4; charset=utf-8",

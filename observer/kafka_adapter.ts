@@ -1,11 +1,19 @@
 /**
  * The only file of `observer` that imports kafkajs. The observer sees `ObserverKafka`: list the
- * topics, read offsets and group descriptions, and a `Feed` of record batches from explicit start
- * positions. Tests and the benchmark also use `KafkaTestKit` (topics, producing, group offsets).
+ * topics, read offsets and group descriptions, ask the broker which groups read a topic, and a
+ * `Feed` of record batches from explicit start positions. Tests and the benchmark also use
+ * `KafkaTestKit` (topics, producing, group offsets).
  */
 
 import { Buffer } from "node:buffer";
-import { type Admin, type Consumer, Kafka, logLevel, type Producer } from "kafkajs";
+import {
+  type Admin,
+  AssignerProtocol,
+  type Consumer,
+  Kafka,
+  logLevel,
+  type Producer,
+} from "kafkajs";
 import type { IncomingRecord } from "@mat/agents";
 import {
   disconnectAll,
@@ -35,6 +43,37 @@ export interface GroupDescription {
   /** Kafka's group state: Stable, Empty, Dead, PreparingRebalance... */
   state: string;
   members: GroupMember[];
+  /** The topics its members are assigned partitions of (their decoded assignments), sorted */
+  assigned: string[];
+}
+
+/** A group the broker says reads a topic, and how it says so */
+export interface TopicReader {
+  group: string;
+  /** Members of the group are assigned partitions of the topic (DescribeGroups) */
+  assigned: boolean;
+  /** The group has committed offsets on the topic (OffsetFetch for all its topics) */
+  committed: boolean;
+}
+
+/**
+ * Which groups a discovery examines: every group the broker lists (of the consumer protocol, or
+ * that only ever committed offsets), and the `known` ones even when it does not list them (a
+ * coordinator still loading its groups may leave some out), but those `skip` names. A group
+ * examined reads a topic when its members are assigned it, or when it committed offsets on it.
+ */
+export interface DiscoveryOptions {
+  skip(group: string): boolean;
+  known?: readonly string[];
+}
+
+export interface GroupDiscovery {
+  /** Per topic asked about, the groups the broker says read it, sorted by name ([] for none) */
+  readers: Map<string, TopicReader[]>;
+  /** Consumer groups examined (those skipped left out) */
+  groups: number;
+  /** Members whose assignment is not in the consumer protocol's format (not counted) */
+  undecodable: number;
 }
 
 export interface StartPosition {
@@ -70,6 +109,10 @@ export interface ObserverKafka {
     topic: string,
   ): Promise<{ partition: number; offset: string | null }[]>;
   describeGroup(groupId: string): Promise<GroupDescription>;
+  /** Several groups described at once (one request per coordinator), by group id */
+  describeGroups(groupIds: readonly string[]): Promise<Map<string, GroupDescription>>;
+  /** The consumer groups reading `topics` (see `DiscoveryOptions`) */
+  groupsReading(topics: readonly string[], options: DiscoveryOptions): Promise<GroupDiscovery>;
   feed(options: FeedOptions): Promise<Feed>;
   close(): Promise<void>;
 }
@@ -92,6 +135,57 @@ export interface KafkaTestKit {
 }
 
 silenceKafkaJsTimeoutWarnings();
+
+/** OffsetFetch requests of a discovery in flight at once */
+const OFFSET_FETCHES_AT_ONCE = 16;
+
+/** What DescribeGroups says of a group it does not know */
+const DEAD_GROUP: GroupDescription = { state: "Dead", members: [], assigned: [] };
+
+/** Whether an OffsetFetch offset is a committed one ("-1": none) */
+function committedOffset(offset: string): boolean {
+  return offset !== "-1" && offset !== "";
+}
+
+type KafkaJsGroup = Awaited<ReturnType<Admin["describeGroups"]>>["groups"][number];
+
+/**
+ * A group as DescribeGroups gives it, with the topics its members are assigned. A member's
+ * assignment is decoded only in a group of the consumer protocol (`protocolType` "consumer"),
+ * whose assignments are `ConsumerProtocolAssignment` bytes; bytes that do not decode (another
+ * client's protocol under the same name) are counted, not trusted.
+ */
+function describedGroup(g: KafkaJsGroup): { description: GroupDescription; undecodable: number } {
+  const assigned = new Set<string>();
+  let undecodable = 0;
+  if (g.protocolType === "consumer") {
+    for (const m of g.members) {
+      // An empty assignment: a member that joined and waits for its first one
+      if (m.memberAssignment.length === 0) continue;
+      try {
+        const decoded = AssignerProtocol.MemberAssignment.decode(m.memberAssignment);
+        for (const [topic, partitions] of Object.entries(decoded?.assignment ?? {})) {
+          if (partitions.length > 0) assigned.add(topic);
+        }
+      } catch {
+        // bytes of another protocol: the member is still listed, its topics are not known
+        undecodable++;
+      }
+    }
+  }
+  return {
+    description: {
+      state: g.state,
+      members: g.members.map((m) => ({
+        member_id: m.memberId,
+        client_id: m.clientId,
+        host: m.clientHost,
+      })),
+      assigned: [...assigned].sort(),
+    },
+    undecodable,
+  };
+}
 
 export interface KafkaClientOptions {
   brokers: string[];
@@ -167,22 +261,78 @@ export class KafkaAdapter implements ObserverKafka, KafkaTestKit {
       const partitions = result.find((t) => t.topic === topic)?.partitions ?? [];
       return partitions.map((p) => ({
         partition: p.partition,
-        offset: p.offset === "-1" || p.offset === "" ? null : p.offset,
+        offset: committedOffset(p.offset) ? p.offset : null,
       })).sort((x, y) => x.partition - y.partition);
     });
   }
 
   describeGroup(groupId: string): Promise<GroupDescription> {
+    return this.describeGroups([groupId]).then((d) => d.get(groupId) ?? DEAD_GROUP);
+  }
+
+  describeGroups(groupIds: readonly string[]): Promise<Map<string, GroupDescription>> {
     return this.#withAdmin(async (a) => {
-      const { groups } = await a.describeGroups([groupId]);
-      const g = groups[0];
+      const out = new Map<string, GroupDescription>();
+      if (groupIds.length === 0) return out;
+      const { groups } = await a.describeGroups([...groupIds]);
+      for (const g of groups) out.set(g.groupId, describedGroup(g).description);
+      return out;
+    });
+  }
+
+  groupsReading(topics: readonly string[], options: DiscoveryOptions): Promise<GroupDiscovery> {
+    return this.#withAdmin(async (a) => {
+      const wanted = new Set(topics);
+      const readers = new Map<string, Map<string, TopicReader>>(topics.map((t) => [t, new Map()]));
+      const note = (topic: string, group: string, how: "assigned" | "committed") => {
+        const byGroup = readers.get(topic);
+        if (byGroup === undefined) return;
+        const r = byGroup.get(group) ?? { group, assigned: false, committed: false };
+        r[how] = true;
+        byGroup.set(group, r);
+      };
+      const { groups: listed } = await a.listGroups();
+      // "consumer": the classic consumer protocol; "": a group that only ever committed offsets
+      const candidates = [
+        ...new Set([
+          ...listed
+            .filter((g) => g.protocolType === "consumer" || g.protocolType === "")
+            .map((g) => g.groupId),
+          ...(options.known ?? []),
+        ]),
+      ].filter((g) => !options.skip(g)).sort();
+      let undecodable = 0;
+      if (candidates.length > 0) {
+        const { groups } = await a.describeGroups(candidates);
+        for (const g of groups) {
+          if (g.protocolType !== "consumer") continue;
+          const described = describedGroup(g);
+          undecodable += described.undecodable;
+          for (const t of described.description.assigned) {
+            if (wanted.has(t)) note(t, g.groupId, "assigned");
+          }
+        }
+      }
+      // One OffsetFetch per group (with no topics: every topic it committed on), a few at a time
+      for (let i = 0; i < candidates.length; i += OFFSET_FETCHES_AT_ONCE) {
+        await Promise.all(
+          candidates.slice(i, i + OFFSET_FETCHES_AT_ONCE).map(async (groupId) => {
+            for (const t of await a.fetchOffsets({ groupId })) {
+              if (wanted.has(t.topic) && t.partitions.some((p) => committedOffset(p.offset))) {
+                note(t.topic, groupId, "committed");
+              }
+            }
+          }),
+        );
+      }
       return {
-        state: g?.state ?? "Dead",
-        members: (g?.members ?? []).map((m) => ({
-          member_id: m.memberId,
-          client_id: m.clientId,
-          host: m.clientHost,
-        })),
+        readers: new Map(
+          [...readers].map((
+            [t, byGroup],
+          ) => [t, [...byGroup.values()].sort((x, y) => x.group.localeCompare(y.group))]),
+        ),
+        groups: candidates.length,
+        undecodable,
       };
     });
   }

@@ -6,7 +6,8 @@
  *
  * 0. ERR   the group's offsets or description could not be read (broker unreachable...).
  * 1. OK    the latest lag is zero, or the window has fewer than 2 samples.
- * 2. STOP  lag > 0 and the group has no members (Empty/Dead): nobody is consuming.
+ * 2. STOP  lag > 0 and the group has no members (Empty/Dead), or no group reads the topic at all:
+ *          nobody is consuming.
  * 3. STALL lag > 0 over every sample of a window in which the committed offset never moved
  *          (Burrow's rule 2): members are listed but commit no progress.
  * 4. WARN  the committed offset moves but the lag grew between every pair of samples of a full
@@ -50,12 +51,14 @@ export function lagOf(high: string, committed: string | null, low: string): numb
 
 /**
  * Evaluates a window (oldest first, the newest sample last) for a group with `members` members,
- * full when it holds `windowSize` samples.
+ * full when it holds `windowSize` samples; `unread`: no group reads the topic (its lag is every
+ * message in it).
  */
 export function evaluateWindow(
   window: WindowSample[],
   members: number,
   windowSize: number,
+  unread = false,
 ): StatusVerdict {
   const latest = window.at(-1);
   if (latest === undefined) return { status: "OK", reason: "no sample yet" };
@@ -63,7 +66,7 @@ export function evaluateWindow(
   for (const point of latest.partitions) {
     const series = window.map((s) => s.partitions.find((p) => p.partition === point.partition))
       .filter((p): p is PartitionPoint => p !== undefined);
-    const v = evaluatePartition(series, members, window.length >= windowSize);
+    const v = evaluatePartition(series, members, window.length >= windowSize, unread);
     if (RANK[v.status] > RANK[verdict.status]) {
       verdict = { status: v.status, reason: `partition ${point.partition}: ${v.reason}` };
     }
@@ -75,9 +78,11 @@ function evaluatePartition(
   series: PartitionPoint[],
   members: number,
   full: boolean,
+  unread: boolean,
 ): StatusVerdict {
   const last = series.at(-1);
   if (last === undefined || last.lag === 0) return { status: "OK", reason: "lag is zero" };
+  if (unread) return { status: "STOP", reason: `lag ${last.lag} and no group reads the topic` };
   if (members === 0) {
     return { status: "STOP", reason: `lag ${last.lag} and the group has no members` };
   }

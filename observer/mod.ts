@@ -7,3 +7,4 @@
 export * from "./fold_kind.ts";
 export * from "./fold_options.ts";
 export * from "./record_format.ts";
+export * from "./queue_series.ts";

@@ -78,11 +78,13 @@ export class Observer {
     this.queues = new QueueHealth({
       kafka,
       recorder,
-      prefix: config.topicPrefix,
       topics: config.reading.topicPattern,
       userInbox: config.reading.userInbox,
       windowSize: config.queueWindow,
       pollMs: config.queuePollMs,
+      groupRefreshMs: config.groupRefreshMs,
+      ownGroup: config.groupId,
+      declaredGroups: config.declaredGroups,
     });
     diff.onDurable((records) => {
       const typed = records as DiffRecord[];

@@ -25,7 +25,10 @@ export interface ObserverProcessOptions {
   env?: Record<string, string>;
 }
 
-/** Starts the observer with the local runtime source and a queue poll of 500 ms */
+/**
+ * Starts the observer with the local runtime source, a queue poll of 500 ms and the groups reading
+ * the queues asked for every second (a harness starts groups and wants them seen at once)
+ */
 export function spawnObserver(options: ObserverProcessOptions): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-all", MAIN],
@@ -36,6 +39,7 @@ export function spawnObserver(options: ObserverProcessOptions): Deno.ChildProces
       OBSERVER_PORT: String(options.port),
       SNAPSHOT_INTERVAL: String(options.snapshotIntervalS),
       OBSERVER_QUEUE_POLL_MS: "500",
+      OBSERVER_GROUP_REFRESH_MS: "1000",
       RUNTIME_SOURCE: "local",
       AGENTS_STATE_DIR: options.stateDir,
       ...options.env,

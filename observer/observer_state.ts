@@ -23,6 +23,7 @@ import type {
   SnapshotBody,
 } from "./record_format.ts";
 import { ProcessState as RuntimeState } from "./process_state.ts";
+import { endsSeries, queueKey } from "./queue_series.ts";
 import { capped, SNAPSHOT_CAPS, type SnapshotCaps } from "./snapshot_caps.ts";
 import { LIMITS } from "./state_limits.ts";
 import { compareOffsets } from "@mat/agents/protocol";
@@ -62,6 +63,7 @@ export class ObserverState {
   eventsByType: Record<string, number> = {};
   readonly positions = new Map<string, Position>();
   readonly agents = new Map<string, AgentData>();
+  /** One entry per queue series (an agent queue and a group reading it), by `queueKey` */
   readonly queues = new Map<string, QueueData>();
   /** Open handoffs, by task message, with their counts per agent */
   readonly handoffs = new OpenHandoffs(LIMITS.openHandoffs);
@@ -93,7 +95,7 @@ export class ObserverState {
     this.eventsByType = { ...data.events_by_type };
     for (const p of data.positions) this.positions.set(`${p.topic}:${p.partition}`, p);
     for (const a of data.agents) this.agents.set(a.agent, a);
-    for (const q of data.queues) this.queues.set(q.agent, q);
+    for (const q of data.queues) this.queues.set(queueKey(q), q);
     for (const h of data.handoffs_open) this.#openHandoff(h);
     for (const e of data.errors) this.errors.set(e.fingerprint, e);
     this.errorCounts = data.error_counts;
@@ -128,6 +130,11 @@ export class ObserverState {
       else this.#drop("agents", 1);
     }
     return a;
+  }
+
+  /** The series of an agent's queue: one per group reading it (or one with group "") */
+  queuesOf(agent: string): QueueData[] {
+    return [...this.queues.values()].filter((q) => q.agent === agent);
   }
 
   /** The last offset recorded in a partition */
@@ -257,9 +264,12 @@ export class ObserverState {
         break;
       }
       case "queue_sample": {
-        const old = this.queues.get(r.agent);
+        const key = queueKey(r);
+        const old = this.queues.get(key);
         const point = { at: r.ts, partitions: r.partitions };
-        this.queues.set(r.agent, {
+        // The series of this queue whose group is no longer read for it have ended
+        for (const [k, q] of this.queues) if (k !== key && endsSeries(r, q)) this.queues.delete(k);
+        this.queues.set(key, {
           agent: r.agent,
           topic: r.topic,
           group: r.group,
@@ -271,8 +281,11 @@ export class ObserverState {
           partitions: r.partitions,
           sampled_at: r.ts,
           window: [...(old?.window ?? []), point].slice(-this.options.windowSize),
+          ...(r.group_source === undefined ? {} : { group_source: r.group_source }),
         });
-        this.#agent(r.agent).status = r.members.length > 0 ? "up" : "down";
+        this.#agent(r.agent).status = this.queuesOf(r.agent).some((q) => q.members > 0)
+          ? "up"
+          : "down";
         break;
       }
       case "error": {

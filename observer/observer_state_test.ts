@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { replyTo } from "@mat/agents";
 import { foldOptionsOf } from "./fold_options.ts";
 import { ObserverState } from "./observer_state.ts";
-import { validateSnapshot } from "./record_format.ts";
+import { type DiffBody, validateSnapshot } from "./record_format.ts";
 import { SNAPSHOT_CAPS } from "./snapshot_caps.ts";
 import { LIMITS } from "./state_limits.ts";
 import { bed, flood, OPTIONS, PREFIX, task, types } from "./testdata/recorder_bed.ts";
@@ -172,4 +172,70 @@ Deno.test("a snapshot records the options its state was folded with", () => {
     orphan_grace_ms: OPTIONS.orphanGraceMs,
   });
   assert.deepEqual(foldOptionsOf(parsed.record.fold_options), state.options);
+});
+
+/** A sample of the researcher's queue read by `group` with `members` members */
+function researcherSample(
+  group: string,
+  members: number,
+  topicGroups: string[] | undefined,
+): DiffBody {
+  return {
+    type: "queue_sample",
+    agent: "researcher",
+    topic: `${PREFIX}researcher`,
+    group,
+    group_state: members > 0 ? "Stable" : group === "" ? "" : "Empty",
+    members: Array.from({ length: members }, (_, i) => ({
+      member_id: `m${i}`,
+      client_id: group,
+      host: "/127.0.0.1",
+    })),
+    partitions: [{ partition: 0, high: "0", committed: null, lag: 0 }],
+    lag: 0,
+    status: "OK",
+    status_reason: "lag is zero",
+    group_source: group === "" ? "none" : members > 0 ? "broker-members" : "broker-offsets",
+    ...(topicGroups === undefined ? {} : { topic_groups: topicGroups }),
+  };
+}
+
+Deno.test("a queue's series are kept per group; a TASK is unconsumed only when no group has a member", async () => {
+  const b = await bed();
+  try {
+    const unconsumed = async () =>
+      (await b.records()).filter((r) => r.type === "message").map((m) =>
+        m.type === "message" && m.unconsumed === true
+      );
+    // Nothing reads the queue: its one series has no group
+    b.recorder.record(researcherSample("", 0, []));
+    b.see(task("t1"));
+    // Two groups found: the unread series has ended; one group reads, the other is empty
+    b.recorder.record(researcherSample("a2a-research", 1, ["a2a-research", "audit"]));
+    b.recorder.record(researcherSample("audit", 0, ["a2a-research", "audit"]));
+    assert.deepEqual(
+      [...b.state.queues.values()].map((q) => [q.group, q.members, q.group_source]),
+      [["a2a-research", 1, "broker-members"], ["audit", 0, "broker-offsets"]],
+    );
+    assert.equal(b.state.agents.get("researcher")?.status, "up");
+    b.see(task("t2"));
+    // The reading group gone from the broker's answer: only the empty one is left
+    b.recorder.record(researcherSample("audit", 0, ["audit"]));
+    assert.deepEqual([...b.state.queues.values()].map((q) => q.group), ["audit"]);
+    assert.equal(b.state.agents.get("researcher")?.status, "down");
+    b.see(task("t3"));
+    assert.deepEqual(await unconsumed(), [true, false, true]);
+    // A sample of an older observer (no topic_groups) ends no series, and the state round-trips
+    b.recorder.record(researcherSample("agent-researcher", 0, undefined));
+    assert.equal(b.state.queues.size, 2);
+    assertValidSnapshot(b.state.toData());
+    const again = new ObserverState(OPTIONS, b.state.toData());
+    assert.deepEqual(again.toData().queues, b.state.toData().queues);
+    assert.deepEqual(again.queuesOf("researcher").map((q) => q.group), [
+      "audit",
+      "agent-researcher",
+    ]);
+  } finally {
+    await b.close();
+  }
 });

@@ -283,15 +283,15 @@ Deno.test({
         partition: 0,
         offset: "3",
       }]);
-      // (Under load a STALL may be seen first: the group goes on to STOP as the window fills)
-      await waitFor(
-        async () => ofType(await bed.diff(), "queue_status_changed").some((r) => r.to === "STOP"),
-        30_000,
-        "STOP",
-      );
-      const change = ofType(await bed.diff(), "queue_status_changed").find((r) => r.to === "STOP");
-      assert.equal(change?.group, group);
+      // (Under load a STALL may be seen first: the group goes on to STOP as the window fills.
+      // Before the group committed, the queue was read by no group: a STOP of its own.)
+      const stopped = (r: DiffRecord) =>
+        r.type === "queue_status_changed" && r.to === "STOP" && r.group === group;
+      await waitFor(async () => (await bed.diff()).some(stopped), 30_000, "STOP");
+      const change = ofType(await bed.diff(), "queue_status_changed").find(stopped);
+      assert.equal(change?.group_source, "broker-offsets", "found by its committed offsets");
       const sample = ofType(await bed.diff(), "queue_sample").at(-1);
+      assert.equal(sample?.group, group);
       assert.equal(sample?.lag, 7);
       assert.deepEqual(sample?.partitions.map((p) => [p.high, p.committed]), [["10", "3"]]);
     } finally {
@@ -348,7 +348,10 @@ Deno.test({
       const errors = await (await app.request("/errors?category=validation", { headers: auth }))
         .json();
       assert.equal(errors.errors[0].kind, "malformed_record");
-      const queues = await (await app.request("/queues", { headers: auth })).json();
+      // The first poll asks the broker which groups read the queue before it samples it
+      const queuesOf = async () => (await app.request("/queues", { headers: auth })).json();
+      await waitFor(async () => (await queuesOf()).queues.length > 0, 20_000, "a queue sampled");
+      const queues = await queuesOf();
       assert.equal(queues.queues[0].agent, "coder");
       assert.equal((await app.request("/events?since=x", { headers: auth })).status, 400);
       // over a real socket
@@ -356,6 +359,9 @@ Deno.test({
       const metrics = await (await fetch(`${base}/metrics`, { headers: auth })).text();
       assert.match(metrics, /^observer_malformed_total 1$/m);
       assert.match(metrics, /^observer_messages_seen_total 1$/m);
+      // No group reads the queue: its one series, group ""
+      assert.match(metrics, /^observer_queue_lag\{agent="coder",group="",status="[A-Z]+"\} 1$/m);
+      assert.match(metrics, /^observer_consumer_groups \d+$/m);
       const health = await fetch(`${base}/health`);
       assert.deepEqual(await health.json(), { status: "ok" });
       // The event stream replays from a seq...

@@ -51,6 +51,18 @@ export const CATEGORIES = [
 export type Category = typeof CATEGORIES[number];
 export const QUEUE_STATUSES = ["OK", "WARN", "STALL", "STOP", "ERR"] as const;
 export type QueueStatus = typeof QUEUE_STATUSES[number];
+/**
+ * Where the observer learnt that a group reads an agent queue (`group_source` of a queue sample):
+ * - `broker-members`: the broker says members of the group are assigned partitions of the topic;
+ * - `broker-offsets`: the broker says the group committed offsets on the topic (no member of it
+ *   is assigned the topic: an empty group, or one reading other topics now);
+ * - `declared`: OBSERVER_GROUPS names the group for the agent, and the broker says neither;
+ * - `none`: no group reads the topic (the sample's `group` is ""): the queue is unread.
+ * Samples of older observers have none: their group came from the naming convention
+ * `agent-<agent>` (`groupFor`), not from the broker.
+ */
+export const GROUP_SOURCES = ["broker-members", "broker-offsets", "declared", "none"] as const;
+export type GroupSource = typeof GROUP_SOURCES[number];
 /** Why a handoff is stuck: past its deadline, or far slower than the agent's normal */
 export const STUCK_REASONS = ["deadline_passed", "slower_than_normal"] as const;
 export type StuckReason = typeof STUCK_REASONS[number];

@@ -7,6 +7,7 @@ import { WAITING_ON } from "@mat/agents/protocol";
 import { foldOptionsShape } from "./fold_options.ts";
 import {
   errorFoldShape,
+  GROUP_SOURCES,
   handoffFields,
   header,
   heldReplyShape,
@@ -81,6 +82,8 @@ export const stateShape = {
     partitions: array(partitionSample),
     sampled_at: isoTime,
     window: array(object({ at: isoTime, partitions: array(partitionSample) })),
+    /** Where the group came from (its last sample's `group_source`; absent in older snapshots) */
+    group_source: optional(literal(...GROUP_SOURCES)),
   })),
   handoffs_open: array(object(openHandoffShape)),
   errors: array(object(errorFoldShape)),

@@ -68,6 +68,7 @@ export class TestBed {
       OBSERVER_SYNC_INTERVAL_MS: "50",
       OBSERVER_TOPIC_REFRESH_MS: "500",
       OBSERVER_QUEUE_POLL_MS: "300",
+      OBSERVER_GROUP_REFRESH_MS: "600",
       OBSERVER_QUEUE_WINDOW: "3",
       SNAPSHOT_INTERVAL: "1",
       ...extra,

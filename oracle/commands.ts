@@ -10,6 +10,7 @@ import {
   type DiffRecord,
   type ErrorFold,
   type ObserverStateData,
+  queueKey,
   type QueueSampleRecord,
 } from "@mat/observer";
 import type { Invocation } from "./cli_args.ts";
@@ -158,17 +159,20 @@ export async function runQueues(tm: TimeMachine, inv: Invocation): Promise<Docum
     for await (const line of lines) {
       const record = tm.typed(line);
       if (record?.type !== "queue_sample") continue;
-      series.set(record.agent, [...(series.get(record.agent) ?? []), record]);
+      const key = queueKey(record);
+      series.set(key, [...(series.get(key) ?? []), record]);
     }
     return series;
   });
+  // One row per queue and group reading it (group "" for a queue no group reads)
   const inbox = at.foldOptions.options.userInbox;
   const queues = at.state.queues.filter((q) => q.agent !== inbox).map((q) => {
-    const time = lagTime(series.get(q.agent) ?? []);
+    const time = lagTime(series.get(queueKey(q)) ?? []);
     return {
       agent: q.agent,
       topic: q.topic,
       group: q.group,
+      group_source: q.group_source ?? null,
       status: q.status,
       status_reason: q.status_reason,
       depth: q.partitions.reduce((n, p) => n + Number(p.high), 0),

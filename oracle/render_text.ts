@@ -133,8 +133,13 @@ export function renderText(doc: Document, style: Style = PLAIN): string {
     case "queues":
       for (const q of list(doc, "queues")) {
         const st = s(q["status"]);
+        // No group reads it: "(none)"; where the group came from, when the history says
+        const group = q["group"] === "" ? "(none)" : s(q["group"]);
+        const source = typeof q["group_source"] === "string" && q["group_source"] !== "none"
+          ? ` (${q["group_source"]})`
+          : "";
         out.push(
-          `${s(q["topic"])} group=${s(q["group"])} ${
+          `${s(q["topic"])} group=${group}${source} ${
             style.severity(st === "OK" ? "info" : "error", st)
           } depth=${s(q["depth"])} lag=${s(q["lag"])} (${s(q["lag_trend"])}) oldest=${
             q["oldest_unconsumed_age_ms"] === null

@@ -24,7 +24,7 @@ import type {
   QueueSampleRecord,
   RuntimeEventRecord,
 } from "@mat/observer";
-import { foldKindOf, type HandoffLoopRecord } from "@mat/observer";
+import { endsSeries, foldKindOf, type HandoffLoopRecord, queueKey } from "@mat/observer";
 import type { SkimmedLine } from "./history_reader.ts";
 import { ReplyLines } from "./reply_lines.ts";
 import { type RebuiltFrom, rebuiltFrom } from "./state_replay.ts";
@@ -43,7 +43,11 @@ export interface WindowFacts {
   end: ObserverStateData;
   /** How that state was rebuilt */
   rebuilt: RebuiltFrom;
-  /** Queue samples per agent, oldest first (the user inbox left out: it is no agent's queue) */
+  /**
+   * Queue samples per series (one agent queue and one group reading it, by `queueKey`), oldest
+   * first; the user inbox left out: it is no agent's queue. A history of an older observer has
+   * one series per agent (its conventional group)
+   */
   queues: Map<string, QueueSampleRecord[]>;
   runtime: RuntimeEventRecord[];
   errors: ErrorRecord[];
@@ -114,14 +118,39 @@ export function windowOf(tm: TimeMachine, choice: WindowChoice): [number, number
   return [from, to];
 }
 
+/** The series of an agent's queue in the window: one per group that read it (or group "") */
+export function queueSeriesOf(facts: WindowFacts, agent: string): QueueSampleRecord[][] {
+  return [...facts.queues.values()].filter((s) => s[0]?.agent === agent);
+}
+
+/**
+ * The sample that ended a series: the first later sample of the same queue whose `topic_groups`
+ * leaves its group out (the group no longer read it, or a group was found for an unread queue).
+ * Undefined while the series goes on, and always for histories of older observers
+ */
+export function seriesEndOf(
+  facts: WindowFacts,
+  series: QueueSampleRecord[],
+): QueueSampleRecord | undefined {
+  const last = series.at(-1);
+  if (last === undefined) return undefined;
+  let end: QueueSampleRecord | undefined;
+  for (const other of queueSeriesOf(facts, last.agent)) {
+    const ender = other.find((s) => s.seq > last.seq && endsSeries(s, last));
+    if (ender !== undefined && (end === undefined || ender.seq < end.seq)) end = ender;
+  }
+  return end;
+}
+
 /** Files one record of the window into the facts */
 function record(facts: WindowFacts, r: DiffRecord): void {
   switch (r.type) {
     case "queue_sample": {
       if (r.agent === facts.userInbox) break;
-      const series = facts.queues.get(r.agent) ?? [];
+      const key = queueKey(r);
+      const series = facts.queues.get(key) ?? [];
       series.push(r);
-      facts.queues.set(r.agent, series);
+      facts.queues.set(key, series);
       break;
     }
     case "runtime_event":

@@ -14,7 +14,7 @@
 
 import type { ProcessData, RuntimeEventRecord, Severity } from "@mat/observer";
 import { duration, evidence, type Finding, iso, noImpact, plural } from "../finding.ts";
-import type { WindowFacts } from "../window_facts.ts";
+import { queueSeriesOf, seriesEndOf, type WindowFacts } from "../window_facts.ts";
 
 /** Deaths of one agent within the window that make a crash loop */
 export const CRASH_LOOP_DEATHS = 3;
@@ -79,10 +79,18 @@ function newest(procs: ProcessData[]): ProcessData | undefined {
   );
 }
 
-/** The lag of an agent's queue at its last sample, or at the last one taken since `after` */
+/**
+ * The lag of an agent's queue at its last sample, or at the last one taken since `after`: the
+ * most any group reading it had left (of the series still going on)
+ */
 function lagOf(facts: WindowFacts, agent: string, after = -Infinity): number {
-  const last = facts.queues.get(agent)?.at(-1);
-  return last !== undefined && Date.parse(last.ts) >= after ? last.lag : 0;
+  let lag = 0;
+  for (const series of queueSeriesOf(facts, agent)) {
+    const last = series.at(-1);
+    if (last === undefined || seriesEndOf(facts, series) !== undefined) continue;
+    if (Date.parse(last.ts) >= after) lag = Math.max(lag, last.lag);
+  }
+  return lag;
 }
 
 export function processRules(facts: WindowFacts, oracle: string): Finding[] {

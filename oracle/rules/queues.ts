@@ -1,11 +1,15 @@
 /**
- * Rules over the queue samples of the window (Burrow-style status per sample, members, offsets).
- * A run of samples that are not OK is an episode, over or ongoing; each is told apart by what the
- * record holds:
+ * Rules over the queue samples of the window (Burrow-style status per sample, members, offsets),
+ * one series per queue and group reading it (`queue_series.ts`: a queue read by two groups is
+ * judged twice, apart; a queue no group reads has one series, group ""). A run of samples that
+ * are not OK is an episode, over or ongoing (or ended with its series: its group no longer read
+ * the queue); each is told apart by what the record holds:
  * - every queue unreadable at once: the broker (`broker_unavailable`); one group unreadable for a
  *   sample or three (a coordinator moving as groups start) is no fault;
- * - no member and lag, on a queue whose group never had a member nor committed: a queue nobody
- *   ever read (`unroutable_task`);
+ * - no member and lag, on a queue no group of which ever had a member nor committed (or that no
+ *   group reads: `group_source` "none"): a queue nobody ever read (`unroutable_task`);
+ * - no member and lag in one group while another group reads the queue: that group's consumer
+ *   is gone (`consumer_stalled`, naming it and where it came from);
  * - no member and lag while the agent's process kept running: a frozen consumer
  *   (`consumer_stalled`); with no process running: a dead one (`agent_down`);
  * - a member that does not commit while lag stays: frozen (`consumer_stalled`), or saturated by
@@ -25,7 +29,7 @@ import {
   plural,
 } from "../finding.ts";
 import { lagTime } from "../lag_time.ts";
-import type { WindowFacts } from "../window_facts.ts";
+import { queueSeriesOf, seriesEndOf, type WindowFacts } from "../window_facts.ts";
 import { deathOf } from "./processes.ts";
 
 /** An unreadable group for at most this many samples, then readable again, is transient */
@@ -35,15 +39,25 @@ const RANK: Record<QueueStatus, number> = { OK: 0, WARN: 1, STALL: 2, STOP: 3, E
 
 export interface Episode {
   agent: string;
+  /** The group of its series ("" for a queue no group reads) */
+  group: string;
   worst: QueueStatus;
   samples: QueueSampleRecord[];
-  /** The first OK sample after it, undefined while ongoing */
+  /**
+   * The first OK sample after it, or the sample that ended its series (its group no longer read
+   * for the queue); undefined while ongoing
+   */
   endedBy: QueueSampleRecord | undefined;
 }
 
-/** Runs of samples that are not OK, per agent */
-export function episodesOf(agent: string, series: QueueSampleRecord[]): Episode[] {
+/** Runs of samples that are not OK in one series; `ended`: the sample that ended the series */
+export function episodesOf(
+  agent: string,
+  series: QueueSampleRecord[],
+  ended?: QueueSampleRecord,
+): Episode[] {
   const out: Episode[] = [];
+  const group = series[0]?.group ?? "";
   let open: Episode | undefined;
   for (const s of series) {
     if (s.status === "OK") {
@@ -54,12 +68,49 @@ export function episodesOf(agent: string, series: QueueSampleRecord[]): Episode[
       }
       continue;
     }
-    if (open === undefined) open = { agent, worst: s.status, samples: [], endedBy: undefined };
+    open ??= { agent, group, worst: s.status, samples: [], endedBy: undefined };
     open.samples.push(s);
     if (RANK[s.status] > RANK[open.worst]) open.worst = s.status;
   }
-  if (open !== undefined) out.push(open);
+  if (open !== undefined) {
+    if (ended !== undefined) open.endedBy = ended;
+    out.push(open);
+  }
   return out;
+}
+
+/** Where a finding says a sample's group came from, when it matters */
+function sourceNote(s: QueueSampleRecord | undefined): string {
+  switch (s?.group_source) {
+    case "declared":
+      return " (declared in OBSERVER_GROUPS)";
+    case "broker-offsets":
+      return " (found by its committed offsets)";
+    default:
+      return "";
+  }
+}
+
+/** The group a sample names, as a finding says it: `group "x" (where from)`, or no group */
+function groupOf(s: QueueSampleRecord | undefined): string {
+  if (s?.group_source === "none" || s?.group === "") return "no consumer group";
+  return `group "${s?.group ?? ""}"${sourceNote(s)}`;
+}
+
+/** The groups named in samples, quoted and joined */
+function groupList(samples: QueueSampleRecord[]): string {
+  const names = [...new Set(samples.map((s) => s.group).filter((g) => g !== ""))];
+  return names.map((g) => `"${g}"`).join(", ");
+}
+
+function capitalised(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+function everRead(samples: QueueSampleRecord[]): boolean {
+  return samples.some((s) =>
+    s.members.length > 0 || s.partitions.some((p) => p.committed !== null)
+  );
 }
 
 function startOf(e: Episode): number {
@@ -85,15 +136,33 @@ function waitingOffsets(s: QueueSampleRecord | undefined): Finding["evidence"]["
 
 export function queueRules(facts: WindowFacts, oracle: string): Finding[] {
   const out: Finding[] = [];
-  const episodes = [...facts.queues].flatMap(([agent, series]) => episodesOf(agent, series));
-  // The broker: every queue sampled unreadable at once, or the observer's sampling stalled (it
-  // waits on the broker) with an unreadable group around the gap.
+  const ends = new Map([...facts.queues].map(([key, series]) => [key, seriesEndOf(facts, series)]));
+  // Each episode, with the series it is of
+  const seriesOf = new Map<Episode, QueueSampleRecord[]>();
+  const episodes = [...facts.queues].flatMap(([key, series]) => {
+    const agent = series[0]?.agent;
+    const found = agent === undefined ? [] : episodesOf(agent, series, ends.get(key));
+    for (const e of found) seriesOf.set(e, series);
+    return found;
+  });
+  // The broker: every queue sampled unreadable at once (each of its series still going on), or
+  // the observer's sampling stalled (it waits on the broker) with an unreadable group around the gap.
   const err = episodes.filter((e) => e.worst === "ERR");
-  const errAgents = new Set(err.map((e) => e.agent));
+  const errSince = Math.min(...err.map(startOf));
+  const errSeries = new Set(err.map((e) => seriesOf.get(e)));
+  // NaN (a series going on) is never before
+  const endedBefore = (key: string) => Date.parse(ends.get(key)?.ts ?? "") < errSince;
+  const agents = new Set([...facts.queues.values()].flatMap((s) => s[0] ? [s[0].agent] : []));
+  const unreadable = [...agents].filter((agent) =>
+    err.some((e) => e.agent === agent) &&
+    [...facts.queues].every(([key, series]) =>
+      series[0]?.agent !== agent || endedBefore(key) || errSeries.has(series)
+    )
+  );
   const outage = brokerOutage(
     facts,
     err,
-    errAgents.size >= 2 && errAgents.size === facts.queues.size,
+    unreadable.length >= 2 && unreadable.length === agents.size,
   );
   if (outage !== undefined) {
     const [since, until] = outage;
@@ -124,14 +193,12 @@ export function queueRules(facts: WindowFacts, oracle: string): Finding[] {
   const unread = new Map<string, WindowFacts["unconsumed"]>();
   for (const u of facts.unconsumed) unread.set(u.agent, [...(unread.get(u.agent) ?? []), u]);
   for (const [agent, tasks] of unread) {
-    const series = facts.queues.get(agent) ?? [];
-    const everRead = series.some((s) =>
-      s.members.length > 0 || s.partitions.some((p) => p.committed !== null)
-    );
-    const sampledWaiting = series.some((s) => s.lag > 0 && s.status !== "OK");
-    if (everRead || sampledWaiting) continue;
+    const samples = queueSeriesOf(facts, agent).flat();
+    const sampledWaiting = samples.some((s) => s.lag > 0 && s.status !== "OK");
+    if (everRead(samples) || sampledWaiting) continue;
     const first = tasks[0];
     const waiting = tasks.reduce((n, t) => n + t.count, 0);
+    const named = groupList(samples);
     out.push({
       kind: "unroutable_task",
       severity: "critical",
@@ -139,7 +206,11 @@ export function queueRules(facts: WindowFacts, oracle: string): Finding[] {
       process: null,
       summary: `${plural(waiting, "task")} sent to ${
         first?.topic ? `"${first.topic}"` : `${agent}'s queue`
-      }, a queue no consumer ever read (its group has no member)`,
+      }, a queue no consumer ever read (${
+        named === ""
+          ? samples.length > 0 ? "no consumer group reads it" : "its group has no member"
+          : `${named} never had a member`
+      })`,
       short: `nothing ever read ${agent}'s queue`,
       since: first?.ts ?? null,
       until: null,
@@ -155,7 +226,7 @@ export function queueRules(facts: WindowFacts, oracle: string): Finding[] {
       if (brokerWide) continue;
       if (e.endedBy !== undefined && e.samples.length <= TRANSIENT_ERR_SAMPLES) continue;
     }
-    out.push(classify(e, facts, oracle));
+    out.push(classify(e, seriesOf.get(e) ?? e.samples, facts, oracle));
   }
   return out;
 }
@@ -200,9 +271,15 @@ function brokerOutage(
   return undefined;
 }
 
-function classify(e: Episode, facts: WindowFacts, oracle: string): Finding {
+function classify(
+  e: Episode,
+  series: QueueSampleRecord[],
+  facts: WindowFacts,
+  oracle: string,
+): Finding {
   const agent = e.agent;
-  const series = facts.queues.get(agent) ?? [];
+  // The other groups of the queue (for a queue no group reads: the groups before and after)
+  const others = queueSeriesOf(facts, agent).filter((s) => s !== series);
   const start = startOf(e);
   const end = endOf(e);
   const ongoing = e.endedBy === undefined;
@@ -212,10 +289,14 @@ function classify(e: Episode, facts: WindowFacts, oracle: string): Finding {
   const stuck = facts.stuck.filter((s) =>
     s.to === agent && Date.parse(s.ts) >= start - 5_000 && Date.parse(s.ts) <= end + 30_000
   );
-  const neverRead = series.every((s) =>
-    s.members.length === 0 && s.partitions.every((p) => p.committed === null)
-  );
+  // No group of the queue ever had a member nor committed (a queue no group reads: nor any other)
+  const neverRead = !everRead([...series, ...others.flat()]);
   const noMembers = e.samples.some((s) => s.members.length === 0);
+  // Other groups with a member on the queue meanwhile (from the poll it began in: the groups of a
+  // poll are sampled one after the other): this group's episode is its own
+  const readers = others.flat().filter((s) =>
+    s.members.length > 0 && Date.parse(s.ts) >= start - 5_000 && Date.parse(s.ts) <= end
+  );
   const deaths = facts.runtime.filter((r) =>
     r.agent === agent && deathOf(r) !== undefined && Date.parse(r.at) <= end &&
     Date.parse(r.at) >= start - 60_000
@@ -272,14 +353,29 @@ function classify(e: Episode, facts: WindowFacts, oracle: string): Finding {
   if (e.worst === "ERR") {
     kind = "consumer_stalled";
     severity = ongoing ? "error" : "warning";
-    summary = `Group "${last?.group}" could not be read ${when}: ${last?.status_reason}`;
+    summary = last?.group === ""
+      ? `"${last.topic}" could not be read ${when}: ${last.status_reason}`
+      : `Group "${last?.group}" could not be read ${when}: ${last?.status_reason}`;
     short = `${agent}'s group unreadable`;
   } else if (noMembers && neverRead) {
     kind = "unroutable_task";
     severity = ongoing ? "critical" : "warning";
-    summary = `Nobody ever read "${last?.topic}": group "${last?.group}" never had a member nor ` +
-      `committed, while ${plural(lag, "message")} wait${lag === 1 ? "s" : ""}${backlog}`;
+    const waits = `${plural(lag, "message")} wait${lag === 1 ? "s" : ""}${backlog}`;
+    summary = last?.group === ""
+      ? `Nobody ever read "${last.topic}": no consumer group reads the topic, while ${waits}`
+      : `Nobody ever read "${last?.topic}": ${groupOf(last)} never had a member nor ` +
+        `committed, while ${waits}`;
     short = `nothing ever read ${agent}'s queue`;
+  } else if (noMembers && readers.length > 0 && e.group !== "") {
+    // Another group reads the queue: this one's consumer is gone (or it never came)
+    kind = "consumer_stalled";
+    severity = ongoing ? "error" : stuck.length > 0 ? "warning" : "info";
+    summary = `${capitalised(groupOf(last))} had no member ${when} while ${
+      plural(lag, "message")
+    } waited for it on "${last?.topic}", which group${
+      new Set(readers.map((r) => r.group)).size === 1 ? "" : "s"
+    } ${groupList(readers)} read meanwhile${backlog}`;
+    short = `group "${last?.group}" of ${agent}'s queue has no consumer`;
   } else if (unread.length > 0) {
     kind = "agent_saturated";
     severity = ongoing ? "error" : "warning";
@@ -294,9 +390,18 @@ function classify(e: Episode, facts: WindowFacts, oracle: string): Finding {
   } else if (noMembers && !aliveThroughout) {
     kind = "agent_down";
     severity = ongoing ? "critical" : stuck.length > 0 ? "warning" : "info";
-    summary = `No consumer in group "${last?.group}" ${when} while ${
-      plural(lag, "message")
-    } waited on "${last?.topic}"${backlog}`;
+    // An unread queue: the groups that read it before, the one whose finding ended it
+    const before = groupList(
+      others.flat().filter((s) => s.members.length > 0 && Date.parse(s.ts) < start),
+    );
+    const found = e.endedBy?.group ? ` until group "${e.endedBy.group}" was found reading it` : "";
+    summary = last?.group === ""
+      ? `No consumer group read "${last.topic}" ${when}${
+        before === "" ? "" : ` (${before} read it before)`
+      }${found} while ${plural(lag, "message")} waited${backlog}`
+      : `No consumer in ${groupOf(last)} ${when} while ${
+        plural(lag, "message")
+      } waited on "${last?.topic}"${backlog}`;
     short = `${agent}'s consumer gone`;
   } else if (e.worst === "WARN") {
     kind = "queue_backlog";
@@ -327,11 +432,15 @@ function classify(e: Episode, facts: WindowFacts, oracle: string): Finding {
     kind = "consumer_stalled";
     severity = ongoing ? "error" : stuck.length > 0 ? "warning" : "info";
     const proc = procs.find((p) => p.status === "running");
-    summary = noMembers
-      ? `${agent}'s consumer left group "${last?.group}" ${when} while its process${
-        proc ? ` ${proc.process}` : ""
-      } kept running (frozen: no heartbeat, no commit); ${plural(lag, "message")} waited${backlog}`
-      : `${agent}'s consumer is in group "${last?.group}" but commits nothing ${when} with lag ${
+    const running = `its process${proc ? ` ${proc.process}` : ""} kept running`;
+    summary = noMembers && last?.group === ""
+      ? `No consumer group read "${last.topic}" ${when} while ${running}; ${
+        plural(lag, "message")
+      } waited${backlog}`
+      : noMembers
+      ? `${agent}'s consumer left ${groupOf(last)} ${when} while ${running} (frozen: no ` +
+        `heartbeat, no commit); ${plural(lag, "message")} waited${backlog}`
+      : `${agent}'s consumer is in ${groupOf(last)} but commits nothing ${when} with lag ${
         maxLag(e)
       } (frozen or stuck in its handlers)${backlog}`;
     short = `${agent}'s consumer froze`;

@@ -3,6 +3,7 @@ import {
   completed,
   facts,
   proc,
+  queues,
   retried,
   runtime,
   sample,
@@ -188,4 +189,150 @@ Deno.test("tasks sent to a queue never read are unroutable before any sample sho
     queues: new Map([["writer", series("writer", 0, 1, ok)]]),
   });
   assert.deepEqual(queueRules(readBefore, O), []);
+});
+
+const SEARCH = ["a2a-search", "search-audit"];
+
+Deno.test("a queue read by two groups is judged per group: only the one without a member is named", () => {
+  const reading = series("search", 0, 10, () => ({
+    group: "a2a-search",
+    source: "broker-members",
+    topicGroups: SEARCH,
+  }));
+  const stopped = series("search", 0, 10, (t) => ({
+    group: "search-audit",
+    source: t > 2 ? "broker-offsets" : "broker-members",
+    topicGroups: SEARCH,
+    ...(t > 2 ? { status: "STOP", members: 0, lag: 4, committed: "6" } : {}),
+  }));
+  const findings = queueRules(facts({ queues: queues(reading, stopped) }), O);
+  assert.equal(findings.length, 1, JSON.stringify(findings));
+  // Judged the same when the reading group's last sample came just before the other's first
+  // (the groups of one poll are sampled one after the other)
+  const early = queueRules(facts({ queues: queues(reading.slice(0, 3), stopped) }), O);
+  assert.equal(early[0]?.kind, "consumer_stalled", JSON.stringify(early));
+  const [finding] = findings;
+  assert.equal(finding?.kind, "consumer_stalled");
+  assert.equal(finding?.severity, "error");
+  assert.equal(finding?.agent, "search");
+  assert.match(
+    finding?.summary ?? "",
+    /^Group "search-audit" \(found by its committed offsets\) had no member since .* while 4 messages waited for it on "agent-queue-search", which group "a2a-search" read meanwhile/,
+  );
+  assert.equal(finding?.impact.messages_waiting, 4);
+  // Both groups reading: nothing to say
+  const both = series("search", 0, 10, () => ({
+    group: "search-audit",
+    source: "broker-members",
+    topicGroups: SEARCH,
+  }));
+  assert.deepEqual(queueRules(facts({ queues: queues(reading, both) }), O), []);
+});
+
+Deno.test("a queue no group reads is unroutable, and the finding invents no group", () => {
+  const unread = series("summarizer", 0, 5, (t) => ({
+    group: "",
+    source: "none",
+    topicGroups: [],
+    members: 0,
+    committed: null,
+    lag: 3,
+    high: "3",
+    status: t > 0 ? "STOP" : "OK",
+  }));
+  const [finding, ...rest] = queueRules(facts({ queues: queues(unread) }), O);
+  assert.equal(rest.length, 0);
+  assert.equal(finding?.kind, "unroutable_task");
+  assert.equal(finding?.severity, "critical");
+  assert.match(
+    finding?.summary ?? "",
+    /^Nobody ever read "agent-queue-summarizer": no consumer group reads the topic, while 3 messages wait/,
+  );
+  assert.doesNotMatch(finding?.summary ?? "", /group "/);
+  // Tasks counted unconsumed before any sample showed the lag: the same words
+  const early = facts({
+    unconsumed: [{
+      agent: "summarizer",
+      topic: "agent-queue-summarizer",
+      count: 2,
+      seqs: [9, 10],
+      ts: "2026-11-29T10:00:02.000Z",
+    }],
+    queues: queues(series("summarizer", 0, 1, () => ({
+      group: "",
+      source: "none",
+      topicGroups: [],
+      members: 0,
+      committed: null,
+    }))),
+  });
+  assert.match(queueRules(early, O)[0]?.summary ?? "", /no consumer group reads it\)$/);
+});
+
+Deno.test("a declared group the broker never saw read the queue is unroutable, named as declared", () => {
+  const declared = series("summarizer", 0, 5, (t) => ({
+    group: "a2a-summarizer",
+    source: "declared",
+    topicGroups: ["a2a-summarizer"],
+    members: 0,
+    committed: null,
+    lag: 2,
+    high: "2",
+    status: t > 0 ? "STOP" : "OK",
+  }));
+  const [finding] = queueRules(facts({ queues: queues(declared) }), O);
+  assert.equal(finding?.kind, "unroutable_task");
+  assert.match(
+    finding?.summary ?? "",
+    /group "a2a-summarizer" \(declared in OBSERVER_GROUPS\) never had a member nor committed/,
+  );
+});
+
+Deno.test("an unread queue's series ends when a group is found reading it: over, and info", () => {
+  const before = series("coder", 0, 3, () => ({
+    group: "",
+    source: "none",
+    topicGroups: [],
+    members: 0,
+    committed: null,
+    lag: 2,
+    high: "2",
+    status: "STOP",
+  }));
+  const after = series("coder", 4, 10, () => ({
+    group: "coders",
+    source: "broker-members",
+    topicGroups: ["coders"],
+  }));
+  const [finding, ...rest] = queueRules(facts({ queues: queues(before, after) }), O);
+  assert.equal(rest.length, 0);
+  assert.equal(finding?.kind, "agent_down");
+  assert.equal(finding?.severity, "info", "over, and it cost nothing");
+  assert.equal(finding?.until, after[0]?.ts);
+  assert.match(finding?.summary ?? "", /until group "coders" was found reading it/);
+});
+
+Deno.test("every queue unreadable is the broker, whatever the number of groups reading each", () => {
+  const err = (t: number) => t >= 3 && t <= 6 ? { status: "ERR" as const, members: 0 } : {};
+  const broker = facts({
+    queues: queues(
+      // An unread queue's series that ended (a group was found) before the outage
+      series("writer", 0, 1, () => ({ group: "", source: "none", topicGroups: [], members: 0 })),
+      series("writer", 2, 10, (t) => ({ group: "w1", topicGroups: ["w1", "w2"], ...err(t) })),
+      series("writer", 2, 10, (t) => ({ group: "w2", topicGroups: ["w1", "w2"], ...err(t) })),
+      series("coder", 0, 10, (t) => ({ group: "c", topicGroups: ["c"], ...err(t) })),
+    ),
+  });
+  const [finding, ...rest] = queueRules(broker, O);
+  assert.equal(finding?.kind, "broker_unavailable");
+  assert.equal(rest.length, 0);
+  // One group of a queue unreadable while the other is read: no outage of the broker
+  const one = facts({
+    queues: queues(
+      series("writer", 0, 10, (t) => ({ group: "w1", topicGroups: ["w1", "w2"], ...err(t) })),
+      series("writer", 0, 10, () => ({ group: "w2", topicGroups: ["w1", "w2"] })),
+      series("coder", 0, 10, (t) => ({ group: "c", topicGroups: ["c"], ...err(t) })),
+    ),
+  }, 10);
+  assert.ok(queueRules(one, O).every((f) => f.kind !== "broker_unavailable"));
 });

@@ -3,9 +3,10 @@
  * by its record types), at times given as seconds after T0, for an agent system of four agents.
  */
 
-import { DEFAULT_FOLD_OPTIONS, recordFoldOptions } from "@mat/observer";
+import { DEFAULT_FOLD_OPTIONS, queueKey, recordFoldOptions } from "@mat/observer";
 import type {
   ErrorRecord,
+  GroupSource,
   HandoffCompletedRecord,
   HandoffRetriedRecord,
   HandoffStuckRecord,
@@ -78,6 +79,12 @@ export interface SampleSpec {
   members?: number;
   committed?: string | null;
   high?: string;
+  /** The group sampled (default `agent-<agent>`, as older observers named it; "" for none) */
+  group?: string;
+  /** `group_source` (default: absent, as in older histories) */
+  source?: GroupSource;
+  /** `topic_groups` (default: absent, as in older histories) */
+  topicGroups?: string[];
 }
 
 export function sample(agent: string, s: number, spec: SampleSpec = {}): QueueSampleRecord {
@@ -89,7 +96,7 @@ export function sample(agent: string, s: number, spec: SampleSpec = {}): QueueSa
     type: "queue_sample",
     agent,
     topic: `agent-queue-${agent}`,
-    group: `agent-${agent}`,
+    group: spec.group ?? `agent-${agent}`,
     group_state: (spec.members ?? 1) > 0 ? "Stable" : "Empty",
     members: Array.from({ length: spec.members ?? 1 }, (_, i) => ({
       member_id: `m${i}`,
@@ -100,7 +107,14 @@ export function sample(agent: string, s: number, spec: SampleSpec = {}): QueueSa
     lag,
     status: spec.status ?? "OK",
     status_reason: spec.status === undefined || spec.status === "OK" ? "lag is zero" : "test",
+    ...(spec.source === undefined ? {} : { group_source: spec.source }),
+    ...(spec.topicGroups === undefined ? {} : { topic_groups: spec.topicGroups }),
   };
+}
+
+/** Window facts' queue series, keyed as the oracle keys them (per agent and group) */
+export function queues(...series: QueueSampleRecord[][]): Map<string, QueueSampleRecord[]> {
+  return new Map(series.flatMap((s) => (s[0] ? [[queueKey(s[0]), s]] : [])));
 }
 
 /** A series of samples every second from `from` to `to` (inclusive) */
