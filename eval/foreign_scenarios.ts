@@ -27,6 +27,8 @@ export interface ForeignScenario {
   faults?: string;
   /** The agents started (default: all of them) */
   only?: readonly string[];
+  /** Observer settings beside the system's own (a short STUCK_AFTER_MS...) */
+  observerEnv?: Record<string, string>;
   run(ctx: ForeignContext): Promise<void>;
   expect: Expectation;
 }
@@ -155,8 +157,19 @@ function waitingOnPerson(foreign: ForeignSystem, agent: string): ForeignScenario
     breaks: `nothing: ${agent} asks a person for input on every task (no fault, a wait)`,
     foreign,
     faults: `${agent}=input_required`,
+    // Stuck after 3 s: the tasks that wait on a person wait past it, and must not be stuck
+    observerEnv: { STUCK_AFTER_MS: "3000" },
     async run({ sys }) {
       await askAll(sys, PROMPTS.slice(0, 3), "input_required");
+      const waiting = await sys.history.waitFor(
+        "a task waiting on a person",
+        (r) => r.type === "message" && r.waiting_on === "input",
+      );
+      await sys.history.waitFor(
+        "the observer's samples 5 s after the wait began (past STUCK_AFTER_MS)",
+        (r) => r.type === "queue_sample" && Date.parse(r.ts) > Date.parse(waiting.ts) + 5_000,
+        60_000,
+      );
     },
     expect: { status: "healthy" },
   };

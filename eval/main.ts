@@ -106,9 +106,16 @@ async function runOne(scenario: AnyScenario, bootstrap: string, keep: boolean): 
         log,
         ...(scenario.faults === undefined ? {} : { faults: scenario.faults }),
         ...(scenario.only === undefined ? {} : { only: scenario.only }),
+        ...(scenario.observerEnv === undefined ? {} : { observerEnv: scenario.observerEnv }),
       });
       sys = run;
       await scenario.run({ sys: run, log });
+      await run.settle();
+      // Every record of a foreign system is read by a dialect
+      const unread = run.malformed();
+      if (unread > 0) {
+        throw new Error(`${unread} record(s) of ${scenario.foreign.name} read by no dialect`);
+      }
     } else {
       const own = await System.start({ bootstrap, log, ...scenario.system });
       sys = own;

@@ -21,6 +21,8 @@ export interface ForeignRunOptions {
   faults?: string;
   /** The agents started (default: all); the others' topics exist, and nobody reads them */
   only?: readonly string[];
+  /** Observer settings beside the system's own */
+  observerEnv?: Record<string, string>;
   log?: (line: string) => void;
 }
 
@@ -82,7 +84,7 @@ export class ForeignRun {
         port: freePort(),
         stateDir,
         snapshotIntervalS: 2,
-        env: system.observerEnv(run),
+        env: { ...system.observerEnv(run), ...options.observerEnv },
       });
       await r.history.waitFor(
         "the observer's first queue samples",
@@ -174,6 +176,11 @@ export class ForeignRun {
 
   agentLines(): string[] {
     return this.lines;
+  }
+
+  /** Records of the system no dialect could read: there must be none */
+  malformed(): number {
+    return this.history.records.filter((r) => r.type === "message_malformed").length;
   }
 
   async stopAgents(): Promise<void> {
