@@ -17,7 +17,12 @@
 import { fileURLToPath } from "node:url";
 import type { ForeignAnswer, ForeignSystem } from "../foreign_system.ts";
 import { parseAnswerLine } from "./answer_line.ts";
-import { installVenv, venvPython } from "./venv.ts";
+import { PythonVenv } from "../python_venv.ts";
+
+const VENV = new PythonVenv(
+  "a2a-python",
+  fileURLToPath(new URL("./requirements.txt", import.meta.url)),
+);
 
 export const AGENTS = ["planner", "search", "summarizer"] as const;
 export const USER_INBOX = "client";
@@ -67,7 +72,7 @@ async function ask(
 ): Promise<ForeignAnswer[]> {
   if (prompts.length === 0) return [];
   if (!(timeoutMs > 0)) throw new RangeError(`Invalid timeout "${timeoutMs}": expected ms above 0`);
-  const python = venvPython();
+  const python = VENV.python();
   try {
     Deno.statSync(python);
   } catch {
@@ -106,12 +111,12 @@ export const a2aPython: ForeignSystem = {
   userInbox: USER_INBOX,
   topic,
   group: (agent, run) => `a2a-${checkRun(run)}-${checkAgent(agent)}`,
-  install: (log) => installVenv(log),
+  install: (log) => VENV.install(log),
   command: (agent) => {
     if (!(AGENTS as readonly string[]).includes(agent)) {
       throw new RangeError(`Unknown agent "${agent}": expected one of ${AGENTS.join(", ")}`);
     }
-    return [venvPython(), AGENT_PY, agent];
+    return [VENV.python(), AGENT_PY, agent];
   },
   env,
   observerEnv: (run) => ({

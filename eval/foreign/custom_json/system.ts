@@ -16,7 +16,12 @@
 import { fileURLToPath } from "node:url";
 import type { ForeignAnswer, ForeignSystem } from "../foreign_system.ts";
 import { parseAnswerLine } from "./answer_line.ts";
-import { installVenv, venvPython } from "./venv.ts";
+import { PythonVenv } from "../python_venv.ts";
+
+const VENV = new PythonVenv(
+  "custom-json",
+  fileURLToPath(new URL("./requirements.txt", import.meta.url)),
+);
 
 export const AGENTS = ["dispatcher", "triage", "fixer"] as const;
 export const USER_INBOX = "desk";
@@ -81,7 +86,7 @@ async function ask(
 ): Promise<ForeignAnswer[]> {
   if (prompts.length === 0) return [];
   if (!(timeoutMs > 0)) throw new RangeError(`Invalid timeout "${timeoutMs}": expected ms above 0`);
-  const python = venvPython();
+  const python = VENV.python();
   try {
     await Deno.stat(python);
   } catch {
@@ -117,8 +122,8 @@ export const customJson: ForeignSystem = {
   userInbox: USER_INBOX,
   topic,
   group: (agent, run) => `ops-${checkRun(run)}-${checkAgent(agent, false)}-workers`,
-  install: (log) => installVenv(log),
-  command: (agent) => [venvPython(), AGENT_PY, checkAgent(agent, false)],
+  install: (log) => VENV.install(log),
+  command: (agent) => [VENV.python(), AGENT_PY, checkAgent(agent, false)],
   env,
   observerEnv: (run) => ({
     KAFKA_TOPIC_PATTERN: `^ops\\.${
