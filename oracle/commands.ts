@@ -277,12 +277,14 @@ export async function runLlm(tm: TimeMachine, inv: Invocation): Promise<Document
         llm_errors: failed,
         error_kinds: Object.fromEntries(kinds),
         error_rate: u.calls + failed ? Number((failed / (u.calls + failed)).toFixed(4)) : 0,
+        // A row made for an agent's LLM failures alone: what it used is unknown, not zero
+        ...(u.model === "unknown" && u.calls === 0 ? { usage_reported: false } : {}),
       };
     });
   const { shown, omitted } = cut(usage, inv.limit);
   // Agents that answered without ever saying what they used: unknown, which is not zero
   const inbox = at.foldOptions.options.userInbox;
-  const withUsage = new Set(at.state.usage.map((u) => u.agent));
+  const withUsage = new Set(rows.map((u) => u.agent));
   const withoutUsage = at.state.agents
     .filter((a) =>
       a.agent !== inbox && !withUsage.has(a.agent) && a.tasks_completed + a.tasks_failed > 0 &&

@@ -241,6 +241,16 @@ export function renderText(doc: Document, style: Style = PLAIN): string {
       break;
     case "llm":
       for (const u of list(doc, "usage")) {
+        if (u["usage_reported"] === false) {
+          out.push(
+            `${s(u["agent"])}: usage unknown (no reply carried it) errors=${s(u["llm_errors"])}${
+              isRecord(u["error_kinds"]) && Object.keys(u["error_kinds"]).length > 0
+                ? ` ${s(u["error_kinds"])}`
+                : ""
+            }`,
+          );
+          continue;
+        }
         out.push(
           `${s(u["agent"])} ${s(u["model"])}: calls=${s(u["calls"])} tokens=${
             s(u["input_tokens"])
