@@ -506,9 +506,17 @@ Deno.test({
   name: "the observer records the options it folds with when it starts and in every snapshot",
   fn: async () => {
     const bed = await TestBed.create(["coder"], 1);
-    const obs = await running(bed, { STUCK_AFTER_MS: "45000", ORPHAN_GRACE_MS: "2000" });
+    const pattern = `^${bed.prefix}(?<agent>[a-z]+)$`;
+    const obs = await running(bed, {
+      STUCK_AFTER_MS: "45000",
+      ORPHAN_GRACE_MS: "2000",
+      KAFKA_TOPIC_PATTERN: pattern,
+      OBSERVER_USER_INBOX: "desk",
+    });
     const expected = {
       topic_prefix: bed.prefix,
+      topic_pattern: pattern,
+      user_inbox: "desk",
       queue_window: 3,
       stuck_after_ms: 45_000,
       orphan_grace_ms: 2_000,
