@@ -14,6 +14,7 @@ import { activePath } from "@mat/observer/segments";
 import { Client } from "./client.ts";
 import { HistoryTail } from "./history_tail.ts";
 import { until } from "./until.ts";
+import { freePort, runningPid } from "./processes.ts";
 
 export { Client, HistoryTail, until };
 
@@ -27,26 +28,6 @@ export interface SystemOptions {
   /** Extra agent queues to create (a queue nobody reads) */
   extraQueues?: string[];
   log?: (line: string) => void;
-}
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-/** The running pid of an agent in the supervisor's processes.json, narrowed from unknown */
-function runningPid(file: unknown, agent: string): number | undefined {
-  if (typeof file !== "object" || file === null || !("processes" in file)) return undefined;
-  const list = file.processes;
-  if (!Array.isArray(list)) return undefined;
-  for (const p of list) {
-    if (typeof p !== "object" || p === null) continue;
-    const { agent: a, pid, status } = p as Record<string, unknown>;
-    if (a === agent && status === "running" && typeof pid === "number") return pid;
-  }
-  return undefined;
 }
 
 /** One running system: observer, supervisor and agents, client */

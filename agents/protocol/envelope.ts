@@ -247,8 +247,13 @@ export function validateEnvelope(value: unknown): EnvelopeParse {
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
-/** Turns a Kafka record value (any bytes, or none) into an envelope or a reason why not. */
-export function parseEnvelope(bytes: Uint8Array | string | null | undefined): EnvelopeParse {
+/**
+ * A record value as text, or why it cannot be a message at all (none, empty, too big, not UTF-8):
+ * the first check of every reader of record values
+ */
+export function recordText(
+  bytes: Uint8Array | string | null | undefined,
+): { ok: true; text: string } | { ok: false; reason: string } {
   if (bytes === null || bytes === undefined) {
     return { ok: false, reason: "record has no value (tombstone)" };
   }
@@ -260,12 +265,18 @@ export function parseEnvelope(bytes: Uint8Array | string | null | undefined): En
       reason: `record value is ${size} bytes, over the ${MAX_ENVELOPE_BYTES}-byte limit`,
     };
   }
-  let text: string;
   try {
-    text = typeof bytes === "string" ? bytes : decoder.decode(bytes);
+    return { ok: true, text: typeof bytes === "string" ? bytes : decoder.decode(bytes) };
   } catch {
     return { ok: false, reason: "record value is not valid UTF-8" };
   }
+}
+
+/** Turns a Kafka record value (any bytes, or none) into an envelope or a reason why not. */
+export function parseEnvelope(bytes: Uint8Array | string | null | undefined): EnvelopeParse {
+  const read = recordText(bytes);
+  if (!read.ok) return read;
+  const text = read.text;
   let json: unknown;
   try {
     json = JSON.parse(text);

@@ -17,7 +17,7 @@ import {
   isStructuredCloudEvent,
   structuredCloudEvent,
 } from "./cloudevents.ts";
-import { MAX_ENVELOPE_BYTES, validateEnvelope } from "./envelope.ts";
+import { recordText, validateEnvelope } from "./envelope.ts";
 import { isJsonRpc, readJsonRpc } from "./jsonrpc.ts";
 import { type Mapping, readMapped } from "./mapping.ts";
 import type { DialectRead, NormalizedMessage } from "./normalized.ts";
@@ -43,8 +43,6 @@ export interface RawRecord {
   value: Uint8Array | string | null | undefined;
   headers: Readonly<Record<string, string>>;
 }
-
-const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /** A message read from our envelope, or why the envelope is not one */
 function readMat(json: unknown): DialectRead {
@@ -135,24 +133,9 @@ function inside(event: CloudEvent, r: RawRecord, choice: DialectChoice): Dialect
 
 /** Reads one record with the dialects allowed, or gives every dialect's reason it is none */
 export function readRecord(r: RawRecord, choice: DialectChoice): DialectRead {
-  const bytes = r.value;
-  if (bytes === null || bytes === undefined) {
-    return { ok: false, reason: "record has no value (tombstone)" };
-  }
-  const size = typeof bytes === "string" ? bytes.length : bytes.byteLength;
-  if (size === 0) return { ok: false, reason: "record value is empty" };
-  if (size > MAX_ENVELOPE_BYTES) {
-    return {
-      ok: false,
-      reason: `record value is ${size} bytes, over the ${MAX_ENVELOPE_BYTES}-byte limit`,
-    };
-  }
-  let text: string;
-  try {
-    text = typeof bytes === "string" ? bytes : decoder.decode(bytes);
-  } catch {
-    return { ok: false, reason: "record value is not valid UTF-8" };
-  }
+  const read = recordText(r.value);
+  if (!read.ok) return read;
+  const text = read.text;
   if (choice.cloudevents && isBinaryCloudEvent(r.headers)) {
     const event = binaryCloudEvent(r.headers, text);
     return event.ok ? inside(event.event, r, choice) : event;

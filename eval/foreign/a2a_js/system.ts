@@ -17,6 +17,7 @@
 
 import { createHash } from "node:crypto";
 import type { ForeignAnswer, ForeignSystem } from "../foreign_system.ts";
+import { parseAnswerLine } from "../answer_line.ts";
 import { AGENTS, groupOf, topicOf, USER_INBOX } from "./node/names.mjs";
 
 const NODE_DIR = new URL("./node/", import.meta.url);
@@ -100,30 +101,6 @@ async function npmCi(dir: string, log: (line: string) => void): Promise<void> {
   const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
   for (const line of text.split("\n")) if (line.trim() !== "") log(`a2a-js: npm: ${line}`);
   if (!out.success) throw new Error(`npm ci failed with exit code ${out.code} in "${dir}"`);
-}
-
-/** The one JSON line per request that `client.mjs` prints, narrowed from unknown */
-export function parseAnswerLine(line: string): ForeignAnswer {
-  let json: unknown;
-  try {
-    json = JSON.parse(line);
-  } catch {
-    throw new SyntaxError(`Cannot parse client line "${line}": not JSON`);
-  }
-  if (typeof json !== "object" || json === null) {
-    throw new SyntaxError(`Cannot parse client line "${line}": not an object`);
-  }
-  const { request, outcome, text } = json as Record<string, unknown>;
-  if (typeof request !== "string" || typeof text !== "string") {
-    throw new SyntaxError(`Cannot parse client line "${line}": request and text must be strings`);
-  }
-  if (
-    outcome !== "completed" && outcome !== "failed" && outcome !== "input_required" &&
-    outcome !== "timeout"
-  ) {
-    throw new SyntaxError(`Cannot parse client line "${line}": unknown outcome "${outcome}"`);
-  }
-  return { request, outcome, text };
 }
 
 function escapeRegExp(s: string): string {

@@ -15,7 +15,7 @@
 
 import { fileURLToPath } from "node:url";
 import type { ForeignAnswer, ForeignSystem } from "../foreign_system.ts";
-import { parseAnswerLine } from "./answer_line.ts";
+import { parseAnswerLine } from "../answer_line.ts";
 import { PythonVenv } from "../python_venv.ts";
 
 const VENV = new PythonVenv(

@@ -1,10 +1,10 @@
 /**
- * One line the A2A Python client (`client.py`) prints on stdout, narrowed from `unknown`:
+ * One line a foreign system's client prints on stdout (one per request), narrowed from `unknown`:
  * `{"request": messageId, "outcome": "completed"|"failed"|"input_required"|"timeout", "text": ...}`.
  */
 
 import { isRecord } from "@mat/agents/support";
-import type { ForeignAnswer } from "../foreign_system.ts";
+import type { ForeignAnswer } from "./foreign_system.ts";
 
 const OUTCOMES: readonly ForeignAnswer["outcome"][] = [
   "completed",

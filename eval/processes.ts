@@ -1,0 +1,22 @@
+/** What both eval harnesses need of the machine: a free port, and the supervisor's pids */
+
+/** A TCP port free on 127.0.0.1 now */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** The running pid of an agent in the supervisor's processes.json, narrowed from unknown */
+export function runningPid(file: unknown, agent: string): number | undefined {
+  if (typeof file !== "object" || file === null || !("processes" in file)) return undefined;
+  const list = file.processes;
+  if (!Array.isArray(list)) return undefined;
+  for (const p of list) {
+    if (typeof p !== "object" || p === null) continue;
+    const { agent: a, pid, status } = p as Record<string, unknown>;
+    if (a === agent && status === "running" && typeof pid === "number") return pid;
+  }
+  return undefined;
+}
