@@ -16,7 +16,7 @@
  */
 
 import { createHash } from "node:crypto";
-import type { ForeignAnswer, ForeignSystem } from "../foreign_system.ts";
+import type { ForeignSystem } from "../foreign_system.ts";
 import { parseAnswerLine } from "../answer_line.ts";
 import { AGENTS, groupOf, topicOf, USER_INBOX } from "./node/names.mjs";
 
