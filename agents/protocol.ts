@@ -13,3 +13,4 @@ export * from "./process_record.ts";
 export * from "./protocol/normalized.ts";
 export * from "./protocol/read_record.ts";
 export * from "./protocol/mapping.ts";
+export * from "./protocol/mapping_read.ts";

@@ -20,7 +20,8 @@ import {
 import { recordText, validateEnvelope } from "./envelope.ts";
 import { isRecord } from "../is_record.ts";
 import { isJsonRpc, readJsonRpc } from "./jsonrpc.ts";
-import { type Mapping, readMapped } from "./mapping.ts";
+import type { Mapping } from "./mapping.ts";
+import { readMapped } from "./mapping_read.ts";
 import type { DialectRead, NormalizedMessage } from "./normalized.ts";
 
 /** Which dialects a reader allows (OBSERVER_DIALECTS), and the declared mappings */
