@@ -15,6 +15,7 @@ import { Client } from "./client.ts";
 import { HistoryTail } from "./history_tail.ts";
 import { until } from "./until.ts";
 import { freePort, runningPid } from "./processes.ts";
+import { settleHistory } from "./settle.ts";
 
 export { Client, HistoryTail, until };
 
@@ -131,31 +132,8 @@ export class System {
    * Waits until the observer has recorded every record written to the queues so far, then one
    * more queue sample of each: what diagnose reads is then the whole story, not a lagging part
    */
-  async settle(timeoutMs = 60_000): Promise<void> {
-    const highs = new Map<string, number>();
-    for (const topic of this.topics) {
-      for (const p of await this.bus.highWatermarks(topic)) {
-        highs.set(`${topic}:${p.partition}`, Number(p.offset));
-      }
-    }
-    await until("the observer caught up with the queues", async () => {
-      const seen = new Map<string, number>();
-      for (const r of await this.history.refresh()) {
-        if (r.type !== "message" && r.type !== "message_malformed") continue;
-        const key = `${r.topic}:${r.partition}`;
-        seen.set(key, Math.max(seen.get(key) ?? -1, Number(r.offset)));
-      }
-      return [...highs].every(([key, high]) => (seen.get(key) ?? -1) >= high - 1)
-        ? true
-        : undefined;
-    }, timeoutMs);
-    const now = this.history.records.at(-1)?.seq ?? 0;
-    await this.history.waitForCount(
-      "a queue sample since",
-      (r) => r.type === "queue_sample" && r.seq > now,
-      1,
-      timeoutMs,
-    );
+  settle(timeoutMs = 60_000): Promise<void> {
+    return settleHistory(this.bus, this.topics, this.history, timeoutMs);
   }
 
   /** Sends requests and waits for all of their answers */

@@ -14,6 +14,7 @@ import { activePath } from "@mat/observer/segments";
 import { HistoryTail } from "../history_tail.ts";
 import { until } from "../until.ts";
 import { freePort, runningPid } from "../processes.ts";
+import { settleHistory } from "../settle.ts";
 import type { ForeignAnswer, ForeignSystem } from "./foreign_system.ts";
 
 export interface ForeignRunOptions {
@@ -128,31 +129,8 @@ export class ForeignRun {
   }
 
   /** Waits until the observer has recorded everything in the topics, then one more sample */
-  async settle(timeoutMs = 60_000): Promise<void> {
-    const highs = new Map<string, number>();
-    for (const topic of this.topics) {
-      for (const p of await this.bus.highWatermarks(topic)) {
-        highs.set(`${topic}:${p.partition}`, Number(p.offset));
-      }
-    }
-    await until("the observer caught up with the topics", async () => {
-      const seen = new Map<string, number>();
-      for (const x of await this.history.refresh()) {
-        if (x.type !== "message" && x.type !== "message_malformed") continue;
-        const key = `${x.topic}:${x.partition}`;
-        seen.set(key, Math.max(seen.get(key) ?? -1, Number(x.offset)));
-      }
-      return [...highs].every(([key, high]) => (seen.get(key) ?? -1) >= high - 1)
-        ? true
-        : undefined;
-    }, timeoutMs);
-    const now = this.history.records.at(-1)?.seq ?? 0;
-    await this.history.waitForCount(
-      "a queue sample since",
-      (x) => x.type === "queue_sample" && x.seq > now,
-      1,
-      timeoutMs,
-    );
+  settle(timeoutMs = 60_000): Promise<void> {
+    return settleHistory(this.bus, this.topics, this.history, timeoutMs);
   }
 
   agentLines(): string[] {
