@@ -10,6 +10,7 @@ import { createMissingTopics } from "@mat/agents/kafkajs";
 import { textLines } from "@mat/agents/lines";
 import type { ForeignAnswer } from "../foreign_system.ts";
 import { AGENTS, customJson, PARTITIONS, topic, topics } from "./system.ts";
+import { until } from "../../until.ts";
 
 const BOOTSTRAP = Deno.env.get("KAFKA_BOOTSTRAP_SERVERS") ?? "127.0.0.1:9092";
 const PROMPTS = [
@@ -21,21 +22,6 @@ const PROMPTS = [
   "Login loops after a session expires",
 ];
 const EVENTS = ["job.requested", "job.completed", "job.failed", "job.progress"] as const;
-
-/** Polls `test` every 100 ms until it returns a value other than undefined */
-async function until<T>(
-  what: string,
-  test: () => T | undefined | Promise<T | undefined>,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await test();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** A record as read back from a topic */
 interface ReadRecord {
