@@ -20,3 +20,11 @@ export function runningPid(file: unknown, agent: string): number | undefined {
   }
   return undefined;
 }
+
+/** The pid of an agent's running process, from the supervisor's processes.json in `stateDir` */
+export async function agentPid(stateDir: string, agent: string): Promise<number> {
+  const text = await Deno.readTextFile(`${stateDir}/processes.json`);
+  const pid = runningPid(JSON.parse(text), agent);
+  if (pid === undefined) throw new Error(`No running process of ${agent} in processes.json`);
+  return pid;
+}

@@ -14,7 +14,7 @@ import { activePath } from "@mat/observer/segments";
 import { Client } from "./client.ts";
 import { HistoryTail } from "./history_tail.ts";
 import { until } from "./until.ts";
-import { freePort, runningPid } from "./processes.ts";
+import { agentPid, freePort } from "./processes.ts";
 import { settleHistory } from "./settle.ts";
 
 export { Client, HistoryTail, until };
@@ -143,11 +143,8 @@ export class System {
   }
 
   /** The pid of an agent's running process, from the supervisor's processes.json */
-  async pid(agent: string): Promise<number> {
-    const text = await Deno.readTextFile(`${this.stateDir}/processes.json`);
-    const pid = runningPid(JSON.parse(text), agent);
-    if (pid === undefined) throw new Error(`No running process of ${agent} in processes.json`);
-    return pid;
+  pid(agent: string): Promise<number> {
+    return agentPid(this.stateDir, agent);
   }
 
   /** Sends a signal to an agent's process from outside (kill -9, SIGSTOP, SIGCONT) */
