@@ -128,7 +128,7 @@ export function derive(state: ObserverState, r: MessageRecord): DiffBody[] {
     }
     const held = state.heldReplies.get(r.message_id);
     if (held !== undefined) {
-      out.push(answer(handoffOf(r), held));
+      out.push(answer({ ...handoffOf(r), ...(r.deadline ? { deadline: r.deadline } : {}) }, held));
     }
     const c = state.conversations.get(r.conversation_id);
     if (r.attempt === 1 && c !== undefined && !c.loop_reported) {
@@ -184,10 +184,12 @@ export function expiredReplies(state: ObserverState, now: Date): DiffBody[] {
 
 /** The `handoff_completed`/`handoff_failed` body of a reply answering a task */
 function answer(
-  task: Pick<
-    HandoffData,
-    "task_message_id" | "task_id" | "conversation_id" | "from" | "to" | "attempt" | "created_at"
-  >,
+  task:
+    & Pick<
+      HandoffData,
+      "task_message_id" | "task_id" | "conversation_id" | "from" | "to" | "attempt" | "created_at"
+    >
+    & { deadline?: string },
   reply: HeldReplyData,
 ): DiffBody {
   const fields = {
@@ -208,6 +210,9 @@ function answer(
     error_kind: reply.error?.kind ?? "unknown",
     error_message: reply.error?.message ?? "",
     retryable: reply.error?.retryable ?? false,
+    // When the task was made and the deadline it carried: whether it expired before it was sent
+    task_created_at: task.created_at,
+    ...(task.deadline !== undefined ? { deadline: task.deadline } : {}),
   };
 }
 

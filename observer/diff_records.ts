@@ -185,6 +185,9 @@ export const DIFF_RECORDS = {
     error_message: str,
     retryable: bool,
     message_seq: nat,
+    /** When the task was made (its sender's time), and the deadline it carried */
+    task_created_at: optional(isoTime),
+    deadline: optional(isoTime),
   }),
   handoff_stuck: entry(
     "no answer by the deadline, or long past what is normal for the agent",

@@ -9,11 +9,15 @@ import type { Document } from "./output_document.ts";
 import { type Finding, iso } from "./finding.ts";
 import { groupIncidents, type Incident, statusOf } from "./incidents.ts";
 import type { Invocation } from "./cli_args.ts";
+import { churnRules } from "./rules/churn.ts";
 import { errorRules } from "./rules/errors.ts";
 import { handoffRules } from "./rules/handoffs.ts";
 import { type HistoryContext, historyRules } from "./rules/history.ts";
 import { processRules } from "./rules/processes.ts";
+import { weighOutages } from "./rules/outage_cost.ts";
 import { queueRules } from "./rules/queues.ts";
+import { THRESHOLDS } from "./thresholds.ts";
+import { messagesIn, requestsIn } from "./window_work.ts";
 import type { TimeMachine } from "./time_machine.ts";
 import { gatherFacts, type WindowFacts, windowOf } from "./window_facts.ts";
 
@@ -30,6 +34,7 @@ export type DiagnoseContext = HistoryContext;
 export function findingsOf(facts: WindowFacts, ctx: DiagnoseContext): Finding[] {
   return [
     ...queueRules(facts, ctx.oracle),
+    ...churnRules(facts, ctx.oracle),
     ...processRules(facts, ctx.oracle),
     ...handoffRules(facts, ctx.oracle),
     ...errorRules(facts, ctx.oracle),
@@ -95,14 +100,16 @@ export async function runDiagnose(
     ...(inv.before !== undefined ? { before: inv.before } : {}),
   });
   const facts = await gatherFacts(tm, from, to);
-  const all = findingsOf(facts, {
+  const found = findingsOf(facts, {
     ...ctx,
     empty: tm.empty,
     skippedLines: tm.report.total,
     skippedWhere: tm.report.where,
     chosenEnd: inv.before !== undefined,
   });
-  const { incidents, notes, findings } = groupIncidents(all);
+  const all = await weighOutages(found, tm, facts.userInbox);
+  const work = { messages: messagesIn(facts), requests: requestsIn(facts) };
+  const { incidents, notes, findings } = groupIncidents(all, { requests: work.requests });
   const status = statusOf(incidents);
   const first = incidents[0];
   const summary = tm.empty
@@ -124,6 +131,9 @@ export async function runDiagnose(
     notes_total: notes.length,
     findings_total: findings,
     rebuilt_from: facts.rebuilt,
+    // What severities were judged by: the window's work, and the thresholds
+    work,
+    thresholds: THRESHOLDS,
   });
   let out = doc();
   while (JSON.stringify(out).length > DIAGNOSE_MAX_CHARS && (symptoms > 1 || shown > 1)) {

@@ -13,11 +13,13 @@
  * | `agent_down`          | no running process, or no consumer left in its group, while work waits|
  * | `consumer_stalled`    | a consumer alive but frozen: in its group (or its process running),  |
  * |                       | not committing, lag growing                                          |
+ * | `group_churn`         | a consumer group whose members keep joining and leaving (rebalancing)|
  * | `agent_saturated`     | an agent's queue backs up while the replies it waits for sit in it   |
  * | `unroutable_task`     | tasks on a queue no consumer ever read, or to an agent with no queue |
  * | `queue_backlog`       | a consumer that commits but falls behind (Burrow WARN)               |
  * | `stuck_handoff`       | tasks whose reply was never sent                                     |
  * | `slow_agent`          | replies sent, but past their deadline or far slower than normal      |
+ * | `expired_before_sent` | tasks sent with their deadline already past: the sender's doing      |
  * | `llm_rate_limited`    | `ERROR`s of kind `llm_rate_limit`                                    |
  * | `error_spike`         | many errors of one kind from one agent                               |
  * | `malformed_messages`  | records that are not valid envelopes                                 |
@@ -36,10 +38,12 @@ export const FINDING_KINDS = [
   "agent_down",
   "consumer_stalled",
   "agent_saturated",
+  "group_churn",
   "unroutable_task",
   "queue_backlog",
   "stuck_handoff",
   "slow_agent",
+  "expired_before_sent",
   "llm_rate_limited",
   "error_spike",
   "malformed_messages",
@@ -57,6 +61,8 @@ export interface Impact {
   tasks_lost: number;
   /** Messages waiting unread on a queue at the end of the window (the worst moment if resolved) */
   messages_waiting: number;
+  /** User requests in flight that waited on it (an outage of the broker), answered or not */
+  requests_delayed: number;
 }
 
 export interface Finding {
@@ -88,7 +94,7 @@ export interface Finding {
 export type HealthStatus = "healthy" | "degraded" | "failing";
 
 export function noImpact(): Impact {
-  return { requests_failed: 0, tasks_lost: 0, messages_waiting: 0 };
+  return { requests_failed: 0, tasks_lost: 0, messages_waiting: 0, requests_delayed: 0 };
 }
 
 /** The evidence of a finding: the newest seqs first, at most `max` of each */

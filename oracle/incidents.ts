@@ -20,6 +20,7 @@
 
 import { compareSeverity, mostSevere, type Severity } from "@mat/observer";
 import type { Finding, FindingKind, HealthStatus, Impact } from "./finding.ts";
+import { rateSeverity } from "./thresholds.ts";
 
 const LEVEL: Record<FindingKind, number> = {
   broker_unavailable: 0,
@@ -29,12 +30,14 @@ const LEVEL: Record<FindingKind, number> = {
   agent_down: 2,
   consumer_stalled: 2,
   agent_saturated: 2,
+  group_churn: 2,
   unroutable_task: 2,
   handoff_loop: 2,
   llm_rate_limited: 3,
   malformed_messages: 3,
   stuck_handoff: 3,
   slow_agent: 3,
+  expired_before_sent: 3,
   error_spike: 3,
   queue_backlog: 4,
   requests_failed: 5,
@@ -50,6 +53,24 @@ function levelOf(f: Finding): number {
 const EARLY_MS = 10_000;
 /** How long after a cause ended its symptoms may still show (deadlines, retries, sampling) */
 const LATE_MS = 60_000;
+
+/**
+ * What an outage of the broker can cause: agents unable to read or answer, and what waited on
+ * them. Not a loop, a rate limit, malformed records, an agent's own errors, a crash or a queue
+ * nobody reads: those have causes of their own, and an outage beside them explains none.
+ */
+const BROKER_SYMPTOMS: ReadonlySet<FindingKind> = new Set<FindingKind>([
+  "consumer_stalled",
+  "agent_saturated",
+  "agent_down",
+  "queue_backlog",
+  "stuck_handoff",
+  "slow_agent",
+  "requests_failed",
+]);
+/** A symptom of an outage with no conversation in common is seen within this long of it */
+const BROKER_EARLY_MS = 2_000;
+const BROKER_LATE_MS = 10_000;
 
 export interface Incident {
   root: Finding;
@@ -94,6 +115,7 @@ export function mergeDuplicates(findings: Finding[]): Finding[] {
         requests_failed: seen.impact.requests_failed + f.impact.requests_failed,
         tasks_lost: seen.impact.tasks_lost + f.impact.tasks_lost,
         messages_waiting: Math.max(seen.impact.messages_waiting, f.impact.messages_waiting),
+        requests_delayed: seen.impact.requests_delayed + f.impact.requests_delayed,
       },
       conversations: [...new Set([...seen.conversations, ...f.conversations])],
       tasks: [...new Set([...seen.tasks, ...f.tasks])],
@@ -109,7 +131,14 @@ export function explains(cause: Finding, symptom: Finding): boolean {
   const end = cause.until === null ? Infinity : time(cause.until, Infinity) + LATE_MS;
   const at = time(symptom.since, start);
   const overlaps = at >= start && at <= end;
-  if (cause.kind === "broker_unavailable") return overlaps;
+  if (cause.kind === "broker_unavailable") {
+    if (!BROKER_SYMPTOMS.has(symptom.kind)) return false;
+    const mine = new Set(cause.conversations);
+    if (symptom.conversations.some((c) => mine.has(c))) return true;
+    const since = time(cause.since, -Infinity) - BROKER_EARLY_MS;
+    const until = cause.until === null ? Infinity : time(cause.until, Infinity) + BROKER_LATE_MS;
+    return at >= since && at <= until;
+  }
   if (cause.agent !== null && cause.agent === symptom.agent && overlaps) return true;
   if (symptom.conversations.length > 0 && cause.conversations.length > 0) {
     const mine = new Set(cause.conversations);
@@ -142,7 +171,18 @@ export interface Grouped {
   findings: number;
 }
 
-export function groupIncidents(all: Finding[]): Grouped {
+/** What the incident builder knows of the window beside its findings */
+export interface GroupContext {
+  /** User requests sent in the window */
+  requests: number;
+}
+
+/** Failed user requests are what users saw: a warning at least, an error at the rate of one */
+function requestSeverity(failed: number, requests: number): Severity {
+  return rateSeverity(failed, requests) === "error" ? "error" : "warning";
+}
+
+export function groupIncidents(all: Finding[], context: GroupContext = { requests: 0 }): Grouped {
   const findings = mergeDuplicates(all);
   const requests = findings.filter((f) => f.kind === "requests_failed");
   const ordered = findings.filter((f) => f.kind !== "requests_failed").sort((a, b) =>
@@ -162,9 +202,11 @@ export function groupIncidents(all: Finding[]): Grouped {
   const claimed = new Map<Finding, string[]>();
   const unclaimed: string[] = [];
   for (const conversation of failed) {
-    const root = [...symptoms.keys()].find((r) =>
+    // The incident holding it; a cause of its own before an outage it was merely in flight during
+    const holders = [...symptoms.keys()].filter((r) =>
       [r, ...(symptoms.get(r) ?? [])].some((f) => f.conversations.includes(conversation))
     );
+    const root = holders.find((r) => r.kind !== "broker_unavailable") ?? holders[0];
     if (root === undefined) unclaimed.push(conversation);
     else claimed.set(root, [...(claimed.get(root) ?? []), conversation]);
   }
@@ -189,13 +231,18 @@ export function groupIncidents(all: Finding[]): Grouped {
       requests_failed: claimed.get(root)?.length ?? 0,
       tasks_lost: members.reduce((n, f) => n + f.impact.tasks_lost, 0),
       messages_waiting: Math.max(...members.map((f) => f.impact.messages_waiting)),
+      requests_delayed: members.reduce((n, f) => n + f.impact.requests_delayed, 0),
     };
-    // An ongoing incident is as severe as its worst symptom; one that is over, as its cause; one
-    // that failed user requests is an error at least.
+    // An ongoing incident is as severe as its worst symptom; one that is over, as its cause, or a
+    // warning when what followed it was worse (what it caused is never dropped with it); one
+    // that failed user requests as their share of all requests says.
+    const worst = members.reduce<Severity>((s, f) => mostSevere(s, f.severity), root.severity);
     const own = root.until === null
-      ? members.reduce<Severity>((s, f) => mostSevere(s, f.severity), root.severity)
-      : root.severity;
-    const severity = impact.requests_failed > 0 ? mostSevere(own, "error") : own;
+      ? worst
+      : mostSevere(root.severity, compareSeverity(worst, "warning") <= 0 ? "warning" : worst);
+    const severity = impact.requests_failed > 0
+      ? mostSevere(own, requestSeverity(impact.requests_failed, context.requests))
+      : own;
     if (severity === "info") {
       notes.push(root);
       continue;
@@ -213,6 +260,7 @@ export function groupIncidents(all: Finding[]): Grouped {
     b.impact.requests_failed - a.impact.requests_failed ||
     b.impact.tasks_lost - a.impact.tasks_lost ||
     b.impact.messages_waiting - a.impact.messages_waiting ||
+    b.impact.requests_delayed - a.impact.requests_delayed ||
     compareSeverity(a.severity, b.severity) ||
     time(a.root.since, 0) - time(b.root.since, 0)
   );

@@ -41,6 +41,8 @@ export interface WindowFacts {
   asOf: number;
   /** The observer's state at the window's end */
   end: ObserverStateData;
+  /** Its state at the window's start: what the window added is the difference (window_work.ts) */
+  start: ObserverStateData;
   /** How that state was rebuilt */
   rebuilt: RebuiltFrom;
   /**
@@ -68,7 +70,10 @@ export interface WindowFacts {
    * User requests (TASKs the requester sent: `fold_options.user_inbox`) that failed or went
    * unanswered, by conversation
    */
-  requestsFailed: Map<string, { at: string; seq: number; reason: string; task_id: string }>;
+  requestsFailed: Map<
+    string,
+    { at: string; seq: number; reason: string; task_id: string; to: string }
+  >;
   /** The requester's name the history was folded with (`user` unless the observer was told) */
   userInbox: string;
 }
@@ -176,6 +181,7 @@ function record(facts: WindowFacts, r: DiffRecord): void {
           at: r.ts,
           seq: r.seq,
           task_id: r.task_id,
+          to: r.to,
           reason: `${r.error_kind}: ${r.error_message}`,
         });
       }
@@ -213,6 +219,7 @@ function record(facts: WindowFacts, r: DiffRecord): void {
 
 export async function gatherFacts(tm: TimeMachine, from: number, to: number): Promise<WindowFacts> {
   const endState = await tm.stateAt(to);
+  const startState = await tm.stateAt(from);
   // Facts afresh for each read of the window: it is read again, over the whole history, when
   // its records are out of time order
   const fresh = (): WindowFacts => ({
@@ -220,6 +227,7 @@ export async function gatherFacts(tm: TimeMachine, from: number, to: number): Pr
     to,
     asOf: endState.asOf,
     end: endState.state,
+    start: startState.state,
     rebuilt: rebuiltFrom(endState),
     queues: new Map(),
     runtime: [],
@@ -260,6 +268,7 @@ export async function gatherFacts(tm: TimeMachine, from: number, to: number): Pr
         at: h.deadline ?? h.created_at,
         seq: h.started_seq,
         task_id: h.task_id,
+        to: h.to,
         reason: "never answered",
       });
     }

@@ -11,15 +11,21 @@ import {
   type FoldKind,
   foldKindOf,
   isK8sWarningKind,
-  mostSevere,
   unhandledKind,
 } from "@mat/observer";
-import { evidence, type Finding, type FindingKind, noImpact, plural } from "../finding.ts";
+import {
+  duration,
+  evidence,
+  type Finding,
+  type FindingKind,
+  noImpact,
+  plural,
+} from "../finding.ts";
 import { groupBy } from "../group_by.ts";
+import { rateSeverity, share, THRESHOLDS } from "../thresholds.ts";
 import type { WindowFacts } from "../window_facts.ts";
-
-/** Errors of one kind from one agent within the window that make a spike */
-export const ERROR_SPIKE = 3;
+import { llmCalls, messagesIn, tasksTo } from "../window_work.ts";
+import { expiredSplit } from "./expiry.ts";
 
 type Role =
   | { rule: FindingKind }
@@ -102,11 +108,15 @@ export function errorRules(facts: WindowFacts, oracle: string): Finding[] {
     const count = errors.reduce((n, e) => n + (e.occurrences ?? 1), 0);
     const agent = first.agent;
     const a = agent ?? "an unknown sender";
+    const last = errors.at(-1)?.ts ?? null;
+    // Seen up to the window's end: still going on
+    const ongoing = last === null || Date.parse(last) >= facts.to - THRESHOLDS.ongoing_ms;
+    const tasks = agent === null ? 0 : tasksTo(facts, agent);
     const base = {
       agent,
       process: null,
       since: first.ts,
-      until: errors.at(-1)?.ts ?? null,
+      until: ongoing ? null : last,
       evidence: evidence(
         errors.flatMap((e) => e.evidence.seqs.slice(-1)),
         errors.flatMap((e: ErrorRecord) => e.evidence.offsets.slice(-1)),
@@ -122,26 +132,33 @@ export function errorRules(facts: WindowFacts, oracle: string): Finding[] {
       tasks: [...new Set(errors.map((e) => e.task_id).filter((t) => t !== null))],
     };
     switch (role.rule) {
-      case "llm_rate_limited":
+      case "llm_rate_limited": {
+        // Each task makes a call at least; a rate-limited call reports no usage
+        const calls = Math.max(tasks, (agent === null ? 0 : llmCalls(facts, agent)) + count);
         out.push({
           ...base,
           kind: "llm_rate_limited",
-          severity: count >= ERROR_SPIKE ? "error" : "warning",
-          summary: `${a} hit the LLM rate limit ${plural(count, "time")}: ${first.message}`,
+          severity: rateSeverity(count, calls),
+          summary: `${a} hit the LLM rate limit on ${share(count, calls)} calls${
+            ongoing ? ", to the end of the window" : ""
+          }: ${first.message}`,
           short: `${a} rate-limited by its LLM (${count}x)`,
           next_commands: [`${oracle} llm`, `${oracle} errors -a ${a}`],
         });
         break;
-      case "malformed_messages":
+      }
+      case "malformed_messages": {
+        const seen = messagesIn(facts) + count;
         out.push({
           ...base,
           kind: "malformed_messages",
-          severity: "error",
-          summary: `${plural(count, "malformed record")} ${first.message}`,
+          severity: rateSeverity(count, seen),
+          summary: `${share(count, seen)} records malformed: ${first.message}`,
           short: `${count} malformed record(s) from ${a}`,
           next_commands: [`${oracle} diffs -e message_malformed`, `${oracle} errors -a ${a}`],
         });
         break;
+      }
       case "unroutable_task":
         out.push({
           ...base,
@@ -152,16 +169,65 @@ export function errorRules(facts: WindowFacts, oracle: string): Finding[] {
           next_commands: [`${oracle} errors -a ${a}`, `${oracle} queues`],
         });
         break;
-      case "slow_agent":
+      case "slow_agent": {
+        // Who expired them: the sender (a deadline already past when the task was made), the
+        // queue (it expired waiting), or the agent itself (it expired while running)
+        const split = agent === null ? undefined : expiredSplit(facts, agent, errors);
+        const running = split === undefined ? count : count - split.before.length -
+          split.queued.length;
+        const of = Math.max(tasks, count);
+        for (const [from, list] of split?.bySender ?? []) {
+          const late = list.map((f) =>
+            Date.parse(f.task_created_at ?? "") - Date.parse(f.deadline ?? "")
+          );
+          const median = late.sort((x, y) => x - y)[Math.floor(late.length / 2)] ?? 0;
+          out.push({
+            ...base,
+            agent: from,
+            kind: "expired_before_sent",
+            severity: rateSeverity(list.length, of),
+            summary: `${from} sent ${share(list.length, of)} tasks to ${a} with their deadline ` +
+              `already past when they were made (median ${duration(median)} before): ${from} ` +
+              `set it, or its clock is behind; ${a} refused them (${first.kind}) through no ` +
+              `fault of its own`,
+            short: `${from} sent tasks already past their deadline`,
+            since: list[0]?.ts ?? base.since,
+            evidence: evidence(list.map((f) => f.seq)),
+            conversations: [...new Set(list.map((f) => f.conversation_id))],
+            tasks: [...new Set(list.map((f) => f.task_id))],
+            next_commands: [
+              `${oracle} trace ${list[0]?.conversation_id ?? ""}`,
+              `${oracle} errors -a ${a}`,
+            ],
+          });
+        }
+        if (split !== undefined && split.queued.length > 0) {
+          const q = split.queued;
+          out.push({
+            ...base,
+            kind: "queue_backlog",
+            severity: rateSeverity(q.length, of),
+            summary: `${share(q.length, of)} tasks to ${a} expired waiting in its queue ` +
+              `(${first.kind}): its consumer was behind while they waited`,
+            short: `${a}'s tasks expired in its queue`,
+            since: q[0]?.ts ?? base.since,
+            evidence: evidence(q.map((f) => f.seq)),
+            conversations: [...new Set(q.map((f) => f.conversation_id))],
+            tasks: [...new Set(q.map((f) => f.task_id))],
+            next_commands: [`${oracle} queues`, `${oracle} errors -a ${a}`],
+          });
+        }
+        if (running <= 0) break;
         out.push({
           ...base,
           kind: "slow_agent",
-          severity: count >= ERROR_SPIKE ? "error" : "warning",
-          summary: `${a} ran out of time on ${plural(count, "task")}: ${first.message}`,
-          short: `${a} ran out of time (${count}x ${first.kind})`,
+          severity: rateSeverity(running, of),
+          summary: `${a} ran out of time on ${share(running, of)} tasks: ${first.message}`,
+          short: `${a} ran out of time (${running}x ${first.kind})`,
           next_commands: [`${oracle} agents`, `${oracle} errors -a ${a}`],
         });
         break;
+      }
       case "observer_degraded":
         out.push({
           ...base,
@@ -172,17 +238,20 @@ export function errorRules(facts: WindowFacts, oracle: string): Finding[] {
           next_commands: [`${oracle} diffs -e runtime_event`],
         });
         break;
-      case "spike":
-        if (count < ERROR_SPIKE && first.severity !== "critical") break;
+      case "spike": {
+        const critical = first.severity === "critical";
+        if (count < THRESHOLDS.min_events && !critical) break;
+        const of = Math.max(tasks, count);
         out.push({
           ...base,
           kind: "error_spike",
-          severity: mostSevere(first.severity, "error"),
-          summary: `${count} ${first.kind} error(s) from ${a}: ${first.message}`,
+          severity: critical ? "critical" : rateSeverity(count, of),
+          summary: `${a} failed ${share(count, of)} tasks with ${first.kind}: ${first.message}`,
           short: `${a} failed ${plural(count, "task")} (${first.kind})`,
           next_commands: [`${oracle} errors -a ${a}`, `${oracle} replay -m 15`],
         });
         break;
+      }
       default:
         break;
     }

@@ -38,7 +38,9 @@ Deno.test("the ERROR answering a user request is the request's failure, not a sp
       error("orchestrator", s, "handler_error", { conversation_id: `c${s}`, task_id: `c${s}` })
     ),
     requestsFailed: new Map(
-      [1, 2, 3].map((s) => [`c${s}`, { at: "x", seq: s, reason: "r", task_id: `c${s}` }]),
+      [1, 2, 3].map((
+        s,
+      ) => [`c${s}`, { at: "x", seq: s, reason: "r", task_id: `c${s}`, to: "orchestrator" }]),
     ),
   });
   assert.deepEqual(errorRules(f, O), []);

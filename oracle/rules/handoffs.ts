@@ -11,7 +11,9 @@
 import type { HandoffStuckRecord } from "@mat/observer";
 import { duration, evidence, type Finding, noImpact, plural } from "../finding.ts";
 import { groupBy } from "../group_by.ts";
+import { rateSeverity, share } from "../thresholds.ts";
 import type { WindowFacts } from "../window_facts.ts";
+import { requestsIn, tasksTo } from "../window_work.ts";
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -30,23 +32,30 @@ export function handoffRules(facts: WindowFacts, oracle: string): Finding[] {
     const conversations = (
       l: HandoffStuckRecord[],
     ) => [...new Set(l.map((s) => s.conversation_id))];
+    // Tasks, not attempts: a task retried and stuck again is one task
+    const tasks = (l: HandoffStuckRecord[]) => new Set(l.map((s) => s.task_id)).size;
+    const received = tasksTo(facts, agent);
     if (never.length > 0) {
       const oldest = never[0];
       const open = new Set(facts.end.handoffs_open.map((h) => h.task_message_id));
       const stillOpen = never.filter((s) => open.has(s.task_message_id)).length;
+      const n = tasks(never);
+      const attempts = never.length > n ? ` (${plural(never.length, "attempt")})` : "";
       out.push({
         kind: "stuck_handoff",
-        severity: "error",
+        severity: rateSeverity(n, Math.max(received, never.length)),
         agent,
         process: null,
-        summary: `${plural(never.length, "task")} to ${agent} never answered: no reply was sent${
+        summary: `${
+          received > 0 ? share(n, received) : n
+        } tasks to ${agent} never answered${attempts}: no reply was sent${
           oldest
             ? `; first: "${oldest.task_id}" from ${oldest.from}, unanswered after ${
               duration(oldest.age_ms)
             } (limit ${duration(oldest.limit_ms)})`
             : ""
         }`,
-        short: `${plural(never.length, "task")} to ${agent} never answered`,
+        short: `${plural(n, "task")} to ${agent} never answered`,
         since: oldest?.ts ?? null,
         until: stillOpen > 0 ? null : never.at(-1)?.ts ?? null,
         evidence: evidence(never.map((s) => s.seq)),
@@ -66,7 +75,9 @@ export function handoffRules(facts: WindowFacts, oracle: string): Finding[] {
       const limit = median(late.map((s) => s.limit_ms));
       out.push({
         kind: "slow_agent",
-        severity: "warning",
+        severity: rateSeverity(tasks(late), Math.max(received, late.length)) === "info"
+          ? "info"
+          : "warning",
         agent,
         process: null,
         summary: `${
@@ -111,6 +122,9 @@ export function handoffRules(facts: WindowFacts, oracle: string): Finding[] {
     });
   }
   const failed = [...facts.requestsFailed];
+  // The agent the requests were sent to: the entry agent, whatever it is called
+  const entry = [...groupBy(failed, ([, f]) => f.to)].sort((a, b) => b[1].length - a[1].length)[0]
+    ?.[0] ?? null;
   if (failed.length > 0) {
     const reasons = new Map<string, number>();
     for (const [, f] of failed) {
@@ -119,19 +133,22 @@ export function handoffRules(facts: WindowFacts, oracle: string): Finding[] {
     }
     const top = [...reasons].sort((a, b) => b[1] - a[1]).slice(0, 2)
       .map(([r, n]) => `${n}x ${r}`).join("; ");
+    const sent = Math.max(requestsIn(facts), failed.length);
+    // Failed requests are what users saw: a warning at least
+    const severity = rateSeverity(failed.length, sent) === "error" ? "error" : "warning";
     out.push({
       kind: "requests_failed",
-      severity: "error",
-      agent: "orchestrator",
+      severity,
+      agent: entry,
       process: null,
-      summary: `${plural(failed.length, "user request")} failed: ${top}`,
+      summary: `${share(failed.length, sent)} user requests failed: ${top}`,
       short: `${plural(failed.length, "user request")} failed`,
       since: failed.map(([, f]) => f.at).sort()[0] ?? null,
       until: failed.map(([, f]) => f.at).sort().at(-1) ?? null,
       evidence: evidence(failed.map(([, f]) => f.seq)),
       next_commands: [
         `${oracle} trace ${failed[0]?.[0] ?? ""}`,
-        `${oracle} errors -a orchestrator`,
+        ...(entry !== null ? [`${oracle} errors -a ${entry}`] : []),
       ],
       impact: { ...noImpact(), requests_failed: failed.length },
       conversations: failed.map(([c]) => c),

@@ -38,15 +38,19 @@ Deno.test("tasks bouncing between two agents are a loop", () => {
   assert.deepEqual(handoffRules(facts(), O), []);
 });
 
-Deno.test("failed user requests are one finding with their conversations", () => {
+Deno.test("failed user requests are one finding with their conversations, on the entry agent", () => {
+  const at = (s: number) => `2026-11-29T10:00:0${s}.000Z`;
   const f = facts({
     requestsFailed: new Map([
-      ["c1", { at: "2026-11-29T10:00:05.000Z", seq: 3, reason: "handler_error: x", task_id: "c1" }],
-      ["c2", { at: "2026-11-29T10:00:06.000Z", seq: 4, reason: "never answered", task_id: "c2" }],
+      ["c1", { at: at(5), seq: 3, reason: "handler_error: x", task_id: "c1", to: "frontdesk" }],
+      ["c2", { at: at(6), seq: 4, reason: "never answered", task_id: "c2", to: "frontdesk" }],
     ]),
   });
   const [finding] = handoffRules(f, O);
   assert.equal(finding?.kind, "requests_failed");
   assert.equal(finding?.impact.requests_failed, 2);
   assert.deepEqual(finding?.conversations, ["c1", "c2"]);
+  assert.equal(finding?.agent, "frontdesk", "the agent the user's requests went to");
+  assert.ok(finding?.next_commands.includes("oracle errors -a frontdesk"));
+  assert.ok(!finding?.next_commands.some((c) => c.includes("orchestrator")));
 });

@@ -1,8 +1,9 @@
 /**
  * Rules over the agents' pods and processes (runtime events in the window, and the processes
  * known at its end). They tell apart what the record can:
- * - a crash loop (`agent_crash_loop`): CRASH_LOOP_DEATHS deaths or more, or the runtime's own
- *   CrashLoopBackOff;
+ * - a crash loop (`agent_crash_loop`): one replica (a process and its replacements: replicas.ts)
+ *   dying `crash_loop_deaths` times or more (thresholds.ts), or the runtime's own CrashLoopBackOff;
+ *   replicas each dying once are no loop;
  * - a crash (`agent_crashed`): a death holding tasks (a pod deleted holding tasks too), or an exit
  *   with an error code;
  * - a kill while idle (`agent_restarted`): killed by a signal (or the kernel's OOM killer) holding
@@ -14,10 +15,10 @@
 
 import type { ProcessData, RuntimeEventRecord, Severity } from "@mat/observer";
 import { duration, evidence, type Finding, iso, noImpact, plural } from "../finding.ts";
+import { THRESHOLDS } from "../thresholds.ts";
 import { queueSeriesOf, seriesEndOf, type WindowFacts } from "../window_facts.ts";
+import { type Lineage, lineages } from "./replicas.ts";
 
-/** Deaths of one agent within the window that make a crash loop */
-export const CRASH_LOOP_DEATHS = 3;
 /** A crash loop with no death for this long, its agent running again, is over */
 export const CRASH_LOOP_QUIET_MS = 60_000;
 
@@ -25,6 +26,9 @@ type LostTask = RuntimeEventRecord["tasks_in_flight"][number];
 
 interface Death {
   record: RuntimeEventRecord;
+  /** The process that died, and whether it came back itself (a pod's container restarted) */
+  process: string;
+  inPlace: boolean;
   at: number;
   how: string;
   lost: LostTask[];
@@ -52,6 +56,8 @@ export function deathOf(r: RuntimeEventRecord): Death | undefined {
     : r.signal ?? (r.exit_code !== undefined ? `exit code ${r.exit_code}` : r.reason ?? r.kind);
   return {
     record: r,
+    process: r.process,
+    inPlace: r.kind === "restarted",
     at: Date.parse(r.at),
     how,
     lost: r.tasks_in_flight,
@@ -152,18 +158,42 @@ export function processRules(facts: WindowFacts, oracle: string): Finding[] {
           ? `${stillOpen.length} still unanswered`
           : "all answered since (redelivered after the restart)"
       }`;
-    if (deaths.length >= CRASH_LOOP_DEATHS || loops.length > 0) {
-      const first = deaths[0] ?? lastDeath;
-      const quiet = lastDeath === undefined || facts.to - lastDeath.at >= CRASH_LOOP_QUIET_MS;
+    // Judged per replica: a lineage (a process and its replacements) dying again and again
+    const starts = [
+      ...events.filter((r) => r.kind === "started").map((r) => ({
+        process: r.process,
+        at: Date.parse(r.at),
+      })),
+      ...procs.flatMap((p) =>
+        p.started_at ? [{ process: p.process, at: Date.parse(p.started_at) }] : []
+      ),
+    ];
+    const lines = lineages(deaths, starts);
+    const looping = lines.reduce<Lineage<Death> | undefined>(
+      (a, l) => (l.deaths.length > (a?.deaths.length ?? 0) ? l : a),
+      undefined,
+    );
+    const replicas = lines.length;
+    if ((looping?.deaths.length ?? 0) >= THRESHOLDS.crash_loop_deaths || loops.length > 0) {
+      const mine = looping?.deaths ?? deaths;
+      const first = mine[0] ?? lastDeath;
+      const latest = mine.at(-1) ?? lastDeath;
+      const quiet = latest === undefined || facts.to - latest.at >= CRASH_LOOP_QUIET_MS;
       const over = quiet && restartedAt !== null;
-      const hows = counted(deaths.map((d) => d.how));
-      const span = first && lastDeath ? lastDeath.at - first.at : 0;
+      const hows = counted(mine.map((d) => d.how));
+      const span = first && latest ? latest.at - first.at : 0;
+      // Which replica, when the agent has more than one
+      const replica = replicas > 1 && looping !== undefined
+        ? ` (one of its ${replicas} replicas that died: ${
+          looping.processes.slice(0, 4).join(" -> ")
+        }${looping.processes.length > 4 ? " -> ..." : ""})`
+        : "";
       out.push({
         ...base,
         kind: "agent_crash_loop",
         severity: over ? "error" : "critical",
         process: current?.process ?? lastDeath?.record.process ?? null,
-        summary: `${agent} died ${plural(deaths.length, "time")} in ${duration(span)} (${
+        summary: `${agent}${replica} died ${plural(mine.length, "time")} in ${duration(span)} (${
           hows || "CrashLoopBackOff"
         }), ${lostText}; ${
           over ? `running again since ${restartedAt}` : "still restarting with back-off"
@@ -187,7 +217,10 @@ export function processRules(facts: WindowFacts, oracle: string): Finding[] {
         kind: crashed ? "agent_crashed" : "agent_restarted",
         severity,
         process: lastDeath.record.process,
-        summary: crashed
+        summary: replicas > 1
+          ? `${replicas} replicas of ${agent} (${procs}) died once each, each replaced: no ` +
+            `crash loop (${hows}) ${lostText}${back}`
+          : crashed
           ? `${agent} (${procs}) died ${
             deaths.length > 1 ? `${deaths.length} times ` : ""
           }(${hows}) ${lostText}${back}`

@@ -29,11 +29,9 @@ import {
   plural,
 } from "../finding.ts";
 import { lagTime } from "../lag_time.ts";
+import { THRESHOLDS } from "../thresholds.ts";
 import { queueSeriesOf, seriesEndOf, type WindowFacts } from "../window_facts.ts";
 import { deathOf } from "./processes.ts";
-
-/** An unreadable group for at most this many samples, then readable again, is transient */
-export const TRANSIENT_ERR_SAMPLES = 3;
 
 const RANK: Record<QueueStatus, number> = { OK: 0, WARN: 1, STALL: 2, STOP: 3, ERR: 4 };
 
@@ -148,46 +146,35 @@ export function queueRules(facts: WindowFacts, oracle: string): Finding[] {
   // The broker: every queue sampled unreadable at once (each of its series still going on), or
   // the observer's sampling stalled (it waits on the broker) with an unreadable group around the gap.
   const err = episodes.filter((e) => e.worst === "ERR");
-  const errSince = Math.min(...err.map(startOf));
-  const errSeries = new Set(err.map((e) => seriesOf.get(e)));
-  // NaN (a series going on) is never before
-  const endedBefore = (key: string) => Date.parse(ends.get(key)?.ts ?? "") < errSince;
-  const agents = new Set([...facts.queues.values()].flatMap((s) => s[0] ? [s[0].agent] : []));
-  const unreadable = [...agents].filter((agent) =>
-    err.some((e) => e.agent === agent) &&
-    [...facts.queues].every(([key, series]) =>
-      series[0]?.agent !== agent || endedBefore(key) || errSeries.has(series)
-    )
-  );
-  const outage = brokerOutage(
-    facts,
-    err,
-    unreadable.length >= 2 && unreadable.length === agents.size,
-  );
-  if (outage !== undefined) {
-    const [since, until] = outage;
+  const outages = brokerOutages(facts, err, seriesOf, ends);
+  for (const [since, until] of outages) {
     const ongoing = !Number.isFinite(until);
+    const during = err.filter((e) => startOf(e) <= until && endOf(e) >= since);
     out.push({
       kind: "broker_unavailable",
+      // Over, it is judged by what it cost (outage_cost.ts): a note until it is shown to
       severity: ongoing ? "critical" : "info",
       agent: null,
       process: null,
       summary: `The broker did not answer from ${new Date(since).toISOString()}${
         ongoing ? " to the end of the window" : ` for ${duration(until - since)}`
-      }: no queue could be read (${err[0]?.samples[0]?.status_reason ?? "sampling stalled"})${
+      }: no queue could be read (${during[0]?.samples[0]?.status_reason ?? "sampling stalled"})${
         ongoing ? "" : "; every group was read again since"
       }`,
-      short: "the broker was unreachable",
+      short: ongoing
+        ? "the broker is unreachable"
+        : `the broker was unreachable for ${duration(until - since)}`,
       since: new Date(since).toISOString(),
       until: ongoing ? null : new Date(until).toISOString(),
-      evidence: evidence(err.flatMap((e) => [e.samples[0]?.seq ?? 0])),
+      evidence: evidence(during.flatMap((e) => [e.samples[0]?.seq ?? 0])),
       next_commands: [`${oracle} queues`, `${oracle} diffs -e queue_status_changed`],
-      impact: noImpact(),
+      impact: { ...noImpact(), messages_waiting: Math.max(0, ...during.map(maxLag)) },
       conversations: [],
       tasks: [],
     });
   }
-  const brokerWide = outage !== undefined;
+  const inOutage = (e: Episode) =>
+    outages.some(([since, until]) => startOf(e) <= until && endOf(e) >= since);
   // Tasks sent while a queue's group had no member, on a queue no sample shows read (before the
   // samples caught up with them: the episodes below cover the rest)
   const unread = new Map<string, WindowFacts["unconsumed"]>();
@@ -223,10 +210,44 @@ export function queueRules(facts: WindowFacts, oracle: string): Finding[] {
   }
   for (const e of episodes) {
     if (e.worst === "ERR") {
-      if (brokerWide) continue;
-      if (e.endedBy !== undefined && e.samples.length <= TRANSIENT_ERR_SAMPLES) continue;
+      if (inOutage(e)) continue;
+      // Unreadable briefly, then read again (a coordinator moving): no fault
+      if (e.endedBy !== undefined && endOf(e) - startOf(e) <= THRESHOLDS.transient_err_ms) continue;
     }
     out.push(classify(e, seriesOf.get(e) ?? e.samples, facts, oracle));
+  }
+  return out;
+}
+
+/**
+ * The times every queue was unreadable at once: a time inside an ERR episode (from the first
+ * unreadable sample to the sample that read it again) of every series going on then (a series
+ * that ended before, or began after, has no say), over two agents or more; an outage spans the
+ * episodes that hold it. Unreadable groups at different times are no outage.
+ */
+function commonErr(
+  facts: WindowFacts,
+  err: Episode[],
+  seriesOf: Map<Episode, QueueSampleRecord[]>,
+  ends: Map<string, QueueSampleRecord | undefined>,
+): [number, number][] {
+  const agents = new Set([...facts.queues.values()].flatMap((s) => s[0] ? [s[0].agent] : []));
+  if (agents.size < 2) return [];
+  const out: [number, number][] = [];
+  for (const e of [...err].sort((a, b) => startOf(a) - startOf(b))) {
+    const t = startOf(e);
+    if (out.some(([since, until]) => t >= since && t <= until)) continue;
+    const holding: Episode[] = [];
+    const all = [...facts.queues].every(([key, series]) => {
+      const first = Date.parse(series[0]?.ts ?? "");
+      const ended = Date.parse(ends.get(key)?.ts ?? "");
+      if (first > t || ended < t) return true;
+      const at = err.filter((x) => seriesOf.get(x) === series && startOf(x) <= t && endOf(x) > t);
+      holding.push(...at);
+      return at.length > 0;
+    });
+    if (!all || new Set(holding.map((x) => x.agent)).size < 2) continue;
+    out.push([Math.min(...holding.map(startOf)), Math.max(...holding.map(endOf))]);
   }
   return out;
 }
@@ -235,18 +256,18 @@ export function queueRules(facts: WindowFacts, oracle: string): Finding[] {
 const GAP_POLLS = 6;
 
 /**
- * The broker's outage, [since, until] (until Infinity while ongoing): every queue unreadable at
+ * The broker's outages, [since, until] (until Infinity while ongoing): every queue unreadable at
  * once, or a stall of the observer's sampling (it waits on the broker) next to an unreadable group
  */
-function brokerOutage(
+function brokerOutages(
   facts: WindowFacts,
   err: Episode[],
-  allUnreadable: boolean,
-): [number, number] | undefined {
-  if (allUnreadable) {
-    return [Math.min(...err.map(startOf)), Math.max(...err.map(endOf))];
-  }
-  if (err.length === 0) return undefined;
+  seriesOf: Map<Episode, QueueSampleRecord[]>,
+  ends: Map<string, QueueSampleRecord | undefined>,
+): [number, number][] {
+  if (err.length === 0) return [];
+  const common = commonErr(facts, err, seriesOf, ends);
+  if (common.length > 0) return common;
   const times = [
     ...new Set([...facts.queues.values()].flatMap((s) => s.map((x) => Date.parse(x.ts)))),
   ]
@@ -263,12 +284,14 @@ function brokerOutage(
     // An unreadable group inside the gap or just around it: the observer was up, Kafka was not.
     if (errTimes.some((t) => t >= a - limit && t <= b + limit)) {
       const end = Math.max(b, ...err.map(endOf).filter((t) => t <= b + limit));
-      return [a, end];
+      return [[a, end]];
     }
   }
   const last = times.at(-1) ?? facts.to;
-  if (facts.to - last >= limit && errTimes.some((t) => t >= last - limit)) return [last, Infinity];
-  return undefined;
+  if (facts.to - last >= limit && errTimes.some((t) => t >= last - limit)) {
+    return [[last, Infinity]];
+  }
+  return [];
 }
 
 function classify(

@@ -50,6 +50,7 @@ export function facts(partial: Partial<WindowFacts> = {}, endAt = 120): WindowFa
     to: T0 + endAt * 1000,
     asOf: T0 + endAt * 1000,
     end: emptyState(),
+    start: emptyState(),
     rebuilt: {
       snapshot_seq: null,
       snapshot_ts: null,
