@@ -24,9 +24,8 @@ const MIN_SAMPLES = 6;
 function expectedMembers(facts: WindowFacts, series: QueueSampleRecord[]): number {
   const agent = series[0]?.agent;
   const stable = series.filter((s) => s.group_state === "Stable").map((s) => s.members.length);
-  const running = (facts.end.processes ?? []).filter((p) =>
-    p.agent === agent && p.status === "running"
-  ).length;
+  const running =
+    (facts.end.processes ?? []).filter((p) => p.agent === agent && p.status === "running").length;
   return Math.max(running, ...stable.length > 0 ? [Math.min(...stable)] : [1]);
 }
 
@@ -51,9 +50,12 @@ export function churnRules(facts: WindowFacts, oracle: string): Finding[] {
       severity: ongoing ? "error" : "warning",
       agent,
       process: null,
-      summary: `Group "${first.group}" of "${first.topic}" churned: ${
-        plural(ids.size, "member")
-      } came and went where ${expected} ${expected === 1 ? "is" : "are"} expected (up to ${most} ` +
+      summary:
+        `Group "${first.group}" of "${first.topic}" churned: ${
+          plural(ids.size, "member")
+        } came and went where ${expected} ${
+          expected === 1 ? "is" : "are"
+        } expected (up to ${most} ` +
         `at once), rebalancing in ${share(rebalancing.length, series.length)} samples${
           ongoing ? ", to the end of the window" : ""
         }: a replica that joins and dies, or a deploy that keeps restarting`,
