@@ -173,7 +173,8 @@ export function processRules(facts: WindowFacts, oracle: string): Finding[] {
       (a, l) => (l.deaths.length > (a?.deaths.length ?? 0) ? l : a),
       undefined,
     );
-    const replicas = lines.length;
+    // Its replicas: the lineages that died, or the processes running at the end, if more
+    const replicas = Math.max(lines.length, procs.filter((p) => p.status === "running").length);
     if ((looping?.deaths.length ?? 0) >= THRESHOLDS.crash_loop_deaths || loops.length > 0) {
       const mine = looping?.deaths ?? deaths;
       const first = mine[0] ?? lastDeath;
@@ -217,9 +218,10 @@ export function processRules(facts: WindowFacts, oracle: string): Finding[] {
         kind: crashed ? "agent_crashed" : "agent_restarted",
         severity,
         process: lastDeath.record.process,
-        summary: replicas > 1
-          ? `${replicas} replicas of ${agent} (${procs}) died once each, each replaced: no ` +
-            `crash loop (${hows}) ${lostText}${back}`
+        summary: lines.length > 1
+          ? `${lines.length} replicas of ${agent} (${procs}) died${
+            lines.every((l) => l.deaths.length === 1) ? " once each" : ""
+          }, each replaced: no crash loop (${hows}) ${lostText}${back}`
           : crashed
           ? `${agent} (${procs}) died ${
             deaths.length > 1 ? `${deaths.length} times ` : ""
