@@ -20,7 +20,7 @@
 
 import { compareSeverity, mostSevere, type Severity } from "@mat/observer";
 import type { Finding, FindingKind, HealthStatus, Impact } from "./finding.ts";
-import { rateSeverity } from "./thresholds.ts";
+import { requestSeverity } from "./thresholds.ts";
 
 const LEVEL: Record<FindingKind, number> = {
   broker_unavailable: 0,
@@ -175,11 +175,6 @@ export interface Grouped {
 export interface GroupContext {
   /** User requests sent in the window */
   requests: number;
-}
-
-/** Failed user requests are what users saw: a warning at least, an error at the rate of one */
-function requestSeverity(failed: number, requests: number): Severity {
-  return rateSeverity(failed, requests) === "error" ? "error" : "warning";
 }
 
 export function groupIncidents(all: Finding[], context: GroupContext = { requests: 0 }): Grouped {

@@ -27,7 +27,7 @@ export const THRESHOLDS = {
   churn_joins: 3,
 } as const;
 
-export type Thresholds = typeof THRESHOLDS;
+export type Thresholds = { readonly [K in keyof typeof THRESHOLDS]: number };
 
 /** How many of how many, as the words a finding says it in: `3 of 40 (7.5%)` */
 export function share(count: number, total: number): string {
@@ -48,4 +48,14 @@ export function rateSeverity(count: number, total: number, t: Thresholds = THRES
   if (count >= t.min_events && rate >= t.error_rate) return "error";
   if (rate >= t.warn_rate) return "warning";
   return "info";
+}
+
+/**
+ * Failed user requests are what users saw: a warning at least, an error at `error_rate` of all
+ * requests, however few (each one is a user who saw the failure)
+ */
+export function requestSeverity(failed: number, requests: number): Severity {
+  return rateSeverity(failed, requests, { ...THRESHOLDS, min_events: 1 }) === "error"
+    ? "error"
+    : "warning";
 }

@@ -11,7 +11,7 @@
 import type { HandoffStuckRecord } from "@mat/observer";
 import { duration, evidence, type Finding, noImpact, plural } from "../finding.ts";
 import { groupBy } from "../group_by.ts";
-import { rateSeverity, share } from "../thresholds.ts";
+import { rateSeverity, requestSeverity, share } from "../thresholds.ts";
 import type { WindowFacts } from "../window_facts.ts";
 import { requestsIn, tasksTo } from "../window_work.ts";
 
@@ -134,8 +134,7 @@ export function handoffRules(facts: WindowFacts, oracle: string): Finding[] {
     const top = [...reasons].sort((a, b) => b[1] - a[1]).slice(0, 2)
       .map(([r, n]) => `${n}x ${r}`).join("; ");
     const sent = Math.max(requestsIn(facts), failed.length);
-    // Failed requests are what users saw: a warning at least
-    const severity = rateSeverity(failed.length, sent) === "error" ? "error" : "warning";
+    const severity = requestSeverity(failed.length, sent);
     out.push({
       kind: "requests_failed",
       severity,
