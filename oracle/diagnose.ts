@@ -69,6 +69,7 @@ function symptomView(f: Finding) {
     since: f.since,
     until: f.until,
     seqs: f.evidence.seqs.slice(0, 3),
+    seqs_total: f.evidence.seqs_total,
   };
 }
 

@@ -78,7 +78,8 @@ export interface Finding {
   since: string | null;
   /** ISO time it ended, or null while it is ongoing at the end of the window */
   until: string | null;
-  evidence: { seqs: number[]; offsets: Position[] };
+  /** The newest seqs and offsets (at most 8 of each), and how many seqs there were in all */
+  evidence: { seqs: number[]; offsets: Position[]; seqs_total: number };
   next_commands: string[];
   impact: Impact;
   /** Conversations and tasks it touched: what links it to the findings it explains */
@@ -99,9 +100,11 @@ export function noImpact(): Impact {
 
 /** The evidence of a finding: the newest seqs first, at most `max` of each */
 export function evidence(seqs: number[], offsets: Position[] = [], max = 8): Finding["evidence"] {
+  const unique = [...new Set(seqs)];
   return {
-    seqs: [...new Set(seqs)].sort((a, b) => b - a).slice(0, max),
+    seqs: unique.sort((a, b) => b - a).slice(0, max),
     offsets: offsets.slice(-max),
+    seqs_total: unique.length,
   };
 }
 

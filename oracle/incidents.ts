@@ -110,6 +110,7 @@ export function mergeDuplicates(findings: Finding[]): Finding[] {
         seqs: [...new Set([...seen.evidence.seqs, ...f.evidence.seqs])].sort((a, b) => b - a)
           .slice(0, 8),
         offsets: [...seen.evidence.offsets, ...f.evidence.offsets].slice(-8),
+        seqs_total: seen.evidence.seqs_total + f.evidence.seqs_total,
       },
       impact: {
         requests_failed: seen.impact.requests_failed + f.impact.requests_failed,

@@ -11,7 +11,7 @@ function finding(partial: Partial<Finding> & Pick<Finding, "kind">): Finding {
     short: partial.kind,
     since: "2026-11-29T10:00:10.000Z",
     until: null,
-    evidence: { seqs: [], offsets: [] },
+    evidence: { seqs: [], offsets: [], seqs_total: 0 },
     next_commands: [],
     impact: noImpact(),
     conversations: [],

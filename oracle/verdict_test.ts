@@ -222,6 +222,9 @@ Deno.test("tasks whose deadline passed before they were made are the sender's, n
   const v = verdict(f);
   assert.equal(v.incidents[0]?.root.kind, "expired_before_sent");
   assert.equal(v.incidents[0]?.root.agent, "orchestrator");
+  const shown = v.incidents[0]?.root.evidence;
+  assert.equal(shown?.seqs.length, 8, "the newest evidence, capped");
+  assert.equal(shown?.seqs_total, 300, "and how much there was in all");
   assert.ok(
     findingsOf(f, ctx).every((x) => x.kind !== "slow_agent"),
     "the coder is not slow",
