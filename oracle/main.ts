@@ -9,6 +9,7 @@ import { DIFF_RECORD_TYPES, SEVERITIES } from "@mat/observer";
 import { type Command, COMMANDS, DEFAULT_LIMITS, readInvocation, UsageError } from "./cli_args.ts";
 import { RUNNERS } from "./commands.ts";
 import type { Document } from "./output_document.ts";
+import { boundedDocument, boundLists, OUTPUT_MAX_CHARS } from "./output_bound.ts";
 import { validate } from "./json_schema.ts";
 import { ANSI, PLAIN, renderText } from "./render_text.ts";
 import { DataError, TimeMachine } from "./time_machine.ts";
@@ -31,7 +32,8 @@ function wrap(text: string, width = 96): string {
 const GLOBAL_HELP = `Global options (anywhere on the line):
   -f, --format text|json   output format (default text); json is one document valid against
                            oracle/schema/oracle_output.schema.json
-  -l, --limit N            rows at most in a list (each list says how many it left out)
+  -l, --limit N            rows at most in every list (each says how many it left out); without
+                           it, lists are cut further to keep the JSON under ${OUTPUT_MAX_CHARS} characters
       --data-dir DIR       time-machine files (default $TELEMETRY_DATA_DIR or ./telemetry_data)
   -h, --help               this help
 Times: ISO 8601 with a zone (2026-11-24T18:00:00Z) or an age before now (90s, 10m, 2h, 1d).
@@ -178,7 +180,17 @@ export async function main(argv: string[]): Promise<number> {
   let doc: Document;
   try {
     tm = await TimeMachine.open(inv.dataDir);
-    doc = await RUNNERS[inv.command](tm, inv);
+    const answer = await RUNNERS[inv.command](tm, inv);
+    const report = { skipped_lines: tm.report.total, ...tm.report.toJson() };
+    // diagnose cuts its own lists (diagnose.ts); every other answer has each of its lists cut
+    doc = boundedDocument(
+      (n) => {
+        const d = { ...answer(n), ...report };
+        return inv.command === "diagnose" ? d : boundLists(d, n);
+      },
+      inv.limit,
+      !inv.limitGiven && inv.command !== "diagnose",
+    );
   } catch (err) {
     if (err instanceof DataError) {
       console.error(`error: ${err.message}`);
@@ -190,7 +202,6 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  Object.assign(doc, { skipped_lines: tm.report.total, ...tm.report.toJson() });
   for (const warning of tm.report.summary()) console.error(warning);
   if (tm.empty && inv.command !== "diagnose") {
     console.error(`warning: no history in "${inv.dataDir}" yet`);
