@@ -33,7 +33,9 @@ const GLOBAL_HELP = `Global options (anywhere on the line):
   -f, --format text|json   output format (default text); json is one document valid against
                            oracle/schema/oracle_output.schema.json
   -l, --limit N            rows at most in every list (each says how many it left out); without
-                           it, lists are cut further to keep the JSON under ${OUTPUT_MAX_CHARS} characters
+                           it, lists are cut further to keep the JSON under ${
+  OUTPUT_MAX_CHARS.toLocaleString("en-US")
+} characters
       --data-dir DIR       time-machine files (default $TELEMETRY_DATA_DIR or ./telemetry_data)
   -h, --help               this help
 Times: ISO 8601 with a zone (2026-11-24T18:00:00Z) or an age before now (90s, 10m, 2h, 1d).
@@ -49,11 +51,11 @@ Commands:
   diagnose   ranked findings with evidence and next commands; start here
   errors     structured errors (-s SEVERITY, -a AGENT, --after T, --before T)
   replay     the events of a window, with the state at its start (-m MINUTES | --after/--before)
-  queues     per agent queue: depth, lag per partition, Burrow-style status, consumers
+  queues     per agent queue: messages waiting, lag per partition, Burrow-style status, consumers
   diffs      raw events (-e TYPE, --after T, --before T)
   state      the state at any moment (--at T), from the nearest snapshot plus events
-  trace ID   one conversation or task followed across agents
-  agents     each agent: status, tasks, latency
+  trace ID   one conversation or task across agents, and the hop whose failure reached the user
+  agents     each agent: status (from its processes), tasks, latency
   llm        tokens, cost, latency and errors per agent and model
 
 ${GLOBAL_HELP}
@@ -93,8 +95,9 @@ Example:
   deno task oracle replay -m 10`,
   queues: `Usage: deno task oracle queues
 
-Per agent queue: depth, lag per partition, Burrow-style status (OK, WARN, STALL, STOP, ERR) and
-consumers, as last sampled by the observer.
+Per agent queue and group: depth (the messages waiting for the group: each partition's end offset
+minus its committed offset, summed), lag per partition, Burrow-style status (OK, WARN, STALL,
+STOP, ERR) and consumers, as last sampled by the observer.
 
 ${GLOBAL_HELP}
 
@@ -125,8 +128,9 @@ Example:
   deno task oracle state --at 2026-11-24T18:00:00Z`,
   trace: `Usage: deno task oracle trace <conversation-or-task-id>
 
-One request followed across agents: every handoff, its latency, retries, errors, and where it
-stopped.
+One request followed across agents: every handoff, its latency, retries and errors, and when the
+request did not complete, the hop whose failure reached the user (blamed): followed back from the
+request's reply along its sub-tasks, each by its last attempt.
 
 ${GLOBAL_HELP}
 
@@ -134,7 +138,9 @@ Example:
   deno task oracle trace conv-1a2b3c4d`,
   agents: `Usage: deno task oracle agents
 
-Each agent: status, last seen, tasks in flight, received, completed, failed, stuck, latency.
+Each agent: status (up while one of its processes runs, down when none does; from its consumer
+group when no process was seen), last seen, tasks in flight, received, completed, failed, stuck,
+latency, and its pods or processes.
 
 ${GLOBAL_HELP}
 
