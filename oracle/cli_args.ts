@@ -35,6 +35,8 @@ export interface Invocation {
   dataDir: string;
   /** Rows at most in a list; always set (a default per command) */
   limit: number;
+  /** `--limit` was given: the answer holds that many rows, however long it gets */
+  limitGiven: boolean;
   help: boolean;
   severity?: Severity;
   agent?: string;
@@ -182,6 +184,7 @@ export function parseInvocation(
         format: "text",
         dataDir: "",
         limit: 0,
+        limitGiven: false,
         help: true,
       };
     }
@@ -230,6 +233,7 @@ export function parseInvocation(
     format,
     dataDir: dataDir ?? (env.get("TELEMETRY_DATA_DIR") || "./telemetry_data"),
     limit,
+    limitGiven: limitText !== undefined,
     help: v["help"] === true,
   };
   const severity = str("severity");

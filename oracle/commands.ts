@@ -1,7 +1,9 @@
 /**
- * The oracle's commands, by name: each reads the time machine and returns one JSON-ready document,
- * the same data the text renderer prints. Lists are cut at `--limit` and say how many were left
- * out. `diagnose` and `trace` have files of their own (diagnose.ts, trace.ts).
+ * The oracle's commands, by name: each reads the time machine once and returns its answer, the
+ * JSON-ready document at any limit, the same data the text renderer prints. A command cuts its
+ * main list at the limit and says how many it left out (`omitted`, `total`); every other list is
+ * cut by `boundLists` (output_bound.ts). `diagnose`, `trace`, `agents` and `llm` have files of
+ * their own.
  */
 
 import { USER_INBOX } from "@mat/agents/protocol";
@@ -9,16 +11,19 @@ import {
   compareSeverity,
   type DiffRecord,
   type ErrorFold,
-  type ObserverStateData,
   queueKey,
   type QueueSampleRecord,
 } from "@mat/observer";
 import type { Invocation } from "./cli_args.ts";
+import { runAgents } from "./agents_command.ts";
 import { runDiagnose as diagnoseWindow } from "./diagnose.ts";
+import { runLlm } from "./llm_command.ts";
+import type { Answer } from "./output_bound.ts";
 import type { TimeMachine } from "./time_machine.ts";
 import { lagTime } from "./lag_time.ts";
 import { rebuiltFrom } from "./state_replay.ts";
-import { cut, type Document, head, iso } from "./output_document.ts";
+import { cut, head, iso } from "./output_document.ts";
+import { stateView } from "./state_view.ts";
 import { runTrace } from "./trace.ts";
 import { windowOf as historyWindow } from "./window_facts.ts";
 import { replayWindow, windowRecords } from "./window_records.ts";
@@ -28,8 +33,13 @@ const ERRORS: ReadonlySet<DiffRecord["type"]> = new Set(["error"] as const);
 
 const ORACLE = "deno task oracle";
 
-export function runDiagnose(tm: TimeMachine, inv: Invocation): Promise<Document> {
-  return diagnoseWindow(tm, inv, (asOf) => head(inv, asOf), { now: Date.now(), oracle: ORACLE });
+/** diagnose bounds itself (diagnose.ts): its answer is the same document at any limit */
+export async function runDiagnose(tm: TimeMachine, inv: Invocation): Promise<Answer> {
+  const doc = await diagnoseWindow(tm, inv, (asOf) => head(inv, asOf), {
+    now: Date.now(),
+    oracle: ORACLE,
+  });
+  return () => structuredClone(doc);
 }
 
 function inWindow(t: string, after?: number, before?: number): boolean {
@@ -37,7 +47,7 @@ function inWindow(t: string, after?: number, before?: number): boolean {
   return (after === undefined || ms >= after) && (before === undefined || ms <= before);
 }
 
-export async function runErrors(tm: TimeMachine, inv: Invocation): Promise<Document> {
+export async function runErrors(tm: TimeMachine, inv: Invocation): Promise<Answer> {
   let errors: ErrorFold[];
   let asOf: number;
   if (inv.after !== undefined || inv.before !== undefined) {
@@ -75,82 +85,72 @@ export async function runErrors(tm: TimeMachine, inv: Invocation): Promise<Docum
       compareSeverity(a.severity, b.severity) ||
       b.last_seen.localeCompare(a.last_seen)
     );
-  const { shown, omitted } = cut(filtered, inv.limit);
-  return {
-    ...head(inv, asOf),
-    filters: {
-      severity: inv.severity ?? null,
-      agent: inv.agent ?? null,
-      after: iso(inv.after ?? NaN),
-      before: iso(inv.before ?? NaN),
-    },
-    errors: shown,
-    total: filtered.length,
-    occurrences: filtered.reduce((n, e) => n + e.count, 0),
-    omitted,
+  return (limit) => {
+    const { shown, omitted } = cut(filtered, limit);
+    return {
+      ...head(inv, asOf),
+      filters: {
+        severity: inv.severity ?? null,
+        agent: inv.agent ?? null,
+        after: iso(inv.after ?? NaN),
+        before: iso(inv.before ?? NaN),
+      },
+      errors: shown,
+      total: filtered.length,
+      occurrences: filtered.reduce((n, e) => n + e.count, 0),
+      omitted,
+    };
   };
 }
 
-/** A compact view of the state for `replay` and `state` */
-function stateView(state: ObserverStateData, limit: number): Record<string, unknown> {
-  const handoffs = cut(state.handoffs_open, limit);
-  const errors = cut(state.errors, limit);
-  return {
-    messages_seen: state.messages_seen,
-    malformed_seen: state.malformed_seen,
-    agents: state.agents.map(({ recent_latencies_ms: _r, ...a }) => a),
-    queues: state.queues.map(({ window: _w, ...q }) => q),
-    handoffs_open: handoffs.shown,
-    handoffs_open_total: state.handoffs_open.length,
-    errors: errors.shown,
-    errors_total: state.errors.length,
-    error_counts: state.error_counts,
-    usage: state.usage,
-    positions: state.positions,
-  };
-}
-
-export async function runState(tm: TimeMachine, inv: Invocation): Promise<Document> {
+export async function runState(tm: TimeMachine, inv: Invocation): Promise<Answer> {
   const at = await tm.stateAt(inv.at);
-  return {
+  const view = stateView(at.state, at.foldOptions.options.userInbox);
+  return () => ({
     ...head(inv, at.asOf),
     at: iso(inv.at ?? at.asOf),
     rebuilt_from: rebuiltFrom(at),
-    state: stateView(at.state, inv.limit),
-  };
+    state: view,
+  });
 }
 
-export async function runReplay(tm: TimeMachine, inv: Invocation): Promise<Document> {
-  const [after, before] = replayWindow(tm, inv);
-  const startState = after === undefined ? undefined : (await tm.stateAt(after)).state;
-  const { shown, total } = await windowRecords(tm, after, before, inv.limit);
+/** The first `limit` of the records read, and as of the newest of them */
+function eventsAt(inv: Invocation, read: { shown: DiffRecord[]; total: number }, limit: number) {
+  const shown = read.shown.slice(0, limit);
   return {
     ...head(inv, shown.length ? Date.parse(shown[shown.length - 1]?.ts ?? "") : NaN),
-    window: { after: iso(after ?? NaN), before: iso(before ?? NaN) },
-    state_at_start: startState ? stateView(startState, 10) : null,
     events: shown,
-    total,
-    omitted: total - shown.length,
+    total: read.total,
+    omitted: read.total - shown.length,
   };
 }
 
-export async function runDiffs(tm: TimeMachine, inv: Invocation): Promise<Document> {
+export async function runReplay(tm: TimeMachine, inv: Invocation): Promise<Answer> {
+  const [after, before] = replayWindow(tm, inv);
+  const start = after === undefined ? undefined : await tm.stateAt(after);
+  const view = start && stateView(start.state, start.foldOptions.options.userInbox);
+  const read = await windowRecords(tm, after, before, inv.limit);
+  return (limit) => ({
+    ...eventsAt(inv, read, limit),
+    window: { after: iso(after ?? NaN), before: iso(before ?? NaN) },
+    state_at_start: view ?? null,
+  });
+}
+
+export async function runDiffs(tm: TimeMachine, inv: Invocation): Promise<Answer> {
   const type = inv.eventType;
-  const { shown, total } = await windowRecords(tm, inv.after, inv.before, inv.limit, type);
-  return {
-    ...head(inv, shown.length ? Date.parse(shown[shown.length - 1]?.ts ?? "") : NaN),
+  const read = await windowRecords(tm, inv.after, inv.before, inv.limit, type);
+  return (limit) => ({
+    ...eventsAt(inv, read, limit),
     filters: {
       event_type: type ?? null,
       after: iso(inv.after ?? NaN),
       before: iso(inv.before ?? NaN),
     },
-    events: shown,
-    total,
-    omitted: total - shown.length,
-  };
+  });
 }
 
-export async function runQueues(tm: TimeMachine, inv: Invocation): Promise<Document> {
+export async function runQueues(tm: TimeMachine, inv: Invocation): Promise<Answer> {
   const [from, to] = historyWindow(tm, {});
   const at = await tm.stateAt();
   // The window's samples, for lag in time (backlog age, trend)
@@ -175,7 +175,9 @@ export async function runQueues(tm: TimeMachine, inv: Invocation): Promise<Docum
       group_source: q.group_source ?? null,
       status: q.status,
       status_reason: q.status_reason,
-      depth: q.partitions.reduce((n, p) => n + Number(p.high), 0),
+      // What waits for the group: each partition's end offset minus its committed offset (minus
+      // the log start where it committed none), summed; the end offsets alone are no depth
+      depth: q.partitions.reduce((n, p) => n + p.lag, 0),
       lag: q.lag,
       oldest_unconsumed_age_ms: time?.oldest_unconsumed_age_ms ?? null,
       older_than_window: time?.older_than_window ?? false,
@@ -193,114 +195,19 @@ export async function runQueues(tm: TimeMachine, inv: Invocation): Promise<Docum
       sampled_at: q.sampled_at,
     };
   });
-  const { shown, omitted } = cut(queues, inv.limit);
-  return {
-    ...head(inv, at.asOf),
-    window: { after: iso(from), before: iso(to) },
-    queues: shown,
-    total: queues.length,
-    omitted,
-  };
-}
-
-export async function runAgents(tm: TimeMachine, inv: Invocation): Promise<Document> {
-  const at = await tm.stateAt();
-  const inbox = at.foldOptions.options.userInbox;
-  const agents = at.state.agents.filter((a) => a.agent !== inbox).map((
-    { recent_latencies_ms, ...a },
-  ) => {
-    const sorted = [...recent_latencies_ms].sort((x, y) => x - y);
-    const p = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+  return (limit) => {
+    const { shown, omitted } = cut(queues, limit);
     return {
-      ...a,
-      latency_ms_p50: sorted.length ? p(0.5) ?? null : null,
-      latency_ms_p95: sorted.length ? p(0.95) ?? null : null,
-      processes: (at.state.processes ?? []).filter((proc) => proc.agent === a.agent).map((
-        proc,
-      ) => ({
-        process: proc.process,
-        source: proc.source,
-        status: proc.status,
-        ready: proc.ready,
-        restart_count: proc.restart_count,
-        started_at: proc.started_at,
-        last_termination: proc.last_termination,
-        tasks_lost: proc.lost_tasks.length,
-        memory_bytes: proc.memory_bytes,
-      })),
+      ...head(inv, at.asOf),
+      window: { after: iso(from), before: iso(to) },
+      queues: shown,
+      total: queues.length,
+      omitted,
     };
-  });
-  const { shown, omitted } = cut(agents, inv.limit);
-  return { ...head(inv, at.asOf), agents: shown, total: agents.length, omitted };
-}
-
-export async function runLlm(tm: TimeMachine, inv: Invocation): Promise<Document> {
-  const at = await tm.stateAt();
-  // Failed LLM calls per agent and kind, from the folded errors (an ERROR names no model)
-  const failures = new Map<string, Map<string, number>>();
-  for (const e of at.state.errors) {
-    if (e.agent === null || !e.kind.startsWith("llm_")) continue;
-    const kinds = failures.get(e.agent) ?? new Map<string, number>();
-    kinds.set(e.kind, (kinds.get(e.kind) ?? 0) + e.count);
-    failures.set(e.agent, kinds);
-  }
-  const errorsByAgent = new Map(at.state.agents.map((a) => [a.agent, a.llm_errors]));
-  const rows = at.state.usage.map((u) => ({ ...u }));
-  for (const agent of failures.keys()) {
-    if (rows.some((u) => u.agent === agent)) continue;
-    rows.push({
-      agent,
-      model: "unknown",
-      calls: 0,
-      input_tokens: 0,
-      output_tokens: 0,
-      cost_usd: 0,
-      latency_ms_total: 0,
-    });
-  }
-  const usage = rows
-    .filter((u) => inv.agent === undefined || u.agent === inv.agent)
-    .map((u) => {
-      // An agent's failures go on its first row (its only model, in the sample agents)
-      const first = rows.find((r) => r.agent === u.agent) === u;
-      const errors = first ? errorsByAgent.get(u.agent) ?? 0 : 0;
-      const kinds = first ? failures.get(u.agent) ?? new Map<string, number>() : new Map();
-      const failed = Math.max(errors, [...kinds.values()].reduce((n, c) => n + c, 0));
-      return {
-        agent: u.agent,
-        model: u.model,
-        calls: u.calls,
-        input_tokens: u.input_tokens,
-        output_tokens: u.output_tokens,
-        cost_usd: Number(u.cost_usd.toFixed(6)),
-        latency_ms_avg: u.calls ? Math.round(u.latency_ms_total / u.calls) : 0,
-        llm_errors: failed,
-        error_kinds: Object.fromEntries(kinds),
-        error_rate: u.calls + failed ? Number((failed / (u.calls + failed)).toFixed(4)) : 0,
-        // A row made for an agent's LLM failures alone: what it used is unknown, not zero
-        ...(u.model === "unknown" && u.calls === 0 ? { usage_reported: false } : {}),
-      };
-    });
-  const { shown, omitted } = cut(usage, inv.limit);
-  // Agents that answered without ever saying what they used: unknown, which is not zero
-  const inbox = at.foldOptions.options.userInbox;
-  const withUsage = new Set(rows.map((u) => u.agent));
-  const withoutUsage = at.state.agents
-    .filter((a) =>
-      a.agent !== inbox && !withUsage.has(a.agent) && a.tasks_completed + a.tasks_failed > 0 &&
-      (inv.agent === undefined || a.agent === inv.agent)
-    )
-    .map((a) => ({ agent: a.agent, replies: a.tasks_completed + a.tasks_failed }));
-  return {
-    ...head(inv, at.asOf),
-    usage: shown,
-    total: usage.length,
-    omitted,
-    without_usage: withoutUsage,
   };
 }
 
-export type Runner = (tm: TimeMachine, inv: Invocation) => Promise<Document>;
+export type Runner = (tm: TimeMachine, inv: Invocation) => Promise<Answer>;
 
 export const RUNNERS: Record<Invocation["command"], Runner> = {
   diagnose: runDiagnose,

@@ -9,6 +9,7 @@ import { DIFF_RECORD_TYPES, SEVERITIES } from "@mat/observer";
 import { type Command, COMMANDS, DEFAULT_LIMITS, readInvocation, UsageError } from "./cli_args.ts";
 import { RUNNERS } from "./commands.ts";
 import type { Document } from "./output_document.ts";
+import { boundedDocument, boundLists, OUTPUT_MAX_CHARS } from "./output_bound.ts";
 import { validate } from "./json_schema.ts";
 import { ANSI, PLAIN, renderText } from "./render_text.ts";
 import { DataError, TimeMachine } from "./time_machine.ts";
@@ -31,7 +32,10 @@ function wrap(text: string, width = 96): string {
 const GLOBAL_HELP = `Global options (anywhere on the line):
   -f, --format text|json   output format (default text); json is one document valid against
                            oracle/schema/oracle_output.schema.json
-  -l, --limit N            rows at most in a list (each list says how many it left out)
+  -l, --limit N            rows at most in every list (each says how many it left out); without
+                           it, lists are cut further to keep the JSON under ${
+  OUTPUT_MAX_CHARS.toLocaleString("en-US")
+} characters
       --data-dir DIR       time-machine files (default $TELEMETRY_DATA_DIR or ./telemetry_data)
   -h, --help               this help
 Times: ISO 8601 with a zone (2026-11-24T18:00:00Z) or an age before now (90s, 10m, 2h, 1d).
@@ -47,11 +51,11 @@ Commands:
   diagnose   ranked findings with evidence and next commands; start here
   errors     structured errors (-s SEVERITY, -a AGENT, --after T, --before T)
   replay     the events of a window, with the state at its start (-m MINUTES | --after/--before)
-  queues     per agent queue: depth, lag per partition, Burrow-style status, consumers
+  queues     per agent queue: messages waiting, lag per partition, Burrow-style status, consumers
   diffs      raw events (-e TYPE, --after T, --before T)
   state      the state at any moment (--at T), from the nearest snapshot plus events
-  trace ID   one conversation or task followed across agents
-  agents     each agent: status, tasks, latency
+  trace ID   one conversation or task across agents, and the hop whose failure reached the user
+  agents     each agent: status (from its processes), tasks, latency
   llm        tokens, cost, latency and errors per agent and model
 
 ${GLOBAL_HELP}
@@ -91,8 +95,9 @@ Example:
   deno task oracle replay -m 10`,
   queues: `Usage: deno task oracle queues
 
-Per agent queue: depth, lag per partition, Burrow-style status (OK, WARN, STALL, STOP, ERR) and
-consumers, as last sampled by the observer.
+Per agent queue and group: depth (the messages waiting for the group: each partition's end offset
+minus its committed offset, summed), lag per partition, Burrow-style status (OK, WARN, STALL,
+STOP, ERR) and consumers, as last sampled by the observer.
 
 ${GLOBAL_HELP}
 
@@ -123,8 +128,9 @@ Example:
   deno task oracle state --at 2026-11-24T18:00:00Z`,
   trace: `Usage: deno task oracle trace <conversation-or-task-id>
 
-One request followed across agents: every handoff, its latency, retries, errors, and where it
-stopped.
+One request followed across agents: every handoff, its latency, retries and errors, and when the
+request did not complete, the hop whose failure reached the user (blamed): followed back from the
+request's reply along its sub-tasks, each by its last attempt.
 
 ${GLOBAL_HELP}
 
@@ -132,7 +138,9 @@ Example:
   deno task oracle trace conv-1a2b3c4d`,
   agents: `Usage: deno task oracle agents
 
-Each agent: status, last seen, tasks in flight, received, completed, failed, stuck, latency.
+Each agent: status (up while one of its processes runs, down when none does; from its consumer
+group when no process was seen), last seen, tasks in flight, received, completed, failed, stuck,
+latency, and its pods or processes.
 
 ${GLOBAL_HELP}
 
@@ -178,7 +186,17 @@ export async function main(argv: string[]): Promise<number> {
   let doc: Document;
   try {
     tm = await TimeMachine.open(inv.dataDir);
-    doc = await RUNNERS[inv.command](tm, inv);
+    const answer = await RUNNERS[inv.command](tm, inv);
+    const report = { skipped_lines: tm.report.total, ...tm.report.toJson() };
+    // diagnose cuts its own lists (diagnose.ts); every other answer has each of its lists cut
+    doc = boundedDocument(
+      (n) => {
+        const d = { ...answer(n), ...report };
+        return inv.command === "diagnose" ? d : boundLists(d, n);
+      },
+      inv.limit,
+      !inv.limitGiven && inv.command !== "diagnose",
+    );
   } catch (err) {
     if (err instanceof DataError) {
       console.error(`error: ${err.message}`);
@@ -190,7 +208,6 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  Object.assign(doc, { skipped_lines: tm.report.total, ...tm.report.toJson() });
   for (const warning of tm.report.summary()) console.error(warning);
   if (tm.empty && inv.command !== "diagnose") {
     console.error(`warning: no history in "${inv.dataDir}" yet`);

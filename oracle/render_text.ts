@@ -8,7 +8,7 @@ import type { Document } from "./output_document.ts";
 import { escapeControl } from "./escape_control.ts";
 import { isRecord } from "@mat/agents/support";
 
-function list(doc: Document, key: string): Record<string, unknown>[] {
+function list(doc: Record<string, unknown>, key: string): Record<string, unknown>[] {
   const v = doc[key];
   return Array.isArray(v) ? v.filter(isRecord) : [];
 }
@@ -19,9 +19,33 @@ function s(v: unknown): string {
   return escapeControl(typeof v === "string" ? v : JSON.stringify(v));
 }
 
-function omitted(doc: Document, what: string): string[] {
-  const n = typeof doc["omitted"] === "number" ? doc["omitted"] : 0;
-  return n > 0 ? [`... ${n} more ${what} not shown (raise --limit)`] : [];
+/** The line saying how many rows of a list were left out (`key`: its count), if any */
+function omitted(
+  doc: Record<string, unknown>,
+  what: string,
+  key = "omitted",
+  indent = "",
+): string[] {
+  const n = typeof doc[key] === "number" ? doc[key] : 0;
+  return n > 0 ? [`${indent}... ${n} more ${what} not shown (raise --limit)`] : [];
+}
+
+/** A count with its unit: `3 message(s)` */
+function count(v: unknown, unit: string): string {
+  return `${s(v)} ${unit}(s)`;
+}
+
+/** A time in ms with its unit, "-" when there is none */
+function ms(v: unknown): string {
+  return v === null || v === undefined ? "-" : `${s(v)} ms`;
+}
+
+/** An agent's status with where it came from: `down (processes: no process running: ...)` */
+function agentStatusText(a: Record<string, unknown>): string {
+  const source = a["status_source"] === "consumer_group" ? "consumer group" : s(a["status_source"]);
+  return a["status_reason"] === undefined
+    ? s(a["status"])
+    : `${s(a["status"])} (${source}: ${s(a["status_reason"])})`;
 }
 
 export interface Style {
@@ -83,7 +107,11 @@ export function renderText(doc: Document, style: Style = PLAIN): string {
         out.push(
           `   impact: ${s(impact["requests_failed"])} user request(s) failed, ${
             s(impact["tasks_lost"])
-          } task(s) lost, ${s(impact["messages_waiting"])} message(s) waiting`,
+          } task(s) lost, ${s(impact["messages_waiting"])} message(s) waiting${
+            Number(impact["requests_delayed"] ?? 0) > 0
+              ? `, ${s(impact["requests_delayed"])} user request(s) delayed`
+              : ""
+          }`,
         );
         const ev = isRecord(root["evidence"]) ? root["evidence"] : {};
         const seqs = Array.isArray(ev["seqs"]) ? ev["seqs"] : [];
@@ -106,7 +134,7 @@ export function renderText(doc: Document, style: Style = PLAIN): string {
         const next = Array.isArray(root["next_commands"]) ? root["next_commands"] : [];
         if (next.length) out.push(`   next: ${next.map(s).join("  |  ")}`);
       }
-      out.push(...omitted(doc, "incidents"));
+      out.push(...omitted(doc, "incident(s)"));
       const notes = list(doc, "notes");
       if (notes.length > 0) {
         out.push("");
@@ -124,11 +152,11 @@ export function renderText(doc: Document, style: Style = PLAIN): string {
         out.push(
           `${style.severity(sev, `[${sev}]`)} ${s(e["category"])}/${s(e["kind"])} agent=${
             s(e["agent"])
-          } x${s(e["count"])} ${s(e["first_seen"])} .. ${s(e["last_seen"])}`,
+          } ${count(e["count"], "occurrence")} ${s(e["first_seen"])} .. ${s(e["last_seen"])}`,
         );
         out.push(`   ${s(e["message"])}`);
       }
-      out.push(...omitted(doc, "errors"));
+      out.push(...omitted(doc, "error fold(s)"));
       break;
     case "queues":
       for (const q of list(doc, "queues")) {
@@ -138,26 +166,31 @@ export function renderText(doc: Document, style: Style = PLAIN): string {
         const source = typeof q["group_source"] === "string" && q["group_source"] !== "none"
           ? ` (${q["group_source"]})`
           : "";
+        const oldest = q["oldest_unconsumed_age_ms"] === null
+          ? "-"
+          : `${q["older_than_window"] ? ">" : ""}${
+            Math.round(Number(q["oldest_unconsumed_age_ms"]) / 1000)
+          } s`;
         out.push(
           `${s(q["topic"])} group=${group}${source} ${
             style.severity(st === "OK" ? "info" : "error", st)
-          } depth=${s(q["depth"])} lag=${s(q["lag"])} (${s(q["lag_trend"])}) oldest=${
-            q["oldest_unconsumed_age_ms"] === null
-              ? "-"
-              : `${q["older_than_window"] ? ">" : ""}${
-                Math.round(Number(q["oldest_unconsumed_age_ms"]) / 1000)
-              }s`
-          } consumers=${s(q["consumers"])} (${s(q["status_reason"])})`,
+          }: ${count(q["depth"], "message")} waiting (lag trend ${
+            s(q["lag_trend"])
+          }), oldest waiting ${oldest}, ${count(q["consumers"], "consumer")} (${
+            s(q["status_reason"])
+          })`,
         );
         for (const p of Array.isArray(q["partitions"]) ? q["partitions"].filter(isRecord) : []) {
           out.push(
-            `   p${s(p["partition"])}: high=${s(p["high"])} committed=${s(p["committed"])} lag=${
-              s(p["lag"])
-            }`,
+            `   p${s(p["partition"])}: end offset ${s(p["high"])}, committed ${
+              s(p["committed"])
+            }, ${count(p["lag"], "message")} waiting`,
           );
         }
+        out.push(...omitted(q, "partition(s)", "partitions_omitted", "   "));
       }
       if (list(doc, "queues").length === 0) out.push("No queue sampled yet");
+      out.push(...omitted(doc, "queue(s)"));
       break;
     case "replay":
     case "diffs": {
@@ -176,91 +209,112 @@ export function renderText(doc: Document, style: Style = PLAIN): string {
         out.push(`${s(doc["total"])} event(s)`);
       }
       for (const e of list(doc, "events")) out.push(recordLine(e));
-      out.push(...omitted(doc, "events"));
+      out.push(...omitted(doc, "event(s)"));
       break;
     }
     case "state": {
       const st = isRecord(doc["state"]) ? doc["state"] : {};
       out.push(`state at ${s(doc["at"])} (rebuilt from ${s(doc["rebuilt_from"])})`);
-      out.push(`messages seen: ${s(st["messages_seen"])}, malformed: ${s(st["malformed_seen"])}`);
-      for (const a of Array.isArray(st["agents"]) ? st["agents"].filter(isRecord) : []) {
+      out.push(
+        `${count(st["messages_seen"], "message")} seen, ${s(st["malformed_seen"])} malformed`,
+      );
+      for (const a of list(st, "agents")) {
         out.push(
-          `agent ${s(a["agent"])}: ${s(a["status"])} in_flight=${s(a["in_flight"])} done=${
-            s(a["tasks_completed"])
-          } failed=${s(a["tasks_failed"])} stuck=${s(a["tasks_stuck"])}`,
+          `agent ${s(a["agent"])}: ${agentStatusText(a)}; ${
+            count(a["in_flight"], "task")
+          } in flight, ${s(a["tasks_completed"])} completed, ${s(a["tasks_failed"])} failed, ${
+            s(a["tasks_stuck"])
+          } stuck`,
         );
       }
-      for (const q of Array.isArray(st["queues"]) ? st["queues"].filter(isRecord) : []) {
-        out.push(`queue ${s(q["topic"])}: ${s(q["status"])} lag=${s(q["lag"])}`);
+      out.push(...omitted(st, "agent(s)", "agents_omitted"));
+      for (const q of list(st, "queues")) {
+        out.push(
+          `queue ${s(q["topic"])} group=${q["group"] === "" ? "(none)" : s(q["group"])}: ${
+            s(q["status"])
+          }, ${count(q["lag"], "message")} waiting`,
+        );
       }
-      out.push(`open handoffs: ${s(st["handoffs_open_total"])}, errors: ${s(st["errors_total"])}`);
-      out.push(`error counts: ${s(st["error_counts"])}`);
+      out.push(...omitted(st, "queue(s)", "queues_omitted"));
+      out.push(
+        `${count(st["handoffs_open_total"], "open handoff")}, ${
+          count(st["errors_total"], "error fold")
+        }`,
+      );
+      out.push(`error counts (occurrences): ${s(st["error_counts"])}`);
       break;
     }
-    case "trace":
+    case "trace": {
       out.push(`${s(doc["id"])} (conversation ${s(doc["conversation_id"])}): ${s(doc["verdict"])}`);
+      const blamed = isRecord(doc["blamed"]) ? doc["blamed"] : undefined;
       for (const h of list(doc, "hops")) {
+        const isBlamed = blamed !== undefined && h["task_id"] === blamed["task_id"] &&
+          h["attempt"] === blamed["attempt"];
         out.push(
           `  ${s(h["from"])} -> ${s(h["to"])} task=${s(h["task_id"])} attempt=${s(h["attempt"])} ${
             s(h["outcome"])
-          }${h["latency_ms"] !== null ? ` ${s(h["latency_ms"])}ms` : ""}${
+          }${h["latency_ms"] !== null ? ` in ${ms(h["latency_ms"])}` : ""}${
             h["error"] ? ` ${s(h["error"])}` : ""
-          }`,
+          }${isBlamed ? "  <- its failure reached the requester" : ""}`,
         );
       }
-      out.push(...omitted(doc, "hops"));
+      out.push(...omitted(doc, "hop(s)"));
       break;
+    }
     case "agents":
       for (const a of list(doc, "agents")) {
         out.push(
-          `${s(a["agent"])}: ${s(a["status"])} last_seen=${s(a["last_seen"])} in_flight=${
-            s(a["in_flight"])
-          } tasks=${s(a["tasks_received"])} done=${s(a["tasks_completed"])} failed=${
-            s(a["tasks_failed"])
-          } stuck=${s(a["tasks_stuck"])} p50=${s(a["latency_ms_p50"])}ms p95=${
-            s(a["latency_ms_p95"])
-          }ms`,
+          `${s(a["agent"])}: ${agentStatusText(a)}; ${
+            a["consumers"] === null
+              ? "no consumer group sampled"
+              : count(a["consumers"], "consumer")
+          }; last seen ${s(a["last_seen"])}; ${count(a["in_flight"], "task")} in flight; tasks: ${
+            s(a["tasks_received"])
+          } received, ${s(a["tasks_completed"])} completed, ${s(a["tasks_failed"])} failed, ${
+            s(a["tasks_stuck"])
+          } stuck; latency p50 ${ms(a["latency_ms_p50"])}, p95 ${ms(a["latency_ms_p95"])}`,
         );
-        for (const p of Array.isArray(a["processes"]) ? a["processes"].filter(isRecord) : []) {
+        for (const p of list(a, "processes")) {
           const t = isRecord(p["last_termination"]) ? p["last_termination"] : undefined;
           out.push(
-            `   ${s(p["process"])} (${s(p["source"])}): ${s(p["status"])} restarts=${
-              s(p["restart_count"])
+            `   ${s(p["process"])} (${s(p["source"])}): ${s(p["status"])}, ${
+              count(p["restart_count"], "restart")
             }${
               t
-                ? ` last exit: ${s(t["reason"])} code=${s(t["exit_code"])} signal=${
+                ? `, last exit: ${s(t["reason"])} code=${s(t["exit_code"])} signal=${
                   s(t["signal"])
                 } at ${s(t["at"])}`
                 : ""
-            }${Number(p["tasks_lost"]) > 0 ? ` tasks lost: ${s(p["tasks_lost"])}` : ""}`,
+            }${Number(p["tasks_lost"]) > 0 ? `, ${count(p["tasks_lost"], "task")} lost` : ""}`,
           );
         }
+        out.push(...omitted(a, "process(es)", "processes_omitted", "   "));
       }
       if (list(doc, "agents").length === 0) out.push("No agent seen yet");
-      out.push(...omitted(doc, "agents"));
+      out.push(...omitted(doc, "agent(s)"));
       break;
-    case "llm":
+    case "llm": {
+      const kinds = (u: Record<string, unknown>) =>
+        isRecord(u["error_kinds"]) && Object.keys(u["error_kinds"]).length > 0
+          ? ` by kind ${s(u["error_kinds"])}`
+          : "";
       for (const u of list(doc, "usage")) {
         if (u["usage_reported"] === false) {
           out.push(
-            `${s(u["agent"])}: usage unknown (no reply carried it) errors=${s(u["llm_errors"])}${
-              isRecord(u["error_kinds"]) && Object.keys(u["error_kinds"]).length > 0
-                ? ` ${s(u["error_kinds"])}`
-                : ""
-            }`,
+            `${s(u["agent"])}: usage unknown (no reply carried it), ${
+              count(u["llm_errors"], "failed call")
+            }${kinds(u)}`,
           );
           continue;
         }
         out.push(
-          `${s(u["agent"])} ${s(u["model"])}: calls=${s(u["calls"])} tokens=${
+          `${s(u["agent"])} ${s(u["model"])}: ${count(u["calls"], "call")}, ${
             s(u["input_tokens"])
-          }+${s(u["output_tokens"])} cost=$${s(u["cost_usd"])} avg=${
-            s(u["latency_ms_avg"])
-          }ms errors=${s(u["llm_errors"])} (${s(u["error_rate"])})${
-            isRecord(u["error_kinds"]) && Object.keys(u["error_kinds"]).length > 0
-              ? ` ${s(u["error_kinds"])}`
-              : ""
-          }`,
+          } input + ${s(u["output_tokens"])} output tokens, cost $${s(u["cost_usd"])}, ${
+            ms(u["latency_ms_avg"])
+          } per call on average, ${count(u["llm_errors"], "failed call")} (error rate ${
+            (Number(u["error_rate"]) * 100).toFixed(1)
+          }%)${kinds(u)}`,
         );
       }
       if (list(doc, "usage").length === 0 && list(doc, "without_usage").length === 0) {
@@ -273,8 +327,10 @@ export function renderText(doc: Document, style: Style = PLAIN): string {
           } replies, none saying what LLM use they cost (its messages carry no usage, as A2A's do not): unknown, not zero`,
         );
       }
-      out.push(...omitted(doc, "usage rows"));
+      out.push(...omitted(doc, "usage row(s)"));
+      out.push(...omitted(doc, "agent(s) without usage", "without_usage_omitted"));
       break;
+    }
     default:
       out.push(escapeControl(JSON.stringify(doc, null, 2)));
   }

@@ -1,24 +1,15 @@
 /**
  * `trace <id>`: the hops of one conversation or task (an id, or a task id and its sub-tasks), in
- * the order they started, each with its outcome, and a verdict naming where it stopped. Reads the
- * whole diff history, parsing only the lines that quote the id.
+ * the order they started, each with its outcome, and a verdict naming the request and, when it
+ * did not complete, the hop whose failure reached its requester (trace_blame.ts). Reads the whole
+ * diff history, parsing only the lines that quote the id.
  */
 
 import type { Invocation } from "./cli_args.ts";
-import { cut, type Document, head } from "./output_document.ts";
+import type { Answer } from "./output_bound.ts";
+import { cut, head } from "./output_document.ts";
 import type { TimeMachine } from "./time_machine.ts";
-
-interface Hop {
-  task_id: string;
-  from: string;
-  to: string;
-  attempt: number;
-  started_at: string;
-  started_seq: number;
-  outcome: "completed" | "failed" | "stuck" | "open";
-  latency_ms: number | null;
-  error: string | null;
-}
+import { blame, type TraceHop as Hop } from "./trace_blame.ts";
 
 /** A hop just opened by its TASK (or its handoff record) at `at` */
 function openHop(
@@ -38,7 +29,7 @@ function openHop(
   };
 }
 
-export async function runTrace(tm: TimeMachine, inv: Invocation): Promise<Document> {
+export async function runTrace(tm: TimeMachine, inv: Invocation): Promise<Answer> {
   const id = inv.id ?? "";
   const hops = new Map<string, Hop>();
   let conversation: string | null = null;
@@ -103,27 +94,51 @@ export async function runTrace(tm: TimeMachine, inv: Invocation): Promise<Docume
     }
   }
   const all = [...hops.values()];
-  const problem = all.find((h) => h.outcome === "failed" || h.outcome === "stuck") ??
-    all.find((h) => h.outcome === "open");
-  const finalHop = all.at(-1);
+  const { request, blamed, chain } = blame(all);
   const verdict = events === 0
     ? `No record mentions "${id}"`
-    : problem
-    ? `Stopped at ${problem.from} -> ${problem.to} (task "${problem.task_id}", attempt ${problem.attempt}): ${problem.outcome}${
-      problem.error ? ` (${problem.error})` : ""
-    }`
-    : finalHop
-    ? `Completed: last hop ${finalHop.from} -> ${finalHop.to} answered`
-    : "Seen, but no handoff recorded";
-  const { shown, omitted } = cut(all, inv.limit);
-  return {
-    ...head(inv, last),
-    id,
-    conversation_id: conversation,
-    verdict,
-    hops: shown,
-    total: all.length,
-    omitted,
-    events,
+    : request === undefined
+    ? "Seen, but no handoff recorded"
+    : verdictOf(request, blamed);
+  return (limit) => {
+    const { shown, omitted } = cut(all, limit);
+    return {
+      ...head(inv, last),
+      id,
+      conversation_id: conversation,
+      verdict,
+      request: request ? hopRef(request) : null,
+      blamed: blamed ? hopRef(blamed) : null,
+      blame_chain: chain,
+      hops: shown,
+      total: all.length,
+      omitted,
+      events,
+    };
   };
+}
+
+/** A hop as the verdict names it */
+function hopRef(h: Hop) {
+  const { task_id, from, to, attempt, outcome, error } = h;
+  return { task_id, from, to, attempt, outcome, error };
+}
+
+function said(h: Hop): string {
+  const how = h.outcome === "open" ? "never answered" : h.outcome;
+  return `${how}${h.error ? ` (${h.error})` : ""}`;
+}
+
+function verdictOf(request: Hop, blamed: Hop | undefined): string {
+  const asked =
+    `request "${request.task_id}" (${request.from} -> ${request.to}, attempt ${request.attempt})`;
+  if (blamed === undefined) return `Completed: ${asked} answered`;
+  if (blamed === request) {
+    return `Stopped at ${request.from} -> ${request.to} (task "${request.task_id}", attempt ${request.attempt}): ${
+      said(request)
+    }, no hop under it failed`;
+  }
+  return `Stopped at ${blamed.from} -> ${blamed.to} (task "${blamed.task_id}", attempt ${blamed.attempt}): ${
+    said(blamed)
+  }; that failure reached the requester: ${asked} ${said(request)}`;
 }
