@@ -103,8 +103,16 @@ export class Watcher {
     // A recreated topic: its end fell below what we recorded.
     let reset = false;
     for (const topic of topics) {
+      // The positions held before the ends are asked for: the feed goes on reading meanwhile,
+      // and a position read after the answer may be past an end that was true when it was given
+      // (a busy topic is no recreated one)
+      const held = new Map<number, string>();
+      for (const p of this.#o.recorder.state.positions.values()) {
+        if (p.topic === topic) held.set(p.partition, p.offset);
+      }
       for (const range of await this.#o.kafka.topicRanges(topic)) {
-        const pos = this.#o.recorder.state.position(topic, range.partition);
+        const offset = held.get(range.partition);
+        const pos = offset === undefined ? undefined : { offset };
         if (pos !== undefined && compareOffsets(pos.offset, range.high) >= 0) {
           this.#o.recorder.record({
             type: "topic_reset",
