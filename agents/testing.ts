@@ -152,8 +152,8 @@ export class AgentsProcess {
   }
 
   /** Waits until every agent printed "agent started" (`count` times in all) */
-  ready(count = 4): Promise<void> {
-    return this.waitFor((l) => l.includes(`"msg":"agent started"`), count);
+  ready(count = 4, timeoutMs = 60_000): Promise<void> {
+    return this.waitFor((l) => l.includes(`"msg":"agent started"`), count, timeoutMs);
   }
 
   async stop(): Promise<Deno.CommandStatus> {
