@@ -205,6 +205,7 @@ export const SCALE_SCENARIOS: Scenario[] = [
         const before = sys.history.records.at(-1)?.seq ?? 0;
         await broker.blip(2_000);
         await sys.history.waitFor("worker-04 rate-limited after the blip", limited(before));
+        await answersMore(sys, RATE * 5); // the fault goes on five seconds past the blip
         load.mark("worker-04", undefined);
       });
     },
