@@ -17,7 +17,8 @@ import { errorText } from "./error_text.ts";
 
 const USAGE = `Usage: deno task agent <name>
 
-Runs one sample agent (${SAMPLE_AGENTS.join(", ")}) on its queue
+Runs one sample agent (${SAMPLE_AGENTS.join(", ")}), or a fleet worker
+(worker-01, worker-02...: the same worker under many names), on its queue
 $KAFKA_TOPIC_PREFIX<name> (default agent-queue-<name>), which \`deno task kafka start\` creates.
 
 Example:
@@ -41,7 +42,9 @@ async function main(args: string[]): Promise<number> {
   }
   const module = sampleAgent(name);
   if (module === undefined) {
-    console.error(`error: unknown agent "${name}": expected one of ${SAMPLE_AGENTS.join(", ")}`);
+    console.error(
+      `error: unknown agent "${name}": expected one of ${SAMPLE_AGENTS.join(", ")} or worker-NN`,
+    );
     return 2;
   }
   let runtime: AgentRuntime;

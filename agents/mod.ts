@@ -7,3 +7,5 @@ export { KafkaBus } from "./kafka_bus.ts";
 export { MissingTopicError, missingTopicLine } from "./missing_topic.ts";
 export type { Bus, IncomingRecord, OutgoingRecord, Subscription } from "./kafka_bus.ts";
 export type { AgentContext, AgentModule, NewTask, TaskOutcome } from "./agent_module.ts";
+export { parseReplicas, type ReplicaCounts, replicasOf } from "./replicas.ts";
+export { fleetWorkerNames, isFleetWorker } from "./roster/mod.ts";

@@ -14,6 +14,11 @@ export interface ProcessEvent {
   ts: string;
   event: ProcessEventKind;
   agent: string;
+  /**
+   * Which of the agent's processes (0-based) when the supervisor runs several of it: a replica
+   * keeps its number across restarts, its pid does not. Absent in records of older supervisors
+   */
+  replica?: number;
   pid: number;
   started_at: string;
   restart_count: number;
@@ -25,6 +30,8 @@ export interface ProcessEvent {
 
 export interface ProcessState {
   agent: string;
+  /** As in `ProcessEvent` */
+  replica: number;
   pid: number;
   status: "running" | "restarting" | "stopped";
   started_at: string;
@@ -43,6 +50,10 @@ export function parseProcessEvent(value: unknown): ProcessEvent | undefined {
     (event !== "started" && event !== "exited" && event !== "stopped")
   ) return undefined;
   const out: ProcessEvent = { schema_version, ts, event, agent, pid, started_at, restart_count };
+  const replica = value["replica"];
+  if (typeof replica === "number" && Number.isSafeInteger(replica) && replica >= 0) {
+    out.replica = replica;
+  }
   if (typeof value["exit_code"] === "number") out.exit_code = value["exit_code"];
   if (typeof value["signal"] === "string") out.signal = value["signal"];
   if (typeof value["restart_in_ms"] === "number") out.restart_in_ms = value["restart_in_ms"];

@@ -1,11 +1,15 @@
 /**
  * Runs agents as separate OS processes and restarts one that dies, like a pod's restart policy
  * `Always` with CrashLoopBackOff's doubling delay, keeping a lifecycle record of every process.
+ * An agent may run as several replicas (`replicas`), each its own process in the agent's consumer
+ * group, with its own restart delay and its own `AGENTS_STATE_DIR` (replica 0 keeps `stateDir`,
+ * replica i > 0 gets `stateDir/replica-<i>`: the done and pending stores are a process's own).
  */
 
 import type { ProcessEvent, ProcessState } from "./process_record.ts";
 import { PROCESS_RECORD_SCHEMA_VERSION } from "./process_record.ts";
 import { textLines } from "./line_splitter.ts";
+import { ONE_REPLICA, type ReplicaCounts, replicasOf } from "./replicas.ts";
 
 export interface SupervisorOptions {
   agents: string[];
@@ -17,6 +21,8 @@ export interface SupervisorOptions {
    */
   agentCommand?: (agent: string) => string[];
   stateDir: string;
+  /** Processes of each agent (default one) */
+  replicas?: ReplicaCounts;
   env?: Record<string, string>;
   /** First restart delay; doubles per quick failure up to `maxBackoffMs` */
   backoffMs?: number;
@@ -30,6 +36,7 @@ export interface SupervisorOptions {
 
 interface Slot {
   agent: string;
+  replica: number;
   child: Deno.ChildProcess | undefined;
   state: ProcessState;
   delayMs: number;
@@ -47,7 +54,7 @@ async function forwardLines(
 export class Supervisor {
   readonly #slots: Slot[];
   readonly #opts:
-    & Required<Omit<SupervisorOptions, "env" | "agentCommand">>
+    & Required<Omit<SupervisorOptions, "env" | "agentCommand" | "replicas">>
     & Pick<SupervisorOptions, "agentCommand">
     & { env: Record<string, string> };
   readonly #loops: Promise<void>[] = [];
@@ -65,12 +72,17 @@ export class Supervisor {
       output: (line) => Deno.stdout.writeSync(encoder.encode(line + "\n")),
       ...options,
     };
-    this.#slots = options.agents.map((agent) => ({
+    const replicas = options.replicas ?? ONE_REPLICA;
+    this.#slots = options.agents.flatMap((agent) =>
+      Array.from({ length: replicasOf(replicas, agent) }, (_, replica) => ({ agent, replica }))
+    ).map(({ agent, replica }) => ({
       agent,
+      replica,
       child: undefined,
       delayMs: this.#opts.backoffMs,
       state: {
         agent,
+        replica,
         pid: 0,
         status: "stopped",
         started_at: new Date(0).toISOString(),
@@ -127,7 +139,14 @@ export class Supervisor {
       if (program === undefined) throw new RangeError(`Empty command for agent "${slot.agent}"`);
       const command = new Deno.Command(program, {
         args,
-        env: { ...this.#opts.env, AGENT_RESTART_COUNT: String(slot.state.restart_count) },
+        env: {
+          ...this.#opts.env,
+          AGENT_RESTART_COUNT: String(slot.state.restart_count),
+          AGENT_REPLICA: String(slot.replica),
+          ...(slot.replica > 0
+            ? { AGENTS_STATE_DIR: `${this.#opts.stateDir}/replica-${slot.replica}` }
+            : {}),
+        },
         stdin: "null",
         stdout: "piped",
         stderr: "piped",
@@ -144,6 +163,7 @@ export class Supervisor {
       await this.#record({
         event: "started",
         agent: slot.agent,
+        replica: slot.replica,
         pid: child.pid,
         started_at: slot.state.started_at,
         restart_count: slot.state.restart_count,
@@ -166,6 +186,7 @@ export class Supervisor {
         await this.#record({
           event: "stopped",
           agent: slot.agent,
+          replica: slot.replica,
           pid: child.pid,
           started_at: slot.state.started_at,
           restart_count: slot.state.restart_count,
@@ -183,6 +204,7 @@ export class Supervisor {
       await this.#record({
         event: "exited",
         agent: slot.agent,
+        replica: slot.replica,
         pid: child.pid,
         started_at: slot.state.started_at,
         restart_count: slot.state.restart_count,
@@ -196,6 +218,7 @@ export class Supervisor {
         component: "supervisor",
         msg: "agent exited; restarting",
         agent: slot.agent,
+        replica: slot.replica,
         pid: child.pid,
         exit_code: status.code,
         signal: status.signal ?? null,

@@ -96,11 +96,18 @@ export class AgentsProcess {
 
   static start(
     queues: { prefix: string },
-    options: { stateDir: string; env?: Record<string, string>; only?: string[] },
+    options: {
+      stateDir: string;
+      env?: Record<string, string>;
+      only?: string[];
+      /** `--replicas`: N, or N,agent=M... */
+      replicas?: string;
+    },
   ): AgentsProcess {
     const script = new URL("./supervisor_main.ts", import.meta.url).pathname;
     const args = ["run", "--allow-all", script];
     if (options.only) args.push("--only", options.only.join(","));
+    if (options.replicas) args.push("--replicas", options.replicas);
     const child = new Deno.Command(Deno.execPath(), {
       args,
       env: {
@@ -145,8 +152,8 @@ export class AgentsProcess {
   }
 
   /** Waits until every agent printed "agent started" (`count` times in all) */
-  ready(count = 4): Promise<void> {
-    return this.waitFor((l) => l.includes(`"msg":"agent started"`), count);
+  ready(count = 4, timeoutMs = 60_000): Promise<void> {
+    return this.waitFor((l) => l.includes(`"msg":"agent started"`), count, timeoutMs);
   }
 
   async stop(): Promise<Deno.CommandStatus> {

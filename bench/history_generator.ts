@@ -3,6 +3,8 @@
  * (EventRecorder, ObserverState, TimeMachineWriter with rotation) with synthetic Kafka records
  * on a simulated clock: conversations of TASK/RESULT handoffs, some rate-limited ERRORs, some
  * malformed records, some tasks never answered (stuck), and a snapshot every few thousand records.
+ * `workers` and `partitions` give it a larger shape (50 agents x 12 partitions: `fleetWorkerNames`),
+ * and `faults: false` a healthy one: every task answered, no error, nothing malformed.
  */
 
 import {
@@ -30,6 +32,12 @@ export interface GenerateOptions {
   segmentBytes?: number;
   snapshotEvery?: number;
   progress?: (bytes: number) => void;
+  /** The agents handed tasks by the orchestrator, one conversation through all (default three) */
+  workers?: readonly string[];
+  /** Partitions of every queue (default 3) */
+  partitions?: number;
+  /** Stuck tasks, rate-limited ERRORs and malformed records among the rest (default true) */
+  faults?: boolean;
 }
 
 const PREFIX = "agent-queue-";
@@ -68,9 +76,19 @@ export async function generateHistory(options: GenerateOptions): Promise<{ recor
     previewBytes: 512,
     now,
   });
+  const workers = options.workers ?? WORKERS;
+  const partitions = options.partitions ?? 3;
+  const faults = options.faults ?? true;
   const offsets = new Map<string, number>();
+  const perTopic = new Map<string, number>();
   const kafka = (topic: string, value: string | Uint8Array): KafkaRecord => {
-    const partition = (offsets.size + topic.length) % 3;
+    // The default shape keeps the partitions its benchmarks were measured on; a shape asked for
+    // spreads each topic's records round-robin over its partitions
+    const sent = perTopic.get(topic) ?? 0;
+    perTopic.set(topic, sent + 1);
+    const partition = options.partitions === undefined
+      ? (offsets.size + topic.length) % 3
+      : sent % partitions;
     const key = `${topic}:${partition}`;
     const offset = offsets.get(key) ?? 0;
     offsets.set(key, offset + 1);
@@ -92,7 +110,7 @@ export async function generateHistory(options: GenerateOptions): Promise<{ recor
   while (written < options.bytes) {
     conversation++;
     const conv = `conv-${conversation.toString(16).padStart(8, "0")}`;
-    for (const [i, worker] of WORKERS.entries()) {
+    for (const [i, worker] of workers.entries()) {
       const task = createEnvelope({
         type: "TASK",
         source: "orchestrator",
@@ -105,8 +123,8 @@ export async function generateHistory(options: GenerateOptions): Promise<{ recor
       recorder.ingest(kafka(topicFor(worker, PREFIX), encodeEnvelope(task)));
       clock += options.stepMs;
       n++;
-      if (conversation % 97 === 0 && worker === "writer") continue; // never answered: stuck
-      if (conversation % 13 === 0 && worker === "coder") {
+      if (faults && conversation % 97 === 0 && worker === "writer") continue; // never answered
+      if (faults && conversation % 13 === 0 && worker === "coder") {
         recorder.ingest(kafka(
           topicFor("orchestrator", PREFIX),
           encodeEnvelope(replyTo(task, "ERROR", {
@@ -135,7 +153,7 @@ export async function generateHistory(options: GenerateOptions): Promise<{ recor
       clock += options.stepMs;
       n++;
     }
-    if (conversation % 500 === 0) {
+    if (faults && conversation % 500 === 0) {
       recorder.ingest(kafka(topicFor("orchestrator", PREFIX), `{"type":"RESULT",`));
       n++;
     }

@@ -13,6 +13,8 @@ import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { startKafka, stopKafka } from "../scripts/kafka.ts";
 import { type Scenario, SCENARIOS } from "./scenarios.ts";
+import { SCALE_SCENARIOS } from "./scale_scenarios.ts";
+import { brokerPid } from "../scripts/kafka/broker_process.ts";
 import { FOREIGN_SCENARIOS, type ForeignScenario } from "./foreign_scenarios.ts";
 import { ForeignRun } from "./foreign/foreign_run.ts";
 import { type Score, score, summarise } from "./score.ts";
@@ -98,6 +100,19 @@ async function runOne(scenario: AnyScenario, bootstrap: string, keep: boolean): 
     start: async () => {
       await startKafka({ log, stopOnFailure: true });
     },
+    blip: async (ms: number) => {
+      const pid = await brokerPid();
+      if (pid === undefined) {
+        throw new Error("Cannot freeze the broker: none was started from this checkout");
+      }
+      Deno.kill(pid, "SIGSTOP");
+      log(`froze the broker (pid ${pid}) for ${ms} ms`);
+      try {
+        await new Promise((r) => setTimeout(r, ms)); // the blip is a duration
+      } finally {
+        Deno.kill(pid, "SIGCONT");
+      }
+    },
   };
   try {
     if ("foreign" in scenario) {
@@ -167,7 +182,8 @@ async function main(argv: string[]): Promise<number> {
   if (values.help) {
     console.log(`Usage: deno task eval [--only NAME,NAME...] [--keep]
 
-Runs the scenario corpus (eval/scenarios.ts on our agents, eval/foreign_scenarios.ts on agent
+Runs the scenario corpus (eval/scenarios.ts on our agents, eval/scale_scenarios.ts on ten of them
+with replicas under load, eval/foreign_scenarios.ts on agent
 systems of other stacks: A2A Python, A2A JS, a team's own JSON) against the real broker and
 observer and scores what "oracle diagnose" answers. --keep keeps every scenario's history and prints every
 diagnosis (by default only a wrong one's).
@@ -177,7 +193,7 @@ Example:
     return 0;
   }
   const names = values.only?.split(",").map((s) => s.trim()).filter((s) => s !== "");
-  const all: AnyScenario[] = [...SCENARIOS, ...FOREIGN_SCENARIOS];
+  const all: AnyScenario[] = [...SCENARIOS, ...SCALE_SCENARIOS, ...FOREIGN_SCENARIOS];
   const unknown = names?.find((n) => !all.some((s) => s.name === n));
   if (unknown !== undefined) {
     console.error(`error: unknown scenario "${unknown}"`);

@@ -8,14 +8,19 @@
 import type { DiffRecord } from "@mat/observer";
 import { type System, type SystemOptions, until } from "./system.ts";
 
-/** What diagnose must answer */
+/**
+ * What diagnose must answer: healthy, or the top incident's root cause; `noCritical` where no
+ * incident may be critical, the expected one included (deaths that are no crash loop)
+ */
 export type Expectation =
   | { status: "healthy" }
-  | { kind: string; agent: string };
+  | { kind: string; agent: string; noCritical?: true };
 
 export interface BrokerControl {
   stop(): Promise<void>;
   start(): Promise<void>;
+  /** Freezes the broker's process (SIGSTOP) for `ms`, then lets it go on (SIGCONT): a blip */
+  blip(ms: number): Promise<void>;
 }
 
 export interface ScenarioContext {

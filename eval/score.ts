@@ -2,7 +2,8 @@
  * Scores one `diagnose --format json` answer against a scenario's expectation, the way ITBench
  * scores root-cause answers: the rank of the expected cause among the incidents shown, precision
  * (0 when the cause is missing, else 1 / incidents shown), and false criticals (critical incidents
- * whose root cause is not the expected one; any critical in a control).
+ * whose root cause is not the expected one; any critical in a control, or where the expectation
+ * says `noCritical`: such a scenario is not ok with one).
  */
 
 import { compareSeverity, isSeverity } from "@mat/observer";
@@ -71,12 +72,16 @@ export function score(doc: Record<string, unknown>, expect: Expectation): Score 
   }
   const index = causes.findIndex((c) => c.kind === expect.kind && c.agent === expect.agent);
   const rank = index < 0 ? null : index + 1;
+  const falseCriticals =
+    causes.filter((c, i) =>
+      c.severity === "critical" && (i !== index || expect.noCritical === true)
+    ).length;
   return {
     ...base,
     rank,
     precision: rank === null ? 0 : 1 / causes.length,
-    falseCriticals: causes.filter((c, i) => c.severity === "critical" && i !== index).length,
-    ok: rank === 1,
+    falseCriticals,
+    ok: rank === 1 && (expect.noCritical !== true || falseCriticals === 0),
   };
 }
 

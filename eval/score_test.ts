@@ -51,3 +51,20 @@ Deno.test("a control passes only when healthy with no warning or worse", () => {
   assert.equal(sum.top1, 0.5);
   assert.equal(sum.precision, 0.5);
 });
+
+Deno.test("where no critical is expected, even the expected cause being critical is a false one", () => {
+  const expect = { kind: "agent_crashed", agent: "worker-01", noCritical: true } as const;
+  const critical = score(doc("failing", [["agent_crashed", "worker-01", "critical"]]), expect);
+  assert.equal(critical.rank, 1);
+  assert.equal(critical.falseCriticals, 1);
+  assert.equal(critical.ok, false);
+  const loop = score(doc("failing", [["agent_crash_loop", "worker-01", "critical"]]), expect);
+  assert.equal(loop.rank, null);
+  assert.equal(loop.falseCriticals, 1);
+  const right = score(
+    doc("degraded", [["agent_crashed", "worker-01", "error"], ["agent_restarted", "x", "warning"]]),
+    expect,
+  );
+  assert.equal(right.ok, true);
+  assert.equal(right.falseCriticals, 0);
+});

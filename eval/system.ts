@@ -6,7 +6,15 @@
  * the observer's history), never a fixed sleep.
  */
 
-import { type Envelope, KafkaBus, SAMPLE_AGENTS, topicFor, USER_INBOX } from "@mat/agents";
+import {
+  type Envelope,
+  KafkaBus,
+  parseReplicas,
+  replicasOf,
+  SAMPLE_AGENTS,
+  topicFor,
+  USER_INBOX,
+} from "@mat/agents";
 import { AgentsProcess } from "@mat/agents/testing";
 import { DIFF_FILE_BASE } from "@mat/observer";
 import { spawnObserver } from "@mat/observer/process";
@@ -24,8 +32,16 @@ export interface SystemOptions {
   /** AGENT_FAULTS for the agents */
   faults?: string;
   agentEnv?: Record<string, string>;
-  /** Agents the supervisor runs (default: all four) */
+  /** The agents of the system, each with its queue (default: the four sample agents) */
+  agents?: readonly string[];
+  /** Agents the supervisor runs (default: all of them) */
   only?: string[];
+  /** Processes of each agent: the supervisor's `--replicas` (N, or N,agent=M...; default 1) */
+  replicas?: string;
+  /** Partitions of every queue (default 2) */
+  partitions?: number;
+  /** Observer settings over the harness's own */
+  observerEnv?: Record<string, string>;
   /** Extra agent queues to create (a queue nobody reads) */
   extraQueues?: string[];
   log?: (line: string) => void;
@@ -67,7 +83,8 @@ export class System {
     const dataDir = await Deno.makeTempDir({ prefix: "eval-history-" });
     const stateDir = await Deno.makeTempDir({ prefix: "eval-agents-" });
     const bus = new KafkaBus(options.bootstrap.split(","), `eval-${run}`);
-    const agents = [...SAMPLE_AGENTS, USER_INBOX, ...(options.extraQueues ?? [])];
+    const roster = options.agents ?? SAMPLE_AGENTS;
+    const agents = [...roster, USER_INBOX, ...(options.extraQueues ?? [])];
     const topics = agents.map((a) => topicFor(a, prefix));
     const port = freePort();
     const sys = new System(
@@ -80,7 +97,7 @@ export class System {
       `http://127.0.0.1:${port}`,
     );
     try {
-      await bus.createTopics(topics, 2);
+      await bus.createTopics(topics, options.partitions ?? 2);
       sys.#observer = spawnObserver({
         bootstrap: options.bootstrap,
         prefix,
@@ -88,6 +105,7 @@ export class System {
         port,
         stateDir,
         snapshotIntervalS: 2,
+        ...(options.observerEnv ? { env: options.observerEnv } : {}),
       });
       // The observer is up once it recorded its start and sampled the queues.
       await sys.history.waitFor(
@@ -97,7 +115,8 @@ export class System {
       );
       sys.#agents = AgentsProcess.start({ prefix }, {
         stateDir,
-        ...(options.only ? { only: options.only } : {}),
+        ...(options.only || options.agents ? { only: options.only ?? [...roster] } : {}),
+        ...(options.replicas ? { replicas: options.replicas } : {}),
         env: {
           KAFKA_BOOTSTRAP_SERVERS: options.bootstrap,
           AGENT_FAULTS: options.faults ?? "",
@@ -106,13 +125,18 @@ export class System {
           ...options.agentEnv,
         },
       });
-      const running = options.only ?? SAMPLE_AGENTS;
-      await sys.#agents.ready(running.length);
-      // Work waits until the observer saw every running agent's consumer join its group.
+      const running = options.only ?? roster;
+      const counts = parseReplicas(options.replicas ?? "1");
+      const processes = running.reduce((n, agent) => n + replicasOf(counts, agent), 0);
+      await sys.#agents.ready(processes, 60_000 + 2_000 * processes);
+      // Work waits until the observer saw every running agent's consumers (each replica's) join
+      // its group.
       for (const agent of running) {
+        const replicas = replicasOf(counts, agent);
         await sys.history.waitFor(
-          `${agent}'s consumer in its group`,
-          (r) => r.type === "queue_sample" && r.agent === agent && r.members.length > 0,
+          `${agent}'s ${replicas > 1 ? `${replicas} consumers` : "consumer"} in its group`,
+          (r) => r.type === "queue_sample" && r.agent === agent && r.members.length >= replicas,
+          60_000 + 2_000 * processes,
         );
       }
       sys.#client = await Client.start(bus, prefix);
@@ -142,16 +166,22 @@ export class System {
     return await this.client.wait(ids, timeoutMs);
   }
 
-  /** The pid of an agent's running process, from the supervisor's processes.json */
-  pid(agent: string): Promise<number> {
-    return agentPid(this.stateDir, agent);
+  /** The pid of an agent's running process (of one replica), from the supervisor's processes.json */
+  pid(agent: string, replica?: number): Promise<number> {
+    return agentPid(this.stateDir, agent, replica);
   }
 
-  /** Sends a signal to an agent's process from outside (kill -9, SIGSTOP, SIGCONT) */
-  async signal(agent: string, signal: Deno.Signal): Promise<number> {
-    const pid = await this.pid(agent);
+  /** The observer's pid (its /proc files tell its memory) */
+  get observerPid(): number | undefined {
+    return this.#observer?.pid;
+  }
+
+  /** Sends a signal to an agent's process (one replica's) from outside (kill -9, SIGSTOP, SIGCONT) */
+  async signal(agent: string, signal: Deno.Signal, replica?: number): Promise<number> {
+    const pid = await this.pid(agent, replica);
     Deno.kill(pid, signal);
-    this.options.log?.(`sent ${signal} to ${agent} (pid ${pid})`);
+    const which = replica === undefined ? agent : `${agent} replica ${replica}`;
+    this.options.log?.(`sent ${signal} to ${which} (pid ${pid})`);
     return pid;
   }
 

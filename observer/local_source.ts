@@ -8,9 +8,12 @@
  * - By default it starts at offset 0 so the history before the observer started is not missed;
  *   `fromOffset` (and `offset` to save) lets a restarted observer resume where it was.
  * - started -> `started` (process "pid:<n>"), preceded by `restarted` when restart_count > 0;
- *   exited -> `exited`, plus `crash_loop` when the supervisor backs off >= 4 s or the agent
+ *   exited -> `exited`, plus `crash_loop` when the supervisor backs off >= 4 s or the process
  *   exited 3+ times within 60 s (by the records' own timestamps); stopped -> `exited` (reason
  *   "stopped").
+ * - Where the supervisor runs several replicas of an agent (`replica` in its records), each is its
+ *   own process: its exits are counted, and its restart explained, apart from the other replicas'
+ *   (three replicas dying once each are three restarts, not a crash loop).
  * - Every few seconds it samples each running pid's RSS (`/proc/<pid>/status` VmRSS) and CPU
  *   (`/proc/<pid>/stat`) -> `resources`, skipping a pid that now belongs to another process.
  * - A bad line is skipped and logged; a read error is retried, reported once per outage as
@@ -35,7 +38,10 @@ export interface LocalSourceOptions {
   resourcesIntervalMs?: number;
   /** An exit whose restart delay is at least this is a crash loop; default 4000 ms */
   crashLoopDelayMs?: number;
-  /** This many exits of one agent within `crashLoopWindowMs` is a crash loop; default 3, 60 s */
+  /**
+   * This many exits of one process (one replica of an agent) within `crashLoopWindowMs` is a crash
+   * loop; default 3, 60 s
+   */
   crashLoopExits?: number;
   crashLoopWindowMs?: number;
   log?: LogFn;
@@ -77,7 +83,7 @@ export class LocalSource implements ProcessSource {
   #error: string | undefined;
   /** Running processes by pid */
   readonly #running = new Map<number, Running>();
-  /** Exit times (ms, from the records) per agent, within the crash-loop window */
+  /** Exit times (ms, from the records) per agent replica, within the crash-loop window */
   readonly #exits = new Map<string, number[]>();
   readonly #lastExit = new Map<string, LastExit>();
   #bootTimeMs: number | undefined;
@@ -236,6 +242,9 @@ export class LocalSource implements ProcessSource {
   }
 
   #apply(e: ProcessEvent): void {
+    // A replica restarts as itself: a pid does not outlive a restart, its replica number does
+    const slot = e.replica === undefined ? e.agent : `${e.agent}#${e.replica}`;
+    const who = e.replica === undefined ? e.agent : `${e.agent} (replica ${e.replica})`;
     const base = {
       source: "local" as const,
       agent: e.agent,
@@ -244,7 +253,7 @@ export class LocalSource implements ProcessSource {
       restart_count: e.restart_count,
     };
     if (e.event === "started") {
-      const last = this.#lastExit.get(e.agent);
+      const last = this.#lastExit.get(slot);
       if (e.restart_count > 0) {
         this.#emit({
           ...base,
@@ -252,7 +261,7 @@ export class LocalSource implements ProcessSource {
           reason: last?.reason ?? "Restarted",
           ...(last?.exit_code !== undefined ? { exit_code: last.exit_code } : {}),
           ...(last?.signal !== undefined ? { signal: last.signal } : {}),
-          message: `${e.agent} started again as pid ${e.pid} (restart ${e.restart_count})`,
+          message: `${who} started again as pid ${e.pid} (restart ${e.restart_count})`,
         });
       }
       this.#running.set(e.pid, {
@@ -260,7 +269,7 @@ export class LocalSource implements ProcessSource {
         pid: e.pid,
         startedAt: Date.parse(e.started_at),
       });
-      this.#emit({ ...base, kind: "started", message: `${e.agent} started as pid ${e.pid}` });
+      this.#emit({ ...base, kind: "started", message: `${who} started as pid ${e.pid}` });
       return;
     }
 
@@ -276,23 +285,23 @@ export class LocalSource implements ProcessSource {
     const exit: LastExit = { reason };
     if (e.exit_code !== undefined) exit.exit_code = e.exit_code;
     if (e.signal !== undefined) exit.signal = e.signal;
-    this.#lastExit.set(e.agent, exit);
+    this.#lastExit.set(slot, exit);
     const how = e.signal !== undefined ? `by ${e.signal}` : `with exit code ${e.exit_code ?? "?"}`;
     this.#emit({
       ...base,
       kind: "exited",
       ...exit,
       message: stopped
-        ? `${e.agent} (pid ${e.pid}) stopped ${how}`
-        : `${e.agent} (pid ${e.pid}) exited ${how}; restarting in ${e.restart_in_ms ?? "?"} ms`,
+        ? `${who} (pid ${e.pid}) stopped ${how}`
+        : `${who} (pid ${e.pid}) exited ${how}; restarting in ${e.restart_in_ms ?? "?"} ms`,
     });
     if (stopped) return;
 
     const at = Date.parse(e.ts);
     const window = this.#o.crashLoopWindowMs ?? 60_000;
-    const exits = (this.#exits.get(e.agent) ?? []).filter((t) => at - t < window);
+    const exits = (this.#exits.get(slot) ?? []).filter((t) => at - t < window);
     exits.push(at);
-    this.#exits.set(e.agent, exits);
+    this.#exits.set(slot, exits);
     const delay = e.restart_in_ms ?? 0;
     const manyExits = exits.length >= (this.#o.crashLoopExits ?? 3);
     if (delay >= (this.#o.crashLoopDelayMs ?? 4_000) || manyExits) {
@@ -302,7 +311,7 @@ export class LocalSource implements ProcessSource {
         reason: "CrashLoopBackOff",
         ...exit.exit_code !== undefined ? { exit_code: exit.exit_code } : {},
         ...exit.signal !== undefined ? { signal: exit.signal } : {},
-        message: `${e.agent} exited ${exits.length} time(s) within ${window / 1000} s; ` +
+        message: `${who} exited ${exits.length} time(s) within ${window / 1000} s; ` +
           `back-off ${delay} ms`,
       });
     }

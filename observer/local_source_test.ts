@@ -237,3 +237,58 @@ Deno.test("repeated exits or a long back-off are a crash loop, and fromOffset re
     await Deno.remove(stateDir, { recursive: true });
   }
 });
+
+Deno.test("three replicas of an agent dying once each are three restarts, not a crash loop", async () => {
+  const stateDir = await Deno.makeTempDir({ prefix: "local-source-" });
+  let text = "";
+  for (let replica = 0; replica < 3; replica++) {
+    text += line({ event: "started", agent: "coder", replica, pid: 200 + replica });
+  }
+  for (let replica = 0; replica < 3; replica++) {
+    const pid = 200 + replica;
+    text += line({
+      event: "exited",
+      agent: "coder",
+      replica,
+      pid,
+      signal: "SIGKILL",
+      restart_in_ms: 500,
+      ts: `2025-06-01T10:00:1${replica}.000Z`,
+    });
+    text += line({ event: "started", agent: "coder", replica, pid: pid + 10, restart_count: 1 });
+  }
+  // One replica of the writer dies three times while its other replica runs on: a crash loop
+  text += line({ event: "started", agent: "writer", replica: 0, pid: 300 });
+  for (let i = 0; i < 3; i++) {
+    text += line({ event: "started", agent: "writer", replica: 1, pid: 310 + i, restart_count: i });
+    text += line({
+      event: "exited",
+      agent: "writer",
+      replica: 1,
+      pid: 310 + i,
+      exit_code: 1,
+      restart_in_ms: 500 * 2 ** i,
+      ts: `2025-06-01T10:00:2${i}.000Z`,
+    });
+  }
+  await Deno.writeTextFile(`${stateDir}/processes.jsonl`, text);
+  const seen = new CollectedEvents();
+  const source = new LocalSource({ stateDir, pollMs: 20, resourcesIntervalMs: 0 });
+  try {
+    await source.start(seen.emit);
+    assert.deepEqual(
+      seen.events.filter((e) => e.kind === "crash_loop").map((e) => `${e.agent} ${e.process}`),
+      ["writer pid:312"],
+    );
+    const restarts = seen.events.filter((e) => e.kind === "restarted" && e.agent === "coder");
+    assert.deepEqual(restarts.map((e) => [e.process, e.reason, e.signal]), [
+      ["pid:210", "Signaled", "SIGKILL"],
+      ["pid:211", "Signaled", "SIGKILL"],
+      ["pid:212", "Signaled", "SIGKILL"],
+    ]);
+    assert.equal(restarts[0]?.message, "coder (replica 0) started again as pid 210 (restart 1)");
+  } finally {
+    await source.stop();
+    await Deno.remove(stateDir, { recursive: true });
+  }
+});

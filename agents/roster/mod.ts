@@ -1,8 +1,11 @@
-/** The four sample agents, by name. */
+/** The four sample agents and the fleet workers (`worker-01`...), by name. */
 
 import type { AgentModule } from "../agent_module.ts";
 import { createOrchestrator } from "./orchestrator.ts";
 import { coder, researcher, writer } from "./worker.ts";
+import { fleetWorker } from "./fleet.ts";
+
+export { fleetWorkerNames, isFleetWorker } from "./fleet.ts";
 
 export function sampleAgent(
   name: string,
@@ -24,6 +27,6 @@ export function sampleAgent(
     case "coder":
       return coder;
     default:
-      return undefined;
+      return fleetWorker(name);
   }
 }
