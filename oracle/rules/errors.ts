@@ -3,7 +3,8 @@
  * An agent answering `deadline_exceeded` (its own handler out of time) is slow (`slow_agent`).
  * The kinds other rules read from richer records are left to them: handoffs stuck, pods and
  * processes, queue statuses, tasks on unread queues. The ERROR a user request was answered with
- * is the request's failure (`requests_failed`), not an error of the orchestrator's own.
+ * is the request's failure (`requests_failed`), not an error of the entry agent's own, when it
+ * passes on a failure further down its conversation; with none, it is the entry agent's own.
  */
 
 import {
@@ -94,9 +95,15 @@ function roleOfRecorded(kind: string): Role {
 
 export function errorRules(facts: WindowFacts, oracle: string): Finding[] {
   const out: Finding[] = [];
-  // The ERRORs that answered user requests are the requests' failures.
+  // The ERRORs that answered user requests are the requests' failures when they pass on a
+  // failure further down (a task of the conversation to another agent failed or went stuck);
+  // with none, the agent the user asked failed on its own, and its error is its own.
+  const deeper = new Set(
+    [...facts.failed, ...facts.stuck].filter((h) => h.from !== facts.userInbox)
+      .map((h) => h.conversation_id),
+  );
   const own = facts.errors.filter((e) =>
-    !(e.conversation_id !== null &&
+    !(e.conversation_id !== null && deeper.has(e.conversation_id) &&
       facts.requestsFailed.get(e.conversation_id)?.task_id === e.task_id)
   );
   for (const errors of groupBy(own, (e) => `${e.kind}\u0000${e.agent ?? ""}`).values()) {

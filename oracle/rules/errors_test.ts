@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { error, facts } from "../testdata/facts.ts";
+import { error, facts, stuck, task } from "../testdata/facts.ts";
 import { errorRules } from "./errors.ts";
 
 const O = "oracle";
@@ -42,8 +42,26 @@ Deno.test("the ERROR answering a user request is the request's failure, not a sp
         s,
       ) => [`c${s}`, { at: "x", seq: s, reason: "r", task_id: `c${s}`, to: "orchestrator" }]),
     ),
+    // Each passes on a task of its conversation that went stuck further down
+    stuck: [1, 2, 3].map((s) => stuck(task(`c${s}`, "coder"), s)),
   });
   assert.deepEqual(errorRules(f, O), []);
+});
+
+Deno.test("the ERROR of an agent the user asked directly, passing nothing on, is its own", () => {
+  const f = facts({
+    errors: [1, 2, 3].map((s) =>
+      error("worker-04", s, "llm_rate_limit", { conversation_id: `c${s}`, task_id: `c${s}` })
+    ),
+    requestsFailed: new Map(
+      [1, 2, 3].map((
+        s,
+      ) => [`c${s}`, { at: "x", seq: s, reason: "r", task_id: `c${s}`, to: "worker-04" }]),
+    ),
+  });
+  const [finding] = errorRules(f, O);
+  assert.equal(finding?.kind, "llm_rate_limited");
+  assert.equal(finding?.agent, "worker-04");
 });
 
 Deno.test("a task to an agent with no queue cannot be routed", () => {
