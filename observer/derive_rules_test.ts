@@ -151,3 +151,38 @@ Deno.test("a late reply to an attempt a retry superseded still completes it, onc
     await b.close();
   }
 });
+
+Deno.test("a failed handoff records when its task was made and the deadline it carried", async () => {
+  const b = await bed();
+  try {
+    const made = new Date(Date.now() - 5_000).toISOString();
+    const deadline = new Date(Date.now() - 7_000).toISOString();
+    const t = { ...task("t1"), created_at: made, deadline };
+    b.see(t);
+    b.see(replyTo(t, "ERROR", {
+      error: {
+        kind: "deadline_exceeded",
+        message: "deadline passed before start",
+        retryable: true,
+      },
+    }));
+    // And a reply seen before its TASK: the same, once the TASK comes
+    const early = { ...task("t2"), created_at: made, deadline };
+    b.see(replyTo(early, "ERROR", {
+      error: {
+        kind: "deadline_exceeded",
+        message: "deadline passed before start",
+        retryable: true,
+      },
+    }));
+    b.see(early);
+    const failed = (await b.records()).flatMap((r) => r.type === "handoff_failed" ? [r] : []);
+    assert.equal(failed.length, 2);
+    for (const f of failed) {
+      assert.equal(f.task_created_at, made);
+      assert.equal(f.deadline, deadline, "the deadline was past before the task was made");
+    }
+  } finally {
+    await b.close();
+  }
+});

@@ -54,3 +54,12 @@ Deno.test("failed user requests are one finding with their conversations, on the
   assert.ok(finding?.next_commands.includes("oracle errors -a frontdesk"));
   assert.ok(!finding?.next_commands.some((c) => c.includes("orchestrator")));
 });
+
+Deno.test("tasks never answered are counted as tasks, not attempts", () => {
+  const first = task("c1", "writer");
+  const retry = { ...first, task_message_id: `${first.task_message_id}-2`, attempt: 2 };
+  const [finding] = handoffRules(facts({ stuck: [stuck(first, 5), stuck(retry, 10)] }), O);
+  assert.equal(finding?.kind, "stuck_handoff");
+  assert.match(finding?.summary ?? "", /^1 tasks? to writer never answered \(2 attempts\)/);
+  assert.equal(finding?.short, "1 task to writer never answered");
+});
