@@ -148,7 +148,7 @@ Deno.test("three replicas each dying once are no crash loop; one replica dying a
   const killed = { signal: "SIGKILL", exit_code: 137 };
   const threeOnce = facts({
     runtime: [
-      ...[100, 200, 300].map((pid, i) =>
+      ...[100, 200, 300].map((pid) =>
         runtime("coder", 0, "started", { process: `pid:${pid}`, at: at(0) })
       ),
       ...[100, 200, 300].flatMap((pid, i) => [

@@ -11,7 +11,8 @@ import {
   stuck,
   task,
 } from "../testdata/facts.ts";
-import { episodesOf, queueRules } from "./queues.ts";
+import { queueRules } from "./queues.ts";
+import { episodesOf } from "./queue_episodes.ts";
 
 const O = "oracle";
 const ok = () => ({});
