@@ -89,9 +89,20 @@ function join(pieces: Uint8Array[], length: number): Uint8Array {
   return out;
 }
 
-/** `bytes` decoded when every byte is ASCII (then the string's offsets are the bytes'), else undefined */
+const strict = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * `bytes` decoded when every byte is ASCII (then the string's offsets are the bytes'), else
+ * undefined. Decoded strictly: a lone invalid byte would decode to one U+FFFD, as long as itself,
+ * and pass for ASCII.
+ */
 function asciiText(bytes: Uint8Array): string | undefined {
-  const text = decoder.decode(bytes);
+  let text: string;
+  try {
+    text = strict.decode(bytes);
+  } catch {
+    return undefined;
+  }
   return text.length === bytes.length ? text : undefined;
 }
 
