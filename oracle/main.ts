@@ -62,8 +62,9 @@ Example:
 
 Ranked findings: kind, severity, agent, summary, since when, evidence (event seqs, Kafka
 coordinates) and the next commands worth running. Top-level status: healthy, degraded (warnings
-only) or failing (an error or critical finding). Default --limit ${DEFAULT_LIMITS.diagnose}; the JSON
-stays under 8,000 characters.
+only), failing (an error or critical finding) or unknown (no incident, but the history cannot
+support an answer: see reader_notes). Default --limit ${DEFAULT_LIMITS.diagnose}; the JSON stays
+under 8,000 characters.
 
 ${GLOBAL_HELP}
 
