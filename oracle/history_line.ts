@@ -21,6 +21,21 @@ const strict = new TextDecoder("utf-8", { fatal: true });
 const lossy = new TextDecoder();
 
 /**
+ * Whether `bytes`, decoded as `text` with replacement characters, are valid UTF-8: only a text
+ * holding U+FFFD (found at no cost in a text without it) is decoded again, strictly (six times the
+ * cost of decoding)
+ */
+export function isUtf8(text: string, bytes: Uint8Array | undefined): boolean {
+  if (!text.includes("\uFFFD") || bytes === undefined) return true;
+  try {
+    strict.decode(bytes);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * One line of a history, with the `ts` (ms) and `seq` of its header (`seq` NaN when it has none).
  * `value()` parses it on demand (undefined when the line is not a JSON object, or not valid
  * UTF-8: its text is then decoded with replacement characters, and `invalidUtf8` says so).
@@ -43,12 +58,9 @@ export class Line {
 
   get text(): string {
     if (this.#text === undefined) {
-      try {
-        this.#text = strict.decode(this.#bytes);
-      } catch {
-        this.#text = lossy.decode(this.#bytes);
-        this.#invalidUtf8 = true;
-      }
+      const bytes = this.#bytes;
+      this.#text = lossy.decode(bytes);
+      this.#invalidUtf8 = !isUtf8(this.#text, bytes);
       this.#bytes = undefined;
     }
     return this.#text;

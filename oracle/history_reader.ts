@@ -37,9 +37,9 @@ export {
   type Tally,
 } from "./history_line.ts";
 import type { Cursor, Gate, Segment, Skim, SkimmedLine, Tally } from "./history_line.ts";
-import { Line, parseObject } from "./history_line.ts";
+import { isUtf8, Line, parseObject } from "./history_line.ts";
 
-const strict = new TextDecoder("utf-8", { fatal: true });
+const lossy = new TextDecoder();
 
 /** The bits of `HeaderTypes` matches in `lines`: a type the read keeps, one its skim sees */
 const KEEP = 1;
@@ -228,10 +228,9 @@ export class History {
     path: string,
     sink: ReadSink,
   ): Line | undefined {
-    let text: string;
-    try {
-      text = strict.decode(data.subarray(start, end));
-    } catch {
+    const bytes = data.subarray(start, end);
+    const text = lossy.decode(bytes);
+    if (!isUtf8(text, bytes)) {
       sink.skip("corrupt", path, cursor.offset, "invalid UTF-8");
       return undefined;
     }

@@ -53,7 +53,9 @@ export interface ReaderNotesJson {
 }
 
 /** Notes kept (and shown) in full; the rest are counted */
-export const NOTES_KEPT = 10;
+export const NOTES_KEPT = 8;
+/** A note's text is cut to this many characters (a path or a quoted value may be long) */
+const TEXT_MAX = 300;
 
 export class ReaderNotes {
   readonly #counts = new Map<NoteKind, number>();
@@ -66,7 +68,12 @@ export class ReaderNotes {
     if (this.#seen.has(key)) return;
     this.#seen.add(key);
     this.#counts.set(note.kind, (this.#counts.get(note.kind) ?? 0) + 1);
-    if (this.#kept.length < NOTES_KEPT) this.#kept.push({ ...note });
+    if (this.#kept.length < NOTES_KEPT) {
+      const text = note.text.length <= TEXT_MAX
+        ? note.text
+        : `${note.text.slice(0, TEXT_MAX - 3)}...`;
+      this.#kept.push({ ...note, text });
+    }
   }
 
   count(kind: NoteKind): number {
