@@ -8,11 +8,13 @@
  * bytes it covers and holds one read buffer, a line cut between reads while it is joined (up to
  * GROW_LIMIT), and the line being returned: a longer line is found by scanning on without holding
  * it, then read once more if it is to be returned. A line longer than the history's `maxLine`, or
- * an incomplete last line however long, costs a scan.
+ * an incomplete last line however long, costs a scan. Each read checks, on the headers it reads,
+ * that no seq is missing (seq_continuity.ts).
  */
 
 import { fileChunksSync, LineBatch, splitLines } from "@mat/agents/lines";
-import { scanSegments, type StrayEntry } from "@mat/observer/segments";
+import type { StrayEntry } from "@mat/observer/segments";
+import { fileProblems, openFiles } from "./history_files.ts";
 import { BackwardReader, readLineAt } from "./file_reads.ts";
 import { seekLine } from "./history_seek.ts";
 import { HeaderTypes } from "./header_types.ts";
@@ -25,7 +27,7 @@ import {
 } from "./line_header.ts";
 import { QUIET, type ReadSink } from "./read_sink.ts";
 import type { ReaderNote } from "./reader_notes.ts";
-import { SeqContinuity, type SeqGap } from "./seq_continuity.ts";
+import { gapNote, SeqContinuity } from "./seq_continuity.ts";
 
 export {
   type Cursor,
@@ -87,60 +89,13 @@ export class History {
    * one of `strays`, which `problems` reports.
    */
   static async open(dir: string, base: string, options: HistoryOptions = {}): Promise<History> {
-    const segments: Segment[] = [];
-    const scan = await scanSegments(dir, base);
-    for (const file of scan.segments) {
-      let info: Deno.FileInfo;
-      try {
-        info = await Deno.stat(file.path); // follows a symlink
-      } catch (err) {
-        if (err instanceof Deno.errors.NotFound) continue; // gone since it was listed
-        throw err;
-      }
-      segments.push({ path: file.path, size: info.size, active: file.active });
-    }
-    const activeMissing = segments.length > 0 && !scan.segments.some((f) => f.active);
-    return new History(dir, base, segments, scan.strays, activeMissing, options);
+    const files = await openFiles(dir, base);
+    return new History(dir, base, files.segments, files.strays, files.activeMissing, options);
   }
 
-  /**
-   * What is wrong with the files of this history, found when it was opened: entries named like a
-   * segment that are not regular files, closed segments that are empty (the observer closes a
-   * segment once it is full), closed segments without an active file after them
-   */
+  /** What is wrong with the files of this history, found when it was opened (history_files.ts) */
   problems(): ReaderNote[] {
-    const out: ReaderNote[] = [];
-    for (const s of this.strays) {
-      const what = s.active ? "the active file" : "a segment";
-      out.push({
-        kind: "not_a_file",
-        file: s.path,
-        offset: null,
-        text:
-          `${what} of the history is a ${s.kind}, not a regular file: its records were not read`,
-      });
-    }
-    for (const seg of this.segments) {
-      if (seg.size === 0 && seg.active === false) {
-        out.push({
-          kind: "empty_segment",
-          file: seg.path,
-          offset: null,
-          text: "a closed segment is empty: the records it held are missing",
-        });
-      }
-    }
-    if (this.activeMissing && !this.strays.some((s) => s.active)) {
-      out.push({
-        kind: "no_active_file",
-        file: null,
-        offset: null,
-        text:
-          `the history "${this.base}" has closed segments but no active file ${this.base}.jsonl: ` +
-          "its newest records may be missing",
-      });
-    }
-    return out;
+    return fileProblems(this.base, this.segments, this.strays, this.activeMissing);
   }
 
   get empty(): boolean {
@@ -253,16 +208,6 @@ export class History {
     return new Line(text, ms, seq, cursor);
   }
 
-  /** A gap in seq as a note, at the line after it */
-  #gapNote(g: SeqGap): ReaderNote {
-    return {
-      kind: "seq_gap",
-      file: this.segments[g.segment]?.path ?? null,
-      offset: g.offset,
-      text: `seq jumps from ${g.after} to ${g.next}: ${g.missing} record(s) missing`,
-    };
-  }
-
   /**
    * Reads lines from `from` (up to `to`), oldest first. `gate` sees every line with a time first;
    * `types` keeps only the lines whose header names one of those record types, decided before
@@ -296,7 +241,7 @@ export class History {
       offset: 0,
       length: 0,
     };
-    const continuity = new SeqContinuity((g) => sink.note(this.#gapNote(g)));
+    const continuity = new SeqContinuity((g) => sink.note(gapNote(g, this.segments)));
     try {
       for await (const { segment, path, batch: c } of this.#chunks(from, options.to, sink)) {
         const text = c.text;

@@ -11,6 +11,8 @@
  * may fill it; what is still missing when the read ends is reported.
  */
 
+import type { ReaderNote } from "./reader_notes.ts";
+
 /** Seqs missing after `after` and before `next` (`next` is at `segment` and `offset`) */
 export interface SeqGap {
   after: number;
@@ -18,6 +20,16 @@ export interface SeqGap {
   missing: number;
   segment: number;
   offset: number;
+}
+
+/** A gap as a reader note, at the line after it */
+export function gapNote(g: SeqGap, segments: readonly { path: string }[]): ReaderNote {
+  return {
+    kind: "seq_gap",
+    file: segments[g.segment]?.path ?? null,
+    offset: g.offset,
+    text: `seq jumps from ${g.after} to ${g.next}: ${g.missing} record(s) missing`,
+  };
 }
 
 /** Gaps held open at once; past this, the oldest is reported as it stands */
