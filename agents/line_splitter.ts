@@ -89,10 +89,15 @@ function join(pieces: Uint8Array[], length: number): Uint8Array {
   return out;
 }
 
-/** `bytes` decoded when every byte is ASCII (then the string's offsets are the bytes'), else undefined */
+/**
+ * `bytes` decoded when every byte is ASCII (then the string's offsets are the bytes'), else
+ * undefined. A lone invalid byte decodes to one U+FFFD, as long as itself: a text holding U+FFFD
+ * is not ASCII (looking for it in an ASCII text costs nothing: a one-byte string cannot hold it;
+ * a strict decoder would cost six times the decoding).
+ */
 function asciiText(bytes: Uint8Array): string | undefined {
   const text = decoder.decode(bytes);
-  return text.length === bytes.length ? text : undefined;
+  return text.length === bytes.length && !text.includes("\uFFFD") ? text : undefined;
 }
 
 /**

@@ -67,6 +67,16 @@ Deno.test("a UTF-8 character cut between chunks is decoded whole, and offsets co
   }
 });
 
+Deno.test("a chunk holding an invalid UTF-8 byte is not taken for ASCII text", async () => {
+  // 0xff decodes to one U+FFFD, as long as the byte: the chunk is not ASCII all the same
+  const bytes = encoder.encode('{"a":"coder"}\n');
+  bytes[8] = 0xff;
+  for await (const split of splitLines([bytes])) {
+    assert.equal(split.kind, "lines");
+    if (split.kind === "lines") assert.equal(split.text, undefined, "no text: its bytes are read");
+  }
+});
+
 Deno.test("the bytes after the last newline are a last line, or torn when so asked", async () => {
   for (const cuts of cuttings("a\nbc")) {
     assert.deepEqual(await described(splitLines(chunksAt("a\nbc", cuts))), ["a@0", "bc@2"]);

@@ -29,40 +29,80 @@ function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
-/** Whether a directory entry is a file, or a symlink to one */
-async function isFile(dir: string, entry: Deno.DirEntry): Promise<boolean> {
-  if (!entry.isSymlink) return entry.isFile;
+/** What a directory entry named like a segment is, a symlink followed */
+export type EntryKind = "file" | "directory" | "fifo" | "socket" | "device" | "dangling symlink";
+
+/** The kind of a directory entry, following a symlink */
+async function kindOf(dir: string, entry: Deno.DirEntry): Promise<EntryKind> {
+  if (entry.isFile) return "file";
+  if (entry.isDirectory) return "directory";
+  let info: Deno.FileInfo;
   try {
-    return (await Deno.stat(join(dir, entry.name))).isFile;
+    info = entry.isSymlink
+      ? await Deno.stat(join(dir, entry.name))
+      : await Deno.lstat(join(dir, entry.name));
   } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return false; // dangling
+    if (err instanceof Deno.errors.NotFound) return "dangling symlink"; // or gone since listed
     throw err;
   }
+  if (info.isFile) return "file";
+  if (info.isDirectory) return "directory";
+  if (info.isFifo) return "fifo";
+  if (info.isSocket) return "socket";
+  return "device";
 }
 
-/** Every segment of a history, oldest first, the active file (if any) last; symlinks followed */
-export async function listSegments(dir: string, base: string): Promise<SegmentFile[]> {
+/** An entry named like a segment of the history that is not a regular file: never read */
+export interface StrayEntry {
+  path: string;
+  kind: Exclude<EntryKind, "file">;
+  active: boolean;
+}
+
+/**
+ * The segments of a history, oldest first, the active file (if any) last, symlinks followed; and
+ * the entries named like one of them that are not regular files (a directory, a FIFO, a dangling
+ * symlink...), which a reader must not open and should say it passed over
+ */
+export async function scanSegments(
+  dir: string,
+  base: string,
+): Promise<{ segments: SegmentFile[]; strays: StrayEntry[] }> {
   const pattern = new RegExp(`^${escapeRegExp(base)}\\.(\\d{6,})\\.jsonl$`);
   const closed: SegmentFile[] = [];
+  const strays: StrayEntry[] = [];
   let hasActive = false;
   try {
     for await (const entry of Deno.readDir(dir)) {
-      if (!(await isFile(dir, entry))) continue;
-      if (entry.name === `${base}.jsonl`) hasActive = true;
-      const m = pattern.exec(entry.name);
-      if (m?.[1] !== undefined) {
+      const active = entry.name === `${base}.jsonl`;
+      const m = active ? null : pattern.exec(entry.name);
+      if (!active && m?.[1] === undefined) continue;
+      const kind = await kindOf(dir, entry);
+      if (kind !== "file") {
+        strays.push({ path: join(dir, entry.name), kind, active });
+        continue;
+      }
+      if (active) hasActive = true;
+      else if (m?.[1] !== undefined) {
         closed.push({ path: join(dir, entry.name), number: Number(m[1]), active: false });
       }
     }
   } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return [];
+    if (err instanceof Deno.errors.NotFound) return { segments: [], strays: [] };
     throw err;
   }
   closed.sort((a, b) => a.number - b.number);
+  strays.sort((a, b) => a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
   const next = (closed.at(-1)?.number ?? 0) + 1;
-  return hasActive
+  const segments = hasActive
     ? [...closed, { path: activePath(dir, base), number: next, active: true }]
     : closed;
+  return { segments, strays };
+}
+
+/** Every segment of a history, oldest first, the active file (if any) last; symlinks followed */
+export async function listSegments(dir: string, base: string): Promise<SegmentFile[]> {
+  return (await scanSegments(dir, base)).segments;
 }
 
 /** fsyncs a directory so that a rename or a new file in it survives a crash (best effort) */

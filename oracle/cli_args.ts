@@ -7,7 +7,13 @@
  * else by `parseArgs` itself, loaded only then (`readInvocation`).
  */
 
-import { isSeverity, SEVERITIES, type Severity } from "@mat/observer";
+import {
+  DIFF_RECORD_TYPES,
+  isDiffRecordType,
+  isSeverity,
+  SEVERITIES,
+  type Severity,
+} from "@mat/observer";
 import { type FlagParser, type FlagSpec, FlagsUnsure, quickFlags } from "./quick_flags.ts";
 import { parseTime } from "./time_spec.ts";
 import { errorText } from "@mat/agents/support";
@@ -248,7 +254,16 @@ export function parseInvocation(
   const agent = str("agent");
   if (agent !== undefined) inv.agent = agent;
   const eventType = str("event-type");
-  if (eventType !== undefined) inv.eventType = eventType;
+  if (eventType !== undefined) {
+    if (!isDiffRecordType(eventType)) {
+      throw new UsageError(
+        `--event-type must be a record type, one of ${
+          DIFF_RECORD_TYPES.join(", ")
+        }; got "${eventType}"`,
+      );
+    }
+    inv.eventType = eventType;
+  }
   const since = str("since");
   if (since !== undefined && str("after") !== undefined) {
     throw new UsageError("--since and --after say the same: give one of them");
@@ -275,8 +290,10 @@ export function parseInvocation(
     }
     inv.minutes = m;
   }
-  if (inv.after !== undefined && inv.before !== undefined && inv.after > inv.before) {
-    throw new UsageError(`--after ${after} is later than --before ${before}`);
+  if (inv.after !== undefined && inv.before !== undefined && inv.after >= inv.before) {
+    const flag = since !== undefined ? "--since" : "--after";
+    const how = inv.after === inv.before ? "the same time as" : "later than";
+    throw new UsageError(`${flag} "${after}" is ${how} --before "${before}": the window is empty`);
   }
   if (positionals[0] !== undefined) inv.id = positionals[0];
   return inv;

@@ -201,3 +201,47 @@ Deno.test("an invocation reads the same whichever reads its flags", async () => 
     if (quick !== undefined) assert.deepEqual(quick, node, argv.join(" "));
   }
 });
+
+Deno.test("an unknown record type is a usage error listing the valid ones", () => {
+  assert.throws(
+    () => parseInvocation(["diffs", "-e", "bogus"], env, NOW),
+    (err: unknown) =>
+      err instanceof UsageError &&
+      /^--event-type must be a record type, one of observer_started, .*, handoff_stuck, .*; got "bogus"$/
+        .test(err.message),
+  );
+  assert.equal(
+    parseInvocation(["diffs", "-e", "handoff_stuck"], env, NOW).eventType,
+    "handoff_stuck",
+  );
+});
+
+Deno.test("an invalid calendar date is a usage error quoting it", () => {
+  assert.throws(
+    () => parseInvocation(["state", "--at", "2026-02-30T00:00:00Z"], env, NOW),
+    (err: unknown) =>
+      err instanceof UsageError &&
+      err.message ===
+        '--at: Cannot parse time "2026-02-30T00:00:00Z": there is no day 30 in 02/2026 (it has 28)',
+  );
+});
+
+Deno.test("a window whose start is not before its end is a usage error", () => {
+  for (
+    const [args, message] of [
+      [
+        ["diagnose", "--since", "10m", "--before", "1h"],
+        '--since "10m" is later than --before "1h": the window is empty',
+      ],
+      [
+        ["errors", "--after", "2026-11-24T11:00:00Z", "--before", "2026-11-24T11:00:00Z"],
+        '--after "2026-11-24T11:00:00Z" is the same time as --before "2026-11-24T11:00:00Z": the window is empty',
+      ],
+    ] as const
+  ) {
+    assert.throws(
+      () => parseInvocation([...args], env, NOW),
+      (err: unknown) => err instanceof UsageError && err.message === message,
+    );
+  }
+});

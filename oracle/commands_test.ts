@@ -1,11 +1,19 @@
 import assert from "node:assert/strict";
-import { dataDir, errorRecord, jsonl, message, queueSample } from "./testdata/history.ts";
+import { DEFAULT_FOLD_OPTIONS } from "@mat/observer";
+import {
+  dataDir,
+  errorRecord,
+  jsonl,
+  message,
+  observerStarted,
+  queueSample,
+} from "./testdata/history.ts";
 import { oracle } from "./testing.ts";
 
 Deno.test("queues gives as depth the messages that wait, not the end offsets summed", async () => {
   // Partition 0 is read to its end (offset 11); 3 messages wait on partition 1
   const sample = {
-    ...queueSample(1, 1, "coder"),
+    ...queueSample(2, 1, "coder"),
     partitions: [
       { partition: 0, high: "11", committed: "11", lag: 0 },
       { partition: 1, high: "7", committed: "4", lag: 3 },
@@ -13,7 +21,10 @@ Deno.test("queues gives as depth the messages that wait, not the end offsets sum
     lag: 3,
     status_reason: "lag is steady",
   };
-  const dir = await dataDir({ diff: jsonl(sample) });
+  // As an observer writes it: its start, with the options it folds with, then the sample
+  const dir = await dataDir({
+    diff: jsonl(observerStarted(1, 0, DEFAULT_FOLD_OPTIONS)) + jsonl(sample),
+  });
   const r = await oracle(["queues", "-f", "json", "--data-dir", dir]);
   assert.equal(r.code, 0, r.stderr);
   const queue = JSON.parse(r.stdout).queues[0];
@@ -42,15 +53,16 @@ Deno.test("llm text labels every figure with its unit", async () => {
         input_tokens: 120,
         output_tokens: 80,
         cost_usd: 0.0001,
-        latency_ms: 40 * seq,
+        latency_ms: 40 * (seq - 1),
       },
     });
   const dir = await dataDir({
     diff: [
-      usage(1),
+      observerStarted(1, 0, DEFAULT_FOLD_OPTIONS),
       usage(2),
-      errorRecord(3, 3, "coder", { category: "llm", kind: "llm_rate_limit" }),
-      message(4, 4, { msg_type: "RESULT", source: "writer", target: "orchestrator" }),
+      usage(3),
+      errorRecord(4, 4, "coder", { category: "llm", kind: "llm_rate_limit" }),
+      message(5, 5, { msg_type: "RESULT", source: "writer", target: "orchestrator" }),
     ].map(jsonl).join(""),
   });
   const r = await oracle(["llm", "--data-dir", dir]);

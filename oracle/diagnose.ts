@@ -6,9 +6,10 @@
  */
 
 import type { Document } from "./output_document.ts";
-import { type Finding, iso } from "./finding.ts";
+import { type Finding, type HealthStatus, iso } from "./finding.ts";
 import { groupIncidents, type Incident, statusOf } from "./incidents.ts";
 import type { Invocation } from "./cli_args.ts";
+import { UNDERMINING } from "./reader_notes.ts";
 import { churnRules } from "./rules/churn.ts";
 import { errorRules } from "./rules/errors.ts";
 import { handoffRules } from "./rules/handoffs.ts";
@@ -111,13 +112,22 @@ export async function runDiagnose(
   const all = await weighOutages(found, tm, facts.userInbox);
   const work = { messages: messagesIn(facts), requests: requestsIn(facts) };
   const { incidents, notes, findings } = groupIncidents(all, { requests: work.requests });
-  const status = statusOf(incidents);
+  // No incident is not "healthy" when the history read may miss records: then it is unknown, and
+  // incidents found anyway stand, with a word on what could not be checked
+  const judged = statusOf(incidents);
+  const undermined = tm.report.undermined;
+  const status: HealthStatus = judged === "healthy" && undermined ? "unknown" : judged;
+  const why = tm.report.notes.find((n) => UNDERMINING.has(n.kind))?.text ?? "";
   const first = incidents[0];
   const summary = tm.empty
     ? "No history yet: the time machine is empty"
+    : status === "unknown"
+    ? `Unknown: no incident found, but the history cannot support an answer: ${why}`
     : first === undefined
     ? `Healthy: ${facts.end.messages_seen} message(s) seen, no incident in the window`
-    : `${incidents.length} incident(s); the first: ${first.chain}`;
+    : `${incidents.length} incident(s); the first: ${first.chain}${
+      undermined ? `. Not all of the history could be checked: ${why}` : ""
+    }`;
   let shown = Math.min(inv.limit, incidents.length);
   let symptoms = SYMPTOMS_SHOWN;
   const doc = (): Document => ({
@@ -137,7 +147,9 @@ export async function runDiagnose(
     thresholds: THRESHOLDS,
   });
   let out = doc();
-  while (JSON.stringify(out).length > DIAGNOSE_MAX_CHARS && (symptoms > 1 || shown > 1)) {
+  // Measured with what the read reported, which main.ts puts in the document's head
+  const size = (d: Document) => JSON.stringify({ ...d, ...tm.report.toJson() }).length;
+  while (size(out) > DIAGNOSE_MAX_CHARS && (symptoms > 1 || shown > 1)) {
     if (symptoms > 1) symptoms--;
     else shown--;
     out = doc();

@@ -92,7 +92,8 @@ export interface Finding {
   secondary?: true;
 }
 
-export type HealthStatus = "healthy" | "degraded" | "failing";
+/** `unknown`: no incident found, but the history read cannot support "healthy" (diagnose.ts) */
+export type HealthStatus = "healthy" | "degraded" | "failing" | "unknown";
 
 export function noImpact(): Impact {
   return { requests_failed: 0, tasks_lost: 0, messages_waiting: 0, requests_delayed: 0 };

@@ -7,6 +7,8 @@
 export interface Segment {
   path: string;
   size: number;
+  /** Whether it is the active file (the one the observer appends to) */
+  active?: boolean;
 }
 
 /** A place in a history: a segment and a byte offset at the start of a line */
@@ -15,16 +17,34 @@ export interface Cursor {
   offset: number;
 }
 
-const decoder = new TextDecoder();
+const strict = new TextDecoder("utf-8", { fatal: true });
+const lossy = new TextDecoder();
+
+/**
+ * Whether `bytes`, decoded as `text` with replacement characters, are valid UTF-8: only a text
+ * holding U+FFFD (found at no cost in a text without it) is decoded again, strictly (six times the
+ * cost of decoding)
+ */
+export function isUtf8(text: string, bytes: Uint8Array | undefined): boolean {
+  if (!text.includes("\uFFFD") || bytes === undefined) return true;
+  try {
+    strict.decode(bytes);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /**
  * One line of a history, with the `ts` (ms) and `seq` of its header (`seq` NaN when it has none).
- * `value()` parses it on demand (undefined when the line is not a JSON object).
+ * `value()` parses it on demand (undefined when the line is not a JSON object, or not valid
+ * UTF-8: its text is then decoded with replacement characters, and `invalidUtf8` says so).
  */
 export class Line {
   #text: string | undefined;
   #bytes: Uint8Array | undefined;
   #value: Record<string, unknown> | null | undefined = null;
+  #invalidUtf8 = false;
 
   constructor(
     text: string | Uint8Array,
@@ -38,14 +58,22 @@ export class Line {
 
   get text(): string {
     if (this.#text === undefined) {
-      this.#text = decoder.decode(this.#bytes);
+      const bytes = this.#bytes;
+      this.#text = lossy.decode(bytes);
+      this.#invalidUtf8 = !isUtf8(this.#text, bytes);
       this.#bytes = undefined;
     }
     return this.#text;
   }
 
+  /** Whether its bytes are not valid UTF-8 (a line the observer did not write whole) */
+  get invalidUtf8(): boolean {
+    void this.text;
+    return this.#invalidUtf8;
+  }
+
   value(): Record<string, unknown> | undefined {
-    if (this.#value === null) this.#value = parseObject(this.text);
+    if (this.#value === null) this.#value = this.invalidUtf8 ? undefined : parseObject(this.text);
     return this.#value;
   }
 }

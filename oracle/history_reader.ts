@@ -8,11 +8,13 @@
  * bytes it covers and holds one read buffer, a line cut between reads while it is joined (up to
  * GROW_LIMIT), and the line being returned: a longer line is found by scanning on without holding
  * it, then read once more if it is to be returned. A line longer than the history's `maxLine`, or
- * an incomplete last line however long, costs a scan.
+ * an incomplete last line however long, costs a scan. Each read checks, on the headers it reads,
+ * that no seq is missing (seq_continuity.ts).
  */
 
 import { fileChunksSync, LineBatch, splitLines } from "@mat/agents/lines";
-import { listSegments } from "@mat/observer/segments";
+import type { StrayEntry } from "@mat/observer/segments";
+import { fileProblems, openFiles } from "./history_files.ts";
 import { BackwardReader, readLineAt } from "./file_reads.ts";
 import { seekLine } from "./history_seek.ts";
 import { HeaderTypes } from "./header_types.ts";
@@ -24,6 +26,8 @@ import {
   readHeaderSpan,
 } from "./line_header.ts";
 import { QUIET, type ReadSink } from "./read_sink.ts";
+import type { ReaderNote } from "./reader_notes.ts";
+import { gapNote, SeqContinuity } from "./seq_continuity.ts";
 
 export {
   type Cursor,
@@ -35,9 +39,9 @@ export {
   type Tally,
 } from "./history_line.ts";
 import type { Cursor, Gate, Segment, Skim, SkimmedLine, Tally } from "./history_line.ts";
-import { Line, parseObject } from "./history_line.ts";
+import { isUtf8, Line, parseObject } from "./history_line.ts";
 
-const decoder = new TextDecoder();
+const lossy = new TextDecoder();
 
 /** The bits of `HeaderTypes` matches in `lines`: a type the read keeps, one its skim sees */
 const KEEP = 1;
@@ -69,6 +73,10 @@ export class History {
     readonly dir: string,
     readonly base: string,
     readonly segments: Segment[],
+    /** Entries named like a segment that are not regular files: never read */
+    readonly strays: StrayEntry[],
+    /** Whether the history has closed segments but no active file */
+    readonly activeMissing: boolean,
     options: HistoryOptions,
   ) {
     this.maxLine = options.maxLine ?? DEFAULT_MAX_LINE;
@@ -76,21 +84,18 @@ export class History {
 
   /**
    * The files of a history in reading order, as the observer lays them out (its segment_files.ts),
-   * with their sizes now; a symlink counts as the file it points to (a dangling one as no file)
+   * with their sizes now; a symlink counts as the file it points to. An entry named like a segment
+   * that is not a regular file (a directory, a FIFO, a dangling symlink) is never opened: it is
+   * one of `strays`, which `problems` reports.
    */
   static async open(dir: string, base: string, options: HistoryOptions = {}): Promise<History> {
-    const segments: Segment[] = [];
-    for (const file of await listSegments(dir, base)) {
-      let info: Deno.FileInfo;
-      try {
-        info = await Deno.stat(file.path); // follows a symlink
-      } catch (err) {
-        if (err instanceof Deno.errors.NotFound) continue; // gone since it was listed
-        throw err;
-      }
-      segments.push({ path: file.path, size: info.size });
-    }
-    return new History(dir, base, segments, options);
+    const files = await openFiles(dir, base);
+    return new History(dir, base, files.segments, files.strays, files.activeMissing, options);
+  }
+
+  /** What is wrong with the files of this history, found when it was opened (history_files.ts) */
+  problems(): ReaderNote[] {
+    return fileProblems(this.base, this.segments, this.strays, this.activeMissing);
   }
 
   get empty(): boolean {
@@ -178,7 +183,12 @@ export class History {
     path: string,
     sink: ReadSink,
   ): Line | undefined {
-    const text = decoder.decode(data.subarray(start, end));
+    const bytes = data.subarray(start, end);
+    const text = lossy.decode(bytes);
+    if (!isUtf8(text, bytes)) {
+      sink.skip("corrupt", path, cursor.offset, "invalid UTF-8");
+      return undefined;
+    }
     const value = parseObject(text);
     const ts = value?.["ts"];
     const ms = typeof ts === "string" ? Date.parse(ts) : NaN;
@@ -190,7 +200,12 @@ export class History {
       return undefined;
     }
     const seq = value?.["seq"];
-    return new Line(text, ms, typeof seq === "number" ? seq : NaN, cursor);
+    if (typeof seq !== "number" || !Number.isSafeInteger(seq) || seq < 0) {
+      const got = seq === undefined ? "missing" : JSON.stringify(seq);
+      sink.skip("corrupt", path, cursor.offset, `"seq" is ${got}, not an integer >= 0`);
+      return undefined;
+    }
+    return new Line(text, ms, seq, cursor);
   }
 
   /**
@@ -226,79 +241,89 @@ export class History {
       offset: 0,
       length: 0,
     };
-    for await (const { segment, path, batch: c } of this.#chunks(from, options.to, sink)) {
-      const text = c.text;
-      for (let i = 0; i < c.count; i++) {
-        const start = c.starts[i] ?? 0;
-        const end = c.ends[i] ?? 0;
-        if (end === start) continue; // an empty line
-        const offset = c.offset + start;
-        let line: Line | undefined;
-        // The header of an ASCII chunk's line is read in the chunk's text; else from the line's
-        // first bytes, decoded.
-        const head = text ?? headText(c.bytes, start, end);
-        const read = text !== undefined
-          ? readHeaderSpan(text, start, end, h)
-          : readHeaderSpan(head, 0, head.length, h);
-        if (read) {
-          const g = gate === undefined ? "keep" : gate(h.ts, h.seq, segment, offset);
-          if (g === "stop") return;
-          if (g === "skip") continue;
-          const bits = matching ? matcher.match(head, h.typeFrom, h.typeTo) : 0;
-          if (skim !== undefined && (bits & SKIM) !== 0) {
-            if (text !== undefined) {
-              seen.text = text;
-              seen.start = start;
-              seen.end = end;
-            } else {
-              // The header was read in the line's first bytes decoded: the line's first characters
-              seen.text = c.line(i);
+    const continuity = new SeqContinuity((g) => sink.note(gapNote(g, this.segments)));
+    try {
+      for await (const { segment, path, batch: c } of this.#chunks(from, options.to, sink)) {
+        const text = c.text;
+        for (let i = 0; i < c.count; i++) {
+          const start = c.starts[i] ?? 0;
+          const end = c.ends[i] ?? 0;
+          if (end === start) continue; // an empty line
+          const offset = c.offset + start;
+          let line: Line | undefined;
+          // The header of an ASCII chunk's line is read in the chunk's text; else from the line's
+          // first bytes, decoded.
+          const head = text ?? headText(c.bytes, start, end);
+          const read = text !== undefined
+            ? readHeaderSpan(text, start, end, h)
+            : readHeaderSpan(head, 0, head.length, h);
+          if (read) {
+            continuity.see(h.seq, segment, offset);
+            const g = gate === undefined ? "keep" : gate(h.ts, h.seq, segment, offset);
+            if (g === "stop") return;
+            if (g === "skip") continue;
+            const bits = matching ? matcher.match(head, h.typeFrom, h.typeTo) : 0;
+            if (skim !== undefined && (bits & SKIM) !== 0) {
+              if (text !== undefined) {
+                seen.text = text;
+                seen.start = start;
+                seen.end = end;
+              } else {
+                // The header was read in the line's first bytes decoded: the line's first characters
+                seen.text = c.line(i);
+                seen.start = 0;
+                seen.end = seen.text.length;
+              }
+              seen.typeTo = h.typeTo;
+              seen.segment = segment;
+              seen.offset = offset;
+              seen.length = end - start;
+              skim.visit(seen);
+            }
+            if (types !== undefined && (bits & KEEP) === 0) continue;
+            if (tally?.counting && options.prefilter === undefined) {
+              tally.count++;
+              continue;
+            }
+            // A line of a chunk that is not all ASCII is decoded on its own, strictly
+            line = text !== undefined
+              ? new Line(c.line(i), h.ts, h.seq, { segment, offset })
+              : new Line(c.bytes.slice(start, end), h.ts, h.seq, { segment, offset });
+          } else {
+            const cursor = { segment, offset };
+            line = this.#unusual(c.bytes, start, end, cursor, path, sink);
+            if (line === undefined) continue;
+            continuity.see(line.seq, segment, offset);
+            const g = gate === undefined ? "keep" : gate(line.ts, line.seq, segment, offset);
+            if (g === "stop") return;
+            if (g === "skip") continue;
+            const type = skim === undefined && types === undefined
+              ? ""
+              : String(line.value()?.["type"]);
+            if (skim?.types.has(type)) {
+              seen.text = line.text;
               seen.start = 0;
               seen.end = seen.text.length;
+              seen.typeTo = -1;
+              seen.segment = segment;
+              seen.offset = offset;
+              seen.length = end - start;
+              skim.visit(seen);
             }
-            seen.typeTo = h.typeTo;
-            seen.segment = segment;
-            seen.offset = offset;
-            seen.length = end - start;
-            skim.visit(seen);
+            if (types !== undefined && !types.has(type)) continue;
           }
-          if (types !== undefined && (bits & KEEP) === 0) continue;
-          if (tally?.counting && options.prefilter === undefined) {
+          if (options.prefilter && !options.prefilter(line.text)) continue;
+          if (tally?.counting) {
             tally.count++;
             continue;
           }
-          line = new Line(c.line(i), h.ts, h.seq, { segment, offset });
-        } else {
-          const cursor = { segment, offset };
-          line = this.#unusual(c.bytes, start, end, cursor, path, sink);
-          if (line === undefined) continue;
-          const g = gate === undefined ? "keep" : gate(line.ts, line.seq, segment, offset);
-          if (g === "stop") return;
-          if (g === "skip") continue;
-          const type = skim === undefined && types === undefined
-            ? ""
-            : String(line.value()?.["type"]);
-          if (skim?.types.has(type)) {
-            seen.text = line.text;
-            seen.start = 0;
-            seen.end = seen.text.length;
-            seen.typeTo = -1;
-            seen.segment = segment;
-            seen.offset = offset;
-            seen.length = end - start;
-            skim.visit(seen);
-          }
-          if (types !== undefined && !types.has(type)) continue;
+          // One at a time, while the read buffer holds still: a line made long before it is
+          // used would outlive young-generation collections and load the old generation.
+          yield line;
         }
-        if (options.prefilter && !options.prefilter(line.text)) continue;
-        if (tally?.counting) {
-          tally.count++;
-          continue;
-        }
-        // One at a time, while the read buffer holds still: a line made long before it is
-        // used would outlive young-generation collections and load the old generation.
-        yield line;
       }
+    } finally {
+      continuity.end();
     }
   }
 

@@ -66,8 +66,9 @@ Example:
 
 Ranked findings: kind, severity, agent, summary, since when, evidence (event seqs, Kafka
 coordinates) and the next commands worth running. Top-level status: healthy, degraded (warnings
-only) or failing (an error or critical finding). Default --limit ${DEFAULT_LIMITS.diagnose}; the JSON
-stays under 8,000 characters.
+only), failing (an error or critical finding) or unknown (no incident, but the history cannot
+support an answer: see reader_notes). Default --limit ${DEFAULT_LIMITS.diagnose}; the JSON stays
+under 8,000 characters.
 
 ${GLOBAL_HELP}
 
@@ -191,8 +192,9 @@ export async function main(argv: string[]): Promise<number> {
     // diagnose cuts its own lists (diagnose.ts); every other answer has each of its lists cut
     doc = boundedDocument(
       (n) => {
-        const d = { ...answer(n), ...report };
-        return inv.command === "diagnose" ? d : boundLists(d, n);
+        // What the read reported is bounded by itself (reader_notes.ts): never cut here
+        const d = inv.command === "diagnose" ? answer(n) : boundLists(answer(n), n);
+        return { ...d, ...report };
       },
       inv.limit,
       !inv.limitGiven && inv.command !== "diagnose",

@@ -22,6 +22,8 @@ export interface Document {
   skipped: ReportJson["skipped"];
   /** Records whose time or seq goes back, and where the first of them are */
   out_of_order: ReportJson["out_of_order"];
+  /** What the reader found wrong with the history (reader_notes.ts), one note per problem */
+  reader_notes: ReportJson["reader_notes"];
   [key: string]: unknown;
 }
 

@@ -6,6 +6,7 @@
 
 import { escapeControl } from "./escape_control.ts";
 import type { Disorder, LineSkip, ReadSink } from "./read_sink.ts";
+import { type ReaderNote, ReaderNotes, type ReaderNotesJson } from "./reader_notes.ts";
 
 /** Why a line was not used, in the order the summary names them */
 export const SKIP_KINDS = [
@@ -53,6 +54,7 @@ export interface ReportJson {
     places_omitted: number;
   };
   out_of_order: { records: number; places: DisorderPlace[]; places_omitted: number };
+  reader_notes: ReaderNotesJson;
 }
 
 function iso(ms: number): string | null {
@@ -88,6 +90,7 @@ export class ReadReport implements ReadSink {
   readonly #disorder: DisorderPlace[] = [];
   readonly #disorderAt = new Places();
   readonly #notices: string[] = [];
+  readonly #notes = new ReaderNotes();
 
   /** A line passed over; counted once per place */
   skip(kind: LineSkip | SkipKind, file: string, offset: number, reason: string): void {
@@ -115,6 +118,21 @@ export class ReadReport implements ReadSink {
   /** Something the reader did because of what it skipped (one stderr line) */
   notice(text: string): void {
     if (!this.#notices.includes(text)) this.#notices.push(text);
+  }
+
+  /** A problem of the history beside its lines; counted once per kind, place and text */
+  note(note: ReaderNote): void {
+    this.#notes.add(note);
+  }
+
+  /** Whether a note means the answer may miss records (see reader_notes.ts) */
+  get undermined(): boolean {
+    return this.#notes.undermined;
+  }
+
+  /** The notes of problems kept, for the answer's own words (the first is the most telling) */
+  get notes(): readonly ReaderNote[] {
+    return this.#notes.kept;
   }
 
   count(kind: SkipKind): number {
@@ -150,12 +168,39 @@ export class ReadReport implements ReadSink {
         places: this.#disorder.map((p) => ({ ...p })),
         places_omitted: this.#disordered - this.#disorder.length,
       },
+      reader_notes: this.#notes.toJson(this.#summaryNotes()),
     };
   }
 
-  /** The stderr warnings, one per line, control characters escaped */
-  summary(): string[] {
-    const out: string[] = [];
+  /** The skipped lines, the records out of order and each notice as one note each */
+  #summaryNotes(): ReaderNote[] {
+    const out: ReaderNote[] = [];
+    const lines = this.#summaryLines();
+    const first = this.#skipped[0];
+    if (this.total > 0 && lines.skipped !== undefined) {
+      out.push({
+        kind: "unreadable_lines",
+        file: first?.file ?? null,
+        offset: first?.offset ?? null,
+        text: lines.skipped,
+      });
+    }
+    const d = this.#disorder[0];
+    if (this.#disordered > 0 && lines.disorder !== undefined) {
+      out.push({
+        kind: "out_of_order",
+        file: d?.file ?? null,
+        offset: d?.offset ?? null,
+        text: lines.disorder,
+      });
+    }
+    for (const n of this.#notices) out.push({ kind: "notice", file: null, offset: null, text: n });
+    return out.map((n) => ({ ...n, text: escapeControl(n.text) }));
+  }
+
+  /** The text of the skipped lines' and the disordered records' warnings */
+  #summaryLines(): { skipped?: string; disorder?: string } {
+    const out: { skipped?: string; disorder?: string } = {};
     if (this.total > 0) {
       const parts = SKIP_KINDS.filter((k) => this.count(k) > 0).map((k) =>
         `${this.count(k)} ${SKIP_WORDS[k]}`
@@ -169,9 +214,8 @@ export class ReadReport implements ReadSink {
         ),
       ];
       const why = reasons.length ? `; ${reasons.join("; ")}` : "";
-      out.push(`warning: skipped ${parts.join(", ")} line(s) at ${where}${why}`);
+      out.skipped = `skipped ${parts.join(", ")} line(s) at ${where}${why}`;
     }
-    for (const n of this.#notices) out.push(`warning: ${n}`);
     if (this.#disordered > 0) {
       const places = this.#disorder.slice(0, 3).map((p) => {
         const what = p.seq !== null && p.previous_seq !== null && p.seq <= p.previous_seq
@@ -179,8 +223,24 @@ export class ReadReport implements ReadSink {
           : `ts goes back from ${p.previous_ts ?? "?"} to ${p.ts ?? "?"}`;
         return `${p.file}:${p.offset} (${what})`;
       });
-      out.push(`warning: ${this.#disordered} record(s) out of order at ${places.join(", ")}`);
+      out.disorder = `${this.#disordered} record(s) out of order at ${places.join(", ")}`;
     }
+    return out;
+  }
+
+  /** The stderr warnings, one per line, control characters escaped */
+  summary(): string[] {
+    const out: string[] = [];
+    const lines = this.#summaryLines();
+    if (lines.skipped !== undefined) out.push(`warning: ${lines.skipped}`);
+    for (const n of this.#notices) out.push(`warning: ${n}`);
+    if (lines.disorder !== undefined) out.push(`warning: ${lines.disorder}`);
+    for (const n of this.#notes.kept) {
+      const place = n.file === null ? "" : ` (${n.file}${n.offset === null ? "" : `:${n.offset}`})`;
+      out.push(`warning: ${n.text}${place}`);
+    }
+    const more = this.#notes.total - this.#notes.kept.length;
+    if (more > 0) out.push(`warning: ${more} more reader note(s) not shown (see reader_notes)`);
     return out.map(escapeControl);
   }
 }

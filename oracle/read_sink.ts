@@ -3,6 +3,8 @@
  * places) and the lines it saw out of order; ReadReport is the oracle's, ReadStats counts.
  */
 
+import type { ReaderNote } from "./reader_notes.ts";
+
 /** Why a reader passed a line over */
 export type LineSkip = "corrupt" | "torn" | "oversized";
 
@@ -20,6 +22,8 @@ export interface Disorder {
 export interface ReadSink {
   skip(kind: LineSkip, path: string, offset: number, reason: string): void;
   outOfOrder(disorder: Disorder): void;
+  /** A problem of the history beside its lines (a gap in seq, a file that is not a file...) */
+  note(note: ReaderNote): void;
 }
 
 /** Counts what reading skipped: for tests, and for reads whose lines are reported elsewhere */
@@ -30,6 +34,7 @@ export class ReadStats implements ReadSink {
   disordered = 0;
   /** Where the first skipped lines were, as `file:byte` */
   readonly where: string[] = [];
+  readonly notes: ReaderNote[] = [];
 
   skip(kind: LineSkip, path: string, offset: number): void {
     this[kind]++;
@@ -39,7 +44,11 @@ export class ReadStats implements ReadSink {
   outOfOrder(): void {
     this.disordered++;
   }
+
+  note(note: ReaderNote): void {
+    this.notes.push(note);
+  }
 }
 
 /** A sink that hears nothing: for probes, whose lines a real read reports */
-export const QUIET: ReadSink = { skip: () => {}, outOfOrder: () => {} };
+export const QUIET: ReadSink = { skip: () => {}, outOfOrder: () => {}, note: () => {} };

@@ -62,7 +62,7 @@ export const ANSI: Style = {
       ? 31
       : sev === "error"
       ? 91
-      : sev === "warning" || sev === "degraded"
+      : sev === "warning" || sev === "degraded" || sev === "unknown"
       ? 33
       : 32;
     return `\x1b[${code}m${t}\x1b[39m`;
@@ -76,6 +76,23 @@ function recordLine(r: Record<string, unknown>): string {
     .map(([k, v]) => `${s(k)}=${s(v)}`)
     .join(" ");
   return `#${s(seq)} ${s(ts)} ${s(type)} ${detail}`.slice(0, 300);
+}
+
+/** The reader's notes on the history, after the answer: what it could not read or check */
+function readerNotes(doc: Document): string[] {
+  const r: Record<string, unknown> = isRecord(doc["reader_notes"]) ? doc["reader_notes"] : {};
+  const notes = Array.isArray(r["notes"]) ? r["notes"].filter(isRecord) : [];
+  if (notes.length === 0) return [];
+  const out = ["", "reader notes (what the history could not tell):"];
+  for (const n of notes) {
+    const place = typeof n["file"] === "string"
+      ? ` (${s(n["file"])}${typeof n["offset"] === "number" ? `:${n["offset"]}` : ""})`
+      : "";
+    out.push(`  - ${s(n["kind"])}: ${s(n["text"])}${place}`);
+  }
+  const more = Number(r["omitted"]);
+  if (more > 0) out.push(`  ... ${more} more note(s) not shown (--format json has them counted)`);
+  return out;
 }
 
 export function renderText(doc: Document, style: Style = PLAIN): string {
@@ -334,5 +351,6 @@ export function renderText(doc: Document, style: Style = PLAIN): string {
     default:
       out.push(escapeControl(JSON.stringify(doc, null, 2)));
   }
+  out.push(...readerNotes(doc));
   return out.join("\n") + "\n";
 }

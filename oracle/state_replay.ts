@@ -77,7 +77,7 @@ function countsByName(counts: Record<string, number>): Record<string, number> {
  * `diff_seq` or below is not applied (as on the observer's restart) and is a skipped line.
  */
 export async function replayState(tm: TimeMachine, t?: number): Promise<StateAt> {
-  const snap = tm.snapshotAt(t);
+  const snap = await tm.snapshotAt(t);
   let options = snap?.fold_options === undefined
     ? defaultOptions
     : recordedOptions(snap.fold_options, "snapshot");
@@ -152,11 +152,14 @@ export async function replayState(tm: TimeMachine, t?: number): Promise<StateAt>
       continue;
     }
     if (snap && previous === undefined && record.seq > snap.diff_seq + 1) {
-      tm.report.notice(
-        `the diff records after snapshot seq ${snap.seq} start at seq ${record.seq}, not ${
+      tm.report.note({
+        kind: "seq_gap",
+        file: path,
+        offset: cursor.offset,
+        text: `the diff records after snapshot seq ${snap.seq} start at seq ${record.seq}, not ${
           snap.diff_seq + 1
         }: the state misses the ${record.seq - snap.diff_seq - 1} record(s) in between`,
-      );
+      });
     }
     previous = { seq: record.seq, ts };
     // The observer restarted: it folded what follows with the options it started with

@@ -22,7 +22,10 @@ import {
   type Skim,
   type Tally,
 } from "./history_reader.ts";
+import { FUTURE_SKEW_MS, historyEnd, JUMP_MS } from "./history_end.ts";
 import { ReadReport } from "./read_report.ts";
+import { QUIET } from "./read_sink.ts";
+import { unfitReason } from "./snapshot_fit.ts";
 import { replayState, type StateAt } from "./state_replay.ts";
 
 export type { StateAt };
@@ -53,6 +56,9 @@ export interface Typed<R> {
   cursor: Cursor;
 }
 
+/** Snapshots found not to fit the diff history before the state is rebuilt from diffs alone */
+const UNFIT_TRIED = 3;
+
 /** Diff lines longer than this are skipped as oversized (records hold previews, not payloads) */
 export const MAX_DIFF_LINE = 16 << 20;
 /** Snapshot lines longer than this are skipped as oversized (the state's maps are capped) */
@@ -61,9 +67,17 @@ export const MAX_STATE_LINE = 512 << 20;
 export class TimeMachine {
   readonly report = new ReadReport();
 
-  private constructor(readonly dir: string, readonly diff: History, readonly states: History) {}
+  #end: number | undefined;
 
-  static async open(dir: string): Promise<TimeMachine> {
+  private constructor(
+    readonly dir: string,
+    readonly diff: History,
+    readonly states: History,
+    /** The wall clock when it was opened (ms): what a time in the future is in the future of */
+    readonly now: number,
+  ) {}
+
+  static async open(dir: string, options: { now?: number } = {}): Promise<TimeMachine> {
     let info: Deno.FileInfo;
     try {
       info = await Deno.stat(dir);
@@ -79,11 +93,14 @@ export class TimeMachine {
       throw err;
     }
     if (!info.isDirectory) throw new DataError(`Data directory "${dir}" is not a directory`);
-    return new TimeMachine(
+    const tm = new TimeMachine(
       dir,
       await History.open(dir, DIFF_FILE_BASE, { maxLine: MAX_DIFF_LINE }),
       await History.open(dir, STATE_FILE_BASE, { maxLine: MAX_STATE_LINE }),
+      options.now ?? Date.now(),
     );
+    for (const note of [...tm.diff.problems(), ...tm.states.problems()]) tm.report.note(note);
+    return tm;
   }
 
   get empty(): boolean {
@@ -99,7 +116,8 @@ export class TimeMachine {
     const value = line.value();
     const path = this.#path(history, line);
     if (value === undefined) {
-      this.report.skip("corrupt", path, line.cursor.offset, "not a JSON object");
+      const why = line.invalidUtf8 ? "invalid UTF-8" : "not a JSON object";
+      this.report.skip("corrupt", path, line.cursor.offset, why);
       return undefined;
     }
     const v = value["schema_version"];
@@ -147,8 +165,11 @@ export class TimeMachine {
       misled = back.some((l, i) => l.ts >= a || l.ts < (back[i - 1]?.ts ?? -Infinity));
       scanFrom = back[0]?.cursor ?? start;
     }
-    const attempt = async (whole: boolean): Promise<{ result: T; disordered: boolean }> => {
+    const attempt = async (
+      whole: boolean,
+    ): Promise<{ result: T; disordered: boolean; kept: number }> => {
       let disordered = false;
+      let kept = 0;
       const from = whole ? this.diff.start : scanFrom;
       const report = this.report;
       const path = (segment: number) => this.diff.segments[segment]?.path ?? "?";
@@ -184,21 +205,53 @@ export class TimeMachine {
           past = true;
           return "skip";
         }
-        return ts < a ? "skip" : "keep";
+        if (ts < a) return "skip";
+        kept++;
+        return "keep";
       };
       const tally: Tally = { counting: false, count: 0 };
       const lines = diff.lines(from, report, { ...opts, gate, tally });
       const result = await read(lines, tally);
-      return { result, disordered };
+      return { result, disordered, kept };
     };
+    let outcome: { result: T; disordered: boolean; kept: number } | undefined;
     if (!misled) {
-      const first = await attempt(false);
-      if (!first.disordered) return first.result;
+      outcome = await attempt(false);
+      if (outcome.disordered) outcome = undefined;
     }
-    this.report.notice(
-      "records out of time order around the window: the whole diff history was read, each record kept by its own time",
-    );
-    return (await attempt(true)).result;
+    if (outcome === undefined) {
+      this.report.notice(
+        "records out of time order around the window: the whole diff history was read, each record kept by its own time",
+      );
+      outcome = await attempt(true);
+    }
+    if (outcome.kept === 0 && !everything && !this.diff.empty) await this.#emptyWindow(a, b);
+    return outcome.result;
+  }
+
+  /** A window holding no record of the diff history, with where the history starts and ends */
+  async #emptyWindow(after: number, before: number): Promise<void> {
+    let first: Line | undefined;
+    for await (const line of this.diff.lines(this.diff.start, QUIET)) {
+      first = line;
+      break;
+    }
+    const end = this.lastTime();
+    const when = (ms: number) => Number.isFinite(ms) ? new Date(ms).toISOString() : "?";
+    const where = end < after
+      ? `it ends before the window, at ${when(end)}`
+      : first !== undefined && first.ts > before
+      ? `it starts after the window, at ${when(first.ts)}`
+      : `it runs from ${when(first?.ts ?? NaN)} to ${when(end)}`;
+    const window = `${Number.isFinite(after) ? when(after) : "its start"} .. ${
+      Number.isFinite(before) ? when(before) : "its end"
+    }`;
+    this.report.note({
+      kind: "window_empty",
+      file: null,
+      offset: null,
+      text: `the window ${window} holds no record of the diff history: ${where}`,
+    });
   }
 
   /** Typed diff records of a range, oldest first */
@@ -247,12 +300,15 @@ export class TimeMachine {
   /**
    * The newest good snapshot taken at or before `t` (the newest of all when `t` is undefined),
    * walking back over what cannot be used: each line passed over is reported, and the newest
-   * snapshot that could not be used is named in a notice with the one used instead
+   * snapshot that could not be used is named in a notice with the one used instead. A snapshot
+   * that does not fit the diff history (snapshot_fit.ts) is not used either: a `snapshot_unfit`
+   * note says why; past UNFIT_TRIED of them, the state is rebuilt from the diff history alone.
    */
-  snapshotAt(t?: number): SnapshotRecord | undefined {
+  async snapshotAt(t?: number): Promise<SnapshotRecord | undefined> {
     const end = t === undefined ? this.states.end : this.states.seek(t + 1);
     let failed: { line: Line; reason: string } | undefined;
     let found: SnapshotRecord | undefined;
+    let unfit = 0;
     for (const line of this.states.linesBackward(end, this.report)) {
       const value = this.#valueOf(this.states, line);
       if (value === undefined) {
@@ -270,6 +326,18 @@ export class TimeMachine {
         const reason = `snapshot: ${parsed.reason} (seq ${String(value["seq"])})`;
         this.report.skip("invalid", this.#path(this.states, line), line.cursor.offset, reason);
         failed ??= { line, reason: parsed.reason };
+        continue;
+      }
+      const why = await unfitReason(this.diff, parsed.record);
+      if (why !== undefined) {
+        this.report.note({
+          kind: "snapshot_unfit",
+          file: this.#path(this.states, line),
+          offset: line.cursor.offset,
+          text:
+            `snapshot seq ${parsed.record.seq} does not fit the diff history (${why}): not used`,
+        });
+        if (++unfit >= UNFIT_TRIED) break;
         continue;
       }
       found = parsed.record;
@@ -291,13 +359,23 @@ export class TimeMachine {
   }
 
   /**
-   * The newest record time (ms) of either history, NaN when both are empty: a history that is
-   * missing or empty has no say (Math.max with its NaN made the whole answer NaN)
+   * Where the history ends (ms), NaN when both are empty: the end of the diff history as
+   * history_end.ts finds it (one time in the future, or out of line with its neighbours, cannot
+   * move it), or the newest snapshot's time when that is later but in line with it; a history
+   * that is missing or empty has no say
    */
   lastTime(): number {
-    const times = [this.diff.last(this.report)?.ts, this.states.last(this.report)?.ts]
-      .filter((t): t is number => t !== undefined && Number.isFinite(t));
-    return times.length > 0 ? Math.max(...times) : NaN;
+    if (this.#end !== undefined) return this.#end;
+    const diffEnd = historyEnd(this.diff, this.report, this.now);
+    const snap = this.states.last(this.report)?.ts;
+    const usable = (t: number | undefined): t is number =>
+      t !== undefined && Number.isFinite(t) && t <= this.now + FUTURE_SKEW_MS;
+    let end = diffEnd;
+    if (usable(snap) && (!Number.isFinite(diffEnd) || Math.abs(snap - diffEnd) <= JUMP_MS)) {
+      end = Number.isFinite(diffEnd) ? Math.max(diffEnd, snap) : snap;
+    }
+    this.#end = end;
+    return end;
   }
 
   /**

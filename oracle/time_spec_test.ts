@@ -16,3 +16,15 @@ Deno.test("a time without a zone or unit is refused with the value quoted", () =
   assert.throws(() => parseTime("10x"), /Cannot parse time "10x": expected ISO 8601/);
   assert.throws(() => parseDuration("soon"), /Cannot parse duration "soon"/);
 });
+
+Deno.test("a date that is not on the calendar is refused, not rolled over to the next month", () => {
+  assert.throws(
+    () => parseTime("2026-02-30T00:00:00Z"),
+    /^RangeError: Cannot parse time "2026-02-30T00:00:00Z": there is no day 30 in 02\/2026 \(it has 28\)$/,
+  );
+  assert.throws(() => parseTime("2026-13-01T00:00:00Z"), /there is no month 13/);
+  assert.throws(() => parseTime("2026-11-24T24:30:00Z"), /hours run to 23/);
+  assert.throws(() => parseTime("2026-11-24T10:00:61Z"), /minutes and seconds to 59/);
+  assert.throws(() => parseTime("2026-11-24T10:00:00+25:00"), /zone offset is out of range/);
+  assert.equal(parseTime("2028-02-29T00:00:00Z"), Date.parse("2028-02-29T00:00:00Z"));
+});

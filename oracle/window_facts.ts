@@ -115,10 +115,17 @@ export interface WindowChoice {
   before?: number;
 }
 
-/** The window `diagnose` reads: the choice given, else the last 15 minutes of history */
+/**
+ * The window `diagnose` reads: the choice given, else the last 15 minutes of history. A window
+ * given only its start ends at the end of the history, or now when it starts after that (`--since
+ * 10m` on an old copy): it then holds no record, which the read reports, rather than ending before
+ * it starts
+ */
 export function windowOf(tm: TimeMachine, choice: WindowChoice): [number, number] {
   const last = tm.lastTime();
-  const to = choice.before ?? (Number.isFinite(last) ? last : Date.now());
+  const end = Number.isFinite(last) ? last : tm.now;
+  const to = choice.before ??
+    (choice.after !== undefined && choice.after > end ? Math.max(tm.now, choice.after) : end);
   const from = choice.after ?? to - DEFAULT_WINDOW_MS;
   return [from, to];
 }
