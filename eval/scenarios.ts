@@ -322,6 +322,38 @@ export const SCENARIOS: Scenario[] = [
     expect: { kind: "malformed_messages", agent: "researcher" },
   },
   {
+    name: "foreign-expired-deadlines",
+    breaks: "a producer sends the coder 300 tasks as the orchestrator whose deadline was already " +
+      "past when they were made (a sender's clock 2 s behind)",
+    async run({ sys }) {
+      const task = (n: number) => {
+        const now = Date.now();
+        return JSON.stringify({
+          schema_version: 1,
+          message_id: crypto.randomUUID(),
+          type: "TASK",
+          source: "orchestrator",
+          target: "coder",
+          conversation_id: `conv-late${n}`,
+          task_id: `conv-late${n}.1-coder`,
+          attempt: 1,
+          created_at: new Date(now).toISOString(),
+          deadline: new Date(now - 2_000).toISOString(),
+          payload: { instruction: "Write a function that computes consumer lag" },
+        });
+      };
+      await sys.produce("coder", Array.from({ length: 300 }, (_, n) => task(n)));
+      await sys.history.waitForCount(
+        "the coder refusing every task past its deadline",
+        (r) =>
+          r.type === "handoff_failed" && r.to === "coder" && r.error_kind === "deadline_exceeded",
+        300,
+      );
+      await sys.ask([RESEARCH]);
+    },
+    expect: { kind: "expired_before_sent", agent: "orchestrator" },
+  },
+  {
     name: "foreign-unread-queue",
     breaks: "a producer sends tasks to agent-queue-auditor, a queue no agent reads",
     system: { extraQueues: ["auditor"] },
