@@ -37,7 +37,8 @@ const LEVEL: Record<FindingKind, number> = {
   malformed_messages: 3,
   stuck_handoff: 3,
   slow_agent: 3,
-  expired_before_sent: 3,
+  // The sender's doing: upstream of what its receiver's queue and replies show
+  expired_before_sent: 1,
   error_spike: 3,
   queue_backlog: 4,
   requests_failed: 5,

@@ -276,3 +276,71 @@ Deno.test("a steady group with its replicas is no churn", () => {
   assert.equal(verdict(facts({ queues: queues(rollout) }, 60)).status, "healthy");
   void sample;
 });
+
+Deno.test("one replica's partitions standing still while the others are read is a frozen consumer, not a busy agent", () => {
+  const frozen = series("worker-03", 0, 40, () => ({})).map((s, t) => ({
+    ...s,
+    status: t >= 10 ? "STALL" as const : "OK" as const,
+    partitions: [
+      // p0 read on by the live replica; p1 stands still from 10 s, its lag growing
+      { partition: 0, high: String(100 + 10 * t), committed: String(100 + 10 * t), lag: 0 },
+      {
+        partition: 1,
+        high: String(100 + 10 * t),
+        committed: String(t >= 10 ? 200 : 100 + 10 * t),
+        lag: t >= 10 ? 10 * (t - 10) : 0,
+      },
+    ],
+    lag: t >= 10 ? 10 * (t - 10) : 0,
+  }));
+  const state = worked({ "worker-03": 4_000 });
+  const agents = state.agents.map((a) =>
+    a.agent === "worker-03"
+      ? { ...a, last_seen: at(40), recent_latencies_ms: [5, 6, 5, 7, 5, 6, 8, 5] }
+      : a
+  );
+  const v = verdict(facts({ queues: queues(frozen), end: { ...state, agents } }, 40));
+  assert.equal(v.incidents[0]?.root.kind, "consumer_stalled");
+  assert.equal(v.incidents[0]?.root.secondary, undefined, "not a consequence of being busy");
+  assert.match(v.incidents[0]?.root.summary ?? "", /partition p1 .* stood still/);
+});
+
+Deno.test("tasks sent past their deadline explain the stall and late answers of their receiver", () => {
+  const conv = (i: number) => `c${i}`;
+  const failed: HandoffFailedRecord[] = Array.from({ length: 50 }, (_, i) => ({
+    schema_version: 1,
+    seq: 2_000 + i,
+    ts: at(10),
+    type: "handoff_failed",
+    task_message_id: `m${i}`,
+    task_id: `t${i}`,
+    conversation_id: conv(i),
+    from: "orchestrator",
+    to: "coder",
+    attempt: 1,
+    reply_message_id: `r${i}`,
+    latency_ms: 5,
+    error_kind: "deadline_exceeded",
+    error_message: "deadline passed before start",
+    retryable: true,
+    message_seq: 2_000 + i,
+    task_created_at: at(10),
+    deadline: at(8),
+  }));
+  const stuckOnes = [0, 1, 2].map((i) => ({
+    ...stuck(task(conv(i), "coder"), 10),
+    task_id: `t${i}`,
+  }));
+  const f = facts({
+    failed,
+    stuck: stuckOnes,
+    errors: [error("coder", 10, "deadline_exceeded", { occurrences: 50 })],
+    queues: queues(
+      series("coder", 0, 30, (t) => t >= 9 && t <= 14 ? { status: "STALL", lag: 40 } : {}),
+    ),
+    end: worked({ coder: 50 }),
+  }, 30);
+  const v = verdict(f);
+  assert.equal(v.incidents.length, 1, v.incidents.map((i) => i.chain).join(" | "));
+  assert.equal(v.incidents[0]?.root.kind, "expired_before_sent");
+});

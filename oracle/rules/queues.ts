@@ -139,6 +139,12 @@ export function queueRules(facts: WindowFacts, oracle: string): Finding[] {
   return out;
 }
 
+/** A backlog this old, and this many times the agent's p95 task latency, is no task in flight */
+const FROZEN_AGE_MS = 10_000;
+const FROZEN_LATENCIES = 20;
+/** Latencies the agent needs on record before its normal is trusted */
+const MIN_LATENCIES = 5;
+
 function classify(
   e: Episode,
   series: QueueSampleRecord[],
@@ -209,6 +215,26 @@ function classify(
     : `; oldest waiting message ${times?.older_than_window ? "over " : ""}${
       duration(age)
     } old, lag ${times?.trend ?? "steady"}`;
+  // Partitions whose committed offset stood still with lag through the episode, and those that
+  // moved: one replica frozen while the others read on
+  const opening = e.samples[0];
+  const committedAtOpening = (partition: number) =>
+    opening?.partitions.find((q) => q.partition === partition)?.committed;
+  const still = (last?.partitions ?? []).filter((p) =>
+    p.lag > 0 && committedAtOpening(p.partition) === p.committed
+  ).map((p) => p.partition);
+  const moved = (last?.partitions ?? []).filter((p) =>
+    committedAtOpening(p.partition) !== p.committed
+  );
+  // Waiting far longer than the agent takes on a task: no task in flight explains it
+  const latencies = [
+    ...(facts.end.agents.find((a) => a.agent === agent)?.recent_latencies_ms ??
+      []),
+  ].sort((a, b) => a - b);
+  const normal = latencies[Math.floor(latencies.length * 0.95)] ?? Infinity;
+  const overdue = latencies.length >= MIN_LATENCIES && age !== null &&
+    age >= Math.max(FROZEN_AGE_MS, FROZEN_LATENCIES * normal);
+  const partFrozen = ongoing && overdue && still.length > 0 && moved.length > 0;
   const when = ongoing
     ? `since ${new Date(start).toISOString()}`
     : `for ${duration(end - start)} (over at ${new Date(end).toISOString()})`;
@@ -288,7 +314,7 @@ function classify(
     }) while it waited for ${plural(waitingOn.length, "reply", "replies")} from ${others}`;
     short = `${agent} waited on ${others}`;
     secondary = true;
-  } else if (!noMembers && stuck.length === 0 && active) {
+  } else if (!noMembers && stuck.length === 0 && active && !partFrozen) {
     // Sending all along: tasks in flight hold its committed offset, nothing is frozen.
     kind = "consumer_stalled";
     severity = "info";
@@ -308,6 +334,14 @@ function classify(
       : noMembers
       ? `${agent}'s consumer left ${groupOf(last)} ${when} while ${running} (frozen: no ` +
         `heartbeat, no commit); ${plural(lag, "message")} waited${backlog}`
+      : partFrozen
+      ? `${agent}'s partition${still.length === 1 ? "" : "s"} ${
+        still.map((p) => `p${p}`).join(", ")
+      } of "${last?.topic}" stood still ${when} with lag ${maxLag(e)} while its other ` +
+        `partitions were read: the replica holding them froze (or is stuck in its handlers), ` +
+        `its oldest waiting message ${duration(age ?? 0)} old against ${
+          duration(normal)
+        } a task takes (p95)`
       : `${agent}'s consumer is in ${groupOf(last)} but commits nothing ${when} with lag ${
         maxLag(e)
       } (frozen or stuck in its handlers)${backlog}`;
