@@ -81,7 +81,7 @@ export class EventRecorder {
   }
 
   /** Handoffs closed lately and when, for a death recorded after them (`tasksInFlightAt`) */
-  readonly closures = new RecentClosures(LIMITS.openHandoffs);
+  readonly closures = new RecentClosures(LIMITS.recentClosedTasks);
 
   /** Appends one record (and the errors it stands for); returns it with its header */
   record(body: DiffBody): DiffRecord {
@@ -202,8 +202,8 @@ export class EventRecorder {
       .filter((h) => h.to === agent && Date.parse(h.created_at) <= diedBy);
     const closedSince = this.closures.openAt(agent, diedBy)
       .filter((h) => !this.state.handoffs.has(h.task_message_id));
+    // Oldest opened first, then the ones closed since (no sort: a flood may hold thousands)
     const tasks = [...open, ...closedSince]
-      .sort((a, b) => Date.parse(a.created_at) - Date.parse(b.created_at))
       .map((h) => ({
         task_message_id: h.task_message_id,
         task_id: h.task_id,
