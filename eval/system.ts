@@ -62,9 +62,13 @@ export class System {
     readonly stateDir: string,
     readonly bus: KafkaBus,
     readonly topics: string[],
-    readonly observerUrl: string,
+    readonly observerPort: number,
   ) {
     this.history = new HistoryTail(activePath(dataDir, DIFF_FILE_BASE));
+  }
+
+  get observerUrl(): string {
+    return `http://127.0.0.1:${this.observerPort}`;
   }
 
   get client(): Client {
@@ -94,19 +98,11 @@ export class System {
       stateDir,
       bus,
       topics,
-      `http://127.0.0.1:${port}`,
+      port,
     );
     try {
       await bus.createTopics(topics, options.partitions ?? 2);
-      sys.#observer = spawnObserver({
-        bootstrap: options.bootstrap,
-        prefix,
-        dataDir,
-        port,
-        stateDir,
-        snapshotIntervalS: 2,
-        ...(options.observerEnv ? { env: options.observerEnv } : {}),
-      });
+      sys.#spawnObserver();
       // The observer is up once it recorded its start and sampled the queues.
       await sys.history.waitFor(
         "the observer's first queue samples",
@@ -197,6 +193,20 @@ export class System {
     await this.#agents?.stop();
   }
 
+  #spawnObserver(): void {
+    this.#observer = spawnObserver({
+      bootstrap: this.options.bootstrap,
+      prefix: this.prefix,
+      dataDir: this.dataDir,
+      port: this.observerPort,
+      stateDir: this.stateDir,
+      snapshotIntervalS: 2,
+      ...(this.options.observerEnv ? { env: this.options.observerEnv } : {}),
+    });
+    this.#stopped.observer = false;
+  }
+
+  /** SIGTERM to the observer (a rollout stops it this way); its history stays */
   async stopObserver(): Promise<void> {
     if (this.#stopped.observer || this.#observer === undefined) return;
     this.#stopped.observer = true;
@@ -204,6 +214,21 @@ export class System {
       this.#observer.kill("SIGTERM");
     } catch { /* already gone */ }
     await this.#observer.status;
+  }
+
+  /**
+   * Starts the observer again on the same history, port and queues (the second half of a
+   * rollout); resolves once it recorded its start
+   */
+  async startObserver(): Promise<void> {
+    if (!this.#stopped.observer) throw new Error("The observer is running already");
+    const seq = (await this.history.refresh()).at(-1)?.seq ?? 0;
+    this.#spawnObserver();
+    await this.history.waitFor(
+      "the observer's start again",
+      (r) => r.type === "observer_started" && r.seq > seq,
+      60_000,
+    );
   }
 
   async close(): Promise<void> {

@@ -59,6 +59,11 @@ export interface ObserverConfig {
   maxPendingBytes: number;
   /** The observer is unhealthy when its own lag exceeds this many messages */
   maxOwnLag: number;
+  /**
+   * How long a pod or process death waits for the queues to be read up to its time before its
+   * tasks in flight are named without them (`tasks_in_flight_complete: false`)
+   */
+  deathHoldMs: number;
 }
 
 type Env = { get(key: string): string | undefined };
@@ -230,5 +235,6 @@ export function loadConfig(env: Env = Deno.env): ObserverConfig {
     previewBytes: integer(env, "OBSERVER_PREVIEW_BYTES", 1_024, 0, 1024 * 1024),
     maxPendingBytes: integer(env, "OBSERVER_MAX_PENDING_BYTES", 2 * 1024 * 1024, 4096, 2 ** 32),
     maxOwnLag: integer(env, "OBSERVER_MAX_OWN_LAG", 10_000, 1, Number.MAX_SAFE_INTEGER),
+    deathHoldMs: integer(env, "OBSERVER_DEATH_HOLD_MS", 60_000, 0, 3_600_000),
   };
 }

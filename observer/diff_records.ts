@@ -300,6 +300,12 @@ export const DIFF_RECORDS = {
     tasks_in_flight: array(object(lostTaskShape)),
     /** Open handoffs past the cap of `tasks_in_flight` (absent: none) */
     tasks_in_flight_omitted: optional(nat),
+    /**
+     * On a death: false when `tasks_in_flight` was found without the whole Kafka side up to `at`
+     * (the queues not read that far within the hold, or the closures it needed forgotten), so a
+     * task it held may be missing. Absent: read up to `at` (or an older observer, which never waited)
+     */
+    tasks_in_flight_complete: optional(bool),
   }),
   /** Retention deleted a closed segment of a history (OBSERVER_RETAIN_BYTES) */
   segment_deleted: entry("retention deleted the oldest segment of a history (bytes, last seq)", {

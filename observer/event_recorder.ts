@@ -9,14 +9,23 @@
  *   `occurrences` at the end of the interval (`flushFolds`), so `count` stays exact in the history;
  * - more than STUCK_SINGLE handoffs stuck at one check are written STUCK_BATCH to a line
  *   (`handoffs_stuck`);
- * - a death names at most MAX_TASKS_IN_FLIGHT of the tasks it held, and counts the rest.
+ * - a death names at most MAX_TASKS_IN_FLIGHT of the tasks it held, and counts the rest;
+ * - a death names the tasks open on its agent at its own time, though recorded later: a reply or
+ *   retry dated after it, folded before it, does not hide a task it held (`RecentClosures`).
  */
 
 import type { KafkaRecord } from "./kafka_adapter.ts";
 import { messageBody } from "./message_record.ts";
 import type { DialectChoice } from "@mat/agents/protocol";
 import { topicPatternOf } from "./fold_options.ts";
-import type { Body, DiffBody, DiffRecord, ErrorRecord, ProcessData } from "./record_format.ts";
+import type {
+  Body,
+  DiffBody,
+  DiffRecord,
+  ErrorRecord,
+  ProcessData,
+  RuntimeEventRecord,
+} from "./record_format.ts";
 import type { ObserverState } from "./observer_state.ts";
 import { annotate, correlate, derive, expiredReplies } from "./derive_rules.ts";
 import { stuckHandoffs } from "./stuck_rules.ts";
@@ -31,6 +40,10 @@ import {
 import type { RuntimeEvent } from "./process_event.ts";
 import { isDeath } from "./process_state.ts";
 import { latestMsOf } from "./timestamp_precision.ts";
+import { RecentClosures } from "./recent_closures.ts";
+import { LIMITS } from "./state_limits.ts";
+
+type LostTask = RuntimeEventRecord["tasks_in_flight"][number];
 
 /** A process's memory is recorded at most this often, unless it moves by a fifth */
 const RESOURCES_EVERY_MS = 30_000;
@@ -67,13 +80,28 @@ export class EventRecorder {
     return this.options.now?.() ?? new Date();
   }
 
+  /** Handoffs closed lately and when, for a death recorded after them (`tasksInFlightAt`) */
+  readonly closures = new RecentClosures(LIMITS.recentClosedTasks);
+
   /** Appends one record (and the errors it stands for); returns it with its header */
   record(body: DiffBody): DiffRecord {
     // The writer stamps the body with the header; the body's own type decides the record type.
     const record = this.writer.append(body) as DiffRecord;
+    this.#noteClosure(record);
     this.state.apply(record);
     this.#occurred(record);
     return record;
+  }
+
+  /** Notes the open handoff a reply or a retry closes, dated by the reply's or retry's own time */
+  #noteClosure(r: DiffRecord): void {
+    if (r.type === "handoff_completed" || r.type === "handoff_failed") {
+      const h = this.state.handoffs.get(r.task_message_id);
+      if (h !== undefined) this.closures.note(h, Date.parse(h.created_at) + r.latency_ms);
+    } else if (r.type === "handoff_retried" && r.created_at !== undefined) {
+      const h = this.state.handoffs.get(r.previous_message_id);
+      if (h !== undefined) this.closures.note(h, Date.parse(r.created_at));
+    }
   }
 
   /** Folds the error occurrences a record stands for (a `handoffs_stuck` line: one each) */
@@ -148,13 +176,53 @@ export class EventRecorder {
   readonly #lastResources = new Map<string, { at: number; memory: number }>();
 
   /**
-   * Records one pod or process change. A death (`exited`, `restarted`, `evicted`, `deleted`)
-   * names the agent's open handoffs: the tasks it had in flight. A local event already recorded
-   * (the source rereads its file after an observer restart) is skipped.
+   * Whether `e` is a death whose tasks in flight recording it names: a pod or process of a known
+   * agent ending its work (not a clean stop), not recorded already
    */
-  recordRuntime(e: RuntimeEvent): void {
+  namesTasks(e: RuntimeEvent): boolean {
+    return e.agent !== null && endsWork(e) && !this.#recordedAlready(e);
+  }
+
+  /** A local event already recorded (the source rereads its file after an observer restart) */
+  #recordedAlready(e: RuntimeEvent): boolean {
     const known = this.state.runtime.processes.get(e.process);
-    if (e.source === "local" && e.kind !== "resources" && known && seenBefore(known, e)) return;
+    return e.source === "local" && e.kind !== "resources" && known !== undefined &&
+      seenBefore(known, e);
+  }
+
+  /**
+   * The handoffs open on `agent` at the instant `at` stands for, by the records' own times: those
+   * made by then and open now, and those closed since by a reply or a retry made after it
+   */
+  tasksInFlightAt(agent: string, at: string): { tasks: LostTask[]; complete: boolean } {
+    // A kubelet dates a death to the second: a task handed off later in that second (the
+    // envelope's milliseconds) may still have been in flight.
+    const diedBy = latestMsOf(at);
+    const open = [...this.state.handoffs.values()]
+      .filter((h) => h.to === agent && Date.parse(h.created_at) <= diedBy);
+    const closedSince = this.closures.openAt(agent, diedBy)
+      .filter((h) => !this.state.handoffs.has(h.task_message_id));
+    // Oldest opened first, then the ones closed since (no sort: a flood may hold thousands)
+    const tasks = [...open, ...closedSince]
+      .map((h) => ({
+        task_message_id: h.task_message_id,
+        task_id: h.task_id,
+        conversation_id: h.conversation_id,
+        from: h.from,
+        attempt: h.attempt,
+      }));
+    return { tasks, complete: !this.closures.forgotAfter(diedBy) };
+  }
+
+  /**
+   * Records one pod or process change. A death (`exited`, `restarted`, `evicted`, `deleted`)
+   * names the agent's handoffs open at the death's own time: the tasks it had in flight.
+   * `kafkaComplete` false says the queues could not be read up to that time first (a death held
+   * by `runtime_hold.ts` past its bound): the record then says its list may miss a task. A local
+   * event already recorded (the source rereads its file after an observer restart) is skipped.
+   */
+  recordRuntime(e: RuntimeEvent, kafkaComplete = true): void {
+    if (this.#recordedAlready(e)) return;
     if (e.kind === "resources") {
       const last = this.#lastResources.get(e.process);
       const at = Date.parse(e.at);
@@ -165,30 +233,17 @@ export class EventRecorder {
       ) return;
       this.#lastResources.set(e.process, { at, memory });
     }
-    const cleanStop = e.kind === "exited" && e.reason === "stopped";
-    // A local `restarted` is the new process starting; its death was the `exited` before it.
-    const death = isDeath(e.kind) && !cleanStop &&
-      !(e.source === "local" && e.kind === "restarted");
-    // A kubelet dates a death to the second: a task handed off later in that second (the
-    // envelope's milliseconds) may still have been in flight.
-    const diedBy = latestMsOf(e.at);
-    const inFlight = death && e.agent !== null
-      ? [...this.state.handoffs.values()]
-        .filter((h) => h.to === e.agent && Date.parse(h.created_at) <= diedBy)
-        .map((h) => ({
-          task_message_id: h.task_message_id,
-          task_id: h.task_id,
-          conversation_id: h.conversation_id,
-          from: h.from,
-          attempt: h.attempt,
-        }))
-      : [];
-    const omitted = inFlight.length - MAX_TASKS_IN_FLIGHT;
+    const inFlight = e.agent !== null && endsWork(e)
+      ? this.tasksInFlightAt(e.agent, e.at)
+      : { tasks: [], complete: true };
+    const omitted = inFlight.tasks.length - MAX_TASKS_IN_FLIGHT;
+    const complete = kafkaComplete && inFlight.complete;
     this.record({
       type: "runtime_event",
       ...e,
-      tasks_in_flight: omitted > 0 ? inFlight.slice(0, MAX_TASKS_IN_FLIGHT) : inFlight,
+      tasks_in_flight: omitted > 0 ? inFlight.tasks.slice(0, MAX_TASKS_IN_FLIGHT) : inFlight.tasks,
       ...(omitted > 0 ? { tasks_in_flight_omitted: omitted } : {}),
+      ...(complete || !endsWork(e) ? {} : { tasks_in_flight_complete: false }),
     });
   }
 
@@ -206,6 +261,13 @@ export class EventRecorder {
     }
     for (const d of expiredReplies(this.state, now)) this.record(d);
   }
+}
+
+/** A death that ends an agent's work: not a clean stop, nor a local `restarted` (a new start) */
+function endsWork(e: RuntimeEvent): boolean {
+  const cleanStop = e.kind === "exited" && e.reason === "stopped";
+  // A local `restarted` is the new process starting; its death was the `exited` before it.
+  return isDeath(e.kind) && !cleanStop && !(e.source === "local" && e.kind === "restarted");
 }
 
 /**

@@ -1,6 +1,7 @@
 /**
  * One observer: opens both histories, resumes its state from them, then runs the watcher, the
- * queue health poller, the stuck-handoff check (every second) and the snapshots (every
+ * queue health poller, the process source (its deaths held until the queues are read up to them:
+ * `runtime_hold.ts`), the stuck-handoff check (every second) and the snapshots (every
  * SNAPSHOT_INTERVAL, and at shutdown). A snapshot is written only once the diff records it
  * reflects are durable, so `diff_seq` never points past the diff file.
  */
@@ -21,6 +22,7 @@ import { resumeState } from "./resume_point.ts";
 import { type SegmentDeleted, type Stamped, TimeMachineWriter } from "./time_machine_writer.ts";
 import { Watcher } from "./watcher.ts";
 import type { ProcessSource } from "./process_source.ts";
+import { RuntimeHold } from "./runtime_hold.ts";
 import { errorText } from "@mat/agents/support";
 
 export interface Health {
@@ -30,6 +32,8 @@ export interface Health {
 
 /** Recent durable diff records kept in memory for the API and the event stream */
 const RECENT_EVENTS = 5_000;
+/** Runtime events waiting behind a death at most; past it the oldest is recorded */
+const MAX_HELD_RUNTIME_EVENTS = 1_000;
 
 export class Observer {
   readonly config: ObserverConfig;
@@ -38,6 +42,8 @@ export class Observer {
   readonly recorder: EventRecorder;
   readonly watcher: Watcher;
   readonly queues: QueueHealth;
+  /** Runtime events waiting for the queues to be read up to a death's time */
+  readonly runtimeHold: RuntimeHold;
   readonly recent: DiffRecord[] = [];
   readonly #subscribers = new Set<(records: DiffRecord[]) => void>();
   #timers: ReturnType<typeof setInterval>[] = [];
@@ -73,6 +79,14 @@ export class Observer {
       groupId: config.groupId,
       topicRefreshMs: config.topicRefreshMs,
       maxPendingBytes: config.maxPendingBytes,
+      onRead: () => this.runtimeHold.check(),
+      log,
+    });
+    this.runtimeHold = new RuntimeHold({
+      recorder,
+      kafka: this.watcher,
+      maxHoldMs: config.deathHoldMs,
+      maxHeld: MAX_HELD_RUNTIME_EVENTS,
       log,
     });
     this.queues = new QueueHealth({
@@ -181,7 +195,10 @@ export class Observer {
     this.watcher.start();
     this.queues.start();
     this.#startProcessSource();
-    this.#timers.push(setInterval(() => this.recorder.checkStuck(), 1_000));
+    this.#timers.push(setInterval(() => {
+      this.recorder.checkStuck();
+      this.runtimeHold.check();
+    }, 1_000));
     this.#timers.push(
       setInterval(
         () =>
@@ -201,11 +218,11 @@ export class Observer {
   #startProcessSource(): void {
     const source = this.processSource;
     if (source === undefined) return;
-    source.start((e) => this.recorder.recordRuntime(e)).catch((err: unknown) => {
+    source.start((e) => this.runtimeHold.offer(e)).catch((err: unknown) => {
       const message = errorText(err);
       this.processSourceStartError = message;
       this.#log("error", "the runtime source cannot start", { source: source.source, message });
-      this.recorder.recordRuntime({
+      this.runtimeHold.offer({
         source: source.source,
         kind: "source_error",
         agent: null,
@@ -284,6 +301,7 @@ export class Observer {
     await this.processSource?.stop().catch((err) =>
       this.#log("warn", "the runtime source did not stop cleanly", { error: errorText(err) })
     );
+    this.runtimeHold.flush();
     await this.snapshot().catch((err) =>
       this.#log("warn", "the last snapshot failed", { error: errorText(err) })
     );

@@ -8,6 +8,7 @@ export const LIMITS = {
   heldReplies: 10_000,
   openHandoffs: 20_000,
   recentMessageIds: 4_096,
+  /** Closed tasks remembered (a second reply to one is no orphan), and closures a death may need */
   recentClosedTasks: 4_096,
   conversations: 2_000,
   errors: 1_000,

@@ -22,6 +22,16 @@ import type { DiffBody } from "./record_format.ts";
 import type { Stamped } from "./time_machine_writer.ts";
 import { errorText } from "@mat/agents/support";
 
+/** A partition of an agent queue and its offsets, as the broker gave them */
+export interface PartitionEnd {
+  topic: string;
+  partition: number;
+  /** The first offset still in the log */
+  low: bigint;
+  /** The next offset to be written */
+  high: bigint;
+}
+
 export interface WatcherOptions {
   kafka: ObserverKafka;
   recorder: EventRecorder;
@@ -30,6 +40,8 @@ export interface WatcherOptions {
   groupId: string;
   topicRefreshMs: number;
   maxPendingBytes: number;
+  /** Called after each batch is recorded (the queues were read further) */
+  onRead?: () => void;
   log?: (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -41,6 +53,8 @@ export class Watcher {
   readonly #expected = new Map<string, bigint>();
   /** Gaps already sought back once, per `topic:partition` -> expected offset */
   readonly #soughtGap = new Map<string, bigint>();
+  /** The newest record time read per `topic:partition` since the start, ms since the epoch */
+  readonly #newest = new Map<string, number>();
   /** Next offsets durable on disk, not yet committed */
   readonly #durable = new Map<string, StartPosition>();
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -66,6 +80,36 @@ export class Watcher {
   /** Next offset the observer will record, per partition it reads */
   expectedOffsets(): Map<string, bigint> {
     return this.#expected;
+  }
+
+  /** The next offset recorded on a partition: the watcher's, else the one after the history's */
+  nextOffset(topic: string, partition: number): bigint | undefined {
+    const expected = this.#expected.get(`${topic}:${partition}`);
+    if (expected !== undefined) return expected;
+    const pos = this.#o.recorder.state.position(topic, partition);
+    return pos === undefined ? undefined : BigInt(pos.offset) + 1n;
+  }
+
+  /** The newest record time (Kafka's, ms since the epoch) read on a partition since the start */
+  newestTime(topic: string, partition: number): number | undefined {
+    return this.#newest.get(`${topic}:${partition}`);
+  }
+
+  /** Every partition of the agent queues with its offsets, asked of the broker now */
+  async partitionEnds(): Promise<PartitionEnd[]> {
+    const all = await this.#o.kafka.listTopics();
+    const out: PartitionEnd[] = [];
+    for (const topic of all.filter((t) => agentOfTopic(t, this.#o.topics) !== undefined)) {
+      for (const range of await this.#o.kafka.topicRanges(topic)) {
+        out.push({
+          topic,
+          partition: range.partition,
+          low: BigInt(range.low),
+          high: BigInt(range.high),
+        });
+      }
+    }
+    return out;
   }
 
   start(): void {
@@ -174,9 +218,11 @@ export class Watcher {
       }
       this.#o.recorder.ingest(r);
       this.#expected.set(key, offset + 1n);
+      if (r.timestamp > (this.#newest.get(key) ?? -Infinity)) this.#newest.set(key, r.timestamp);
       this.messagesIngested++;
     }
     this.lastKafkaOk = Date.now();
+    this.#o.onRead?.();
     await this.#o.recorder.writer.waitForRoom(this.#o.maxPendingBytes);
   }
 

@@ -36,6 +36,8 @@ interface Death {
   omitted: number;
   /** Killed by a signal or the OOM killer (not an exit of its own) */
   killed: boolean;
+  /** Its tasks were named with the queues read up to it (`tasks_in_flight_complete` not false) */
+  complete: boolean;
 }
 
 /** A runtime event that is a death nobody asked for, or undefined (a start, a clean stop...) */
@@ -64,6 +66,7 @@ export function deathOf(r: RuntimeEventRecord): Death | undefined {
     omitted: r.tasks_in_flight_omitted ?? 0,
     killed: deletedHolding || r.signal !== undefined || r.reason === "OOMKilled" ||
       r.exit_code === 137,
+    complete: r.tasks_in_flight_complete !== false,
   };
 }
 
@@ -226,10 +229,15 @@ export function processRules(facts: WindowFacts, oracle: string): Finding[] {
           ? `${agent} (${procs}) died ${
             deaths.length > 1 ? `${deaths.length} times ` : ""
           }(${hows}) ${lostText}${back}`
-          : `${agent} (${procs}) was killed (${hows}) while idle, by no fault of its own work${back}`,
+          : deaths.every((d) => d.complete)
+          ? `${agent} (${procs}) was killed (${hows}) while idle, by no fault of its own work${back}`
+          : `${agent} (${procs}) was killed (${hows}) holding no task the observer could name ` +
+            `(it could not read the queues up to the death)${back}`,
         short: crashed
           ? `${agent} crashed (${hows})${lostCount ? ` holding ${plural(lostCount, "task")}` : ""}`
-          : `${agent} killed while idle (${hows})`,
+          : deaths.every((d) => d.complete)
+          ? `${agent} killed while idle (${hows})`
+          : `${agent} killed (${hows}), its tasks unknown`,
         since: iso(deaths[0]?.at ?? lastDeath.at),
         until: restartedAt,
         evidence: evidence(seqs),

@@ -64,6 +64,18 @@ Deno.test("a kill while idle is worth a line; a clean stop is not", () => {
   assert.deepEqual(processRules(stopped, O), []);
 });
 
+Deno.test("a kill whose tasks the observer could not name is not called idle", () => {
+  const f = facts({
+    runtime: [runtime("researcher", 10, "exited", { ...killed, tasks_in_flight_complete: false })],
+  });
+  f.end.processes = [proc("researcher", 101, { started_at: at(11) })];
+  const [finding] = processRules(f, O);
+  assert.equal(finding?.kind, "agent_restarted");
+  assert.doesNotMatch(finding?.summary ?? "", /idle/);
+  assert.match(finding?.summary ?? "", /could not read the queues up to the death/);
+  assert.equal(finding?.short, "researcher killed (SIGKILL), its tasks unknown");
+});
+
 Deno.test("an exit with code 0 of its own is no crash", () => {
   const f = facts({ runtime: [runtime("writer", 10, "exited", { exit_code: 0 })] });
   f.end.processes = [proc("writer", 101, { started_at: at(11) })];
