@@ -246,6 +246,31 @@ export const SCENARIOS: Scenario[] = [
     expect: { kind: "agent_crashed", agent: "researcher" },
   },
   {
+    name: "observer-away-kill9-mid-task",
+    breaks:
+      "the observer is stopped (a rollout), the researcher is SIGKILLed holding a task, the " +
+      "observer comes back 13 s later and catches up",
+    system: {
+      faults: "researcher=slow(ms=15000,times=1)",
+      agentEnv: { ORCHESTRATOR_STEP_TIMEOUT_MS: "120000" },
+    },
+    async run({ sys }) {
+      await sys.stopObserver();
+      const away = Date.now();
+      const ids = await sys.client.send([RESEARCH]);
+      await sys.agents.waitFor(
+        (l) => l.includes(`"agent":"researcher"`) && l.includes(`"msg":"fault: slowing down"`),
+      );
+      await sys.signal("researcher", "SIGKILL");
+      // The observer away 13 s, as in a rollout that takes its time (the fault is a duration)
+      await new Promise((r) => setTimeout(r, Math.max(0, 13_000 - (Date.now() - away))));
+      await sys.startObserver();
+      await sys.history.waitFor("the researcher's death", isRuntime("researcher", "exited"));
+      await sys.client.wait(ids, 120_000);
+    },
+    expect: { kind: "agent_crashed", agent: "researcher" },
+  },
+  {
     name: "kill9-idle",
     breaks: "kill -9 of the researcher's pid while it is idle; the supervisor restarts it",
     async run({ sys }) {
