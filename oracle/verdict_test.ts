@@ -80,6 +80,36 @@ function loop(s: number): HandoffLoopRecord {
 
 const AGENTS = ["orchestrator", "writer", "coder", "researcher"];
 
+/** The coder's ERROR to a task the orchestrator made at `made` s with a deadline at `deadline` s */
+function expired(
+  seq: number,
+  made: number,
+  deadline: number,
+  conv = `c${seq}`,
+): HandoffFailedRecord {
+  const i = seq % 1_000;
+  return {
+    schema_version: 1,
+    seq,
+    ts: at(made),
+    type: "handoff_failed",
+    task_message_id: `m${i}`,
+    task_id: `t${i}`,
+    conversation_id: conv,
+    from: "orchestrator",
+    to: "coder",
+    attempt: 1,
+    reply_message_id: `r${i}`,
+    latency_ms: 5,
+    error_kind: "deadline_exceeded",
+    error_message: "deadline passed before start",
+    retryable: true,
+    message_seq: seq,
+    task_created_at: at(made),
+    deadline: at(deadline),
+  };
+}
+
 Deno.test("a 50 ms blip of every queue does not hide a live handoff loop", () => {
   const f = facts({
     queues: queues(
@@ -194,26 +224,10 @@ Deno.test("an LLM rate-limited to the end of the history is ongoing, not resolve
 });
 
 Deno.test("tasks whose deadline passed before they were made are the sender's, not the receiver's", () => {
-  const failed: HandoffFailedRecord[] = Array.from({ length: 300 }, (_, i) => ({
-    schema_version: 1,
-    seq: 1_000 + i,
-    ts: at(10 + i / 10),
-    type: "handoff_failed",
-    task_message_id: `m${i}`,
-    task_id: `t${i}`,
-    conversation_id: `c${i}`,
-    from: "orchestrator",
-    to: "coder",
-    attempt: 1,
-    reply_message_id: `r${i}`,
-    latency_ms: 5,
-    error_kind: "deadline_exceeded",
-    error_message: "deadline passed before start",
-    retryable: true,
-    message_seq: 1_000 + i,
-    task_created_at: at(10 + i / 10),
-    deadline: at(8 + i / 10),
-  }));
+  const failed = Array.from(
+    { length: 300 },
+    (_, i) => expired(1_000 + i, 10 + i / 10, 8 + i / 10),
+  );
   const f = facts({
     failed,
     errors: [error("coder", 10, "deadline_exceeded", { occurrences: 300 })],
@@ -307,26 +321,7 @@ Deno.test("one replica's partitions standing still while the others are read is 
 
 Deno.test("tasks sent past their deadline explain the stall and late answers of their receiver", () => {
   const conv = (i: number) => `c${i}`;
-  const failed: HandoffFailedRecord[] = Array.from({ length: 50 }, (_, i) => ({
-    schema_version: 1,
-    seq: 2_000 + i,
-    ts: at(10),
-    type: "handoff_failed",
-    task_message_id: `m${i}`,
-    task_id: `t${i}`,
-    conversation_id: conv(i),
-    from: "orchestrator",
-    to: "coder",
-    attempt: 1,
-    reply_message_id: `r${i}`,
-    latency_ms: 5,
-    error_kind: "deadline_exceeded",
-    error_message: "deadline passed before start",
-    retryable: true,
-    message_seq: 2_000 + i,
-    task_created_at: at(10),
-    deadline: at(8),
-  }));
+  const failed = Array.from({ length: 50 }, (_, i) => expired(2_000 + i, 10, 8, conv(i)));
   const stuckOnes = [0, 1, 2].map((i) => ({
     ...stuck(task(conv(i), "coder"), 10),
     task_id: `t${i}`,
