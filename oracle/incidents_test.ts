@@ -92,3 +92,35 @@ Deno.test("duplicates of a kind and agent merge; an info root is a note", () => 
   assert.equal(grouped.notes.length, 1);
   assert.equal(statusOf(grouped.incidents), "healthy");
 });
+
+Deno.test("a cause that is over and cost nothing keeps what it explains: its incident is a warning, not a note", () => {
+  const outage = finding({
+    kind: "broker_unavailable",
+    severity: "info",
+    since: "2026-11-29T10:00:10.000Z",
+    until: "2026-11-29T10:00:20.000Z",
+  });
+  const stalled = finding({
+    kind: "consumer_stalled",
+    severity: "warning",
+    agent: "writer",
+    since: "2026-11-29T10:00:12.000Z",
+    until: "2026-11-29T10:00:25.000Z",
+  });
+  const { incidents, notes } = groupIncidents([outage, stalled]);
+  assert.deepEqual(notes, []);
+  assert.equal(incidents[0]?.root.kind, "broker_unavailable");
+  assert.equal(incidents[0]?.severity, "warning");
+  assert.deepEqual(incidents[0]?.symptoms.map((s) => s.kind), ["consumer_stalled"]);
+});
+
+Deno.test("an outage explains no loop beside it, however close", () => {
+  const outage = finding({
+    kind: "broker_unavailable",
+    severity: "info",
+    since: "2026-11-29T10:00:10.000Z",
+    until: "2026-11-29T10:00:11.000Z",
+  });
+  const loopNow = finding({ kind: "handoff_loop", severity: "critical", agent: "writer" });
+  assert.equal(explains(outage, loopNow), false);
+});
