@@ -180,15 +180,15 @@ export const SCALE_SCENARIOS: Scenario[] = [
             r.type === "queue_sample" && r.agent === "worker-03" && r.seq > frozen &&
             r.status === "STALL",
         );
-        // Frozen for 20 s, in the group all along: whether its tasks go stuck depends on when the
+        // Frozen for 25 s, in the group all along: whether its tasks go stuck depends on when the
         // group evicts it and hands its partitions to the other replica, so the wait is on the
         // stall itself, as the observer records it
         const since = Date.parse(stalled.ts);
         await sys.history.waitFor(
-          "worker-03's queue stalled for 20 s",
+          "worker-03's queue stalled for 25 s",
           (r) =>
             r.type === "queue_sample" && r.agent === "worker-03" && r.status !== "OK" &&
-            Date.parse(r.ts) >= since + 20_000,
+            Date.parse(r.ts) >= since + 25_000,
           90_000,
         );
       }, { except: "worker-03" });

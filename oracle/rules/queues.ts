@@ -139,7 +139,7 @@ export function queueRules(facts: WindowFacts, oracle: string): Finding[] {
   return out;
 }
 
-/** A backlog this old, and this many times the agent's p95 task latency, is no task in flight */
+/** A backlog this old, and this many times the agent's median task latency, is no task in flight */
 const FROZEN_AGE_MS = 10_000;
 const FROZEN_LATENCIES = 20;
 /** Latencies the agent needs on record before its normal is trusted */
@@ -231,7 +231,8 @@ function classify(
     ...(facts.end.agents.find((a) => a.agent === agent)?.recent_latencies_ms ??
       []),
   ].sort((a, b) => a - b);
-  const normal = latencies[Math.floor(latencies.length * 0.95)] ?? Infinity;
+  // Its median: a backlog stretches the tail of the latencies it records, not their middle
+  const normal = latencies[Math.floor(latencies.length / 2)] ?? Infinity;
   const overdue = latencies.length >= MIN_LATENCIES && age !== null &&
     age >= Math.max(FROZEN_AGE_MS, FROZEN_LATENCIES * normal);
   const partFrozen = ongoing && overdue && still.length > 0 && moved.length > 0;
@@ -341,7 +342,7 @@ function classify(
         `partitions were read: the replica holding them froze (or is stuck in its handlers), ` +
         `its oldest waiting message ${duration(age ?? 0)} old against ${
           duration(normal)
-        } a task takes (p95)`
+        } a task takes (median)`
       : `${agent}'s consumer is in ${groupOf(last)} but commits nothing ${when} with lag ${
         maxLag(e)
       } (frozen or stuck in its handlers)${backlog}`;
