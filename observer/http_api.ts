@@ -23,6 +23,7 @@ import { eventsSince, streamEvents } from "./event_stream.ts";
 import type { Observer } from "./observer.ts";
 import { DIFF_FILE_BASE, STATE_FILE_BASE } from "./record_format.ts";
 import { listSegments } from "./segment_files.ts";
+import { errorText } from "@mat/agents/support";
 
 async function fileBytes(dir: string, base: string): Promise<number> {
   let total = 0;
@@ -46,14 +47,30 @@ function nonNegativeInt(raw: string | undefined, fallback: number, name: string)
   return n;
 }
 
-export function createApp(observer: Observer): Hono {
+/** Where the API logs what it does not tell its client */
+export type ApiLog = (
+  level: "info" | "warn" | "error",
+  msg: string,
+  fields?: Record<string, unknown>,
+) => void;
+
+function stderrLog(level: string, msg: string, fields: Record<string, unknown> = {}): void {
+  console.error(
+    JSON.stringify({ ts: new Date().toISOString(), level, component: "api", msg, ...fields }),
+  );
+}
+
+export function createApp(observer: Observer, log: ApiLog = stderrLog): Hono {
   const app = new Hono();
   const token = observer.config.token;
 
   app.onError((err, c) => {
     if (err instanceof HTTPException) return err.getResponse();
     if (err instanceof RangeError) return c.json({ error: err.message }, 400);
-    return c.json({ error: err.message }, 500);
+    // What failed inside (a path, a file, a stack) stays in the log, under an id the client gets
+    const id = crypto.randomUUID().slice(0, 8);
+    log("error", "request failed", { id, path: c.req.path, error: errorText(err) });
+    return c.json({ error: "internal error", id }, 500);
   });
 
   if (token !== undefined) {
