@@ -41,5 +41,5 @@ Deno.test("a consumer the observer had to create again is a note with its error"
   const out = historyRules(facts({ consumerRestarts: [restarted] }), ctx);
   const note = out.find((f) => f.short === "the observer's consumer crashed");
   assert.equal(note?.severity, "info");
-  assert.match(note?.summary ?? "", /created again .* nothing lost\): a bug in the fold/);
+  assert.match(note?.summary ?? "", /created again .* \(nothing lost\): a bug in the fold/);
 });
