@@ -64,6 +64,10 @@ export interface ObserverConfig {
    * tasks in flight are named without them (`tasks_in_flight_complete: false`)
    */
   deathHoldMs: number;
+  /** Server-sent event streams open at once; one more is answered 429 */
+  maxStreams: number;
+  /** `/events` reads of the history at once; one more is answered 429 */
+  maxHistoryReads: number;
 }
 
 type Env = { get(key: string): string | undefined };
@@ -236,5 +240,7 @@ export function loadConfig(env: Env = Deno.env): ObserverConfig {
     maxPendingBytes: integer(env, "OBSERVER_MAX_PENDING_BYTES", 2 * 1024 * 1024, 4096, 2 ** 32),
     maxOwnLag: integer(env, "OBSERVER_MAX_OWN_LAG", 10_000, 1, Number.MAX_SAFE_INTEGER),
     deathHoldMs: integer(env, "OBSERVER_DEATH_HOLD_MS", 60_000, 0, 3_600_000),
+    maxStreams: integer(env, "OBSERVER_MAX_STREAMS", 16, 1, 10_000),
+    maxHistoryReads: integer(env, "OBSERVER_MAX_HISTORY_READS", 4, 1, 1_000),
   };
 }

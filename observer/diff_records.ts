@@ -308,6 +308,12 @@ export const DIFF_RECORDS = {
     tasks_in_flight_complete: optional(bool),
   }),
   /** Retention deleted a closed segment of a history (OBSERVER_RETAIN_BYTES) */
+  /** kafkajs gave up on the observer's consumer (it does not restart it): created again */
+  consumer_restarted: entry("the observer's consumer crashed for good and was created again", {
+    error: str,
+    /** Crashes since the observer started */
+    crashes: nat,
+  }),
   segment_deleted: entry("retention deleted the oldest segment of a history (bytes, last seq)", {
     history: literal("diff", "state"),
     file: str,
@@ -354,3 +360,4 @@ export type HandoffLoopRecord = RecordOf<"handoff_loop">;
 export type QueueSampleRecord = RecordOf<"queue_sample">;
 export type ErrorRecord = RecordOf<"error">;
 export type RuntimeEventRecord = RecordOf<"runtime_event">;
+export type ConsumerRestartedRecord = RecordOf<"consumer_restarted">;

@@ -13,6 +13,9 @@
  * | `GET /events?since=N` | diff records with seq > N (`limit`, default 500, at most 5000)    |
  * | `GET /events/stream`  | server-sent events: the records after `since` or `Last-Event-ID`, |
  * |                       | then each new one (`id` = seq); see event_stream.ts               |
+ *
+ * At most OBSERVER_MAX_STREAMS streams and OBSERVER_MAX_HISTORY_READS `/events` reads at once: one
+ * more is answered 429 with `Retry-After` (each stream holds a buffer of up to 4 MiB).
  */
 
 import { Hono } from "hono";
@@ -23,6 +26,7 @@ import { eventsSince, streamEvents } from "./event_stream.ts";
 import type { Observer } from "./observer.ts";
 import { DIFF_FILE_BASE, STATE_FILE_BASE } from "./record_format.ts";
 import { listSegments } from "./segment_files.ts";
+import { errorText } from "@mat/agents/support";
 
 async function fileBytes(dir: string, base: string): Promise<number> {
   let total = 0;
@@ -37,6 +41,9 @@ function labelValue(text: string): string {
   return text.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n");
 }
 
+/** What a client told to come back waits, in seconds */
+const RETRY_AFTER_S = 1;
+
 function nonNegativeInt(raw: string | undefined, fallback: number, name: string): number {
   if (raw === undefined || raw === "") return fallback;
   const n = Number(raw);
@@ -46,14 +53,30 @@ function nonNegativeInt(raw: string | undefined, fallback: number, name: string)
   return n;
 }
 
-export function createApp(observer: Observer): Hono {
+/** Where the API logs what it does not tell its client */
+export type ApiLog = (
+  level: "info" | "warn" | "error",
+  msg: string,
+  fields?: Record<string, unknown>,
+) => void;
+
+function stderrLog(level: string, msg: string, fields: Record<string, unknown> = {}): void {
+  console.error(
+    JSON.stringify({ ts: new Date().toISOString(), level, component: "api", msg, ...fields }),
+  );
+}
+
+export function createApp(observer: Observer, log: ApiLog = stderrLog): Hono {
   const app = new Hono();
   const token = observer.config.token;
 
   app.onError((err, c) => {
     if (err instanceof HTTPException) return err.getResponse();
     if (err instanceof RangeError) return c.json({ error: err.message }, 400);
-    return c.json({ error: err.message }, 500);
+    // What failed inside (a path, a file, a stack) stays in the log, under an id the client gets
+    const id = crypto.randomUUID().slice(0, 8);
+    log("error", "request failed", { id, path: c.req.path, error: errorText(err) });
+    return c.json({ error: "internal error", id }, 500);
   });
 
   if (token !== undefined) {
@@ -171,11 +194,29 @@ export function createApp(observer: Observer): Hono {
     return c.json({ queues });
   });
 
+  // Readers are bounded: each stream holds a buffer, each history read a segment's worth of
+  // parsing; past the caps a client is told to come back (429, Retry-After), the observer stays up
+  let reads = 0;
+  let streams = 0;
+  const busy = (what: string, limit: number, setting: string) =>
+    Response.json(
+      { error: `Too many ${what} at once (${limit}, ${setting}): try again shortly` },
+      { status: 429, headers: { "retry-after": String(RETRY_AFTER_S) } },
+    );
+
   app.get("/events", async (c) => {
     const since = nonNegativeInt(c.req.query("since"), 0, "since");
     const limit = Math.min(5_000, nonNegativeInt(c.req.query("limit"), 500, "limit"));
-    const events = await eventsSince(observer, since, limit);
-    return c.json({ events, next_since: events.at(-1)?.seq ?? since });
+    if (reads >= observer.config.maxHistoryReads) {
+      return busy("history reads", observer.config.maxHistoryReads, "OBSERVER_MAX_HISTORY_READS");
+    }
+    reads++;
+    try {
+      const events = await eventsSince(observer, since, limit);
+      return c.json({ events, next_since: events.at(-1)?.seq ?? since });
+    } finally {
+      reads--;
+    }
   });
 
   app.get("/events/stream", (c) => {
@@ -184,7 +225,17 @@ export function createApp(observer: Observer): Hono {
       observer.diff.durableSeq,
       "since",
     );
-    return streamSSE(c, (stream) => streamEvents(observer, since, stream));
+    if (streams >= observer.config.maxStreams) {
+      return busy("event streams", observer.config.maxStreams, "OBSERVER_MAX_STREAMS");
+    }
+    streams++;
+    return streamSSE(c, async (stream) => {
+      try {
+        await streamEvents(observer, since, stream);
+      } finally {
+        streams--;
+      }
+    });
   });
 
   return app;

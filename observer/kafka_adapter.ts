@@ -89,6 +89,11 @@ export interface FeedOptions {
   start: StartPosition[];
   /** Called with each batch, in partition order; the next batch waits for it */
   onBatch(records: KafkaRecord[]): Promise<void>;
+  /**
+   * Told when kafkajs gave up on the consumer for good (a crash it does not restart from: an error
+   * it deems not retriable, a TypeError out of `onBatch`): the feed reads no more
+   */
+  onCrash?(error: unknown): void;
   sessionTimeoutMs?: number;
 }
 
@@ -353,6 +358,9 @@ export class KafkaAdapter implements ObserverKafka, KafkaTestKit {
     this.#consumers.add(consumer);
     const seeks = new Set<string>();
     try {
+      consumer.on(consumer.events.CRASH, (event) => {
+        if (!event.payload.restart) options.onCrash?.(event.payload.error);
+      });
       await consumer.connect();
       await consumer.subscribe({ topics: options.topics, fromBeginning: true });
       await consumer.run({

@@ -1,7 +1,8 @@
 /**
  * `deno task observe`: the observer (watcher, queue health, snapshots) and its HTTP API in one
  * process, until SIGTERM or Ctrl-C. Exit codes: 0 after a clean stop, 1 on a fatal error (the
- * files cannot be opened), 2 on a configuration error. Logs are JSON lines on stderr.
+ * files cannot be read), 2 on a configuration error: a bad setting, a data directory it may not
+ * write, a port in use (one `error:` line on stderr). Logs are JSON lines on stderr.
  */
 
 import { parseArgs } from "node:util";
@@ -52,25 +53,54 @@ async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
+  // The port first: a port in use (another observer, most likely on the same files) ends this
+  // one before it opens or writes anything. Until the observer is open, the API answers 503.
+  let handler: (req: Request) => Response | Promise<Response> = () =>
+    Response.json({ status: "starting" }, { status: 503 });
+  let server: Deno.HttpServer;
+  try {
+    server = Deno.serve({
+      hostname: config.host,
+      port: config.port,
+      onListen: ({ hostname, port }) =>
+        log("info", "observer listening", { hostname, port, data_dir: config.dataDir }),
+    }, (req) => handler(req));
+  } catch (err) {
+    if (!(err instanceof Deno.errors.AddrInUse || err instanceof Deno.errors.AddrNotAvailable)) {
+      throw err;
+    }
+    console.error(
+      `error: cannot listen on ${config.host}:${config.port} (OBSERVER_HOST, OBSERVER_PORT): ${
+        err instanceof Deno.errors.AddrInUse ? "the port is in use" : "no such address here"
+      }`,
+    );
+    return 2;
+  }
   const kafka = new KafkaAdapter({ brokers: config.brokers, clientId: "telemetry-observer" });
   let observer: Observer;
   try {
     observer = await Observer.open(config, kafka, log);
   } catch (err) {
-    log("error", "cannot open the time machine", {
-      error: errorText(err),
-    });
+    await server.shutdown();
+    await kafka.close();
+    // A directory it may not write, or a file where it should be: the setting is wrong
+    if (
+      err instanceof Deno.errors.PermissionDenied || err instanceof Deno.errors.NotADirectory ||
+      err instanceof Deno.errors.AlreadyExists
+    ) {
+      console.error(
+        `error: cannot write the time machine in "${config.dataDir}" (TELEMETRY_DATA_DIR): ${
+          errorText(err)
+        }`,
+      );
+      return 2;
+    }
+    log("error", "cannot open the time machine", { error: errorText(err) });
     return 1;
   }
   observer.processSource = processSource;
   observer.start();
-  const app = createApp(observer);
-  const server = Deno.serve({
-    hostname: config.host,
-    port: config.port,
-    onListen: ({ hostname, port }) =>
-      log("info", "observer listening", { hostname, port, data_dir: config.dataDir }),
-  }, app.fetch);
+  handler = createApp(observer, log).fetch;
   const stop = Promise.withResolvers<void>();
   Deno.addSignalListener("SIGTERM", () => stop.resolve());
   Deno.addSignalListener("SIGINT", () => stop.resolve());

@@ -272,6 +272,11 @@ export class Observer {
     const kafkaDown = this.watcher.kafkaError ?? this.queues.lastError;
     if (kafkaDown !== undefined) reasons.push(`Kafka is unreachable: ${kafkaDown}`);
     else if (this.watcher.lastKafkaOk === 0) reasons.push("Kafka has not answered yet");
+    if (this.watcher.consumerCrash !== undefined) {
+      reasons.push(
+        `The consumer crashed and is being created again: ${this.watcher.consumerCrash}`,
+      );
+    }
     const diffHealth = this.diff.health();
     if (!diffHealth.ok) reasons.push(`Writing the diff history fails: ${diffHealth.error ?? ""}`);
     const stateHealth = this.stateFile.health();

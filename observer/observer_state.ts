@@ -325,6 +325,7 @@ export class ObserverState {
       case "task_unconsumed":
       case "queue_status_changed":
       case "segment_deleted":
+      case "consumer_restarted":
         break;
     }
   }

@@ -13,6 +13,8 @@
  * - Back-pressure: after each batch the feed waits while more than OBSERVER_MAX_PENDING_BYTES wait
  *   for the disk; only the observer's own consumption slows, never the agents'.
  * - Commits of its own group happen only for offsets already durable in the diff file.
+ * - A consumer kafkajs gives up on (it restarts from retriable errors only) is recorded
+ *   (`consumer_restarted`) and created again from the recorded positions.
  */
 
 import { agentOfTopic, compareOffsets, type TopicPattern } from "@mat/agents/protocol";
@@ -67,6 +69,11 @@ export class Watcher {
   messagesIngested = 0;
   duplicatesSkipped = 0;
   restarts = 0;
+  /** Consumers kafkajs gave up on, each created again */
+  consumerCrashes = 0;
+  /** Why the consumer crashed, until the one created again is up */
+  consumerCrash: string | undefined;
+  #crashed = false;
 
   constructor(options: WatcherOptions) {
     this.#o = options;
@@ -170,7 +177,8 @@ export class Watcher {
         }
       }
     }
-    if (this.#feed !== undefined && !changed && !reset) return;
+    if (this.#feed !== undefined && !changed && !reset && !this.#crashed) return;
+    this.#crashed = false;
     await this.#stopFeed();
     if (topics.length === 0) {
       this.#topics = topics;
@@ -192,10 +200,34 @@ export class Watcher {
       topics,
       start,
       onBatch: (records) => this.#onBatch(records),
+      onCrash: (error) => this.#onCrash(error),
     });
+    // Reading again: the crash is behind it
+    if (!this.#crashed) this.consumerCrash = undefined;
     this.#topics = topics;
     this.restarts++;
     this.#log("info", "watching", { topics });
+  }
+
+  /**
+   * kafkajs gave up on the consumer: it is recorded, `/health` says so until the new one reads,
+   * and the loop is woken to create it again from the recorded positions (exactly once holds: the
+   * positions, not the group's commits, say where to read from)
+   */
+  #onCrash(error: unknown): void {
+    if (this.#stopped) return;
+    this.consumerCrashes++;
+    this.consumerCrash = errorText(error);
+    this.#crashed = true;
+    this.#log("error", "the consumer crashed for good: creating it again", {
+      error: this.consumerCrash,
+    });
+    this.#o.recorder.record({
+      type: "consumer_restarted",
+      error: this.consumerCrash,
+      crashes: this.consumerCrashes,
+    });
+    this.#wake();
   }
 
   async #onBatch(records: KafkaRecord[]): Promise<void> {

@@ -12,6 +12,7 @@
  */
 
 import type {
+  ConsumerRestartedRecord,
   DiffRecord,
   ErrorRecord,
   HandoffCompletedRecord,
@@ -61,6 +62,8 @@ export interface WindowFacts {
   malformed: MessageMalformedRecord[];
   loops: HandoffLoopRecord[];
   observerStarts: ObserverStartedRecord[];
+  /** The observer's consumer crashed for good and was created again (`consumer_restarted`) */
+  consumerRestarts: ConsumerRestartedRecord[];
   /**
    * Replies recorded for stuck handoffs closed since, and for the attempts of retried tasks, by
    * the task message they answer
@@ -90,6 +93,7 @@ const WINDOW_TYPES: ReadonlySet<DiffRecord["type"]> = new Set(
     "message_malformed",
     "handoff_loop",
     "observer_started",
+    "consumer_restarted",
   ] as const,
 );
 
@@ -219,6 +223,9 @@ function record(facts: WindowFacts, r: DiffRecord): void {
     case "observer_started":
       facts.observerStarts.push(r);
       break;
+    case "consumer_restarted":
+      facts.consumerRestarts.push(r);
+      break;
     default:
       break;
   }
@@ -246,6 +253,7 @@ export async function gatherFacts(tm: TimeMachine, from: number, to: number): Pr
     malformed: [],
     loops: [],
     observerStarts: [],
+    consumerRestarts: [],
     replies: new Map(),
     requestsFailed: new Map(),
     userInbox: endState.foldOptions.options.userInbox,

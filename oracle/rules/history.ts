@@ -72,6 +72,26 @@ export function historyRules(facts: WindowFacts, ctx: HistoryContext): Finding[]
       next_commands: [`${o} replay -m 10`],
     }));
   }
+  // The observer's consumer given up on by kafkajs, created again: nothing lost (it reads from its
+  // own positions), but the witness did not read for a moment
+  const crashes = facts.consumerRestarts;
+  if (crashes.length > 0) {
+    out.push({
+      ...finding({
+        severity: "info",
+        summary:
+          `The observer's Kafka consumer crashed for good ${crashes.length} time(s) in the ` +
+          `window and was created again from its own positions (nothing lost): ${
+            crashes.at(-1)?.error ?? ""
+          }`,
+        short: "the observer's consumer crashed",
+        since: crashes[0]?.ts ?? null,
+        next_commands: [`${o} diffs -e consumer_restarted`],
+      }),
+      until: crashes.at(-1)?.ts ?? null,
+      evidence: evidence(crashes.map((r) => r.seq)),
+    });
+  }
   // A start that resumed partitions is a restart (the first start resumes none)
   const restarts = facts.observerStarts.filter((r) => r.resumed_partitions > 0);
   if (restarts.length > 0) {

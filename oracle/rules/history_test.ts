@@ -28,3 +28,18 @@ Deno.test("unreadable lines are reported with where the first one is", () => {
   const [finding] = historyRules(facts(), { ...ctx, skippedLines: 2, skippedWhere: ["d.jsonl:9"] });
   assert.match(finding?.summary ?? "", /2 unreadable line\(s\).*d\.jsonl:9/);
 });
+
+Deno.test("a consumer the observer had to create again is a note with its error", () => {
+  const restarted = {
+    schema_version: 1,
+    seq: 40,
+    ts: "2026-11-29T10:00:30.000Z",
+    type: "consumer_restarted" as const,
+    error: "a bug in the fold",
+    crashes: 1,
+  };
+  const out = historyRules(facts({ consumerRestarts: [restarted] }), ctx);
+  const note = out.find((f) => f.short === "the observer's consumer crashed");
+  assert.equal(note?.severity, "info");
+  assert.match(note?.summary ?? "", /created again .* \(nothing lost\): a bug in the fold/);
+});

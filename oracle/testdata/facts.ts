@@ -67,6 +67,7 @@ export function facts(partial: Partial<WindowFacts> = {}, endAt = 120): WindowFa
     malformed: [],
     loops: [],
     observerStarts: [],
+    consumerRestarts: [],
     replies: new Map(),
     requestsFailed: new Map(),
     userInbox: DEFAULT_FOLD_OPTIONS.userInbox,
